@@ -1,0 +1,3 @@
+module github.com/capfd/capfd
+
+go 1.26
