@@ -1,0 +1,211 @@
+package vmtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Environment variables read on the host.
+const (
+	// EnvRequire=1 turns a missing qemu or kernel into a test failure
+	// instead of a skip. CI sets it, so the VM tests cannot silently vanish.
+	EnvRequire = "CAPFD_VM_REQUIRE"
+	// EnvKernels limits the matrix to a comma-separated list of names,
+	// e.g. CAPFD_VM_KERNELS=trixie-6.12 for a quicker local run.
+	EnvKernels = "CAPFD_VM_KERNELS"
+)
+
+// InVM reports whether the current process is a test binary running inside a
+// vmtest guest.
+func InVM() bool { return os.Getenv(EnvInVM) == "1" }
+
+// RequireVM skips the calling test unless it runs inside a vmtest guest. Use
+// it in tests that need what only the VM kernels offer (BPF LSM programs are
+// refused on the development host).
+func RequireVM(t testing.TB) {
+	t.Helper()
+	if !InVM() {
+		t.Skipf("needs a vmtest guest (%s=1): BPF LSM and a pinned kernel; run the package's VM test on the host", EnvInVM)
+	}
+}
+
+// RunPackageTests builds the tests of pkg (import path) as a static binary and
+// runs it inside every kernel of the matrix, one subtest per kernel. args go
+// to the test binary; "-test.v" is added unless args set it. It returns the
+// results of the kernels that ran, by kernel name, for extra assertions.
+//
+// A subtest fails when the guest's tests fail (non-zero exit) or the guest
+// never reports an exit status; the guest output is logged on failure, and
+// live under go test -v. Inside a guest RunPackageTests skips, so a package
+// can hold both its guest tests and the host test that launches them.
+func RunPackageTests(t *testing.T, pkg string, args ...string) map[string]Result {
+	t.Helper()
+	if InVM() {
+		t.Skip("already inside the VM")
+	}
+	kernels, ok := availableKernels(t)
+	if !ok {
+		return nil
+	}
+	start := time.Now()
+	bin, err := BuildTestBinary(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{TestBinary: bin, Args: withVerbose(args)}
+	// Tests find their testdata relative to the package directory: mirror it.
+	if dir, err := packageDir(pkg); err != nil {
+		t.Fatal(err)
+	} else if info, err := os.Stat(filepath.Join(dir, "testdata")); err == nil && info.IsDir() {
+		guestDir := path.Join("/vmtest/pkg", pkg)
+		opts.ExtraFiles = map[string]string{guestDir + "/testdata": filepath.Join(dir, "testdata")}
+		opts.Dir = guestDir
+	}
+	t.Logf("built %s in %v", pkg, time.Since(start).Round(time.Millisecond))
+	return RunOnKernels(t, kernels, opts)
+}
+
+// RunOnKernels runs opts.TestBinary in each kernel as a subtest named after
+// the kernel, building the initramfs once for all of them. Kernels that are
+// not fetched are skipped (failed under CAPFD_VM_REQUIRE=1).
+func RunOnKernels(t *testing.T, kernels []Kernel, opts Options) map[string]Result {
+	t.Helper()
+	img, err := newImage(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.remove()
+
+	results := map[string]Result{}
+	for _, k := range kernels {
+		t.Run(k.Name, func(t *testing.T) {
+			if err := k.Check(); err != nil {
+				skipOrFail(t, err.Error())
+			}
+			o := opts
+			o.Timeout = boundedTimeout(t, opts.Timeout)
+			// Under -v each guest line is logged as it arrives, so a slow or
+			// hung guest shows where it is; otherwise the output is logged
+			// once, and only on failure.
+			if testing.Verbose() {
+				o.Console = &lineWriter{fn: func(line string) { t.Log(line) }}
+			}
+			res, err := img.boot(context.Background(), k, o)
+			results[k.Name] = res
+			if !testing.Verbose() && (err != nil || res.ExitCode != 0) {
+				t.Logf("guest output of %s:\n%s", k, res.Output)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: boot %v, run %v", k, res.BootTime.Round(time.Millisecond), res.RunTime.Round(time.Millisecond))
+			if res.ExitCode != 0 {
+				t.Fatalf("%s: test binary exited with code %d", k, res.ExitCode)
+			}
+		})
+	}
+	return results
+}
+
+// availableKernels returns the selected matrix, or skips (fails under
+// CAPFD_VM_REQUIRE=1) when qemu or every kernel is missing.
+func availableKernels(t *testing.T) ([]Kernel, bool) {
+	t.Helper()
+	if _, err := QemuBinary(); err != nil {
+		skipOrFail(t, err.Error())
+		return nil, false
+	}
+	kernels, err := Kernels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel := os.Getenv(EnvKernels); sel != "" {
+		kernels, err = selectKernels(kernels, sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var missing []string
+	for _, k := range kernels {
+		if k.Vmlinuz == "" {
+			missing = append(missing, k.Name)
+		}
+	}
+	if len(missing) == len(kernels) {
+		skipOrFail(t, fmt.Sprintf("no VM kernels fetched (%s); run %s", strings.Join(missing, ", "), FetchCommand))
+		return nil, false
+	}
+	return kernels, true
+}
+
+func selectKernels(all []Kernel, sel string) ([]Kernel, error) {
+	byName := map[string]Kernel{}
+	for _, k := range all {
+		byName[k.Name] = k
+	}
+	var out []Kernel
+	for _, name := range strings.Split(sel, ",") {
+		k, ok := byName[strings.TrimSpace(name)]
+		if !ok {
+			return nil, fmt.Errorf("%s=%s: no kernel %q in %s", EnvKernels, sel, name, MatrixFile)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func skipOrFail(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("%s (%s=1 makes this a failure)", reason, EnvRequire)
+	}
+	t.Skip(reason)
+}
+
+// boundedTimeout keeps a run inside the test's own deadline, leaving time to
+// report, so a hung guest fails the subtest instead of the whole binary.
+func boundedTimeout(t *testing.T, want time.Duration) time.Duration {
+	if want == 0 {
+		want = DefaultTimeout
+	}
+	if deadline, ok := t.Deadline(); ok {
+		if left := time.Until(deadline) - 10*time.Second; left < want {
+			want = max(left, time.Second)
+		}
+	}
+	return want
+}
+
+func withVerbose(args []string) []string {
+	for _, a := range args {
+		if a == "-test.v" || strings.HasPrefix(a, "-test.v=") {
+			return args
+		}
+	}
+	return append([]string{"-test.v"}, args...)
+}
+
+// packageDir resolves an import path to its directory with go list.
+func packageDir(pkg string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(goCommand(), "list", "-f", "{{.Dir}}", pkg)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return "", fmt.Errorf("go list %s: %w\n%s", pkg, err, ee.Stderr)
+		}
+		return "", fmt.Errorf("go list %s: %w", pkg, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
