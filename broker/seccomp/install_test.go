@@ -1,0 +1,296 @@
+package seccomp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
+)
+
+// Filters are irreversible, so every Install test runs in a re-exec of the
+// test binary: the child named by this variable runs one scenario, prints a
+// JSON report on stdout and exits; the test process itself is never filtered.
+const childEnv = "CAPFD_SECCOMP_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv(childEnv); name != "" {
+		scenario, ok := scenarios[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown scenario %q\n", name)
+			os.Exit(2)
+		}
+		report := scenario(os.Getenv("CAPFD_SECCOMP_TEST_DIR"))
+		if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// report is what a child saw: each observation is "ok" or an errno name.
+type report map[string]string
+
+func outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return unix.ErrnoName(errno)
+	}
+	return err.Error()
+}
+
+var scenarios = map[string]func(dir string) report{
+	"deny":   denyScenario,
+	"notify": notifyScenario,
+	"x32":    x32Scenario,
+}
+
+// runChild runs scenario in a fresh test binary and decodes its report. A
+// child killed by a signal returns that signal and a nil report.
+func runChild(t *testing.T, scenario, dir string) (report, syscall.Signal) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+scenario, "CAPFD_SECCOMP_TEST_DIR="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return nil, ws.Signal()
+		}
+	}
+	if err != nil {
+		t.Fatalf("child %s: %v", scenario, err)
+	}
+	var r report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("child %s: bad report %q: %v", scenario, out, err)
+	}
+	return r, 0
+}
+
+func countFds() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(entries)
+}
+
+// denyScenario changes a file's mode and clones a mount before and after
+// installing RulesFor(rw without chmod): both work before, both are refused
+// after, and the refusal holds on another OS thread too (TSYNC).
+func denyScenario(dir string) report {
+	r := report{}
+	file := filepath.Join(dir, "f")
+	attempt := func(prefix string) {
+		r[prefix+"chmod"] = outcome(unix.Fchmodat(unix.AT_FDCWD, file, 0o600, 0))
+		fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		if err == nil {
+			unix.Close(fd)
+		}
+		r[prefix+"open_tree"] = outcome(err)
+	}
+	attempt("before.")
+
+	// A thread that exists before Install and is not the installing one:
+	// only TSYNC puts the filter on it.
+	otherThread := make(chan func(), 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for f := range otherThread {
+			f()
+			done <- struct{}{}
+		}
+	}()
+
+	fdsBefore := countFds()
+	fd, err := Filter{Default: Allow, Rules: RulesFor(rights.ReadWrite.Without(rights.Chmod))}.Install()
+	r["install"] = outcome(err)
+	r["listener"] = fmt.Sprint(fd)
+	r["fd_delta"] = fmt.Sprint(countFds() - fdsBefore)
+
+	attempt("after.")
+	otherThread <- func() {
+		r["thread.chmod"] = outcome(unix.Fchmodat(unix.AT_FDCWD, file, 0o644, 0))
+	}
+	<-done
+	close(otherThread)
+	var st unix.Stat_t
+	if err := unix.Stat(file, &st); err == nil {
+		r["mode"] = fmt.Sprintf("%o", st.Mode&0o777)
+	}
+	nnp, _ := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
+	r["no_new_privs"] = fmt.Sprint(nnp)
+	return r
+}
+
+func TestInstallDenies(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, sig := runChild(t, "deny", dir)
+	if sig != 0 {
+		t.Fatalf("child killed by %v", sig)
+	}
+	want := report{
+		"before.chmod": "ok", "before.open_tree": "ok",
+		"install": "ok", "listener": "-1", "fd_delta": "0", "no_new_privs": "1",
+		"after.chmod": "EPERM", "after.open_tree": "EPERM", "thread.chmod": "EPERM",
+		"mode": "600", // set before Install, never changed back after
+	}
+	for k, v := range want {
+		if r[k] != v {
+			t.Errorf("%s: got %q, want %q", k, r[k], v)
+		}
+	}
+}
+
+// seccompNotif and seccompNotifResp mirror struct seccomp_notif and
+// seccomp_notif_resp (include/uapi/linux/seccomp.h); x/sys/unix lacks them.
+type seccompNotif struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Data  struct {
+		Nr                 int32
+		Arch               uint32
+		InstructionPointer uint64
+		Args               [6]uint64
+	}
+}
+
+type seccompNotifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+// notifyScenario forwards getcwd to a supervisor goroutine of the same
+// process, which answers ENOTBLK, an errno getcwd never returns by itself.
+func notifyScenario(string) report {
+	r := report{}
+	buf := make([]byte, 4096)
+	_, err := unix.Getcwd(buf)
+	r["before"] = outcome(err)
+
+	fd, err := Filter{Default: Allow, Rules: []Rule{{Syscalls: []string{"getcwd"}, Action: Notify}}}.Install()
+	r["install"] = outcome(err)
+	if err != nil {
+		return r
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	r["cloexec"] = fmt.Sprint(err == nil && flags&unix.FD_CLOEXEC != 0)
+
+	supervised := make(chan string)
+	go func() {
+		var req seccompNotif
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); errno != 0 {
+			supervised <- "recv: " + errno.Error()
+			return
+		}
+		resp := seccompNotifResp{ID: req.ID, Error: -int32(unix.ENOTBLK)}
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp))); errno != 0 {
+			supervised <- "send: " + errno.Error()
+			return
+		}
+		supervised <- fmt.Sprintf("nr=%d pid-matches=%v", req.Data.Nr, int(req.Pid) == os.Getpid())
+	}()
+	_, err = unix.Getcwd(buf)
+	r["after"] = outcome(err)
+	r["supervisor"] = <-supervised
+	r["expected_supervisor"] = fmt.Sprintf("nr=%d pid-matches=true", unix.SYS_GETCWD)
+	return r
+}
+
+func TestInstallNotify(t *testing.T) {
+	r, sig := runChild(t, "notify", t.TempDir())
+	if sig != 0 {
+		t.Fatalf("child killed by %v", sig)
+	}
+	want := report{"before": "ok", "install": "ok", "cloexec": "true", "after": "ENOTBLK"}
+	for k, v := range want {
+		if r[k] != v {
+			t.Errorf("%s: got %q, want %q", k, r[k], v)
+		}
+	}
+	if r["supervisor"] != r["expected_supervisor"] {
+		t.Errorf("supervisor saw %q, want %q", r["supervisor"], r["expected_supervisor"])
+	}
+}
+
+// x32Scenario makes a getpid call through the x32 ABI, which shares the
+// native audit arch. Unfiltered, the kernel answers it (ENOSYS when x32 is
+// compiled out); filtered, the process must die.
+func x32Scenario(dir string) report {
+	r := report{}
+	if dir == "confined" {
+		if _, err := (Filter{Default: Allow}).Install(); err != nil {
+			r["install"] = outcome(err)
+			return r
+		}
+	}
+	_, _, errno := unix.RawSyscall(x32SyscallBit|unix.SYS_GETPID, 0, 0, 0)
+	r["x32"] = outcome(errnoOrNil(errno))
+	return r
+}
+
+func errnoOrNil(e syscall.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+func TestInstallKillsForeignABI(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("x32 ABI exists on amd64 only")
+	}
+	r, sig := runChild(t, "x32", "unconfined")
+	if sig != 0 || r["x32"] == "" {
+		t.Fatalf("unconfined x32 call: report %v, signal %v; want the call to return", r, sig)
+	}
+	r, sig = runChild(t, "x32", "confined")
+	if sig != syscall.SIGSYS {
+		t.Fatalf("confined x32 call: report %v, signal %v; want death by SIGSYS", r, sig)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	// The host this project targets has seccomp user notification (see
+	// /proc/sys/kernel/seccomp/actions_avail); Probe must agree with the
+	// kernel's own list.
+	avail, err := os.ReadFile("/proc/sys/kernel/seccomp/actions_avail")
+	if err != nil {
+		t.Skipf("seccomp filter support missing: %v", err)
+	}
+	err = Probe()
+	hasNotif := false
+	for _, a := range strings.Fields(string(avail)) {
+		hasNotif = hasNotif || a == "user_notif"
+	}
+	if hasNotif && err != nil {
+		t.Fatalf("kernel lists user_notif but Probe says %v", err)
+	}
+	if !hasNotif && err == nil {
+		t.Fatalf("kernel lacks user_notif but Probe says nil")
+	}
+}
