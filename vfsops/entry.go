@@ -1,0 +1,209 @@
+package vfsops
+
+import (
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Entry operations share one shape: OpenParent proves the parent directory
+// is beneath dirfd and hands back a single-component name; the *at system
+// call then acts on exactly that directory entry. Because the name holds no
+// "/" and is not "." or "..", the kernel performs no further path walk, so
+// no symlink or ".." the caller did not see can redirect the operation.
+// Where an operation would follow a symlink in that final name, it either
+// passes AT_SYMLINK_NOFOLLOW or resolves the target with OpenBeneath first
+// and acts on the resulting fd.
+
+// atParent runs fn on the parent of path, closing the parent afterwards.
+func atParent(dirfd int, path string, how Resolve, fn func(parent int, name string) error) error {
+	parent, name, err := openParent(dirfd, path, how)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	return ignoringEINTR(func() error { return fn(parent, name) })
+}
+
+// Mkdir creates directory path beneath dirfd.
+func Mkdir(dirfd int, path string, mode uint32, how Resolve) error {
+	return pathError("mkdir", path, atParent(dirfd, path, how, func(parent int, name string) error {
+		return unix.Mkdirat(parent, name, mode)
+	}))
+}
+
+// Unlink removes a file, symlink or other non-directory beneath dirfd. A
+// symlink is removed itself, never its target.
+func Unlink(dirfd int, path string, how Resolve) error {
+	if strings.HasSuffix(path, "/") {
+		// "name/" names a directory, which unlink never removes.
+		return pathError("unlink", path, unix.ENOTDIR)
+	}
+	return pathError("unlink", path, atParent(dirfd, path, how, func(parent int, name string) error {
+		return unix.Unlinkat(parent, name, 0)
+	}))
+}
+
+// Rmdir removes an empty directory beneath dirfd.
+func Rmdir(dirfd int, path string, how Resolve) error {
+	return pathError("rmdir", path, atParent(dirfd, path, how, func(parent int, name string) error {
+		return unix.Unlinkat(parent, name, unix.AT_REMOVEDIR)
+	}))
+}
+
+// Rename renames oldpath beneath olddirfd to newpath beneath newdirfd,
+// replacing newpath if it exists (as rename(2) does).
+func Rename(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve) error {
+	return RenameFlags(olddirfd, oldpath, newdirfd, newpath, 0, how)
+}
+
+// RenameFlags is Rename with renameat2 flags (unix.RENAME_NOREPLACE,
+// unix.RENAME_EXCHANGE, unix.RENAME_WHITEOUT).
+func RenameFlags(olddirfd int, oldpath string, newdirfd int, newpath string, flags uint, how Resolve) error {
+	err := atParents(olddirfd, oldpath, newdirfd, newpath, how, func(op, on, np, nn string, opfd, npfd int) error {
+		if flags == 0 {
+			return unix.Renameat(opfd, on, npfd, nn)
+		}
+		return unix.Renameat2(opfd, on, npfd, nn, flags)
+	})
+	return linkError("rename", oldpath, newpath, err)
+}
+
+// Link creates newpath beneath newdirfd as a hard link to oldpath beneath
+// olddirfd. A symlink at oldpath is linked itself (linkat without
+// AT_SYMLINK_FOLLOW), so its target is never resolved here.
+func Link(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve) error {
+	err := atParents(olddirfd, oldpath, newdirfd, newpath, how, func(op, on, np, nn string, opfd, npfd int) error {
+		return unix.Linkat(opfd, on, npfd, nn, 0)
+	})
+	return linkError("link", oldpath, newpath, err)
+}
+
+// atParents opens both parents, then runs fn on the two final names.
+func atParents(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve,
+	fn func(op, on, np, nn string, opfd, npfd int) error) error {
+	opfd, on, err := openParent(olddirfd, oldpath, how)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(opfd)
+	npfd, nn, err := openParent(newdirfd, newpath, how)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(npfd)
+	return ignoringEINTR(func() error { return fn(oldpath, on, newpath, nn, opfd, npfd) })
+}
+
+// Symlink creates path beneath dirfd as a symlink to target. The target is
+// stored verbatim (an absolute or escaping target is allowed, as a string):
+// it is only ever followed by resolutions beneath a directory, which refuse
+// or contain it.
+func Symlink(target string, dirfd int, path string, how Resolve) error {
+	if target == "" {
+		return pathError("symlink", path, badName("empty symlink target", unix.ENOENT))
+	}
+	if strings.IndexByte(target, 0) >= 0 {
+		return pathError("symlink", path, badName("NUL byte in symlink target", unix.EINVAL))
+	}
+	return pathError("symlink", path, atParent(dirfd, path, how, func(parent int, name string) error {
+		return unix.Symlinkat(target, parent, name)
+	}))
+}
+
+// Readlink returns the target of the symlink path beneath dirfd.
+func Readlink(dirfd int, path string, how Resolve) (string, error) {
+	var target string
+	err := atParent(dirfd, path, how, func(parent int, name string) error {
+		var err error
+		target, err = readlinkat(parent, name)
+		return err
+	})
+	return target, pathError("readlink", path, err)
+}
+
+// readlinkat reads a symlink whatever its length.
+func readlinkat(dirfd int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+		if size >= 1<<20 {
+			return "", unix.ENAMETOOLONG
+		}
+	}
+}
+
+// openObject opens path beneath dirfd as O_PATH, following a symlink in the
+// last component if follow is set, so that an operation can act on the fd
+// of the object itself rather than on a name the kernel would re-resolve.
+func openObject(dirfd int, path string, how Resolve, follow bool) (int, error) {
+	flags := unix.O_PATH
+	if !follow {
+		flags |= unix.O_NOFOLLOW
+	}
+	return openBeneath(dirfd, path, flags, 0, how)
+}
+
+// Stat returns the status of path beneath dirfd; follow=false is lstat.
+func Stat(dirfd int, path string, how Resolve, follow bool) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := openObject(dirfd, path, how, follow)
+	if err != nil {
+		return st, pathError("stat", path, err)
+	}
+	defer unix.Close(fd)
+	return st, pathError("stat", path, unix.Fstat(fd, &st))
+}
+
+// Chmod changes the mode of path beneath dirfd. Linux has no modes on
+// symlinks, so a symlink in the last component is followed, beneath dirfd:
+// the target is resolved with OpenBeneath and changed through its fd.
+func Chmod(dirfd int, path string, mode uint32, how Resolve) error {
+	fd, err := openObject(dirfd, path, how, true)
+	if err != nil {
+		return pathError("chmod", path, err)
+	}
+	defer unix.Close(fd)
+	return pathError("chmod", path, fchmod(fd, mode))
+}
+
+// Chown changes the owner of path beneath dirfd; follow=false changes a
+// symlink itself (lchown). uid or gid -1 leaves that id alone.
+func Chown(dirfd int, path string, uid, gid int, how Resolve, follow bool) error {
+	fd, err := openObject(dirfd, path, how, follow)
+	if err != nil {
+		return pathError("chown", path, err)
+	}
+	defer unix.Close(fd)
+	return pathError("chown", path, fchown(fd, uid, gid))
+}
+
+// Chtimes sets the access and modification times of path beneath dirfd;
+// follow=false changes a symlink itself. A time with Nsec unix.UTIME_OMIT
+// is left alone, unix.UTIME_NOW sets the current time.
+func Chtimes(dirfd int, path string, atime, mtime unix.Timespec, how Resolve, follow bool) error {
+	fd, err := openObject(dirfd, path, how, follow)
+	if err != nil {
+		return pathError("chtimes", path, err)
+	}
+	defer unix.Close(fd)
+	return pathError("chtimes", path, futimes(fd, atime, mtime))
+}
+
+// ignoringEINTR retries fn while it is interrupted by a signal, as the os
+// package does: Go installs signal handlers with SA_RESTART, but some
+// system calls are not restarted anyway.
+func ignoringEINTR(fn func() error) error {
+	for {
+		err := fn()
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
