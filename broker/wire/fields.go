@@ -6,22 +6,22 @@ type field uint32
 
 // Request fields, in wire order.
 const (
-	rqVersions field = 1 << iota // u8 min, u8 max
-	rqRequested                  // u64 rights asked for in the handshake
-	rqHandle2                    // u32 second directory handle (rename, link)
-	rqPath                       // str
-	rqPath2                      // str: new path (rename, link), target (symlink)
-	rqFlags                      // u32: open/reopen flags, whence, flock how, xattr flags
-	rqMode                       // u32
-	rqResolve                    // u8: vfsops.Resolve bits
-	rqFollow                     // bool
-	rqOffset                     // i64: offset, size
-	rqCount                      // u32: bytes or entries wanted
-	rqOwner                      // i32 uid, i32 gid (-1 leaves one unchanged)
-	rqTimes                      // atime, mtime as (i64 sec, i64 nsec)
-	rqPair                       // u64 base, u64 inherit
-	rqName                       // str: xattr name
-	rqData                       // bytes
+	rqVersions  field = 1 << iota // u8 min, u8 max
+	rqRequested                   // u64 rights asked for in the handshake
+	rqHandle2                     // u32 second directory handle (rename, link)
+	rqPath                        // str
+	rqPath2                       // str: new path (rename, link), target (symlink)
+	rqFlags                       // u32: open/reopen flags, whence, flock how, xattr flags
+	rqMode                        // u32
+	rqResolve                     // u8: vfsops.Resolve bits
+	rqFollow                      // bool
+	rqOffset                      // i64: offset, size
+	rqCount                       // u32: bytes or entries wanted
+	rqOwner                       // i32 uid, i32 gid (-1 leaves one unchanged)
+	rqTimes                       // atime, mtime as (i64 sec, i64 nsec)
+	rqPair                        // u64 base, u64 inherit
+	rqName                        // str: xattr name
+	rqData                        // bytes
 )
 
 // Reply fields, in wire order.
