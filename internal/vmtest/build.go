@@ -38,6 +38,9 @@ func BuildTestBinary(pkg string) (string, error) {
 		// go test -c writes nothing for a package without test files.
 		return "", fmt.Errorf("build test binary of %s: package has no tests", pkg)
 	}
+	if err := declareInputs(root, pkg, initPackage); err != nil {
+		return "", fmt.Errorf("build test binary of %s: %w", pkg, err)
+	}
 	// Rename last so a concurrent run in another process never executes a
 	// half-written binary.
 	if err := os.Rename(tmp, out); err != nil {
@@ -109,4 +112,42 @@ func goCommand() string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// declareInputs makes go test's result cache see the sources of the guest
+// binary. The cache keys a test run on the files the test process itself
+// opens or stats; the guest binary is compiled by a child go command, so
+// without this a changed guest package would replay a stale cached PASS.
+// Stat'ing every file of the main-module packages involved records their
+// size and mtime; reading each directory records added or removed files.
+// Dependencies outside the module are pinned by go.mod and go.sum.
+func declareInputs(root string, pkgs ...string) error {
+	args := append([]string{"list", "-deps", "-test", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}"}, pkgs...)
+	cmd := exec.Command(goCommand(), args...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("go list: %w\n%s", err, stderr.Bytes())
+	}
+	seen := map[string]bool{}
+	for _, dir := range strings.Split(string(out), "\n") {
+		if dir == "" || seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				os.Stat(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	os.Stat(filepath.Join(root, "go.mod"))
+	os.Stat(filepath.Join(root, "go.sum"))
+	return nil
 }

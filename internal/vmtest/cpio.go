@@ -30,10 +30,11 @@ func newCPIOWriter(w io.Writer) *cpioWriter {
 }
 
 // cleanName turns a guest path into an archive name: relative, no "..", no
-// empty components, so the unpacker cannot be steered outside the root.
+// empty components, so the unpacker cannot be steered outside the root; and
+// no NUL, which would end the name early in the kernel's unpacker.
 func cleanName(name string) (string, error) {
 	clean := strings.TrimPrefix(path.Clean("/"+name), "/")
-	if clean == "" || clean != strings.TrimPrefix(name, "/") {
+	if clean == "" || clean != strings.TrimPrefix(name, "/") || strings.ContainsRune(name, 0) {
 		return "", fmt.Errorf("cpio: invalid guest path %q", name)
 	}
 	return clean, nil

@@ -11,11 +11,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -104,8 +104,8 @@ type image struct {
 }
 
 func newImage(opts Options) (*image, error) {
-	if opts.TestBinary == "" {
-		return nil, errors.New("vmtest: Options.TestBinary is empty")
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
 	initPath, err := buildInit()
 	if err != nil {
@@ -119,6 +119,7 @@ func newImage(opts Options) (*image, error) {
 	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
+	pruneStale(tmpRoot)
 	dir, err := os.MkdirTemp(tmpRoot, "run-")
 	if err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
@@ -132,6 +133,32 @@ func newImage(opts Options) (*image, error) {
 }
 
 func (img *image) remove() { os.RemoveAll(img.dir) }
+
+// pruneStale removes initramfs directories left by runs that were killed
+// before their cleanup (a test binary hitting its -timeout, say). A day is
+// far longer than any run, so a live run's image is never touched.
+func pruneStale(tmpRoot string) {
+	entries, _ := os.ReadDir(tmpRoot)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
+			os.RemoveAll(filepath.Join(tmpRoot, e.Name()))
+		}
+	}
+}
+
+// validate reports options that cannot work, before anything is built.
+func (opts Options) validate() error {
+	if opts.TestBinary == "" {
+		return errors.New("vmtest: Options.TestBinary is empty")
+	}
+	for g := range opts.ExtraFiles {
+		if !path.IsAbs(g) || path.Clean(g) != g || g == guestInit || g == guestTest {
+			return fmt.Errorf("vmtest: ExtraFiles key %q: guest path must be absolute, clean, and not %s or %s", g, guestInit, guestTest)
+		}
+	}
+	_, err := cmdline(strings.Repeat("0", 16), opts)
+	return err
+}
 
 // maxCmdline is x86's COMMAND_LINE_SIZE minus the terminating NUL.
 const maxCmdline = 2047
@@ -219,8 +246,15 @@ func (img *image) boot(ctx context.Context, k Kernel, opts Options) (Result, err
 
 	cmd := exec.CommandContext(ctx, qemu,
 		"-m", "1024", "-smp", "2",
-		"-nographic", "-no-reboot",
+		"-no-reboot", // a guest reset or panic ends qemu
 		"-accel", "tcg",
+		// What -nographic does, minus telling the firmware to write its
+		// banner and escape sequences to the serial line: the console
+		// then holds only what the kernel and the guest print.
+		"-display", "none", "-serial", "stdio", "-monitor", "none",
+		// No NIC (no option ROM to load, nothing to probe) and no VGA:
+		// the guest only needs a serial line and loopback.
+		"-nic", "none", "-vga", "none",
 		"-kernel", k.Vmlinuz,
 		"-initrd", img.path,
 		"-append", line,
@@ -285,25 +319,4 @@ func (img *image) boot(ctx context.Context, k Kernel, opts Options) (Result, err
 		return res, fmt.Errorf("%s: %w", k, ErrNoExitStatus)
 	}
 	return res, nil
-}
-
-// lineWriter calls fn once per complete line written to it.
-type lineWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	fn  func(string)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.fn(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
 }

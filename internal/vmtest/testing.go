@@ -3,6 +3,7 @@ package vmtest
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -91,17 +92,15 @@ func RunOnKernels(t *testing.T, kernels []Kernel, opts Options) map[string]Resul
 			}
 			o := opts
 			o.Timeout = boundedTimeout(t, opts.Timeout)
-			// Under -v each guest line is logged as it arrives, so a slow or
-			// hung guest shows where it is; otherwise the output is logged
-			// once, and only on failure.
-			if testing.Verbose() {
-				o.Console = &lineWriter{fn: func(line string) { t.Log(line) }}
+			// The guest console goes to the test's log: live under -v (a
+			// slow or hung guest shows where it is), otherwise printed only
+			// if the subtest fails.
+			o.Console = t.Output()
+			if opts.Console != nil {
+				o.Console = io.MultiWriter(opts.Console, t.Output())
 			}
 			res, err := img.boot(context.Background(), k, o)
 			results[k.Name] = res
-			if !testing.Verbose() && (err != nil || res.ExitCode != 0) {
-				t.Logf("guest output of %s:\n%s", k, res.Output)
-			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capfd/capfd/internal/vmtest"
 )
@@ -27,22 +28,16 @@ func randomToken(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// TestGuestSelfTest runs the guest tests on every kernel; the guest echoes a
-// fresh token, read back from a file the host put in the initramfs.
+// TestGuestSelfTest runs the guest tests on every kernel the way other
+// packages will, through RunPackageTests; the guest echoes a fresh token.
 func TestGuestSelfTest(t *testing.T) {
-	kernels, bin := setup(t)
 	token := randomToken(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	results := vmtest.RunOnKernels(t, kernels, vmtest.Options{
-		TestBinary: bin,
-		Args:       []string{"-test.v", "-guesttest.token=" + token, "-guesttest.extra=/data/token"},
-		ExtraFiles: map[string]string{"/data/token": tokenFile},
-	})
+	results := vmtest.RunPackageTests(t, guestPkg, "-guesttest.token="+token)
 	for name, res := range results {
-		if res.ExitCode == 0 && !strings.Contains(res.Output, "guesttest token="+token) {
+		if res.ExitCode != 0 {
+			continue // the subtest has failed already, with the output
+		}
+		if !strings.Contains(res.Output, "guesttest token="+token) {
 			t.Errorf("%s: guest output lacks the token it was given", name)
 		}
 		// The -v output names every test; a guest test that skipped would
@@ -53,35 +48,85 @@ func TestGuestSelfTest(t *testing.T) {
 	}
 }
 
-// TestGuestFailureIsReported checks the failure paths the harness exists to
-// get right: qemu exits 0 however the guest ends, so the exit code must come
-// from init's marker, and a guest without a marker must be an error.
-func TestGuestFailureIsReported(t *testing.T) {
+// TestHostInputs checks that ExtraFiles and Env reach the guest, on one kernel.
+func TestHostInputs(t *testing.T) {
 	kernels, bin := setup(t)
 	k := firstAvailable(t, kernels)
-
+	token := randomToken(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	res, err := vmtest.Run(context.Background(), k, vmtest.Options{
 		TestBinary: bin,
-		Args:       []string{"-test.run=^TestMounts$", "-guesttest.exit=3"},
+		Args:       []string{"-test.v", "-test.run=^TestHostInputs$", "-guesttest.token=" + token, "-guesttest.extra=/data/token"},
+		Env:        []string{"GUESTTEST_TOKEN=" + token},
+		ExtraFiles: map[string]string{"/data/token": tokenFile},
 	})
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", k, err, res.Output)
 	}
-	if res.ExitCode != 3 {
-		t.Errorf("%s: exit code %d, want 3 (set by -guesttest.exit)\n%s", k, res.ExitCode, res.Output)
+	if res.ExitCode != 0 {
+		t.Fatalf("%s: exit code %d\n%s", k, res.ExitCode, res.Output)
 	}
+	if !strings.Contains(res.Output, "guesttest env="+token) {
+		t.Errorf("%s: Env did not reach the guest\n%s", k, res.Output)
+	}
+	if !strings.Contains(res.Output, "--- PASS: TestHostInputs") {
+		t.Errorf("%s: TestHostInputs did not pass in the guest\n%s", k, res.Output)
+	}
+}
 
-	// A test binary that is not executable in the guest: init reports 125.
-	notExec := filepath.Join(t.TempDir(), "not-a-binary")
-	if err := os.WriteFile(notExec, []byte("not an ELF file\n"), 0o755); err != nil {
+// TestGuestFailureIsReported checks the failure paths the harness exists to
+// get right: qemu exits 0 however the guest ends, so the exit code must come
+// from init's marker, and a guest that ends without one must be an error.
+func TestGuestFailureIsReported(t *testing.T) {
+	kernels, bin := setup(t)
+	k := firstAvailable(t, kernels)
+	notELF := filepath.Join(t.TempDir(), "not-an-elf")
+	if err := os.WriteFile(notELF, []byte("not an executable\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	res, err = vmtest.Run(context.Background(), k, vmtest.Options{TestBinary: notExec})
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", k, err, res.Output)
+
+	tests := []struct {
+		name     string
+		opts     vmtest.Options
+		wantCode int
+		wantErr  error
+	}{
+		{
+			name:     "exit code of the test binary",
+			opts:     vmtest.Options{TestBinary: bin, Args: []string{"-test.run=^TestMounts$", "-guesttest.exit=3"}},
+			wantCode: 3,
+		},
+		{
+			name:     "test binary that cannot run",
+			opts:     vmtest.Options{TestBinary: notELF},
+			wantCode: 125,
+		},
+		{
+			name:     "guest ends without exit marker",
+			opts:     vmtest.Options{TestBinary: bin, Args: []string{"-guesttest.poweroff"}},
+			wantCode: -1,
+			wantErr:  vmtest.ErrNoExitStatus,
+		},
+		{
+			name:     "timeout",
+			opts:     vmtest.Options{TestBinary: bin, Timeout: 500 * time.Millisecond},
+			wantCode: -1,
+			wantErr:  context.DeadlineExceeded,
+		},
 	}
-	if res.ExitCode != 125 {
-		t.Errorf("%s: exit code %d for a non-executable test binary, want 125\n%s", k, res.ExitCode, res.Output)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := vmtest.Run(context.Background(), k, tt.opts)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("%s: error %v, want %v\n%s", k, err, tt.wantErr, res.Output)
+			}
+			if res.ExitCode != tt.wantCode {
+				t.Errorf("%s: exit code %d, want %d\n%s", k, res.ExitCode, tt.wantCode, res.Output)
+			}
+		})
 	}
 }
 
@@ -90,24 +135,26 @@ func TestGuestFailureIsReported(t *testing.T) {
 func TestBadOptions(t *testing.T) {
 	k := vmtest.Kernel{Name: "unused", Vmlinuz: "/nonexistent"}
 	tests := []struct {
-		name string
-		opts vmtest.Options
+		name    string
+		opts    vmtest.Options
+		wantErr string
 	}{
-		{"no binary", vmtest.Options{}},
-		{"space in arg", vmtest.Options{TestBinary: os.Args[0], Args: []string{"-test.run=A B"}}},
-		{"quote in arg", vmtest.Options{TestBinary: os.Args[0], Args: []string{`-x="y"`}}},
-		{"env without =", vmtest.Options{TestBinary: os.Args[0], Env: []string{"FOO"}}},
-		{"relative extra file", vmtest.Options{TestBinary: os.Args[0], ExtraFiles: map[string]string{"rel": os.Args[0]}}},
-		{"missing extra file", vmtest.Options{TestBinary: os.Args[0], ExtraFiles: map[string]string{"/x": "/nonexistent"}}},
-		{"too long", vmtest.Options{TestBinary: os.Args[0], Args: []string{strings.Repeat("a", 3000)}}},
+		{"no binary", vmtest.Options{}, "TestBinary is empty"},
+		{"space in arg", vmtest.Options{TestBinary: os.Args[0], Args: []string{"-test.run=A B"}}, "without spaces"},
+		{"quote in arg", vmtest.Options{TestBinary: os.Args[0], Args: []string{`-x="y"`}}, "quotes"},
+		{"empty arg", vmtest.Options{TestBinary: os.Args[0], Args: []string{""}}, "empty word"},
+		{"env without =", vmtest.Options{TestBinary: os.Args[0], Env: []string{"FOO"}}, "not KEY=VALUE"},
+		{"relative extra file", vmtest.Options{TestBinary: os.Args[0], ExtraFiles: map[string]string{"rel": os.Args[0]}}, "must be absolute"},
+		{"extra file over init", vmtest.Options{TestBinary: os.Args[0], ExtraFiles: map[string]string{"/init": os.Args[0]}}, "not /init"},
+		{"missing extra file", vmtest.Options{TestBinary: os.Args[0], ExtraFiles: map[string]string{"/x": "/nonexistent"}}, "/nonexistent"},
+		{"too long", vmtest.Options{TestBinary: os.Args[0], Args: []string{strings.Repeat("a", 3000)}}, "limit is 2047"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := vmtest.Run(context.Background(), k, tt.opts)
-			if err == nil {
-				t.Fatal("Run accepted bad options")
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
 			}
-			t.Log(err)
 		})
 	}
 }

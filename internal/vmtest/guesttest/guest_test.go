@@ -3,6 +3,7 @@ package guesttest
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,9 +24,18 @@ var (
 	token     = flag.String("guesttest.token", "", "echoed as \"guesttest token=VALUE\", proving arguments reach the guest")
 	extraFile = flag.String("guesttest.extra", "", "guest path of a file whose content must equal -guesttest.token")
 	exitCode  = flag.Int("guesttest.exit", 0, "exit with this code after the tests, proving exit codes reach the host")
+	powerOff  = flag.Bool("guesttest.poweroff", false, "power the VM off before any test, as a crashing guest would end, proving the host reports a missing exit status")
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *powerOff && vmtest.InVM() {
+		syscall.Sync()
+		if err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+			fmt.Fprintf(os.Stderr, "power off: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
 	if *exitCode != 0 {
 		os.Exit(*exitCode)
@@ -104,6 +114,9 @@ func TestHostInputs(t *testing.T) {
 		t.Skip("no -guesttest.token given: this run does not check arguments")
 	}
 	t.Logf("guesttest token=%s", *token)
+	// Options.Env reaches the test binary's environment; the host checks
+	// this line, as an unset variable is legitimate in other runs.
+	t.Logf("guesttest env=%s", os.Getenv("GUESTTEST_TOKEN"))
 	if *extraFile != "" {
 		b, err := os.ReadFile(*extraFile)
 		if err != nil {
@@ -112,6 +125,19 @@ func TestHostInputs(t *testing.T) {
 		if string(b) != *token {
 			t.Errorf("%s holds %q, want %q", *extraFile, b, *token)
 		}
+	}
+}
+
+// TestTestdata checks that the package's testdata directory is in the guest
+// and the test binary runs from the package directory, as under go test.
+func TestTestdata(t *testing.T) {
+	b, err := os.ReadFile("testdata/hello.txt")
+	if err != nil {
+		wd, _ := os.Getwd()
+		t.Fatalf("in %s: %v", wd, err)
+	}
+	if string(b) != "hello from the host\n" {
+		t.Errorf("testdata/hello.txt = %q", b)
 	}
 }
 

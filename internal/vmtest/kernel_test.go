@@ -1,0 +1,117 @@
+package vmtest
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseMatrix(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []string // kernel names
+		wantErr string
+	}{
+		{"two kernels", "# comment\n\na suite pkg 1.0\nb suite pkg 2.0 # trailing\n", []string{"a", "b"}, ""},
+		{"missing field", "a suite pkg\n", nil, "want \"name suite package version\""},
+		{"extra field", "a suite pkg 1.0 x\n", nil, "5 fields"},
+		{"duplicate", "a s p 1\na s p 2\n", nil, "duplicate"},
+		{"slash in name", "a/b s p 1\n", nil, "invalid kernel name"},
+		{"dot name", ".apt s p 1\n", nil, "invalid kernel name"},
+		{"empty", "# nothing\n", nil, "no kernels"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kernels, err := parseMatrix("m", bufio.NewScanner(strings.NewReader(tt.in)))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, k := range kernels {
+				names = append(names, k.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("names %v, want %v", names, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadMatrixFindsOnlyThePinnedImage checks that a kernel counts as
+// fetched only when the unpacked package is exactly the pinned one.
+func TestLoadMatrixFindsOnlyThePinnedImage(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(MatrixFile, "fetched s linux-image-6.1.0-1-cloud-amd64 6.1.1-1\n"+
+		"stale s linux-image-6.12.9+deb13-cloud-amd64 6.12.9-1\n"+
+		"absent s linux-image-x 1\n"+
+		"no-image s linux-image-y 1\n")
+	write(".cache/kernels/fetched/.pinned", "linux-image-6.1.0-1-cloud-amd64=6.1.1-1\n")
+	write(".cache/kernels/fetched/boot/vmlinuz-6.1.0-1-cloud-amd64", "kernel")
+	write(".cache/kernels/stale/.pinned", "linux-image-6.12.8+deb13-cloud-amd64=6.12.8-1\n")
+	write(".cache/kernels/stale/boot/vmlinuz-6.12.8+deb13-cloud-amd64", "kernel")
+	write(".cache/kernels/no-image/.pinned", "linux-image-y=1\n")
+
+	kernels, err := LoadMatrix(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kernels) != 4 {
+		t.Fatalf("got %d kernels, want 4", len(kernels))
+	}
+	if k := kernels[0]; k.Release != "6.1.0-1-cloud-amd64" || k.Check() != nil ||
+		k.Vmlinuz != filepath.Join(root, ".cache/kernels/fetched/boot/vmlinuz-6.1.0-1-cloud-amd64") {
+		t.Errorf("fetched kernel: %+v, check %v", k, k.Check())
+	}
+	for _, k := range kernels[1:] {
+		if err := k.Check(); err == nil || !strings.Contains(err.Error(), FetchCommand) {
+			t.Errorf("%s: Check() = %v, want an error naming %s", k.Name, err, FetchCommand)
+		}
+	}
+}
+
+// TestRepoMatrix checks the committed matrix parses and pins what the BPF
+// tests rely on: a kernel without the file_truncate hook (6.1) and one with it.
+func TestRepoMatrix(t *testing.T) {
+	kernels, err := Kernels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have61, have612 bool
+	for _, k := range kernels {
+		have61 = have61 || strings.HasPrefix(k.Package, "linux-image-6.1.0-")
+		have612 = have612 || strings.HasPrefix(k.Package, "linux-image-6.12.")
+	}
+	if !have61 || !have612 {
+		t.Errorf("matrix lacks a 6.1 or a 6.12 kernel: %+v", kernels)
+	}
+}
+
+func TestSelectKernels(t *testing.T) {
+	all := []Kernel{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	got, err := selectKernels(all, "c, a")
+	if err != nil || len(got) != 2 || got[0].Name != "c" || got[1].Name != "a" {
+		t.Errorf("selectKernels(c, a) = %v, %v", got, err)
+	}
+	if _, err := selectKernels(all, "a,zz"); err == nil || !strings.Contains(err.Error(), `"zz"`) {
+		t.Errorf("unknown name: %v", err)
+	}
+}
