@@ -1,0 +1,196 @@
+package landlock
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
+)
+
+// Landlock cannot be lifted, so Restrict runs only in a re-exec of the test
+// binary named by this variable; it prints a JSON report and exits.
+const childEnv = "CAPFD_LANDLOCK_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(childEnv); dir != "" {
+		if err := json.NewEncoder(os.Stdout).Encode(restrictScenario(dir)); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type report map[string]string
+
+func outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return unix.ErrnoName(errno)
+	}
+	return err.Error()
+}
+
+// fixture: dir/granted holds ro.txt and rw.txt; dir/outside is not granted.
+func fixture(t *testing.T) string {
+	dir := t.TempDir()
+	for _, d := range []string{"granted", "outside"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"granted/ro.txt", "granted/rw.txt", "outside/secret.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("original"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func fixtureGrants(dir string) []Grant {
+	granted := filepath.Join(dir, "granted")
+	return []Grant{
+		{Path: granted, Rights: rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Create, Inherit: rights.ReadOnly}},
+		{Path: filepath.Join(granted, "ro.txt"), Rights: rights.Uniform(rights.ReadOnly)},
+		{Path: filepath.Join(granted, "rw.txt"), Rights: rights.Uniform(rights.ReadWrite)},
+	}
+}
+
+// attempts are the operations the scenario tries before and after Restrict.
+// The ro.txt fd is opened before either run: it stands for an fd the
+// process was legitimately given, which the attack tries to upgrade.
+func attempts(dir string, roFd int, tag string) map[string]error {
+	granted := filepath.Join(dir, "granted")
+	open := func(path string, flags int) error {
+		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	}
+	return map[string]error{
+		"read ro.txt":          open(filepath.Join(granted, "ro.txt"), unix.O_RDONLY),
+		"write ro.txt":         open(filepath.Join(granted, "ro.txt"), unix.O_WRONLY),
+		"reopen ro fd rdwr":    open(fmt.Sprintf("/proc/self/fd/%d", roFd), unix.O_RDWR),
+		"truncate via proc fd": unix.Truncate(fmt.Sprintf("/proc/self/fd/%d", roFd), 8),
+		"write rw.txt":         open(filepath.Join(granted, "rw.txt"), unix.O_WRONLY),
+		"create in granted":    open(filepath.Join(granted, "new-"+tag), unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY),
+		"mkdir in granted":     unix.Mkdir(filepath.Join(granted, "sub-"+tag), 0o755),
+		"read outside":         open(filepath.Join(dir, "outside", "secret.txt"), unix.O_RDONLY),
+		"list outside":         open(filepath.Join(dir, "outside"), unix.O_RDONLY|unix.O_DIRECTORY),
+	}
+}
+
+func restrictScenario(dir string) report {
+	r := report{}
+	roFd, err := unix.Open(filepath.Join(dir, "granted", "ro.txt"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		r["setup"] = outcome(err)
+		return r
+	}
+	for k, err := range attempts(dir, roFd, "before") {
+		r["before."+k] = outcome(err)
+	}
+
+	// A thread locked before Restrict: the restriction must reach it too.
+	other := make(chan func())
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		for f := range other {
+			f()
+			done <- struct{}{}
+		}
+	}()
+
+	rep, err := Restrict(fixtureGrants(dir))
+	r["restrict"] = outcome(err)
+	r["abi"] = fmt.Sprint(rep.ABI)
+	r["widened"] = fmt.Sprint(len(rep.Widened))
+	for k, err := range attempts(dir, roFd, "after") {
+		r["after."+k] = outcome(err)
+	}
+	other <- func() {
+		_, err := os.ReadFile(filepath.Join(dir, "outside", "secret.txt"))
+		r["thread.read outside"] = outcome(err)
+	}
+	<-done
+	return r
+}
+
+func TestRestrict(t *testing.T) {
+	if _, err := Probe(); err != nil {
+		t.Skipf("Landlock missing: %v", err)
+	}
+	dir := fixture(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	var r report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("child report %q: %v", out, err)
+	}
+	if r["restrict"] != "ok" {
+		t.Fatalf("Restrict: %s", r["restrict"])
+	}
+	// Every attempt works unconfined; after Restrict only the granted ones do.
+	after := map[string]string{
+		"read ro.txt":          "ok",
+		"write ro.txt":         "EACCES",
+		"reopen ro fd rdwr":    "EACCES",
+		"truncate via proc fd": "EACCES",
+		"write rw.txt":         "ok",
+		"create in granted":    "ok", // O_RDONLY: O_WRONLY would also need write on the new file
+		"mkdir in granted":     "EACCES",
+		"read outside":         "EACCES",
+		"list outside":         "EACCES",
+	}
+	if abi, _ := Probe(); abi < 3 {
+		after["truncate via proc fd"] = "ok" // LANDLOCK_ACCESS_FS_TRUNCATE is ABI 3
+	}
+	for k, want := range after {
+		if got := r["before."+k]; got != "ok" {
+			t.Errorf("unconfined %s: %s, want ok", k, got)
+		}
+		if got := r["after."+k]; got != want {
+			t.Errorf("confined %s: %s, want %s", k, got, want)
+		}
+	}
+	if r["thread.read outside"] != "EACCES" {
+		t.Errorf("other thread read outside: %s, want EACCES", r["thread.read outside"])
+	}
+	if r["widened"] != "0" {
+		t.Errorf("fixture grants reported %s widenings, want 0", r["widened"])
+	}
+}
+
+func TestProbe(t *testing.T) {
+	abi, err := Probe()
+	// The kernel's own answer, asked without go-landlock.
+	want, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */)
+	if errno != 0 {
+		if err == nil {
+			t.Fatalf("kernel says %v but Probe = %d, nil", errno, abi)
+		}
+		t.Skipf("Landlock missing: %v", err)
+	}
+	if err != nil || abi != int(want) {
+		t.Fatalf("Probe = %d, %v; kernel ABI %d", abi, err, want)
+	}
+}
