@@ -1,0 +1,217 @@
+package capfd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/capfd/capfd/vfsops"
+	"golang.org/x/sys/unix"
+)
+
+// Mkdir creates the directory name with mode perm (before the umask).
+func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
+	if err := d.check("mkdir", vfsops.OpMkdir, vfsops.OnDir, name); err != nil {
+		return err
+	}
+	if err := d.use("mkdir", name); err != nil {
+		return err
+	}
+	defer d.done()
+	if err := d.t.Mkdir(d.h, name, syscallMode(perm), d.how); err != nil {
+		return pathError("mkdir", name, err)
+	}
+	return nil
+}
+
+// Remove removes the file, symlink or empty directory name.
+func (d *Dir) Remove(name string) error {
+	if err := d.check("remove", vfsops.OpUnlink, vfsops.OnDir, name); err != nil {
+		return err
+	}
+	if err := d.check("remove", vfsops.OpRmdir, vfsops.OnDir, name); err != nil {
+		return err
+	}
+	if err := d.use("remove", name); err != nil {
+		return err
+	}
+	defer d.done()
+	// As os.Remove: try the file, then the directory, and report whichever
+	// error says more about why name could not go.
+	errUnlink := d.t.Unlink(d.h, name, d.how)
+	if errUnlink == nil {
+		return nil
+	}
+	if errors.Is(errUnlink, ErrEscape) || errors.Is(errUnlink, vfsops.ErrBadName) {
+		return pathError("remove", name, errUnlink)
+	}
+	errRmdir := d.t.Rmdir(d.h, name, d.how)
+	if errRmdir == nil {
+		return nil
+	}
+	if !errors.Is(errRmdir, unix.ENOTDIR) {
+		errUnlink = errRmdir
+	}
+	return pathError("remove", name, errUnlink)
+}
+
+// RemoveAll removes name and everything beneath it, like os.RemoveAll:
+// a name that does not exist is not an error. It needs the rights of
+// Remove, ReadDir and Lstat, on d for entries directly in it and, for
+// deeper ones, on the directories it opens (with d's Inherit rights).
+func (d *Dir) RemoveAll(name string) error {
+	clean := path.Clean(name)
+	if clean == "." || clean == "/" {
+		// os.RemoveAll refuses "." too; removing a capability's own root
+		// is never what the caller meant.
+		return pathError("removeall", name, unix.EINVAL)
+	}
+	err := d.Remove(clean)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var capErr *Error
+	if errors.As(err, &capErr) {
+		return err
+	}
+	info, lerr := d.Lstat(clean)
+	if lerr != nil {
+		if errors.Is(lerr, fs.ErrNotExist) {
+			return nil
+		}
+		return lerr
+	}
+	if !info.IsDir() {
+		return err
+	}
+	// Descend through a Dir of our own so that the walk below clean is
+	// beneath the directory itself, not re-resolved from d for each entry.
+	sub, oerr := d.OpenDir(clean, d.rights.Child(d.rights))
+	if oerr != nil {
+		return fmt.Errorf("removeall %s: %w", name, oerr)
+	}
+	werr := sub.removeContents()
+	sub.Close()
+	if werr != nil {
+		return werr
+	}
+	if err := d.Remove(clean); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (d *Dir) removeContents() error {
+	entries, err := d.ReadDir(".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := d.RemoveAll(e.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Rename renames oldName beneath d to newName beneath newDir (d itself if
+// newDir is nil). d needs rename-from, newDir rename-to.
+//
+// Like os.Rename it replaces an existing newName, but only if newDir also
+// holds unlink: replacing destroys the old entry, which rename-to alone
+// does not allow (Capsicum's rule for CAP_RENAMEAT_TARGET). Without unlink
+// the rename is made with RENAME_NOREPLACE and fails with fs.ErrExist if
+// newName exists, so a capability that may only add entries cannot
+// overwrite a file by renaming over it.
+func (d *Dir) Rename(oldName string, newDir *Dir, newName string) error {
+	if newDir == nil {
+		newDir = d
+	}
+	var flags uint
+	if !newDir.rights.Base.Has(need(vfsops.OpUnlink, vfsops.OnDir)) {
+		flags = unix.RENAME_NOREPLACE
+	}
+	return d.twoDirOp("rename", vfsops.OpRename, oldName, newDir, newName,
+		func(how vfsops.Resolve) error {
+			return d.t.Rename(d.h, oldName, newDir.h, newName, flags, how)
+		})
+}
+
+// Link creates newName beneath newDir (d itself if nil) as a hard link to
+// oldName beneath d. d needs link-from, newDir link-to. A symlink is linked
+// itself, never followed.
+func (d *Dir) Link(oldName string, newDir *Dir, newName string) error {
+	if newDir == nil {
+		newDir = d
+	}
+	return d.twoDirOp("link", vfsops.OpLink, oldName, newDir, newName,
+		func(how vfsops.Resolve) error {
+			return d.t.Link(d.h, oldName, newDir.h, newName, how)
+		})
+}
+
+// twoDirOp checks the rights of an operation with a source and a target
+// directory, keeps both open while it runs, and makes the call.
+func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir, newName string,
+	call func(how vfsops.Resolve) error) error {
+	if err := d.check(opName, op, vfsops.OnSourceDir, oldName); err != nil {
+		return err
+	}
+	if err := newDir.check(opName, op, vfsops.OnTargetDir, newName); err != nil {
+		return err
+	}
+	if d.t != newDir.t {
+		// Handles of two transports (two brokers, or a broker and this
+		// process) name nothing the other can act on.
+		return linkError(opName, oldName, newName, unix.EXDEV)
+	}
+	if err := d.use(opName, oldName); err != nil {
+		return err
+	}
+	defer d.done()
+	if newDir != d {
+		if err := newDir.use(opName, newName); err != nil {
+			return err
+		}
+		defer newDir.done()
+	}
+	// Resolution is as strict as the stricter of the two directories asks.
+	if err := call(d.how | newDir.how); err != nil {
+		return linkError(opName, oldName, newName, err)
+	}
+	return nil
+}
+
+// Symlink creates name as a symbolic link to target. target is stored as
+// given; whoever follows the link later resolves it beneath their own
+// directory, so an absolute or "../" target can name nothing outside.
+func (d *Dir) Symlink(target, name string) error {
+	if err := d.check("symlink", vfsops.OpSymlink, vfsops.OnDir, name); err != nil {
+		return err
+	}
+	if err := d.use("symlink", name); err != nil {
+		return err
+	}
+	defer d.done()
+	if err := d.t.Symlink(target, d.h, name, d.how); err != nil {
+		return linkError("symlink", target, name, err)
+	}
+	return nil
+}
+
+// Readlink returns the target of the symbolic link name.
+func (d *Dir) Readlink(name string) (string, error) {
+	if err := d.check("readlink", vfsops.OpReadlink, vfsops.OnDir, name); err != nil {
+		return "", err
+	}
+	if err := d.use("readlink", name); err != nil {
+		return "", err
+	}
+	defer d.done()
+	target, err := d.t.Readlink(d.h, name, d.how)
+	if err != nil {
+		return "", pathError("readlink", name, err)
+	}
+	return target, nil
+}

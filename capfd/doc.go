@@ -1,0 +1,65 @@
+// Package capfd provides capability handles for files and directories: a
+// Dir or File is a descriptor plus the rights (package rights) it carries,
+// in the style of Capsicum and WASI preview 1.
+//
+// A program opens its directories with OpenDir — the last ambient lookup it
+// makes — and from then on reaches files only through them:
+//
+//	data, err := capfd.OpenDir("/srv/data", rights.Pair{
+//		Base:    rights.MustParse("lookup,readdir,stat,create"),
+//		Inherit: rights.MustParse("ro,write,append"),
+//	})
+//	f, err := data.OpenFile("log/today", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+//	_, err = data.Open("../../etc/passwd") // errors.Is(err, capfd.ErrEscape)
+//	err = data.Remove("log/today")         // errors.Is(err, capfd.ErrNotCapable)
+//
+// # Resolution
+//
+// Every path is resolved beneath its Dir with
+// openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS) (package vfsops, which
+// falls back to a component walk where openat2 is missing): "..", absolute
+// paths and symlinks that would leave the directory fail with ErrEscape;
+// /proc magic links are refused. NoXDev, NoSymlinks and InRoot narrow that
+// further and are inherited by every Dir opened through a Dir.
+//
+// # Rights
+//
+// Each method checks, before any system call, the rights the vfsops
+// operation table gives for it (vfsops.Op.Requirements), on the operand it
+// names: the handle itself, the directory a path is resolved in, or the
+// source and target directories of Rename and Link. A missing right gives
+// an *Error matching ErrNotCapable, and the filesystem is untouched.
+//
+// A Dir has a rights.Pair: Base, what the Dir may do itself (look up,
+// create, remove, stat and chmod entries, read its own entries), and
+// Inherit, the ceiling for everything opened through it:
+//
+//   - OpenFile needs what its flags need (vfsops.OpenRights) within
+//     Inherit, and lookup (plus create, for O_CREATE) within Base. Asking
+//     for more fails with ErrNotCapable; nothing is quietly narrowed.
+//   - The File gets Inherit ∩ FileRights. The rights are the ceiling, the
+//     access mode is what was opened: a File opened O_RDONLY through a
+//     read-write Dir reads only, but File.Reopen may open it again for
+//     writing. File.Limit drops rights before a File is passed on.
+//   - OpenDir(name, r) needs both halves of r within Inherit, so along a
+//     chain of OpenDir calls rights only narrow.
+//   - Limit on a Dir or File returns a new handle with rights within the
+//     old ones; asking for more fails. Rights never widen.
+//   - Rename replaces an existing target only if the target Dir also holds
+//     unlink; otherwise it is made with RENAME_NOREPLACE.
+//
+// # Transports
+//
+// A Dir or File talks to a transport (transport.go): the local one calls
+// vfsops in this process; a remote one sends each call to a broker, which
+// holds the real descriptors and checks the rights again on its side.
+//
+// # What the rights do not cover
+//
+// File.Fd hands out the raw descriptor, on which system calls are checked
+// by the kernel's access mode only. In-process, code that holds a
+// descriptor can also reopen it through /proc with wider access; that
+// "upgrade" is what the broker and the kernel layer (broker/lsm) close.
+// capfd handles are a discipline for code that uses them, not a sandbox
+// for code that does not.
+package capfd
