@@ -151,7 +151,7 @@ func TestSendRecvDescriptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	msg, _ := AppendReply(nil, &Reply{ID: 3, Op: OpReopen}, true)
+	msg, _ := AppendReply(nil, &Reply{ID: 3, Op: OpFd}, true)
 	if err := a.Send(msg, int(f.Fd())); err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,8 @@ import "github.com/capfd/capfd/rights"
 // Minimum encoded sizes of list elements, used to reject a count that cannot
 // fit before allocating for it.
 const (
-	minNameSize   = 2          // u16 length
-	minDirentSize = 8 + 1 + 2  // ino, type, name length
-	minRootSize   = 2 + 4 + 16 // name length, handle, pair
+	minNameSize = 2          // u16 length
+	minRootSize = 2 + 4 + 16 // name length, handle, pair
 )
 
 // ParseRequest decodes a whole request message. It never panics and
@@ -28,10 +27,7 @@ func ParseRequest(msg []byte) (Request, error) {
 	if !ok {
 		return r, protocolErrorf("unknown op %d", uint16(h.Op))
 	}
-	if h.Flags&FlagNoHandle != 0 && h.Flags&FlagWantFD == 0 {
-		return r, protocolErrorf("flag no-handle without want-fd would open nothing")
-	}
-	if h.Flags != 0 && h.Op != OpOpen {
+	if h.Flags != 0 && h.Op != OpOpen && h.Op != OpReopen {
 		return r, protocolErrorf("op %v takes no flags", h.Op)
 	}
 	d := decoder{b: msg[HeaderSize:]}
@@ -184,18 +180,6 @@ func decodeReplyBody(d *decoder, schema field, r *Reply) {
 				r.Names = make([]string, 0, n)
 				for range n {
 					r.Names = append(r.Names, d.str())
-				}
-			}
-		case rpDirents:
-			n := d.count(minDirentSize)
-			if n > 0 {
-				r.Dirents = make([]Dirent, 0, n)
-				for range n {
-					var de Dirent
-					de.Ino = d.u64()
-					de.Type = d.u8()
-					de.Name = d.str()
-					r.Dirents = append(r.Dirents, de)
 				}
 			}
 		case rpRoots:

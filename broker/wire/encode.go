@@ -155,13 +155,6 @@ func encodeReplyBody(e *encoder, schema field, r *Reply) {
 			for _, n := range r.Names {
 				e.str(n)
 			}
-		case rpDirents:
-			e.count(len(r.Dirents))
-			for _, d := range r.Dirents {
-				e.u64(d.Ino)
-				e.u8(d.Type)
-				e.str(d.Name)
-			}
 		case rpRoots:
 			e.count(len(r.Roots))
 			for _, root := range r.Roots {

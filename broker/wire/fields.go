@@ -26,24 +26,25 @@ const (
 
 // Reply fields, in wire order.
 const (
-	rpHello   field = 1 << iota // u8 version, answer (3×u64), limits (3×u32)
-	rpHandle                    // u32 new handle, u8 handle kind
-	rpPair                      // u64 base, u64 inherit
-	rpOffset                    // i64: new offset, bytes written
-	rpStat                      // Stat
-	rpData                      // bytes
-	rpText                      // str
-	rpNames                     // list of str
-	rpDirents                   // list of Dirent
-	rpRoots                     // list of Root
+	rpHello  field = 1 << iota // u8 version, answer (3×u64), limits (3×u32)
+	rpHandle                   // u32 new handle, u8 handle kind
+	rpPair                     // u64 base, u64 inherit
+	rpOffset                   // i64: new offset, bytes written
+	rpStat                     // Stat
+	rpData                     // bytes
+	rpText                     // str
+	rpNames                    // list of str
+	rpRoots                    // list of Root
 )
 
 var requestSchema = map[Op]field{
 	OpHello:     rqVersions | rqRequested,
 	OpClose:     0,
-	OpLimit:     rqPair,
+	OpDup:       rqPair,
 	OpOpen:      rqPath | rqFlags | rqMode | rqResolve | rqPair,
-	OpReopen:    rqFlags,
+	OpReopen:    rqFlags | rqPair,
+	OpOpenDir:   rqPath | rqResolve | rqPair,
+	OpFd:        0,
 	OpRead:      rqCount,
 	OpPread:     rqOffset | rqCount,
 	OpWrite:     rqData,
@@ -78,9 +79,11 @@ var requestSchema = map[Op]field{
 var replySchema = map[Op]field{
 	OpHello:     rpHello | rpRoots,
 	OpClose:     0,
-	OpLimit:     rpPair,
+	OpDup:       rpHandle | rpPair,
 	OpOpen:      rpHandle | rpPair,
-	OpReopen:    0,
+	OpReopen:    rpHandle | rpPair,
+	OpOpenDir:   rpHandle | rpPair,
+	OpFd:        0,
 	OpRead:      rpData,
 	OpPread:     rpData,
 	OpWrite:     rpOffset,
@@ -90,7 +93,7 @@ var replySchema = map[Op]field{
 	OpFstat:     rpStat,
 	OpTruncate:  0,
 	OpFtruncate: 0,
-	OpReaddir:   rpDirents,
+	OpReaddir:   rpData, // raw linux_dirent64 records, as getdents64 wrote them
 	OpMkdir:     0,
 	OpUnlink:    0,
 	OpRmdir:     0,
@@ -112,11 +115,12 @@ var replySchema = map[Op]field{
 	OpExec:      0,
 }
 
-// replyFDs says which replies carry a descriptor: always (Reopen, Exec), or
-// only when the request asked with FlagWantFD (Open).
+// replyFDs says which replies carry a descriptor: always (Fd, Exec), or
+// only when the request asked with FlagWantFD (Open, Reopen).
 var replyFDs = map[Op]fdRule{
 	OpOpen:   fdOnRequest,
-	OpReopen: fdAlways,
+	OpReopen: fdOnRequest,
+	OpFd:     fdAlways,
 	OpExec:   fdAlways,
 }
 

@@ -55,14 +55,11 @@ func (k Kind) String() string {
 type Flags uint8
 
 const (
-	// FlagWantFD asks for a data descriptor with the reply of Open, in the
-	// widest access mode the new handle's rights allow.
+	// FlagWantFD asks for the new handle's descriptor with the reply of
+	// Open or Reopen, saving the round trip of a later Fd request.
 	FlagWantFD Flags = 1 << iota
-	// FlagNoHandle asks Open not to keep a handle: only the descriptor is
-	// returned. It needs FlagWantFD.
-	FlagNoHandle
 
-	knownFlags = FlagWantFD | FlagNoHandle
+	knownFlags = FlagWantFD
 )
 
 // Header is the fixed part of every message.

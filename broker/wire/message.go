@@ -29,7 +29,7 @@ type Request struct {
 	Count                  uint32
 	UID, GID               int32
 	Atime, Mtime           Timespec
-	Pair                   rights.Pair // Open: rights asked for; Limit: the new ceiling
+	Pair                   rights.Pair // Open, OpenDir, Reopen, Dup: the new handle's rights (files use Base)
 	Name                   string      // xattr name
 	Data                   []byte      // Write, Pwrite, XattrSet: aliases the message buffer
 }
@@ -67,13 +67,6 @@ type Stat struct {
 	Atime, Mtime, Ctime Timespec
 }
 
-// Dirent is one directory entry.
-type Dirent struct {
-	Name string
-	Ino  uint64
-	Type uint8 // DT_* value
-}
-
 // Reply is a decoded reply. Err is set, and nothing else but the routing
 // fields, when the message is an error reply.
 type Reply struct {
@@ -85,15 +78,14 @@ type Reply struct {
 	Version    uint8         // Hello
 	Answer     rights.Answer // Hello
 	Limits     Limits        // Hello
-	NewHandle  uint32        // Open
-	HandleKind HandleKind    // Open
-	Pair       rights.Pair   // Open, Limit: the rights actually granted
+	NewHandle  uint32        // Open, OpenDir, Reopen, Dup
+	HandleKind HandleKind    // Open, OpenDir, Reopen, Dup
+	Pair       rights.Pair   // the new handle's rights
 	Offset     int64         // Seek: new offset; Write, Pwrite: bytes written
 	Stat       Stat
-	Data       []byte // aliases the message buffer
+	Data       []byte // Read, Pread, XattrGet, Readdir; aliases the message buffer
 	Text       string
 	Names      []string
-	Dirents    []Dirent
 	Roots      []Root
 }
 

@@ -10,10 +10,10 @@ type Op uint16
 const (
 	OpHello Op = 1 // negotiate version, answer supported rights, list roots
 	OpClose Op = 2 // forget a handle
-	OpLimit Op = 3 // narrow a handle's rights (never widens)
+	OpDup   Op = 3 // a second handle to the same object with rights within the first's
 
-	OpOpen      Op = 16 // open beneath a directory handle: new handle, optional fd
-	OpReopen    Op = 17 // a data fd for a handle, in an access mode its rights allow
+	OpOpen      Op = 16 // open a file beneath a directory handle: new handle, optional fd
+	OpReopen    Op = 17 // open a handle's object afresh: new handle, optional fd
 	OpRead      Op = 18
 	OpPread     Op = 19
 	OpWrite     Op = 20
@@ -42,13 +42,15 @@ const (
 	OpXattrList Op = 43
 	OpSync      Op = 44
 	OpLock      Op = 45
-	OpExec      Op = 46 // an O_PATH fd for execveat, only with the exec right
+	OpExec      Op = 46 // a descriptor to execveat, only with the exec right
+	OpOpenDir   Op = 47 // open a directory beneath a directory handle: new handle
+	OpFd        Op = 48 // pass the handle's own descriptor (shares its offset)
 
-	opEnd = OpExec + 1 // sentinel for tables: keep equal to the last op + 1
+	opEnd = OpFd + 1 // sentinel for tables: keep equal to the last op + 1
 )
 
 var opNames = map[Op]string{
-	OpHello: "hello", OpClose: "close", OpLimit: "limit",
+	OpHello: "hello", OpClose: "close", OpDup: "dup", OpOpenDir: "opendir", OpFd: "fd",
 	OpOpen: "open", OpReopen: "reopen", OpRead: "read", OpPread: "pread",
 	OpWrite: "write", OpPwrite: "pwrite", OpSeek: "seek", OpStat: "stat",
 	OpFstat: "fstat", OpTruncate: "truncate", OpFtruncate: "ftruncate",

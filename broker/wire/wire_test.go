@@ -16,7 +16,7 @@ import (
 // set to a distinctive value, and every other field zero.
 func fullRequest(op Op) Request {
 	r := Request{ID: 0xdeadbeef, Op: op, Handle: 7}
-	if op == OpOpen {
+	if op == OpOpen || op == OpReopen {
 		r.Flags = FlagWantFD
 	}
 	schema := requestSchema[op]
@@ -67,7 +67,6 @@ func fullReply(op Op) Reply {
 	set(rpData, func() { r.Data = []byte{0, 1, 2, 255} })
 	set(rpText, func() { r.Text = "link-target" })
 	set(rpNames, func() { r.Names = []string{"user.a", "", "security.b"} })
-	set(rpDirents, func() { r.Dirents = []Dirent{{Name: "x", Ino: 1, Type: 4}, {Name: "yy", Ino: 2, Type: 8}} })
 	set(rpRoots, func() {
 		r.Roots = []Root{{Name: "data", Handle: 1, Rights: rights.Uniform(rights.ReadOnly)}, {Name: "tmp", Handle: 2, Rights: rights.Uniform(rights.ReadWrite)}}
 	})
@@ -176,8 +175,8 @@ func TestParseRejects(t *testing.T) {
 			binary.LittleEndian.PutUint32(b[countAt:], 0xffffffff)
 			return b
 		}), true, "cannot fit"},
-		{"reopen reply without fd", patch(good, func(b []byte) []byte {
-			msg, _ := AppendReply(nil, &Reply{Op: OpReopen}, true)
+		{"fd reply without fd", patch(good, func(b []byte) []byte {
+			msg, _ := AppendReply(nil, &Reply{Op: OpFd}, true)
 			msg[6] = 0
 			return msg
 		}), true, "must carry a descriptor"},
@@ -225,11 +224,11 @@ func TestEncodeRejectsOutOfBounds(t *testing.T) {
 // claim far more elements than fit, and checks the decoder allocates no
 // more than a small multiple of the message size.
 func TestDecodeAllocationBounded(t *testing.T) {
-	// A dirent list of many one-byte names: the largest legitimate
-	// allocation per input byte the format allows.
-	rep := Reply{Op: OpReaddir}
-	for len(rep.Dirents)*(minDirentSize+1) < MaxBody-64 {
-		rep.Dirents = append(rep.Dirents, Dirent{Name: "a"})
+	// A list of empty names: the largest allocation per input byte the
+	// format allows (a 16-byte string header per 2 bytes of input).
+	rep := Reply{Op: OpXattrList}
+	for len(rep.Names)*minNameSize < MaxBody-64 {
+		rep.Names = append(rep.Names, "")
 	}
 	msg, err := AppendReply(nil, &rep, false)
 	if err != nil {
@@ -242,9 +241,9 @@ func TestDecodeAllocationBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
-	// Each 12-byte dirent becomes a 40-byte Dirent plus a string: bounded
-	// by a constant factor, never by a length field.
-	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(8*len(msg)); got > limit {
+	// Each 2-byte name becomes a 16-byte string header: bounded by a
+	// constant factor, never by a length field.
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(10*len(msg)); got > limit {
 		t.Errorf("decoding %d bytes allocated %d, limit %d", len(msg), got, limit)
 	}
 }
