@@ -115,3 +115,22 @@ func TestSelectKernels(t *testing.T) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
+
+func TestGuestArgs(t *testing.T) {
+	tests := []struct {
+		in    []string
+		short bool
+		want  string
+	}{
+		{nil, false, "-test.v -test.timeout=4m30s"},
+		{[]string{"-test.run=X"}, false, "-test.v -test.timeout=4m30s -test.run=X"},
+		{[]string{"-test.v=false", "-test.timeout=1m"}, false, "-test.v=false -test.timeout=1m"},
+		{[]string{"-test.v", "-test.timeout=1m"}, true, "-test.short -test.v -test.timeout=1m"},
+		{[]string{"-test.short=false"}, true, "-test.v -test.timeout=4m30s -test.short=false"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(guestArgs(tt.in, tt.short), " "); got != tt.want {
+			t.Errorf("guestArgs(%q, short=%v) = %q, want %q", tt.in, tt.short, got, tt.want)
+		}
+	}
+}

@@ -60,7 +60,7 @@ func RunPackageTests(t *testing.T, pkg string, args ...string) map[string]Result
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{TestBinary: bin, Args: withVerbose(args)}
+	opts := Options{TestBinary: bin, Args: guestArgs(args, testing.Short())}
 	// Tests find their testdata relative to the package directory: mirror it.
 	if dir, err := packageDir(pkg); err != nil {
 		t.Fatal(err)
@@ -182,13 +182,30 @@ func boundedTimeout(t *testing.T, want time.Duration) time.Duration {
 	return want
 }
 
-func withVerbose(args []string) []string {
-	for _, a := range args {
-		if a == "-test.v" || strings.HasPrefix(a, "-test.v=") {
-			return args
+// guestArgs completes the caller's arguments for the guest test binary:
+// -test.v so the console names every test; a -test.timeout shorter than the
+// VM's, so a hung guest test panics with its goroutines' stacks instead of
+// being cut off silently by the host; -test.short when the host run is short.
+func guestArgs(args []string, short bool) []string {
+	has := func(flag string) bool {
+		for _, a := range args {
+			if a == flag || strings.HasPrefix(a, flag+"=") {
+				return true
+			}
 		}
+		return false
 	}
-	return append([]string{"-test.v"}, args...)
+	var extra []string
+	if !has("-test.v") {
+		extra = append(extra, "-test.v")
+	}
+	if !has("-test.timeout") {
+		extra = append(extra, "-test.timeout="+(DefaultTimeout-30*time.Second).String())
+	}
+	if short && !has("-test.short") {
+		extra = append(extra, "-test.short")
+	}
+	return append(extra, args...)
 }
 
 // packageDir resolves an import path to its directory with go list.
