@@ -1,8 +1,389 @@
 package vfsops
 
-import "golang.org/x/sys/unix"
+import (
+	"strings"
 
-// walkBeneath is the fallback resolver; see walker.go.
+	"golang.org/x/sys/unix"
+)
+
+// The fallback resolver, for kernels without openat2 (before 5.6) and for
+// sandboxes whose seccomp filter refuses it. It gives the guarantees of
+// RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS (and of NoXDev, NoSymlinks, InRoot)
+// by doing the kernel's walk itself, one component at a time:
+//
+//   - Every intermediate component is opened with O_PATH|O_NOFOLLOW from the
+//     directory fd reached so far. An fd pins the directory it names, so a
+//     rename of any path above it cannot change what the next openat sees;
+//     O_NOFOLLOW makes the kernel stop at each symlink instead of following
+//     it where we cannot see.
+//   - Symlinks are followed by us, from a stack of pending components, with
+//     the kernel's limit of 40 (MAXSYMLINKS). Their target is read from the
+//     link's own O_PATH fd (readlinkat(fd, "")), so it is the target of the
+//     link we examined, not of one swapped in after. Absolute targets are
+//     escapes unless InRoot, where they restart at the root.
+//   - Any symlink on procfs is refused as a magic link. The kernel knows
+//     which procfs links are magic; userspace cannot tell from readlink
+//     ("/etc/passwd" may be a magic link to a file in another mount
+//     namespace), so every procfs symlink is treated as one. This is
+//     stricter than openat2, which allows the ordinary /proc/self.
+//   - ".." at the root is an escape (or stays at the root with InRoot).
+//     Elsewhere ".." goes to the parent, and then we check that the root is
+//     still an ancestor of where we are, by walking up with ".." comparing
+//     device and inode numbers: a directory moved out from under us (the
+//     rename attack on ".." that makes openat2 return EAGAIN) is caught.
+//   - The last component is opened with the caller's flags plus O_NOFOLLOW
+//     from its checked parent, so the kernel again resolves one name only;
+//     if it is a symlink (ELOOP, ENOTDIR, or an O_PATH fd of a link) and
+//     the caller did not ask for O_NOFOLLOW, we follow it ourselves.
+//   - Finally, as the kernel's complete_walk does for scoped lookups, the
+//     parent of the result is checked to be beneath the root once more, so
+//     a directory moved out of the root during the walk never yields an fd
+//     outside it. As in the kernel, the guarantee is that the result was
+//     beneath the root at some point during the call; a file moved out
+//     afterwards is the caller's to worry about.
+//   - Under NoXDev every fd reached, ".." and the result included, must be
+//     on the root's mount (statx STATX_MNT_ID).
+
+// maxSymlinks is the kernel's MAXSYMLINKS: links followed in one lookup.
+const maxSymlinks = 40
+
+// maxAncestorSteps bounds the ".." steps of a beneath check; a deeper tree
+// fails closed.
+const maxAncestorSteps = 4096
+
+const pathFlags = unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// fileID identifies a file for the walker: (dev, ino), plus the mount id
+// where statx reports one.
+type fileID struct {
+	dev, ino uint64
+	mnt      uint64
+	mode     uint32
+}
+
+func (a fileID) sameFile(b fileID) bool { return a.dev == b.dev && a.ino == b.ino }
+
+func statID(fd int) (fileID, error) {
+	var stx unix.Statx_t
+	err := ignoringEINTR(func() error {
+		return unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW,
+			unix.STATX_TYPE|unix.STATX_INO|unix.STATX_MNT_ID, &stx)
+	})
+	if err != nil {
+		return fileID{}, err
+	}
+	id := fileID{
+		dev:  unix.Mkdev(stx.Dev_major, stx.Dev_minor),
+		ino:  stx.Ino,
+		mode: uint32(stx.Mode) & unix.S_IFMT,
+	}
+	if stx.Mask&unix.STATX_MNT_ID != 0 {
+		id.mnt = stx.Mnt_id
+	} else {
+		// Without mount ids (before 5.8) the device number is the best
+		// mount identity we have: a crossing onto another filesystem is
+		// still caught, a bind mount of the same filesystem is not.
+		id.mnt = id.dev
+	}
+	return id, nil
+}
+
+type walker struct {
+	root   int
+	rootID fileID
+	how    Resolve
+
+	cur      int // directory reached so far; root, or an fd we own
+	curID    fileID
+	links    int
+	pending  []string // components still to resolve, last one first
+	attempts int      // restarts of the last component after a race
+}
+
 func walkBeneath(dirfd int, path string, flags int, mode uint32, how Resolve) (int, error) {
-	return -1, unix.ENOSYS
+	rootID, err := statID(dirfd)
+	if err != nil {
+		return -1, err
+	}
+	w := walker{root: dirfd, rootID: rootID, how: how, cur: dirfd, curID: rootID}
+	defer w.setCur(dirfd, rootID) // closes cur if it is ours
+	if err := w.push(path, "absolute path"); err != nil {
+		return -1, err
+	}
+	for len(w.pending) > 0 {
+		comp := w.pending[len(w.pending)-1]
+		w.pending = w.pending[:len(w.pending)-1]
+		final := len(w.pending) == 0
+		switch {
+		case comp == "..":
+			if err := w.dotdot(); err != nil {
+				return -1, err
+			}
+			if final {
+				return w.openLast(".", flags, mode)
+			}
+		case comp == ".":
+			if final {
+				return w.openLast(".", flags, mode)
+			}
+		case final:
+			fd, err := w.openLast(comp, flags, mode)
+			if err != errFollow {
+				return fd, err
+			}
+		default:
+			if err := w.step(comp); err != nil {
+				return -1, err
+			}
+		}
+	}
+	// Only reachable if the path had no components at all ("/" and the
+	// like are pushed as "."), kept as a safe default.
+	return -1, unix.ENOENT
+}
+
+// setCur moves the walk to fd, closing the previous directory if owned.
+func (w *walker) setCur(fd int, id fileID) {
+	if w.cur != w.root && w.cur != fd {
+		unix.Close(w.cur)
+	}
+	w.cur, w.curID = fd, id
+}
+
+// push queues the components of p (a path, or a symlink target) in front
+// of what is pending. An absolute p restarts at the root under InRoot and
+// is an escape otherwise. A trailing slash requires a directory, as in the
+// kernel, by resolving a final ".".
+func (w *walker) push(p, what string) error {
+	if strings.HasPrefix(p, "/") {
+		if w.how&InRoot == 0 {
+			return escape(what, unix.EXDEV)
+		}
+		w.setCur(w.root, w.rootID)
+	}
+	comps := strings.Split(p, "/")
+	if strings.HasSuffix(p, "/") || len(strings.Trim(p, "/")) == 0 {
+		comps = append(comps, ".")
+	}
+	for i := len(comps) - 1; i >= 0; i-- {
+		if comps[i] != "" {
+			w.pending = append(w.pending, comps[i])
+		}
+	}
+	return nil
+}
+
+// step descends into the intermediate component name.
+func (w *walker) step(name string) error {
+	fd, err := openatNoEINTR(w.cur, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	id, err := statID(fd)
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	switch id.mode {
+	case unix.S_IFLNK:
+		err := w.follow(fd)
+		unix.Close(fd)
+		return err
+	case unix.S_IFDIR:
+	default:
+		unix.Close(fd)
+		return unix.ENOTDIR
+	}
+	if err := w.checkMount(id); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	w.setCur(fd, id)
+	return nil
+}
+
+// follow queues the target of the symlink open on linkfd (O_PATH|O_NOFOLLOW).
+func (w *walker) follow(linkfd int) error {
+	if w.how&NoSymlinks != 0 {
+		return unix.ELOOP
+	}
+	w.links++
+	if w.links > maxSymlinks {
+		return unix.ELOOP
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(linkfd, &sfs); err != nil {
+		return err
+	}
+	if sfs.Type == unix.PROC_SUPER_MAGIC {
+		return escape("procfs symlink (magic link)", unix.ELOOP)
+	}
+	target, err := readlinkat(linkfd, "")
+	if err != nil {
+		return err
+	}
+	if target == "" {
+		return unix.ENOENT
+	}
+	return w.push(target, "absolute symlink")
+}
+
+// dotdot moves to the parent of the current directory, if that stays
+// beneath the root.
+func (w *walker) dotdot() error {
+	if w.curID.sameFile(w.rootID) {
+		if w.how&InRoot != 0 {
+			return nil // ".." of "/" is "/"
+		}
+		return escape(`".." at the top`, unix.EXDEV)
+	}
+	fd, err := openatNoEINTR(w.cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	id, err := statID(fd)
+	if err == nil {
+		err = w.checkMount(id)
+	}
+	if err == nil {
+		err = w.checkBeneath(fd, id)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	w.setCur(fd, id)
+	return nil
+}
+
+// checkMount enforces NoXDev for a file the walk reached.
+func (w *walker) checkMount(id fileID) error {
+	if w.how&NoXDev != 0 && id.mnt != w.rootID.mnt {
+		return escape("mount point crossed", unix.EXDEV)
+	}
+	return nil
+}
+
+// checkBeneath reports an escape unless the root is dirfd or one of its
+// ancestors. Walking up with ".." is safe against tampering in the
+// direction that matters: every step only ever goes up, so it can end at
+// the root only if the root really is above dirfd at the moment of that
+// step; an attacker can make it miss the root (a false escape, which fails
+// closed) but not find one that is not there.
+func (w *walker) checkBeneath(dirfd int, id fileID) error {
+	if id.sameFile(w.rootID) {
+		return nil
+	}
+	cur, curID := dirfd, id
+	defer func() {
+		if cur != dirfd {
+			unix.Close(cur)
+		}
+	}()
+	for range maxAncestorSteps {
+		parent, err := openatNoEINTR(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		pid, err := statID(parent)
+		if cur != dirfd {
+			unix.Close(cur)
+		}
+		cur = parent
+		if err != nil {
+			return err
+		}
+		if pid.sameFile(w.rootID) {
+			return nil
+		}
+		if pid.sameFile(curID) {
+			// ".." of the top of our filesystem view is itself: we
+			// reached "/" without passing the root.
+			return escape("directory moved out of the root during resolution", unix.EXDEV)
+		}
+		curID = pid
+	}
+	return escape("directory too deep to check it is beneath the root", unix.EXDEV)
+}
+
+// errFollow tells walkBeneath that openLast queued a symlink to follow.
+var errFollow = escape("internal: follow", unix.EAGAIN)
+
+// openLast opens the final component name of the current directory with
+// the caller's flags. O_NOFOLLOW is always added, so the kernel resolves
+// exactly this one name; a symlink there is followed by the walker (unless
+// the caller's own O_NOFOLLOW says not to) and errFollow is returned.
+func (w *walker) openLast(name string, flags int, mode uint32) (int, error) {
+	userNoFollow := flags&unix.O_NOFOLLOW != 0
+	fd, err := openatNoEINTR(w.cur, name, flags|unix.O_NOFOLLOW, mode)
+	if err != nil {
+		// Opening a symlink with O_NOFOLLOW fails with ELOOP, or ENOTDIR
+		// with O_DIRECTORY: look whether it is one, and follow it.
+		if userNoFollow || name == "." || (err != unix.ELOOP && err != unix.ENOTDIR) {
+			return -1, err
+		}
+		linkfd, lerr := openatNoEINTR(w.cur, name, pathFlags, 0)
+		if lerr != nil {
+			return -1, err
+		}
+		defer unix.Close(linkfd)
+		id, lerr := statID(linkfd)
+		if lerr != nil {
+			return -1, lerr
+		}
+		if id.mode != unix.S_IFLNK {
+			if err == unix.ENOTDIR {
+				return -1, err
+			}
+			// ELOOP but no longer a symlink: it was swapped meanwhile.
+			return -1, w.retryLast(name)
+		}
+		if err := w.follow(linkfd); err != nil {
+			return -1, err
+		}
+		return -1, errFollow
+	}
+	id, err := statID(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if id.mode == unix.S_IFLNK && !userNoFollow {
+		// Only O_PATH opens a symlink itself; follow it.
+		err := w.follow(fd)
+		unix.Close(fd)
+		if err != nil {
+			return -1, err
+		}
+		return -1, errFollow
+	}
+	if err := w.checkMount(id); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if err := w.checkBeneath(w.cur, w.curID); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// retryLast requeues the final component after losing a race with a swap,
+// a bounded number of times.
+func (w *walker) retryLast(name string) error {
+	w.attempts++
+	if w.attempts >= maxEAGAINRetries {
+		return unix.EAGAIN
+	}
+	w.pending = append(w.pending, name)
+	return errFollow
+}
+
+func openatNoEINTR(dirfd int, name string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, flags, mode)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
