@@ -16,8 +16,12 @@ import (
 // being raced on purpose, and gets a clear error instead of a livelock.
 const maxEAGAINRetries = 32
 
-// openat2Syscall is unix.Openat2; tests replace it to inject errors.
-var openat2Syscall = unix.Openat2
+// openat2Syscall is unix.Openat2 and openat2Probe is probeOpenat2; tests
+// replace them to inject errors.
+var (
+	openat2Syscall = unix.Openat2
+	openat2Probe   = probeOpenat2
+)
 
 // The openat2 availability policy.
 //
@@ -65,7 +69,7 @@ func openat2Refused(err error) bool {
 	if err != unix.ENOSYS && err != unix.EPERM {
 		return false
 	}
-	if probeOpenat2() == nil {
+	if openat2Probe() == nil {
 		return false
 	}
 	openat2State.retryAt.Store(time.Now().Add(openat2ReprobeAfter).UnixNano())
