@@ -18,12 +18,13 @@
 #   scripts/fetch-kernels.sh --no-qemu       do not install qemu
 #   scripts/fetch-kernels.sh --madison SUITE list the cloud kernels SUITE has now
 #                                            (to choose a new pin in kernels.txt)
-# Environment: DEBIAN_MIRROR (default http://deb.debian.org).
+# Environment: DEBIAN_MIRROR (default http://deb.debian.org);
+#   CAPFD_VM_KERNEL_DIR (default .cache/kernels) where kernels are unpacked.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 matrix=$root/tests/vm/kernels.txt
-cache=$root/.cache/kernels
+cache=${CAPFD_VM_KERNEL_DIR:-$root/.cache/kernels}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org}
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 

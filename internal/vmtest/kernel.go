@@ -17,6 +17,10 @@ const MatrixFile = "tests/vm/kernels.txt"
 // FetchCommand is what a developer runs to get qemu and the kernels.
 const FetchCommand = "scripts/fetch-kernels.sh"
 
+// EnvKernelDir overrides where the fetched kernels are looked for (default
+// .cache/kernels in the repository); scripts/fetch-kernels.sh honours it too.
+const EnvKernelDir = "CAPFD_VM_KERNEL_DIR"
+
 // Kernel is one entry of the matrix.
 type Kernel struct {
 	Name    string // matrix name, e.g. "trixie-6.12"; used as the subtest name
@@ -58,8 +62,9 @@ func Kernels() ([]Kernel, error) {
 }
 
 // LoadMatrix reads root/MatrixFile and locates each kernel's image, fetched by
-// scripts/fetch-kernels.sh into root/.cache/kernels/<name>/boot/vmlinuz-*.
-// A kernel that is listed but not fetched is returned with Vmlinuz == "".
+// scripts/fetch-kernels.sh into root/.cache/kernels/<name>/boot/vmlinuz-*
+// (or $CAPFD_VM_KERNEL_DIR/<name>/...). A kernel that is listed but not
+// fetched is returned with Vmlinuz == "".
 func LoadMatrix(root string) ([]Kernel, error) {
 	f, err := os.Open(filepath.Join(root, MatrixFile))
 	if err != nil {
@@ -70,8 +75,12 @@ func LoadMatrix(root string) ([]Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := os.Getenv(EnvKernelDir)
+	if dir == "" {
+		dir = filepath.Join(root, ".cache", "kernels")
+	}
 	for i := range kernels {
-		if err := kernels[i].locate(filepath.Join(root, ".cache", "kernels", kernels[i].Name)); err != nil {
+		if err := kernels[i].locate(filepath.Join(dir, kernels[i].Name)); err != nil {
 			return nil, err
 		}
 	}

@@ -49,6 +49,7 @@ func TestParseMatrix(t *testing.T) {
 // TestLoadMatrixFindsOnlyThePinnedImage checks that a kernel counts as
 // fetched only when the unpacked package is exactly the pinned one.
 func TestLoadMatrixFindsOnlyThePinnedImage(t *testing.T) {
+	t.Setenv(EnvKernelDir, "")
 	root := t.TempDir()
 	write := func(rel, content string) {
 		t.Helper()

@@ -19,6 +19,9 @@ import (
 	"time"
 )
 
+// EnvCmdline adds words to the guest kernel command line (host side).
+const EnvCmdline = "CAPFD_VM_CMDLINE"
+
 // EnvInVM is set to "1" in the environment of the test binary inside the VM.
 const EnvInVM = "CAPFD_IN_VM"
 
@@ -174,6 +177,14 @@ func cmdline(nonce string, opts Options) (string, error) {
 		"quiet",             // only warnings and worse on the console
 		"lsm=" + KernelLSMs, // bpf must be listed for BPF LSM programs to run
 		"vmtest.nonce=" + nonce,
+	}
+	// Extra kernel parameters for debugging, e.g. CAPFD_VM_CMDLINE=loglevel=7
+	// to see the whole boot log instead of warnings only.
+	for _, w := range strings.Fields(os.Getenv(EnvCmdline)) {
+		if err := checkWord(EnvCmdline, w); err != nil {
+			return "", err
+		}
+		words = append(words, w)
 	}
 	if opts.Dir != "" {
 		if err := checkWord("Dir", opts.Dir); err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,6 +126,47 @@ func TestGuestFailureIsReported(t *testing.T) {
 			}
 			if res.ExitCode != tt.wantCode {
 				t.Errorf("%s: exit code %d, want %d\n%s", k, res.ExitCode, tt.wantCode, res.Output)
+			}
+		})
+	}
+}
+
+// TestMissingSetup checks the skip-or-fail contract without booting anything:
+// a missing qemu or missing kernels skip the VM tests with a message naming
+// what is missing and how to fetch it, and fail under CAPFD_VM_REQUIRE=1.
+// It re-runs this test binary, since a skip or failure ends the test.
+func TestMissingSetup(t *testing.T) {
+	if os.Getenv("VMTEST_MISSING_SETUP_HELPER") == "1" {
+		vmtest.RunPackageTests(t, guestPkg)
+		t.Fatal("RunPackageTests ran without qemu or kernels")
+	}
+	tests := []struct {
+		name    string
+		env     []string
+		require string
+		want    []string
+	}{
+		{"no qemu", []string{"CAPFD_QEMU=capfd-no-such-qemu"}, "", []string{"--- SKIP", "capfd-no-such-qemu not found", vmtest.FetchCommand}},
+		{"no qemu, required", []string{"CAPFD_QEMU=capfd-no-such-qemu"}, "1", []string{"--- FAIL", "capfd-no-such-qemu not found", vmtest.EnvRequire}},
+		{"no kernels", []string{vmtest.EnvKernelDir + "=" + t.TempDir()}, "", []string{"--- SKIP", "no VM kernels fetched", vmtest.FetchCommand}},
+		{"no kernels, required", []string{vmtest.EnvKernelDir + "=" + t.TempDir()}, "1", []string{"--- FAIL", "no VM kernels fetched", vmtest.EnvRequire}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env[0] != "CAPFD_QEMU=capfd-no-such-qemu" {
+				// The kernel case is only reached with a working qemu.
+				if _, err := vmtest.QemuBinary(); err != nil {
+					skipOrFail(t, err.Error())
+				}
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingSetup$", "-test.v")
+			cmd.Env = append(os.Environ(), "VMTEST_MISSING_SETUP_HELPER=1", vmtest.EnvRequire+"="+tt.require)
+			cmd.Env = append(cmd.Env, tt.env...)
+			out, _ := cmd.CombinedOutput()
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
 			}
 		})
 	}
