@@ -50,7 +50,9 @@
 // Built artifacts (init, test binaries, initramfs) live in .cache/vm/.
 // Without qemu or kernels the VM tests skip, naming what is missing; with
 // CAPFD_VM_REQUIRE=1 (CI) they fail instead. CAPFD_VM_KERNELS=name,...
-// narrows the matrix; CAPFD_QEMU names another qemu binary.
+// narrows the matrix; CAPFD_VM_KERNEL_DIR moves the kernel cache;
+// CAPFD_VM_CMDLINE adds kernel parameters (loglevel=7 shows the whole boot
+// log); CAPFD_QEMU names another qemu binary.
 //
 // Timing inside TCG says nothing about performance: use it only to see where
 // a slow run spends its time (Result.BootTime, Result.RunTime).

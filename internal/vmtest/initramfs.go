@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"time"
 )
 
 // Guest paths. The init program (init/main.go) relies on the same layout.
@@ -113,4 +114,53 @@ func addHostFile(cw *cpioWriter, guest, host string) error {
 		return fmt.Errorf("initramfs: %w", err)
 	}
 	return nil
+}
+
+// image is an initramfs ready to boot, shared by the kernels of one run.
+type image struct {
+	path string
+	dir  string // temporary directory holding path
+}
+
+func newImage(opts Options) (*image, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	initPath, err := buildInit()
+	if err != nil {
+		return nil, err
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	tmpRoot := filepath.Join(cacheDir(root), "tmp")
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	pruneStale(tmpRoot)
+	dir, err := os.MkdirTemp(tmpRoot, "run-")
+	if err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	img := &image{path: filepath.Join(dir, "initramfs.cpio"), dir: dir}
+	if err := writeInitramfs(img.path, initPath, opts.TestBinary, opts.ExtraFiles); err != nil {
+		img.remove()
+		return nil, err
+	}
+	return img, nil
+}
+
+func (img *image) remove() { os.RemoveAll(img.dir) }
+
+// pruneStale removes initramfs directories left by runs that were killed
+// before their cleanup (a test binary hitting its -timeout, say). A day is
+// far longer than any run, so a live run's image is never touched.
+func pruneStale(tmpRoot string) {
+	entries, _ := os.ReadDir(tmpRoot)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
+			os.RemoveAll(filepath.Join(tmpRoot, e.Name()))
+		}
+	}
 }
