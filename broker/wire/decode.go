@@ -59,7 +59,8 @@ func ParseReply(msg []byte) (Reply, error) {
 		er := &ErrorReply{}
 		er.Errno = d.u32()
 		er.Code = Code(d.u8())
-		er.Missing = rights.Rights(d.u64())
+		er.Needed = rights.Rights(d.u64())
+		er.Held = rights.Rights(d.u64())
 		er.Message = d.str()
 		r.Err = er
 	case KindReply:

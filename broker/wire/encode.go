@@ -45,7 +45,8 @@ func AppendError(b []byte, id uint32, op Op, handle uint32, er ErrorReply) ([]by
 	e := encoder{b: append(b, make([]byte, HeaderSize)...)}
 	e.u32(er.Errno)
 	e.u8(uint8(er.Code))
-	e.u64(uint64(er.Missing))
+	e.u64(uint64(er.Needed))
+	e.u64(uint64(er.Held))
 	e.str(er.Message)
 	return finishMessage(e, start, Header{Version: MaxVersion, Kind: KindError, Op: op, ID: id, Handle: handle})
 }

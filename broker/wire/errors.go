@@ -18,7 +18,7 @@ type Code uint8
 
 const (
 	CodeErrno       Code = 0 // a plain errno from the syscall
-	CodeNotCapable  Code = 1 // the handle lacks rights; Missing names them
+	CodeNotCapable  Code = 1 // the handle lacks rights; Needed and Held say which
 	CodeEscape      Code = 2 // the path would leave its directory
 	CodeBadName     Code = 3 // malformed path or final component
 	CodeLimit       Code = 4 // a broker limit (handles, in-flight, size) was hit

@@ -93,7 +93,8 @@ type Reply struct {
 type ErrorReply struct {
 	Errno   uint32
 	Code    Code
-	Missing rights.Rights // CodeNotCapable: the rights the handle lacked
+	Needed  rights.Rights // CodeNotCapable: what the operation needs
+	Held    rights.Rights // CodeNotCapable: what the handle holds (or may grant)
 	Message string
 }
 

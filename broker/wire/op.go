@@ -12,45 +12,46 @@ const (
 	OpClose Op = 2 // forget a handle
 	OpDup   Op = 3 // a second handle to the same object with rights within the first's
 
-	OpOpen      Op = 16 // open a file beneath a directory handle: new handle, optional fd
-	OpReopen    Op = 17 // open a handle's object afresh: new handle, optional fd
-	OpRead      Op = 18
-	OpPread     Op = 19
-	OpWrite     Op = 20
-	OpPwrite    Op = 21
-	OpSeek      Op = 22
-	OpStat      Op = 23 // stat a path beneath a directory handle
-	OpFstat     Op = 24 // stat the handle itself
-	OpTruncate  Op = 25 // truncate a path beneath a directory handle
-	OpFtruncate Op = 26
-	OpReaddir   Op = 27
-	OpMkdir     Op = 28
-	OpUnlink    Op = 29
-	OpRmdir     Op = 30
-	OpRename    Op = 31 // handle: source dir; Handle2: target dir
-	OpLink      Op = 32 // handle: source dir; Handle2: target dir
-	OpSymlink   Op = 33
-	OpReadlink  Op = 34
-	OpChmod     Op = 35
-	OpChown     Op = 36
-	OpChtimes   Op = 37
-	OpFchmod    Op = 38
-	OpFchown    Op = 39
-	OpFutimes   Op = 40
-	OpXattrGet  Op = 41
-	OpXattrSet  Op = 42
-	OpXattrList Op = 43
-	OpSync      Op = 44
-	OpLock      Op = 45
-	OpExec      Op = 46 // a descriptor to execveat, only with the exec right
-	OpOpenDir   Op = 47 // open a directory beneath a directory handle: new handle
-	OpFd        Op = 48 // pass the handle's own descriptor (shares its offset)
+	OpOpen        Op = 16 // open a file beneath a directory handle: new handle, optional fd
+	OpReopen      Op = 17 // open a handle's object afresh: new handle, optional fd
+	OpRead        Op = 18
+	OpPread       Op = 19
+	OpWrite       Op = 20
+	OpPwrite      Op = 21
+	OpSeek        Op = 22
+	OpStat        Op = 23 // stat a path beneath a directory handle
+	OpFstat       Op = 24 // stat the handle itself
+	OpTruncate    Op = 25 // truncate a path beneath a directory handle
+	OpFtruncate   Op = 26
+	OpReaddir     Op = 27
+	OpMkdir       Op = 28
+	OpUnlink      Op = 29
+	OpRmdir       Op = 30
+	OpRename      Op = 31 // handle: source dir; Handle2: target dir
+	OpLink        Op = 32 // handle: source dir; Handle2: target dir
+	OpSymlink     Op = 33
+	OpReadlink    Op = 34
+	OpChmod       Op = 35
+	OpChown       Op = 36
+	OpChtimes     Op = 37
+	OpFchmod      Op = 38
+	OpFchown      Op = 39
+	OpFutimes     Op = 40
+	OpXattrGet    Op = 41
+	OpXattrSet    Op = 42
+	OpXattrList   Op = 43
+	OpSync        Op = 44
+	OpLock        Op = 45
+	OpExec        Op = 46 // a descriptor to execveat, only with the exec right
+	OpOpenDir     Op = 47 // open a directory beneath a directory handle: new handle
+	OpFd          Op = 48 // pass the handle's own descriptor (shares its offset)
+	OpXattrRemove Op = 49
 
-	opEnd = OpFd + 1 // sentinel for tables: keep equal to the last op + 1
+	opEnd = OpXattrRemove + 1 // sentinel for tables: keep equal to the last op + 1
 )
 
 var opNames = map[Op]string{
-	OpHello: "hello", OpClose: "close", OpDup: "dup", OpOpenDir: "opendir", OpFd: "fd",
+	OpHello: "hello", OpClose: "close", OpDup: "dup", OpOpenDir: "opendir", OpFd: "fd", OpXattrRemove: "xattr-remove",
 	OpOpen: "open", OpReopen: "reopen", OpRead: "read", OpPread: "pread",
 	OpWrite: "write", OpPwrite: "pwrite", OpSeek: "seek", OpStat: "stat",
 	OpFstat: "fstat", OpTruncate: "truncate", OpFtruncate: "ftruncate",

@@ -103,7 +103,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("reply round trip:\n got %+v\nwant %+v", gotRep, rep)
 			}
 
-			er := ErrorReply{Errno: 13, Code: CodeNotCapable, Missing: rights.Write, Message: "open x: missing write"}
+			er := ErrorReply{Errno: 13, Code: CodeNotCapable, Needed: rights.Write, Held: rights.ReadOnly, Message: "open x: missing write"}
 			msg, err = AppendError(nil, 5, op, 3, er)
 			if err != nil {
 				t.Fatalf("encode error: %v", err)

@@ -1,0 +1,192 @@
+package capfd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/capfd/capfd/broker/wire"
+	"github.com/capfd/capfd/rights"
+)
+
+// EnvBrokerFD names the environment variable through which a launcher
+// passes an already-connected broker socket to the program it starts.
+const EnvBrokerFD = "CAPFD_BROKER_FD"
+
+// Remote is a connection to a capfd broker. Its directories are *Dir values
+// like local ones, so code written against local handles runs unchanged
+// against a broker; every operation on them becomes one request. A Remote
+// is safe for concurrent use: requests from many goroutines are pipelined
+// on the one connection and their replies matched by request id.
+type Remote struct {
+	conn   *wire.Conn
+	limits wire.Limits
+	answer rights.Answer
+	roots  []wire.Root
+	t      *remoteTransport
+
+	nextID   atomic.Uint32
+	inflight chan struct{} // a slot per request in flight, up to the broker's limit
+
+	// readMu is held by the one waiting caller that currently reads the
+	// socket; it hands replies that are not its own to their callers. A
+	// lone caller thus reads its own reply, with no goroutine hand-off.
+	readMu sync.Mutex
+
+	mu      sync.Mutex
+	pending map[uint32]chan callResult // by request id; nil channel: reply is discarded
+	dead    error                      // set once the connection is unusable
+	fds     map[handleID]int           // descriptors the broker passed, by handle
+}
+
+type callResult struct {
+	rep wire.Reply
+	fd  int
+	buf *[]byte // the receive buffer rep.Data aliases; returned to the pool by the caller
+	err error
+}
+
+var recvBufs = sync.Pool{New: func() any { b := make([]byte, wire.MaxMessage); return &b }}
+
+var errRemoteClosed = errors.New("capfd: broker connection closed")
+
+// Dial connects to the broker listening on the SOCK_SEQPACKET Unix socket
+// at path and performs the handshake.
+func Dial(path string) (*Remote, error) {
+	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return nil, fmt.Errorf("capfd: dial broker: %w", err)
+	}
+	return newRemote(uc)
+}
+
+// FromEnv connects through the socket a launcher left open for this
+// process, named by the CAPFD_BROKER_FD environment variable. The variable
+// is removed and the inherited descriptor replaced by the Remote's own, so
+// that programs this one starts do not inherit the connection by accident.
+func FromEnv() (*Remote, error) {
+	v, ok := os.LookupEnv(EnvBrokerFD)
+	if !ok {
+		return nil, fmt.Errorf("capfd: %s is not set: not started under a broker", EnvBrokerFD)
+	}
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 0 {
+		return nil, fmt.Errorf("capfd: %s=%q is not a descriptor number", EnvBrokerFD, v)
+	}
+	f := os.NewFile(uintptr(fd), "capfd-broker")
+	if f == nil {
+		return nil, fmt.Errorf("capfd: %s=%d is not an open descriptor", EnvBrokerFD, fd)
+	}
+	c, err := net.FileConn(f) // dups the descriptor, close-on-exec
+	f.Close()
+	os.Unsetenv(EnvBrokerFD)
+	if err != nil {
+		return nil, fmt.Errorf("capfd: %s=%d: %w", EnvBrokerFD, fd, err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("capfd: %s=%d is not a Unix socket", EnvBrokerFD, fd)
+	}
+	return newRemote(uc)
+}
+
+// NewRemote performs the handshake on an already-connected SOCK_SEQPACKET
+// socket (one end of a socketpair, say) and takes ownership of it.
+func NewRemote(uc *net.UnixConn) (*Remote, error) { return newRemote(uc) }
+
+func newRemote(uc *net.UnixConn) (*Remote, error) {
+	r := &Remote{
+		conn:    wire.NewConn(uc),
+		pending: make(map[uint32]chan callResult),
+		fds:     make(map[handleID]int),
+	}
+	r.t = &remoteTransport{r: r}
+	if err := r.handshake(); err != nil {
+		uc.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Remote) handshake() error {
+	msg, err := wire.AppendRequest(nil, &wire.Request{
+		ID: 1, Op: wire.OpHello, VersionMin: wire.MinVersion, VersionMax: wire.MaxVersion, Requested: rights.All,
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.conn.Send(msg, -1); err != nil {
+		return fmt.Errorf("capfd: broker handshake: %w", err)
+	}
+	bufp := recvBufs.Get().(*[]byte)
+	defer recvBufs.Put(bufp)
+	rep, fd, err := r.conn.RecvReply(*bufp)
+	if err != nil {
+		return fmt.Errorf("capfd: broker handshake: %w", err)
+	}
+	closeIfValid(fd)
+	if rep.Err != nil {
+		return fmt.Errorf("capfd: broker handshake refused: %w", remoteError(rep.Op, rep.Err))
+	}
+	if rep.Op != wire.OpHello || rep.ID != 1 {
+		return fmt.Errorf("capfd: broker handshake: unexpected %v reply %d", rep.Op, rep.ID)
+	}
+	if rep.Limits.MaxInflight == 0 || rep.Limits.MaxMessage < wire.HeaderSize+64 {
+		return fmt.Errorf("capfd: broker handshake: unusable limits %+v", rep.Limits)
+	}
+	r.limits, r.answer, r.roots = rep.Limits, rep.Answer, rep.Roots
+	r.inflight = make(chan struct{}, rep.Limits.MaxInflight)
+	r.nextID.Store(1)
+	return nil
+}
+
+// Roots returns the names of the directories the broker granted.
+func (r *Remote) Roots() []string {
+	names := make([]string, 0, len(r.roots))
+	for _, root := range r.roots {
+		names = append(names, root.Name)
+	}
+	return names
+}
+
+// Supported returns the broker's answer to the handshake's question of
+// which rights it supports (statx-style: the known part of rights.All as
+// this client knows it).
+func (r *Remote) Supported() rights.Answer { return r.answer }
+
+// Dir returns a new handle to the granted directory name, with the rights
+// of the grant. Each call returns an independent *Dir (a duplicate of the
+// broker's root handle), to be closed by the caller.
+func (r *Remote) Dir(name string) (*Dir, error) {
+	i := slices.IndexFunc(r.roots, func(root wire.Root) bool { return root.Name == name })
+	if i < 0 {
+		return nil, fmt.Errorf("capfd: broker grants no directory %q (granted: %v)", name, r.Roots())
+	}
+	root := r.roots[i]
+	h, err := r.t.Dup(handleID(root.Handle), root.Rights)
+	if err != nil {
+		return nil, pathError("open", name, err)
+	}
+	return &Dir{t: r.t, h: h, rights: root.Rights, name: name}, nil
+}
+
+// Close closes the connection. The broker then releases every handle of
+// this client; Dirs and Files from r fail afterwards.
+func (r *Remote) Close() error {
+	r.mu.Lock()
+	if r.dead == nil {
+		r.dead = errRemoteClosed
+	}
+	for h, fd := range r.fds {
+		closeIfValid(fd)
+		delete(r.fds, h)
+	}
+	r.mu.Unlock()
+	return r.conn.Close()
+}

@@ -1,0 +1,188 @@
+package capfd
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/capfd/capfd/broker/wire"
+	"golang.org/x/sys/unix"
+)
+
+// call sends req and waits for its reply. The caller must give res.buf back
+// with putBuf once it is done with res.rep (whose byte fields alias it),
+// and owns res.fd.
+func (r *Remote) call(req *wire.Request) callResult {
+	r.inflight <- struct{}{}
+	defer func() { <-r.inflight }()
+
+	ch := make(chan callResult, 1)
+	id, err := r.register(ch)
+	if err != nil {
+		return callResult{fd: -1, err: err}
+	}
+	req.ID = id
+	if err := r.send(req); err != nil {
+		r.unregister(id)
+		return callResult{fd: -1, err: err}
+	}
+	return r.wait(id, ch)
+}
+
+// post sends req without waiting: its reply, when it comes, is read by
+// whichever caller is reading and dropped. Close uses it, so that closing
+// a handle costs no round trip; the broker answers closes in order, off
+// the in-flight budget.
+func (r *Remote) post(req *wire.Request) error {
+	id, err := r.register(nil)
+	if err != nil {
+		return err
+	}
+	req.ID = id
+	if err := r.send(req); err != nil {
+		r.unregister(id)
+		return err
+	}
+	return nil
+}
+
+func (r *Remote) register(ch chan callResult) (uint32, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead != nil {
+		return 0, r.dead
+	}
+	for {
+		id := r.nextID.Add(1)
+		if _, busy := r.pending[id]; id != 0 && !busy {
+			r.pending[id] = ch
+			return id, nil
+		}
+	}
+}
+
+func (r *Remote) unregister(id uint32) {
+	r.mu.Lock()
+	delete(r.pending, id)
+	r.mu.Unlock()
+}
+
+func (r *Remote) send(req *wire.Request) error {
+	bufp := sendBufs.Get().(*[]byte)
+	defer sendBufs.Put(bufp)
+	msg, err := wire.AppendRequest((*bufp)[:0], req)
+	if err != nil {
+		return err
+	}
+	*bufp = msg
+	if err := r.conn.Send(msg, -1); err != nil {
+		r.fail(err)
+		return err
+	}
+	return nil
+}
+
+var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// wait returns the reply to id, reading the socket itself whenever no other
+// caller is: the reader delivers every reply it reads to its caller's
+// channel, and returns as soon as it has read its own.
+func (r *Remote) wait(id uint32, ch chan callResult) callResult {
+	for {
+		select {
+		case res := <-ch:
+			return res
+		default:
+		}
+		r.readMu.Lock()
+		// Another reader may have delivered ours while we waited for the
+		// lock; only if it has not is our reply still in the socket, so
+		// the read below is sure to end.
+		select {
+		case res := <-ch:
+			r.readMu.Unlock()
+			return res
+		default:
+		}
+		r.readOne()
+		r.readMu.Unlock()
+	}
+}
+
+// readOne reads one message and delivers it. The caller holds readMu.
+func (r *Remote) readOne() {
+	bufp := recvBufs.Get().(*[]byte)
+	rep, fd, err := r.conn.RecvReply(*bufp)
+	if err != nil {
+		recvBufs.Put(bufp)
+		var re *wire.RecvError
+		if errors.As(err, &re) && re.HeaderOK {
+			r.deliver(re.Header.ID, callResult{fd: -1, err: fmt.Errorf("capfd: bad reply from broker: %w", err)})
+			return
+		}
+		r.fail(fmt.Errorf("capfd: broker connection: %w", err))
+		return
+	}
+	r.deliver(rep.ID, callResult{rep: rep, fd: fd, buf: bufp})
+}
+
+func (r *Remote) deliver(id uint32, res callResult) {
+	r.mu.Lock()
+	ch := r.pending[id]
+	delete(r.pending, id)
+	r.mu.Unlock()
+	if ch == nil {
+		// A posted request's reply, or one for no request at all.
+		res.release()
+		return
+	}
+	ch <- res
+}
+
+// fail marks the connection dead and fails every waiting call.
+func (r *Remote) fail(err error) {
+	r.mu.Lock()
+	if r.dead == nil {
+		r.dead = err
+	}
+	dead := r.dead
+	pending := r.pending
+	r.pending = make(map[uint32]chan callResult)
+	r.mu.Unlock()
+	for _, ch := range pending {
+		if ch != nil {
+			ch <- callResult{fd: -1, err: dead}
+		}
+	}
+}
+
+// release drops everything res holds.
+func (res *callResult) release() {
+	closeIfValid(res.fd)
+	res.fd = -1
+	if res.buf != nil {
+		recvBufs.Put(res.buf)
+		res.buf = nil
+	}
+}
+
+// result returns the error of a call: a transport failure, the broker's
+// error reply rebuilt as a local error, or a reply to the wrong op.
+func (res *callResult) result(op wire.Op) error {
+	if res.err != nil {
+		return res.err
+	}
+	if res.rep.Err != nil {
+		return remoteError(op, res.rep.Err)
+	}
+	if res.rep.Op != op {
+		return fmt.Errorf("capfd: broker answered %v to a %v request", res.rep.Op, op)
+	}
+	return nil
+}
+
+func closeIfValid(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+}
