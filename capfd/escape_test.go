@@ -15,7 +15,7 @@ import (
 
 // escapeTree makes outside/secret next to root, and inside root symlinks
 // that point out of it in every way a symlink can.
-func escapeTree(t *testing.T) (root string) {
+func escapeTree(t testing.TB) (root string) {
 	t.Helper()
 	base := t.TempDir()
 	root = filepath.Join(base, "root")
