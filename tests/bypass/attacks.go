@@ -3,8 +3,8 @@ package bypass
 import (
 	"bytes"
 	"debug/elf"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
