@@ -1,0 +1,121 @@
+// Package exampletest runs an example's own main function in a child
+// process, so that each example's test drives the real program end to end
+// (its flags, its output, its exit status) without a separate "go build"
+// step: the test binary re-executes itself with an environment variable
+// that makes TestMain call the example's main instead of the tests.
+//
+// Every example's test has:
+//
+//	func TestMain(m *testing.M) {
+//		exampletest.MainIfChild(main)
+//		os.Exit(m.Run())
+//	}
+package exampletest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envRunMain marks a child started by Command: its TestMain runs main.
+const envRunMain = "CAPFD_EXAMPLE_RUN_MAIN"
+
+// MainIfChild runs main and exits if this process is a child started by
+// Command; otherwise it returns at once and the tests run.
+func MainIfChild(main func()) {
+	if os.Getenv(envRunMain) != "1" {
+		return
+	}
+	// The example must not see the marker: if it starts a copy of itself
+	// (to confine it, say), that copy decides for itself what to run.
+	os.Unsetenv(envRunMain)
+	main()
+	os.Exit(0)
+}
+
+// Command returns a command that runs the example's main with args, in a
+// copy of the running test binary. It is killed when the test ends.
+func Command(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatalf("finding the test binary: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	return cmd
+}
+
+// Run runs the example with args to completion and returns its stdout and
+// stderr. A non-zero exit is returned as err, not reported, so that tests
+// can assert on failures.
+func Run(t testing.TB, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := Command(t, args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// Start starts the example with args and returns the first line it prints
+// on stdout (servers print their address there) and the running command.
+// The process is killed and reaped when the test ends; its stderr is
+// logged then, to explain a failure.
+func Start(t testing.TB, args ...string) (firstLine string, cmd *exec.Cmd) {
+	t.Helper()
+	cmd = Command(t, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %v: %v", args, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if s := stderr.String(); s != "" {
+			t.Logf("stderr of %v:\n%s", args, s)
+		}
+	})
+
+	lines := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		line, err := r.ReadString('\n')
+		if err != nil {
+			line = fmt.Sprintf("<no line: %v>", err)
+		}
+		lines <- strings.TrimSpace(line)
+		io.Copy(io.Discard, r) // never block the child on a full pipe
+	}()
+	select {
+	case line := <-lines:
+		return line, cmd
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%v printed nothing on stdout within 10s", args)
+		return "", nil
+	}
+}
+
+// OpenFds counts the open file descriptors of process pid.
+func OpenFds(t testing.TB, pid int) int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatalf("counting fds of %d: %v", pid, err)
+	}
+	return len(entries)
+}
