@@ -56,7 +56,9 @@ func TestReadDir(t *testing.T) {
 	}
 }
 
-func itoa3(i int) string { return string([]byte{byte('0' + i/100%10), byte('0' + i/10%10), byte('0' + i%10)}) }
+func itoa3(i int) string {
+	return string([]byte{byte('0' + i/100%10), byte('0' + i/10%10), byte('0' + i%10)})
+}
 
 // dirent builds one linux_dirent64 record.
 func dirent(ino uint64, typ uint8, name string) []byte {

@@ -35,12 +35,14 @@ import (
 //     from its checked parent, so the kernel again resolves one name only;
 //     if it is a symlink (ELOOP, ENOTDIR, or an O_PATH fd of a link) and
 //     the caller did not ask for O_NOFOLLOW, we follow it ourselves.
-//   - Finally, as the kernel's complete_walk does for scoped lookups, the
-//     parent of the result is checked to be beneath the root once more, so
-//     a directory moved out of the root during the walk never yields an fd
-//     outside it. As in the kernel, the guarantee is that the result was
-//     beneath the root at some point during the call; a file moved out
-//     afterwards is the caller's to worry about.
+//   - Downward steps need no beneath check. The walker only ever holds fds
+//     of directories it reached beneath the root, and the kernel's own
+//     guarantee for scoped lookups is that the result "was inside the root
+//     at some point". If a directory the walk holds is moved out of the
+//     root, everything below it was beneath the root a moment ago, and
+//     anyone able to put a new entry in it could have put that entry there
+//     while it was still inside. Only ".." can climb into what was never
+//     beneath the root, which is why every ".." is checked.
 //   - Under NoXDev every fd reached, ".." and the result included, must be
 //     on the root's mount (statx STATX_MNT_ID).
 
@@ -88,25 +90,26 @@ func statID(fd int) (fileID, error) {
 	return id, nil
 }
 
+// The walker calls statx only when it needs an identity (for "..",
+// NoXDev, or to tell a symlink from a directory after a failed open): on
+// the common path every component costs one openat and one close.
 type walker struct {
-	root   int
-	rootID fileID
-	how    Resolve
+	root      int
+	rootID    fileID
+	rootKnown bool
+	how       Resolve
 
 	cur      int // directory reached so far; root, or an fd we own
 	curID    fileID
+	curKnown bool
 	links    int
 	pending  []string // components still to resolve, last one first
 	attempts int      // restarts of the last component after a race
 }
 
 func walkBeneath(dirfd int, path string, flags int, mode uint32, how Resolve) (int, error) {
-	rootID, err := statID(dirfd)
-	if err != nil {
-		return -1, err
-	}
-	w := walker{root: dirfd, rootID: rootID, how: how, cur: dirfd, curID: rootID}
-	defer w.setCur(dirfd, rootID) // closes cur if it is ours
+	w := walker{root: dirfd, how: how, cur: dirfd}
+	defer w.setCur(dirfd, fileID{}, false) // closes cur if it is ours
 	if err := w.push(path, "absolute path"); err != nil {
 		return -1, err
 	}
@@ -143,11 +146,36 @@ func walkBeneath(dirfd int, path string, flags int, mode uint32, how Resolve) (i
 }
 
 // setCur moves the walk to fd, closing the previous directory if owned.
-func (w *walker) setCur(fd int, id fileID) {
+// id is fd's identity if known.
+func (w *walker) setCur(fd int, id fileID, known bool) {
 	if w.cur != w.root && w.cur != fd {
 		unix.Close(w.cur)
 	}
-	w.cur, w.curID = fd, id
+	w.cur, w.curID, w.curKnown = fd, id, known
+}
+
+// getRootID returns the root's identity, fetched once.
+func (w *walker) getRootID() (fileID, error) {
+	if !w.rootKnown {
+		id, err := statID(w.root)
+		if err != nil {
+			return fileID{}, err
+		}
+		w.rootID, w.rootKnown = id, true
+	}
+	return w.rootID, nil
+}
+
+// getCurID returns the current directory's identity, fetched once.
+func (w *walker) getCurID() (fileID, error) {
+	if !w.curKnown {
+		id, err := statID(w.cur)
+		if err != nil {
+			return fileID{}, err
+		}
+		w.curID, w.curKnown = id, true
+	}
+	return w.curID, nil
 }
 
 // push queues the components of p (a path, or a symlink target) in front
@@ -159,7 +187,7 @@ func (w *walker) push(p, what string) error {
 		if w.how&InRoot == 0 {
 			return escape(what, unix.EXDEV)
 		}
-		w.setCur(w.root, w.rootID)
+		w.setCur(w.root, w.rootID, w.rootKnown)
 	}
 	comps := strings.Split(p, "/")
 	if strings.HasSuffix(p, "/") || len(strings.Trim(p, "/")) == 0 {
@@ -173,32 +201,62 @@ func (w *walker) push(p, what string) error {
 	return nil
 }
 
-// step descends into the intermediate component name.
+// step descends into the intermediate component name. It opens name with
+// O_PATH|O_NOFOLLOW|O_DIRECTORY, which succeeds only for a real directory
+// (a symlink is not followed, so it fails with ENOTDIR); only then does it
+// look closer, to follow a symlink or report ENOTDIR.
 func (w *walker) step(name string) error {
-	fd, err := openatNoEINTR(w.cur, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := openatNoEINTR(w.cur, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == unix.ENOTDIR {
+		return w.stepNotDir(name)
+	}
 	if err != nil {
 		return err
 	}
+	var id fileID
+	if w.how&NoXDev != 0 {
+		if id, err = statID(fd); err == nil {
+			err = w.checkMount(id)
+		}
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+	}
+	w.setCur(fd, id, w.how&NoXDev != 0)
+	return nil
+}
+
+// stepNotDir handles an intermediate component that is not a directory:
+// a symlink is followed, anything else is ENOTDIR.
+func (w *walker) stepNotDir(name string) error {
+	fd, err := openatNoEINTR(w.cur, name, pathFlags, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
 	id, err := statID(fd)
 	if err != nil {
-		unix.Close(fd)
 		return err
 	}
-	switch id.mode {
-	case unix.S_IFLNK:
-		err := w.follow(fd)
-		unix.Close(fd)
-		return err
-	case unix.S_IFDIR:
-	default:
-		unix.Close(fd)
+	if id.mode != unix.S_IFLNK {
+		if id.mode == unix.S_IFDIR {
+			// It was a symlink a moment ago and is a directory now: a
+			// swap raced us. Go round again, boundedly.
+			return w.retryStep(name)
+		}
 		return unix.ENOTDIR
 	}
-	if err := w.checkMount(id); err != nil {
-		unix.Close(fd)
-		return err
+	return w.follow(fd)
+}
+
+// retryStep requeues an intermediate component after losing a race.
+func (w *walker) retryStep(name string) error {
+	w.attempts++
+	if w.attempts >= maxEAGAINRetries {
+		return unix.EAGAIN
 	}
-	w.setCur(fd, id)
+	w.pending = append(w.pending, name)
 	return nil
 }
 
@@ -231,7 +289,19 @@ func (w *walker) follow(linkfd int) error {
 // dotdot moves to the parent of the current directory, if that stays
 // beneath the root.
 func (w *walker) dotdot() error {
-	if w.curID.sameFile(w.rootID) {
+	atRoot := w.cur == w.root
+	if !atRoot {
+		rootID, err := w.getRootID()
+		if err != nil {
+			return err
+		}
+		curID, err := w.getCurID()
+		if err != nil {
+			return err
+		}
+		atRoot = curID.sameFile(rootID)
+	}
+	if atRoot {
 		if w.how&InRoot != 0 {
 			return nil // ".." of "/" is "/"
 		}
@@ -252,13 +322,20 @@ func (w *walker) dotdot() error {
 		unix.Close(fd)
 		return err
 	}
-	w.setCur(fd, id)
+	w.setCur(fd, id, true)
 	return nil
 }
 
 // checkMount enforces NoXDev for a file the walk reached.
 func (w *walker) checkMount(id fileID) error {
-	if w.how&NoXDev != 0 && id.mnt != w.rootID.mnt {
+	if w.how&NoXDev == 0 {
+		return nil
+	}
+	rootID, err := w.getRootID()
+	if err != nil {
+		return err
+	}
+	if id.mnt != rootID.mnt {
 		return escape("mount point crossed", unix.EXDEV)
 	}
 	return nil
@@ -271,7 +348,11 @@ func (w *walker) checkMount(id fileID) error {
 // step; an attacker can make it miss the root (a false escape, which fails
 // closed) but not find one that is not there.
 func (w *walker) checkBeneath(dirfd int, id fileID) error {
-	if id.sameFile(w.rootID) {
+	rootID, err := w.getRootID()
+	if err != nil {
+		return err
+	}
+	if id.sameFile(rootID) {
 		return nil
 	}
 	cur, curID := dirfd, id
@@ -293,7 +374,7 @@ func (w *walker) checkBeneath(dirfd int, id fileID) error {
 		if err != nil {
 			return err
 		}
-		if pid.sameFile(w.rootID) {
+		if pid.sameFile(rootID) {
 			return nil
 		}
 		if pid.sameFile(curID) {
@@ -343,13 +424,18 @@ func (w *walker) openLast(name string, flags int, mode uint32) (int, error) {
 		}
 		return -1, errFollow
 	}
+	// Only an O_PATH open can return a symlink (without O_PATH, O_NOFOLLOW
+	// made it ELOOP above), and only NoXDev needs the mount: otherwise the
+	// fd is the answer as it stands.
+	if flags&unix.O_PATH == 0 && w.how&NoXDev == 0 {
+		return fd, nil
+	}
 	id, err := statID(fd)
 	if err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
 	if id.mode == unix.S_IFLNK && !userNoFollow {
-		// Only O_PATH opens a symlink itself; follow it.
 		err := w.follow(fd)
 		unix.Close(fd)
 		if err != nil {
@@ -358,10 +444,6 @@ func (w *walker) openLast(name string, flags int, mode uint32) (int, error) {
 		return -1, errFollow
 	}
 	if err := w.checkMount(id); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	if err := w.checkBeneath(w.cur, w.curID); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
