@@ -194,3 +194,15 @@ func TestProbeOpenat2(t *testing.T) {
 		t.Fatalf("openat2 works on this kernel (see the escape tests), but the probe says %v", err)
 	}
 }
+
+func TestProbeOpenat2Exported(t *testing.T) {
+	if err := ProbeOpenat2(); err != nil {
+		t.Fatalf("ProbeOpenat2 on a kernel with openat2: %v", err)
+	}
+	saved := openat2Syscall
+	openat2Syscall = func(int, string, *unix.OpenHow) (int, error) { return -1, unix.EINVAL }
+	defer func() { openat2Syscall = saved }()
+	if err := ProbeOpenat2(); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("ProbeOpenat2 with RESOLVE_* rejected: %v, want EINVAL", err)
+	}
+}

@@ -1,25 +1,42 @@
 package vfsops
 
-// Probes for `capfd check`: which resolution and procfs mechanisms this
-// kernel gives the library. They report; they never change the policy the
-// resolvers follow.
+import (
+	"fmt"
 
-// ProbeOpenat2 returns nil if openat2(2) is usable here, else the error that
-// stopped it (ENOSYS on old kernels, a seccomp filter's errno). Without it,
-// resolution falls back to the component walker.
-func ProbeOpenat2() error { return probeOpenat2() }
+	"golang.org/x/sys/unix"
+)
 
-// ProcfsMode describes the hardened procfs handle the library would use:
-// "private" (a detached fsopen("proc") instance nobody else can mount over)
-// or "verified" (/proc, checked to be the root of a procfs mount).
+// ProbeOpenat2 reports whether resolution uses openat2 on this system: nil
+// if openat2 exists, is not refused by a seccomp filter, and accepts
+// RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS; otherwise why not (resolution then
+// uses the fallback walker, see ForceFallback).
+func ProbeOpenat2() error {
+	if err := probeOpenat2(); err != nil {
+		return fmt.Errorf("openat2: %w", err)
+	}
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := openat2Retrying(unix.AT_FDCWD, ".", &how)
+	if err != nil {
+		return fmt.Errorf("openat2 RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS: %w", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+// ProcfsMode opens (if not yet open) the hardened procfs handle and says
+// which kind it is: "private" for a detached procfs instance of our own
+// (fsopen, needs CAP_SYS_ADMIN), "/proc" for the verified host /proc.
 func ProcfsMode() (string, error) {
 	if _, err := procRoot(); err != nil {
-		return "", err
+		return "", fmt.Errorf("procfs handle: %w", err)
 	}
 	procfs.mu.Lock()
 	defer procfs.mu.Unlock()
 	if procfs.private {
 		return "private", nil
 	}
-	return "verified", nil
+	return "/proc", nil
 }

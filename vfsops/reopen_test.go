@@ -250,3 +250,18 @@ func TestUnprivilegedHelper(t *testing.T) {
 	}
 	t.Log("Reopen works through the verified /proc")
 }
+
+func TestProcfsMode(t *testing.T) {
+	mode, err := ProcfsMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/proc"
+	if fd, err := newPrivateProcfs(); err == nil {
+		unix.Close(fd)
+		want = "private"
+	}
+	if mode != want {
+		t.Fatalf("ProcfsMode = %q, want %q", mode, want)
+	}
+}
