@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * capfd's kernel backstop: BPF LSM programs that refuse, for tasks the broker
+ * has marked, every filesystem operation the broker's grants do not allow.
+ *
+ * Model. A marked task carries a sandbox id in task local storage. Grants are
+ * keyed by (sandbox, device, inode) and hold a rights pair: "base" for the
+ * object itself and "inherit", for a directory, the ceiling of everything
+ * beneath it. The rights an object has in a sandbox are the base rights of its
+ * own grant, else the inherit rights of its nearest granted ancestor, else
+ * none. Hooks ask for the rights their operation needs and return -EPERM when
+ * they are missing.
+ *
+ * Unmarked tasks leave every hook after one or two task-storage lookups, so
+ * the rest of the system pays next to nothing.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define EPERM 1
+
+/* Rights bits: github.com/capfd/capfd/rights, whose bit order is ABI. A Go
+ * test compares every value here with the rights package. */
+enum right {
+	RIGHT_LOOKUP = 1ULL << 0,
+	RIGHT_READ = 1ULL << 1,
+	RIGHT_WRITE = 1ULL << 2,
+	RIGHT_APPEND = 1ULL << 3,
+	RIGHT_TRUNCATE = 1ULL << 6,
+	RIGHT_EXEC = 1ULL << 7,
+	RIGHT_CREATE = 1ULL << 8,
+	RIGHT_MKDIR = 1ULL << 9,
+	RIGHT_UNLINK = 1ULL << 10,
+	RIGHT_RENAME_FROM = 1ULL << 11,
+	RIGHT_RENAME_TO = 1ULL << 12,
+	RIGHT_LINK_FROM = 1ULL << 13,
+	RIGHT_LINK_TO = 1ULL << 14,
+	RIGHT_SYMLINK = 1ULL << 15,
+	RIGHT_READLINK = 1ULL << 16,
+	RIGHT_READDIR = 1ULL << 17,
+	RIGHT_CHMOD = 1ULL << 18,
+	RIGHT_CHOWN = 1ULL << 19,
+	RIGHT_CHTIMES = 1ULL << 20,
+	RIGHT_XATTR_GET = 1ULL << 21,
+	RIGHT_XATTR_SET = 1ULL << 22,
+	RIGHT_MMAP_EXEC = 1ULL << 25,
+	RIGHT_MOUNT = 1ULL << 27,
+};
+
+/* One counter per hook, in this order; the Go side names them. Keep in sync
+ * with hookNames in hooks.go (a test checks the count). */
+enum hook {
+	HOOK_FILE_OPEN,
+	HOOK_FILE_TRUNCATE,
+	HOOK_PATH_TRUNCATE,
+	HOOK_FILE_FCNTL,
+	HOOK_SB_MOUNT,
+	HOOK_MOVE_MOUNT,
+	HOOK_SB_PIVOTROOT,
+	HOOK_SB_UMOUNT,
+	HOOK_BPRM_CHECK_SECURITY,
+	HOOK_MMAP_FILE,
+	HOOK_FILE_MPROTECT,
+	HOOK_INODE_SETATTR,
+	HOOK_INODE_CREATE,
+	HOOK_INODE_MKNOD,
+	HOOK_INODE_MKDIR,
+	HOOK_INODE_UNLINK,
+	HOOK_INODE_RMDIR,
+	HOOK_INODE_RENAME,
+	HOOK_INODE_LINK,
+	HOOK_INODE_SYMLINK,
+	HOOK_INODE_READLINK,
+	HOOK_INODE_SETXATTR,
+	HOOK_INODE_REMOVEXATTR,
+	HOOK_INODE_GETXATTR,
+	HOOK_INODE_LISTXATTR,
+	HOOK_COUNT,
+	/* The counter after the hooks counts denials the ring buffer had no
+	 * room for: they were refused but not reported. */
+	COUNTER_RINGBUF_FULL = HOOK_COUNT,
+	COUNTER_COUNT,
+};
+
+/* Kernel constants that BTF does not carry (they are macros). */
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
+#define FMODE_EXEC 0x20
+#define __FMODE_EXEC 0x20 /* in f_flags: the open flag exec opens with */
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#define S_IFMT 00170000
+#define S_IFDIR 0040000
+#define PROT_EXEC 0x4
+#define F_SETFL 4
+#define CLONE_THREAD 0x00010000
+
+#define ATTR_MODE (1 << 0)
+#define ATTR_UID (1 << 1)
+#define ATTR_GID (1 << 2)
+#define ATTR_SIZE (1 << 3)
+#define ATTR_ATIME (1 << 4)
+#define ATTR_MTIME (1 << 5)
+#define ATTR_ATIME_SET (1 << 7)
+#define ATTR_MTIME_SET (1 << 8)
+#define ATTR_TIMES_SET (1 << 16)
+#define ATTR_TOUCH (1 << 17)
+
+/* How far up the tree a grant on a directory reaches. A deeper object is
+ * refused: failing closed is the safe way to run out of loop. */
+#define MAX_DEPTH 32
+
+struct mark {
+	__u32 sandbox;
+};
+
+struct grant_key {
+	__u32 sandbox;
+	__u32 dev; /* kernel dev_t: MAJOR << 20 | MINOR */
+	__u64 ino;
+};
+
+struct grant_val {
+	__u64 base;
+	__u64 inherit;
+};
+
+struct denial {
+	enum hook hook;
+	__u32 pid; /* thread group id */
+	__u32 sandbox;
+	__u32 dev;
+	__u64 ino;
+	__u64 needed; /* the rights the operation asked for and lacked */
+	__u64 granted; /* the rights the object had */
+};
+
+/* Put struct denial (and with it enum hook) into BTF, so that bpf2go
+ * generates their Go twins. The variable itself is never used; the loader
+ * drops the .bss map it lives in. */
+const struct denial *unused_denial __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mark);
+} marks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct grant_key);
+	__type(value, struct grant_val);
+} grants SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} denials SEC(".maps");
+
+/*
+ * current_mark returns the calling task's mark, or NULL if it is unmarked.
+ *
+ * User space can only address a process's thread-group leader (a pidfd names
+ * the leader), so Mark lands on the leader and every thread of the process
+ * finds it through group_leader. Processes forked later get their own copy
+ * in task_alloc; a thread that execs gets one in bprm_check_security.
+ */
+static __always_inline struct mark *current_mark(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mark *m = bpf_task_storage_get(&marks, task, 0, 0);
+
+	if (m)
+		return m;
+	return bpf_task_storage_get(&marks, task->group_leader, 0, 0);
+}
+
+static __always_inline __u32 dentry_dev(struct dentry *d)
+{
+	return BPF_CORE_READ(d, d_sb, s_dev);
+}
+
+static __always_inline __u64 dentry_ino(struct dentry *d)
+{
+	return BPF_CORE_READ(d, d_inode, i_ino);
+}
+
+/*
+ * rights_of returns the rights sandbox holds on the object at d: the base
+ * rights of d's own grant, else the inherit rights of the nearest granted
+ * ancestor. The walk follows d_parent, which stops at the root of d's
+ * filesystem: a directory grant never reaches across a mount point, just as
+ * openat2's RESOLVE_NO_XDEV would not.
+ */
+static __always_inline __u64 rights_of(__u32 sandbox, struct dentry *d)
+{
+	struct grant_key key = {.sandbox = sandbox};
+	struct grant_val *g;
+	struct dentry *parent;
+	int depth;
+
+	if (!d)
+		return 0;
+	key.dev = dentry_dev(d);
+	for (depth = 0; depth < MAX_DEPTH; depth++) {
+		/* A negative dentry (a name being created) has no inode and
+		 * no grant: its rights come from its directory. */
+		key.ino = dentry_ino(d);
+		if (key.ino) {
+			g = bpf_map_lookup_elem(&grants, &key);
+			if (g)
+				return depth == 0 ? g->base : g->inherit;
+		}
+		parent = BPF_CORE_READ(d, d_parent);
+		if (!parent || parent == d)
+			return 0;
+		d = parent;
+	}
+	return 0;
+}
+
+static __always_inline void count(__u32 counter)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &counter);
+
+	/* Per-CPU slot: a plain increment cannot race. */
+	if (c)
+		(*c)++;
+}
+
+static __always_inline int deny(enum hook hook, struct mark *m, struct dentry *d,
+				__u64 needed, __u64 granted)
+{
+	struct denial *e;
+
+	count(hook);
+	e = bpf_ringbuf_reserve(&denials, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_RINGBUF_FULL);
+		return -EPERM;
+	}
+	e->hook = hook;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->sandbox = m->sandbox;
+	e->dev = d ? dentry_dev(d) : 0;
+	e->ino = d ? dentry_ino(d) : 0;
+	e->needed = needed & ~granted;
+	e->granted = granted;
+	bpf_ringbuf_submit(e, 0);
+	return -EPERM;
+}
+
+/* require_all refuses unless the object at d holds every right in need. */
+static __always_inline int require_all(enum hook hook, struct mark *m, struct dentry *d, __u64 need)
+{
+	__u64 have = rights_of(m->sandbox, d);
+
+	if ((have & need) == need)
+		return 0;
+	return deny(hook, m, d, need, have);
+}
+
+/* require_any refuses unless the object at d holds at least one right in any. */
+static __always_inline int require_any(enum hook hook, struct mark *m, struct dentry *d, __u64 any)
+{
+	__u64 have = rights_of(m->sandbox, d);
+
+	if (have & any)
+		return 0;
+	return deny(hook, m, d, any, have);
+}
+
+/* ---- marks follow the task tree ---- */
+
+SEC("lsm/task_alloc")
+int BPF_PROG(task_alloc, struct task_struct *task, unsigned long clone_flags)
+{
+	struct mark *m;
+
+	/* A new thread shares its leader, and with it the leader's mark:
+	 * nothing to copy, and Unmark of the process then reaches it too. */
+	if (clone_flags & CLONE_THREAD)
+		return 0;
+	m = current_mark();
+	if (!m)
+		return 0;
+	/* A new process gets its own copy before it can run: a child of a
+	 * marked task is born marked. If the storage cannot be allocated the
+	 * fork fails rather than produce an unmarked child. */
+	if (!bpf_task_storage_get(&marks, task, m, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -EPERM;
+	return 0;
+}
+
+/* ---- opening and truncating files ---- */
+
+SEC("lsm/file_open")
+int BPF_PROG(file_open, struct file *file)
+{
+	struct mark *m = current_mark();
+	struct dentry *d;
+	fmode_t mode;
+	unsigned int flags;
+	umode_t imode;
+	__u64 need = 0, have;
+
+	if (!m)
+		return 0;
+	d = BPF_CORE_READ(file, f_path.dentry);
+	mode = BPF_CORE_READ(file, f_mode);
+	flags = BPF_CORE_READ(file, f_flags);
+	imode = BPF_CORE_READ(file, f_inode, i_mode);
+
+	/* An exec open (execve's binary, the ELF interpreter, uselib) reads
+	 * the file to map it executable: that needs exec or mmap-exec, and
+	 * bprm_check_security then insists on exec for the program itself.
+	 * f_mode gets FMODE_EXEC only after this hook on some kernels; the
+	 * __FMODE_EXEC open flag is there from the start (the test LSMs use
+	 * since Linux 6.8). */
+	if ((mode & FMODE_EXEC) || (flags & __FMODE_EXEC))
+		return require_any(HOOK_FILE_OPEN, m, d, RIGHT_EXEC | RIGHT_MMAP_EXEC);
+
+	/* This is where /proc/self/fd/N re-opens, /proc/PID/map_files and
+	 * /proc/self/exe end up: the magic link has been followed, file is the
+	 * target, and the access asked for is checked against the target's
+	 * grant, not against the fd the path went through. */
+	if (mode & FMODE_READ)
+		need |= (imode & S_IFMT) == S_IFDIR ? RIGHT_READDIR : RIGHT_READ;
+	if (mode & FMODE_WRITE)
+		need |= (flags & O_APPEND) ? RIGHT_APPEND : RIGHT_WRITE;
+	if (flags & O_TRUNC)
+		need |= RIGHT_TRUNCATE;
+	if (!need)
+		need = RIGHT_LOOKUP; /* open mode 3: ioctl-only opens */
+
+	have = rights_of(m->sandbox, d);
+	/* Whoever may rewrite a file may also add to it. */
+	if (have & RIGHT_WRITE)
+		have |= RIGHT_APPEND;
+	if ((have & need) == need)
+		return 0;
+	return deny(HOOK_FILE_OPEN, m, d, need, have);
+}
+
+/* fcntl(F_SETFL) can clear O_APPEND: that would turn an append-only open
+ * into a full writer, so clearing it needs the write right. */
+SEC("lsm/file_fcntl")
+int BPF_PROG(file_fcntl, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mark *m;
+
+	if (cmd != F_SETFL || (arg & O_APPEND))
+		return 0;
+	m = current_mark();
+	if (!m)
+		return 0;
+	if (!(BPF_CORE_READ(file, f_flags) & O_APPEND) || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	return require_all(HOOK_FILE_FCNTL, m, BPF_CORE_READ(file, f_path.dentry), RIGHT_WRITE);
+}
+
+/* truncate(2), and on kernels without file_truncate also ftruncate(2) and
+ * O_TRUNC. truncate("/proc/self/fd/N") arrives here with the target's path. */
+SEC("lsm/path_truncate")
+int BPF_PROG(path_truncate, const struct path *path)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_PATH_TRUNCATE, m, BPF_CORE_READ(path, dentry), RIGHT_TRUNCATE);
+}
+
+/* ftruncate(2) and O_TRUNC, from Linux 6.2. */
+SEC("lsm/file_truncate")
+int BPF_PROG(file_truncate, struct file *file)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_FILE_TRUNCATE, m, BPF_CORE_READ(file, f_path.dentry), RIGHT_TRUNCATE);
+}
+
+/* ---- exec and executable mappings ---- */
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(bprm_check_security, struct linux_binprm *bprm)
+{
+	struct task_struct *task;
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	/* exec from a thread other than the leader makes that thread the new
+	 * leader and frees the old one, with the mark that user space put
+	 * there. Give the thread its own copy before that happens. */
+	task = bpf_get_current_task_btf();
+	if (!bpf_task_storage_get(&marks, task, m, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -EPERM;
+	return require_all(HOOK_BPRM_CHECK_SECURITY, m, BPF_CORE_READ(bprm, file, f_path.dentry), RIGHT_EXEC);
+}
+
+/* Executable mappings of a file need mmap-exec; exec implies it, since the
+ * kernel maps a program it executes. */
+SEC("lsm/mmap_file")
+int BPF_PROG(mmap_file, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags)
+{
+	struct mark *m;
+
+	if (!file || !(prot & PROT_EXEC))
+		return 0;
+	m = current_mark();
+	if (!m)
+		return 0;
+	return require_any(HOOK_MMAP_FILE, m, BPF_CORE_READ(file, f_path.dentry), RIGHT_MMAP_EXEC | RIGHT_EXEC);
+}
+
+/* mprotect(PROT_EXEC) of a file mapping: the same rule as mmap. */
+SEC("lsm/file_mprotect")
+int BPF_PROG(file_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
+{
+	struct mark *m;
+	struct file *file;
+
+	if (!(prot & PROT_EXEC))
+		return 0;
+	file = BPF_CORE_READ(vma, vm_file);
+	if (!file)
+		return 0;
+	m = current_mark();
+	if (!m)
+		return 0;
+	return require_any(HOOK_FILE_MPROTECT, m, BPF_CORE_READ(file, f_path.dentry), RIGHT_MMAP_EXEC | RIGHT_EXEC);
+}
+
+/* ---- mounts ---- */
+
+/* mount(2) of any kind needs the mount right on the mount point. For
+ * MS_BIND and MS_MOVE the source is still a string here (the kernel resolves
+ * it after this hook), so only the target can be checked. */
+SEC("lsm/sb_mount")
+int BPF_PROG(sb_mount, const char *dev_name, const struct path *path, const char *type, unsigned long flags, void *data)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_SB_MOUNT, m, BPF_CORE_READ(path, dentry), RIGHT_MOUNT);
+}
+
+/* move_mount(2): the tree being attached (an open_tree clone shares the
+ * source's dentries, so this is the granted object itself) and the mount
+ * point both need the mount right. */
+SEC("lsm/move_mount")
+int BPF_PROG(move_mount, const struct path *from_path, const struct path *to_path)
+{
+	struct mark *m = current_mark();
+	int err;
+
+	if (!m)
+		return 0;
+	err = require_all(HOOK_MOVE_MOUNT, m, BPF_CORE_READ(from_path, dentry), RIGHT_MOUNT);
+	if (err)
+		return err;
+	return require_all(HOOK_MOVE_MOUNT, m, BPF_CORE_READ(to_path, dentry), RIGHT_MOUNT);
+}
+
+SEC("lsm/sb_pivotroot")
+int BPF_PROG(sb_pivotroot, const struct path *old_path, const struct path *new_path)
+{
+	struct mark *m = current_mark();
+	int err;
+
+	if (!m)
+		return 0;
+	err = require_all(HOOK_SB_PIVOTROOT, m, BPF_CORE_READ(old_path, dentry), RIGHT_MOUNT);
+	if (err)
+		return err;
+	return require_all(HOOK_SB_PIVOTROOT, m, BPF_CORE_READ(new_path, dentry), RIGHT_MOUNT);
+}
+
+SEC("lsm/sb_umount")
+int BPF_PROG(sb_umount, struct vfsmount *mnt, int flags)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_SB_UMOUNT, m, BPF_CORE_READ(mnt, mnt_root), RIGHT_MOUNT);
+}
+
+/* ---- attributes ---- */
+
+/*
+ * inode_setattr gained a leading struct mnt_idmap * in Linux 6.8:
+ * (dentry, attr) before, (idmap, dentry, attr) after. Counting the arguments
+ * at run time keeps one program for both; dentry and attr are always the
+ * last two.
+ */
+SEC("lsm/inode_setattr")
+int inode_setattr(unsigned long long *ctx)
+{
+	struct mark *m = current_mark();
+	__u64 nargs, dentry_arg = 0, attr_arg = 0, need = 0;
+	unsigned int valid;
+
+	if (!m)
+		return 0;
+	nargs = bpf_get_func_arg_cnt(ctx);
+	if (nargs < 2)
+		return deny(HOOK_INODE_SETATTR, m, 0, 0, 0);
+	if (bpf_get_func_arg(ctx, nargs - 2, &dentry_arg) || bpf_get_func_arg(ctx, nargs - 1, &attr_arg))
+		return deny(HOOK_INODE_SETATTR, m, 0, 0, 0);
+	valid = BPF_CORE_READ((struct iattr *)attr_arg, ia_valid);
+
+	if (valid & ATTR_MODE)
+		need |= RIGHT_CHMOD;
+	if (valid & (ATTR_UID | ATTR_GID))
+		need |= RIGHT_CHOWN;
+	/* A size change carries the mtime/ctime update that goes with it:
+	 * that is the truncate right's business, not chtimes'. */
+	if (valid & ATTR_SIZE)
+		need |= RIGHT_TRUNCATE;
+	else if (valid & (ATTR_ATIME | ATTR_MTIME | ATTR_ATIME_SET | ATTR_MTIME_SET | ATTR_TIMES_SET | ATTR_TOUCH))
+		need |= RIGHT_CHTIMES;
+	if (!need)
+		return 0;
+	return require_all(HOOK_INODE_SETATTR, m, (struct dentry *)dentry_arg, need);
+}
+
+/* ---- directory entries: the right is asked of the parent directory ---- */
+
+SEC("lsm/inode_create")
+int BPF_PROG(inode_create, struct inode *dir, struct dentry *dentry, umode_t mode)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_CREATE, m, BPF_CORE_READ(dentry, d_parent), RIGHT_CREATE);
+}
+
+SEC("lsm/inode_mknod")
+int BPF_PROG(inode_mknod, struct inode *dir, struct dentry *dentry, umode_t mode, dev_t dev)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_MKNOD, m, BPF_CORE_READ(dentry, d_parent), RIGHT_CREATE);
+}
+
+SEC("lsm/inode_mkdir")
+int BPF_PROG(inode_mkdir, struct inode *dir, struct dentry *dentry, umode_t mode)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_MKDIR, m, BPF_CORE_READ(dentry, d_parent), RIGHT_MKDIR);
+}
+
+SEC("lsm/inode_unlink")
+int BPF_PROG(inode_unlink, struct inode *dir, struct dentry *dentry)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_UNLINK, m, BPF_CORE_READ(dentry, d_parent), RIGHT_UNLINK);
+}
+
+SEC("lsm/inode_rmdir")
+int BPF_PROG(inode_rmdir, struct inode *dir, struct dentry *dentry)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_RMDIR, m, BPF_CORE_READ(dentry, d_parent), RIGHT_UNLINK);
+}
+
+/* rename: rename-from on the old directory, rename-to on the new one. The
+ * kernel calls this hook twice for RENAME_EXCHANGE, once each way round, so
+ * an exchange needs both rights on both directories. */
+SEC("lsm/inode_rename")
+int BPF_PROG(inode_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir, struct dentry *new_dentry)
+{
+	struct mark *m = current_mark();
+	int err;
+
+	if (!m)
+		return 0;
+	err = require_all(HOOK_INODE_RENAME, m, BPF_CORE_READ(old_dentry, d_parent), RIGHT_RENAME_FROM);
+	if (err)
+		return err;
+	return require_all(HOOK_INODE_RENAME, m, BPF_CORE_READ(new_dentry, d_parent), RIGHT_RENAME_TO);
+}
+
+/* link: link-from on the directory the existing name is in, link-to on the
+ * directory that gets the new name. */
+SEC("lsm/inode_link")
+int BPF_PROG(inode_link, struct dentry *old_dentry, struct inode *dir, struct dentry *new_dentry)
+{
+	struct mark *m = current_mark();
+	int err;
+
+	if (!m)
+		return 0;
+	err = require_all(HOOK_INODE_LINK, m, BPF_CORE_READ(old_dentry, d_parent), RIGHT_LINK_FROM);
+	if (err)
+		return err;
+	return require_all(HOOK_INODE_LINK, m, BPF_CORE_READ(new_dentry, d_parent), RIGHT_LINK_TO);
+}
+
+SEC("lsm/inode_symlink")
+int BPF_PROG(inode_symlink, struct inode *dir, struct dentry *dentry, const char *old_name)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_SYMLINK, m, BPF_CORE_READ(dentry, d_parent), RIGHT_SYMLINK);
+}
+
+/* ---- links and extended attributes of the object itself ---- */
+
+SEC("lsm/inode_readlink")
+int BPF_PROG(inode_readlink, struct dentry *dentry)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_READLINK, m, dentry, RIGHT_READLINK);
+}
+
+/* The xattr hooks' first argument changed type over the years (user
+ * namespace, then mnt_idmap) but the dentry stays second. */
+SEC("lsm/inode_setxattr")
+int BPF_PROG(inode_setxattr, void *idmap, struct dentry *dentry)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_SETXATTR, m, dentry, RIGHT_XATTR_SET);
+}
+
+SEC("lsm/inode_removexattr")
+int BPF_PROG(inode_removexattr, void *idmap, struct dentry *dentry)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_REMOVEXATTR, m, dentry, RIGHT_XATTR_SET);
+}
+
+SEC("lsm/inode_getxattr")
+int BPF_PROG(inode_getxattr, struct dentry *dentry)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_GETXATTR, m, dentry, RIGHT_XATTR_GET);
+}
+
+SEC("lsm/inode_listxattr")
+int BPF_PROG(inode_listxattr, struct dentry *dentry)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_LISTXATTR, m, dentry, RIGHT_XATTR_GET);
+}

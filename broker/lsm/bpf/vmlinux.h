@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * A trimmed vmlinux.h: only the kernel types capfd's LSM programs touch.
+ *
+ * Every struct is a subset of the one `bpftool btf dump file
+ * /sys/kernel/btf/vmlinux format c` prints (taken from Linux 6.18 and checked
+ * against 6.1 and 6.12). preserve_access_index makes clang record each field
+ * access as a CO-RE relocation, so the loader rewrites offsets to the running
+ * kernel's layout: these declarations say which fields exist, never where.
+ * Add a field here before using it, with its kernel type.
+ */
+#ifndef CAPFD_VMLINUX_H
+#define CAPFD_VMLINUX_H
+
+typedef signed char __s8;
+typedef unsigned char __u8;
+typedef short int __s16;
+typedef short unsigned int __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long int __s64;
+typedef long long unsigned int __u64;
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+
+typedef u32 dev_t;
+typedef short unsigned int umode_t;
+typedef unsigned int fmode_t;
+
+/* From include/uapi/linux/bpf.h: the map types and flags used here. */
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_RINGBUF = 27,
+	BPF_MAP_TYPE_TASK_STORAGE = 29,
+};
+
+enum {
+	BPF_ANY = 0,
+	BPF_F_NO_PREALLOC = 1,
+	BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
+};
+
+struct super_block {
+	dev_t s_dev;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	umode_t i_mode;
+	long unsigned int i_ino;
+	struct super_block *i_sb;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct dentry *d_parent;
+	struct inode *d_inode;
+	struct super_block *d_sb;
+} __attribute__((preserve_access_index));
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+	unsigned int f_flags;
+	fmode_t f_mode;
+} __attribute__((preserve_access_index));
+
+struct iattr {
+	unsigned int ia_valid;
+} __attribute__((preserve_access_index));
+
+struct linux_binprm {
+	struct file *file;
+} __attribute__((preserve_access_index));
+
+struct vm_area_struct {
+	struct file *vm_file;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	struct task_struct *group_leader;
+} __attribute__((preserve_access_index));
+
+#endif /* CAPFD_VMLINUX_H */

@@ -1,0 +1,24 @@
+// Package lsm is capfd's kernel backstop on kernels with BPF LSM: eBPF
+// programs attached to LSM hooks refuse, for processes the broker has marked,
+// every filesystem operation that the broker's grants do not allow.
+//
+// The broker marks a client process through its pidfd (Mark); the mark lives
+// in BPF task local storage and is copied into every task the process forks
+// or clones, before the new task can run. The broker records what it handed
+// out with Grant: (sandbox, device, inode) → a rights.Pair. A hook asks for
+// the rights its operation needs on the object (or, for directory entry
+// changes, on the parent directory) and returns EPERM when they are missing.
+// The rights of an object are the base rights of its own grant, else the
+// inherit rights of its nearest granted ancestor directory on the same
+// filesystem, else none.
+//
+// This closes what a user-space broker cannot: a client that holds a
+// read-only fd cannot re-open /proc/self/fd/N for writing, truncate through
+// the magic link, bind-mount the fd elsewhere, write /proc/self/exe, or exec
+// a file it may only read.
+//
+// Probe says whether this kernel can do it at all: "bpf" must be an active
+// LSM and the kernel must accept BPF trampoline programs. Hooks differ
+// between kernels (file_truncate exists from 6.2); Load probes each in the
+// kernel's BTF and reports the ones it skipped.
+package lsm
