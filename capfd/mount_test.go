@@ -25,9 +25,9 @@ func TestBindMount(t *testing.T) {
 		t.Skip("bind mounts need CAP_SYS_ADMIN (run as root)")
 	}
 	for _, c := range []struct {
-		name          string
+		name           string
 		source, target rights.Rights
-		wantCode      int
+		wantCode       int
 	}{
 		{"both-rights", lookup | rights.Mount, lookup | rights.Mount, 0},
 		{"source-lacks-mount", lookup, lookup | rights.Mount, 3},
