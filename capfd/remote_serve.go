@@ -157,7 +157,8 @@ func (s *Served) OpenDir(path string, extra Resolve, r rights.Pair) (*Served, er
 // against s's own rights, and against r), as in File.Reopen; a directory
 // reopening itself with O_DIRECTORY needs readdir, as Dir.ReadDir does.
 func (s *Served) Reopen(flags int, r rights.Rights) (*Served, error) {
-	if flags&(unix.O_CREAT|unix.O_EXCL|unix.O_TMPFILE) != 0 {
+	// O_TMPFILE includes O_DIRECTORY's bit: test only its own.
+	if flags&(unix.O_CREAT|unix.O_EXCL|(unix.O_TMPFILE&^unix.O_DIRECTORY)) != 0 {
 		return nil, pathError("reopen", s.Name(), unix.EINVAL)
 	}
 	fileNeed, _ := vfsops.OpenRights(flags)
@@ -207,7 +208,7 @@ func (s *Served) Dup(r rights.Pair) (*Served, error) {
 	return &Served{file: f}, nil
 }
 
-// Fd returns s's descriptor for passing to the client, after checking
+// WithFd calls fn with s's descriptor for passing to the client, after checking
 // that the descriptor's access mode is within what s's rights allow
 // (vfsops.AccessModeFor). It refuses:
 //
@@ -218,28 +219,30 @@ func (s *Served) Dup(r rights.Pair) (*Served, error) {
 //     could rewrite what it may only append to. They are served through the
 //     broker only.
 //
-// The descriptor stays owned by s; the broker sends a copy.
-func (s *Served) Fd() (int, error) {
+// The descriptor stays owned by s and stays open while fn runs (a
+// concurrent Close waits), so fn can send it without racing a reuse of
+// its number.
+func (s *Served) WithFd(fn func(fd int) error) error {
 	if s.dir != nil {
-		return -1, pathError("fd", s.Name(), fmt.Errorf("%w: directory handles are O_PATH, which is never passed", unix.EPERM))
+		return pathError("fd", s.Name(), fmt.Errorf("%w: directory handles are O_PATH, which is never passed", unix.EPERM))
 	}
 	t, h, done, err := s.acquire("fd")
 	if err != nil {
-		return -1, err
+		return err
 	}
 	defer done()
 	fd, err := t.Fd(h)
 	if err != nil {
-		return -1, pathError("fd", s.Name(), err)
+		return pathError("fd", s.Name(), err)
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
-		return -1, pathError("fd", s.Name(), err)
+		return pathError("fd", s.Name(), err)
 	}
 	if err := passable(fl, s.file.rights); err != nil {
-		return -1, pathError("fd", s.Name(), err)
+		return pathError("fd", s.Name(), err)
 	}
-	return fd, nil
+	return fn(fd)
 }
 
 // passable checks an open file description's status flags against rights.
@@ -263,35 +266,35 @@ func passable(fl int, r rights.Rights) error {
 	return nil
 }
 
-// ExecFd returns a descriptor the client may execveat: s's own, which
+// WithExecFd calls fn with a descriptor the client may execveat: s's own, which
 // needs the exec right. An O_PATH descriptor is passed here, and only
 // here, because execveat needs no more: the exec right is what the
 // holder was given. (Without the kernel layer, a client could reopen it
 // through /proc; the BPF LSM refuses that for marked clients.)
-func (s *Served) ExecFd() (int, error) {
+func (s *Served) WithExecFd(fn func(fd int) error) error {
 	if err := s.checkSelf("exec", vfsops.OpExec); err != nil {
-		return -1, err
+		return err
 	}
 	if s.dir != nil {
-		return -1, pathError("exec", s.Name(), unix.EACCES)
+		return pathError("exec", s.Name(), unix.EACCES)
 	}
 	t, h, done, err := s.acquire("exec")
 	if err != nil {
-		return -1, err
+		return err
 	}
 	defer done()
 	fd, err := t.Fd(h)
 	if err != nil {
-		return -1, pathError("exec", s.Name(), err)
+		return pathError("exec", s.Name(), err)
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
-		return -1, pathError("exec", s.Name(), err)
+		return pathError("exec", s.Name(), err)
 	}
 	if fl&unix.O_PATH == 0 {
 		if err := passable(fl, s.file.rights); err != nil {
-			return -1, pathError("exec", s.Name(), err)
+			return pathError("exec", s.Name(), err)
 		}
 	}
-	return fd, nil
+	return fn(fd)
 }

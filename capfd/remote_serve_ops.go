@@ -51,8 +51,26 @@ func (s *Served) Readlink(path string, extra Resolve) (string, error) {
 	return target, err
 }
 
+// Stat also works on a file handle that is a directory: File.ReadDir's
+// entries stat themselves through it (File.lstatEntry), checked against
+// the file's rights.
 func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, error) {
 	var st unix.Stat_t
+	if f := s.file; f != nil {
+		n := need(vfsops.OpStat, vfsops.OnDir)
+		if !f.rights.Has(n) {
+			return st, notCapable("stat", path, n, f.rights)
+		}
+		if err := f.use("stat"); err != nil {
+			return st, err
+		}
+		defer f.done()
+		st, err := f.t.Stat(f.h, path, f.how|extra, follow)
+		if err != nil {
+			return st, pathError("stat", path, err)
+		}
+		return st, nil
+	}
 	err := s.entry("stat", vfsops.OpStat, path, func(d *Dir) (err error) {
 		st, err = d.t.Stat(d.h, path, how(d, extra), follow)
 		return err

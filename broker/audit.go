@@ -1,0 +1,56 @@
+package broker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/capfd/capfd/broker/wire"
+)
+
+// auditRecord is one served request, for the audit log.
+type auditRecord struct {
+	op       wire.Op
+	handle   uint32
+	name     string // the handle's name, for humans
+	path     string
+	result   string
+	er       *wire.ErrorReply
+	duration time.Duration
+}
+
+// audit writes rec: always for a denial, for everything else only with
+// AuditAll. The record holds what an investigator needs: who (the client's
+// identity), what (op, handle, path), and for a denial which rights were
+// needed, held and missing.
+func (c *clientConn) audit(rec auditRecord) {
+	if rec.result != resultDenied && !c.srv.cfg.AuditAll {
+		return
+	}
+	level := slog.LevelInfo
+	msg := "operation"
+	attrs := []slog.Attr{
+		slog.Any("client", c.id),
+		slog.String("op", rec.op.String()),
+		slog.Uint64("handle", uint64(rec.handle)),
+		slog.String("result", rec.result),
+		slog.Duration("duration", rec.duration),
+	}
+	if rec.name != "" {
+		attrs = append(attrs, slog.String("handle_name", rec.name))
+	}
+	if rec.path != "" {
+		attrs = append(attrs, slog.String("path", rec.path))
+	}
+	if rec.er != nil {
+		attrs = append(attrs, slog.String("error", rec.er.Message), slog.Int("errno", int(rec.er.Errno)))
+	}
+	if rec.result == resultDenied {
+		level, msg = slog.LevelWarn, "denied"
+		attrs = append(attrs,
+			slog.String("needed", rec.er.Needed.String()),
+			slog.String("held", rec.er.Held.String()),
+			slog.String("missing", rec.er.Held.Missing(rec.er.Needed).String()))
+	}
+	c.srv.cfg.Audit.LogAttrs(context.Background(), level, msg, attrs...)
+}

@@ -1,0 +1,79 @@
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/capfd/capfd/broker/wire"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Limits bound what one client can make the broker hold. Exceeding one
+// gets the client an error reply (wire.CodeLimit), never a crash.
+type Limits struct {
+	MaxHandles  int // open handles per client, roots included
+	MaxInflight int // requests per client being served at once
+	MaxMessage  int // bytes per message, header included
+}
+
+// DefaultLimits are used for every zero field of Config.Limits.
+var DefaultLimits = Limits{MaxHandles: 1024, MaxInflight: 64, MaxMessage: wire.MaxMessage}
+
+// Config configures a Server.
+type Config struct {
+	// Policy decides what clients accepted by Serve are granted.
+	// ServeConn ignores it: its caller names the grants.
+	Policy Policy
+	Limits Limits
+	// Audit receives a structured record of every denial (and of every
+	// operation with AuditAll), and of connects, refusals and disconnects.
+	// Nil discards them.
+	Audit    *slog.Logger
+	AuditAll bool
+	// Log receives operational messages. Nil discards them.
+	Log *slog.Logger
+	// Registry receives the broker's metrics. Nil: a new private registry,
+	// available from Server.Registry. The global registry is never used,
+	// so several brokers (and tests) never share counters.
+	Registry *prometheus.Registry
+	// OnConnect, if set, runs for every client before it is served; an
+	// error refuses the client. The kernel layer uses it to mark the
+	// client's process through id.PidFD.
+	OnConnect func(id Identity) error
+}
+
+func (c *Config) setDefaults() error {
+	if c.Limits.MaxHandles == 0 {
+		c.Limits.MaxHandles = DefaultLimits.MaxHandles
+	}
+	if c.Limits.MaxInflight == 0 {
+		c.Limits.MaxInflight = DefaultLimits.MaxInflight
+	}
+	if c.Limits.MaxMessage == 0 {
+		c.Limits.MaxMessage = DefaultLimits.MaxMessage
+	}
+	switch {
+	case c.Limits.MaxHandles < 1 || c.Limits.MaxHandles > 1<<20:
+		return fmt.Errorf("broker: max handles %d outside 1..%d", c.Limits.MaxHandles, 1<<20)
+	case c.Limits.MaxInflight < 1 || c.Limits.MaxInflight > 4096:
+		return fmt.Errorf("broker: max in-flight %d outside 1..4096", c.Limits.MaxInflight)
+	case c.Limits.MaxMessage < 4096 || c.Limits.MaxMessage > wire.MaxMessage:
+		return fmt.Errorf("broker: max message %d outside 4096..%d", c.Limits.MaxMessage, wire.MaxMessage)
+	}
+	for i := range c.Policy.Rules {
+		if err := c.Policy.Rules[i].validate(); err != nil {
+			return fmt.Errorf("broker: policy: %w", err)
+		}
+	}
+	discard := slog.New(slog.DiscardHandler)
+	if c.Audit == nil {
+		c.Audit = discard
+	}
+	if c.Log == nil {
+		c.Log = discard
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/capfd/capfd/broker/wire"
+	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/rights"
+	"golang.org/x/sys/unix"
+)
+
+// maxProtocolErrors is how many malformed messages a client may send
+// before the broker hangs up: each gets an error reply, but a client that
+// keeps sending garbage is broken or hostile, and answering it forever
+// only costs the broker.
+const maxProtocolErrors = 64
+
+// clientConn is one client's connection and everything it holds.
+type clientConn struct {
+	srv   *Server
+	conn  *wire.Conn
+	id    Identity
+	table *handleTable
+	roots []wire.Root
+
+	inflight chan struct{} // one slot per request being served
+	workers  sync.WaitGroup
+}
+
+// serve runs the connection: handshake, then requests until the client
+// goes away or ctx is cancelled; then it drains the requests in flight and
+// releases every handle the client held.
+func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule string, grants []Grant) error {
+	defer uc.Close()
+	c := &clientConn{
+		srv:      s,
+		conn:     wire.NewConn(uc),
+		id:       id,
+		table:    newHandleTable(s.cfg.Limits.MaxHandles, func(d int) { s.m.handles.Add(float64(d)) }),
+		inflight: make(chan struct{}, s.cfg.Limits.MaxInflight),
+	}
+	defer c.table.closeAll()
+	if s.cfg.OnConnect != nil {
+		if err := s.cfg.OnConnect(id); err != nil {
+			s.m.refused.Inc()
+			s.cfg.Audit.Warn("refused", "client", id, "reason", "connect hook failed", "err", err.Error())
+			return fmt.Errorf("broker: connect hook: %w", err)
+		}
+	}
+	if err := c.openRoots(grants); err != nil {
+		s.m.refused.Inc()
+		s.cfg.Audit.Warn("refused", "client", id, "reason", err.Error())
+		return err
+	}
+	s.m.clients.Inc()
+	defer s.m.clients.Dec()
+	s.cfg.Audit.Info("connect", "client", id, "rule", rule, "roots", len(c.roots))
+
+	// Cancellation interrupts the blocking read; requests already read
+	// are still answered (drain) before the connection closes.
+	stop := context.AfterFunc(ctx, func() { uc.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	buf := make([]byte, s.cfg.Limits.MaxMessage)
+	err := c.loop(ctx, buf)
+	c.workers.Wait()
+	s.cfg.Audit.Info("disconnect", "client", id, "handles_released", c.table.len())
+	if errors.Is(err, io.EOF) || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// openRoots opens every granted directory as a handle of this client.
+func (c *clientConn) openRoots(grants []Grant) error {
+	for _, g := range grants {
+		d, err := capfd.OpenDir(g.Path, g.Rights)
+		if err != nil {
+			return fmt.Errorf("broker: grant %q: %w", g.Name, err)
+		}
+		h, ok := c.table.add(capfd.ServeDir(d))
+		if !ok {
+			d.Close()
+			return fmt.Errorf("broker: %d grants exceed the handle limit %d", len(grants), c.srv.cfg.Limits.MaxHandles)
+		}
+		c.roots = append(c.roots, wire.Root{Name: g.Name, Handle: h, Rights: g.Rights})
+	}
+	return nil
+}
+
+func (c *clientConn) loop(ctx context.Context, buf []byte) error {
+	handshaken := false
+	protocolErrors := 0
+	for {
+		req, err := c.conn.RecvRequest(buf)
+		if err != nil {
+			var re *wire.RecvError
+			if !errors.As(err, &re) {
+				return err // EOF, shutdown deadline, broken socket
+			}
+			c.srv.m.malformed.Inc()
+			protocolErrors++
+			h := re.Header
+			if !re.HeaderOK {
+				h = wire.Header{}
+			}
+			c.srv.m.ops.WithLabelValues(opLabel(h.Op), resultBad).Inc()
+			c.sendError(h.ID, h.Op, h.Handle, errBadRequest(err.Error()))
+			if protocolErrors >= maxProtocolErrors {
+				return fmt.Errorf("broker: %d malformed messages, hanging up", protocolErrors)
+			}
+			continue
+		}
+		if !handshaken {
+			if req.Op != wire.OpHello {
+				c.sendError(req.ID, req.Op, req.Handle, errBadRequest("the first request must be hello"))
+				return fmt.Errorf("broker: client skipped the handshake")
+			}
+			if err := c.hello(&req); err != nil {
+				return err
+			}
+			handshaken = true
+			continue
+		}
+		if ctx.Err() != nil {
+			c.sendError(req.ID, req.Op, req.Handle, &replyError{code: wire.CodeShutdown, errno: unix.ESHUTDOWN, msg: "broker shutting down"})
+			c.srv.m.ops.WithLabelValues(req.Op.String(), resultShutdown).Inc()
+			continue
+		}
+		c.start(&req)
+	}
+}
+
+// hello answers the handshake: the version both sides speak, the rights
+// this build supports out of those the client asked about (statx-style),
+// the limits, and the roots.
+func (c *clientConn) hello(req *wire.Request) error {
+	v, ok := wire.Negotiate(req.VersionMin, req.VersionMax)
+	if !ok {
+		c.sendError(req.ID, req.Op, 0, errBadRequest(fmt.Sprintf("no common protocol version: client %d..%d, broker %d..%d",
+			req.VersionMin, req.VersionMax, wire.MinVersion, wire.MaxVersion)))
+		return fmt.Errorf("broker: no common protocol version")
+	}
+	lim := c.srv.cfg.Limits
+	rep := wire.Reply{
+		ID: req.ID, Op: wire.OpHello, Version: v,
+		Answer: rights.Query(req.Requested),
+		Limits: wire.Limits{MaxMessage: uint32(lim.MaxMessage), MaxHandles: uint32(lim.MaxHandles), MaxInflight: uint32(lim.MaxInflight)},
+		Roots:  c.roots,
+	}
+	c.sendReply(&rep, -1)
+	c.srv.m.ops.WithLabelValues(wire.OpHello.String(), resultOK).Inc()
+	return nil
+}
+
+// start serves req: closes inline (they are cheap, and must not be refused
+// for want of an in-flight slot, or a client could not free handles when
+// it most needs to), everything else on its own goroutine so that replies
+// to pipelined requests go out as each finishes.
+func (c *clientConn) start(req *wire.Request) {
+	if req.Op == wire.OpClose {
+		c.serveRequest(req, time.Now())
+		return
+	}
+	select {
+	case c.inflight <- struct{}{}:
+	default:
+		c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
+		c.sendError(req.ID, req.Op, req.Handle, errLimit(fmt.Sprintf("%d requests already in flight (limit %d)", len(c.inflight), cap(c.inflight))))
+		return
+	}
+	// The request's byte fields alias the read buffer, which the next
+	// read reuses: the worker gets its own copy.
+	r := *req
+	if len(r.Data) > 0 {
+		r.Data = append([]byte(nil), r.Data...)
+	}
+	arrived := time.Now()
+	c.workers.Add(1)
+	go func() {
+		defer c.workers.Done()
+		defer func() { <-c.inflight }()
+		c.serveRequest(&r, arrived)
+	}()
+}
+
+// serveRequest dispatches req, sends the reply, and accounts for it.
+func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
+	res := c.dispatch(req)
+	result := resultOK
+	var er *wire.ErrorReply
+	if res.err != nil {
+		e := toWire(res.err)
+		er = &e
+		result = resultFor(e.Code)
+		c.sendErrorReply(req.ID, req.Op, req.Handle, e)
+	} else if !res.sent {
+		res.rep.ID, res.rep.Op, res.rep.Handle = req.ID, req.Op, req.Handle
+		c.sendReply(&res.rep, -1)
+	}
+	if res.release != nil {
+		res.release()
+	}
+	elapsed := time.Since(arrived)
+	c.srv.m.ops.WithLabelValues(req.Op.String(), result).Inc()
+	c.srv.m.latency.WithLabelValues(req.Op.String()).Observe(elapsed.Seconds())
+	if result == resultDenied {
+		c.srv.m.denied(er.Held.Missing(er.Needed))
+	}
+	c.audit(auditRecord{op: req.Op, handle: req.Handle, name: res.name, path: req.Path, result: result, er: er, duration: elapsed})
+}
+
+func resultFor(code wire.Code) string {
+	switch code {
+	case wire.CodeNotCapable:
+		return resultDenied
+	case wire.CodeLimit:
+		return resultLimit
+	case wire.CodeProtocol, wire.CodeBadHandle:
+		return resultBad
+	case wire.CodeShutdown:
+		return resultShutdown
+	}
+	return resultError
+}
+
+func opLabel(op wire.Op) string {
+	if op.Known() {
+		return op.String()
+	}
+	return "unknown"
+}
+
+var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// sendReply encodes and sends rep with fd (or -1). A send that fails means
+// the client is gone; the read loop finds out and cleans up.
+func (c *clientConn) sendReply(rep *wire.Reply, fd int) error {
+	bufp := sendBufs.Get().(*[]byte)
+	defer sendBufs.Put(bufp)
+	msg, err := wire.AppendReply((*bufp)[:0], rep, fd >= 0)
+	if err != nil {
+		c.srv.cfg.Log.Error("encoding a reply failed", "op", rep.Op, "err", err)
+		return c.sendErrorReply(rep.ID, rep.Op, rep.Handle, toWire(fmt.Errorf("broker: reply too large: %w", err)))
+	}
+	*bufp = msg
+	return c.conn.Send(msg, fd)
+}
+
+func (c *clientConn) sendError(id uint32, op wire.Op, handle uint32, err error) {
+	c.sendErrorReply(id, op, handle, toWire(err))
+}
+
+func (c *clientConn) sendErrorReply(id uint32, op wire.Op, handle uint32, er wire.ErrorReply) error {
+	msg, err := wire.AppendError(nil, id, op, handle, er)
+	if err != nil {
+		return err
+	}
+	return c.conn.Send(msg, -1)
+}

@@ -1,0 +1,126 @@
+package broker
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Identity is who is on the other end of a connection, as the kernel tells
+// it: credentials from SO_PEERCRED, and a pidfd that names the very process
+// (not a pid number that could be recycled), through which the executable
+// and the cgroup are read.
+type Identity struct {
+	PID    int32
+	UID    uint32
+	GID    uint32
+	Exe    string // the executable's path, "" if unreadable
+	Cgroup string // the cgroup v2 path, "" if unknown
+	// PidFD refers to the peer process for as long as the connection is
+	// served, -1 if none could be had. The broker owns and closes it; it
+	// is valid during Config.OnConnect (the kernel layer marks the client
+	// through it).
+	PidFD int
+}
+
+// LogValue makes an Identity a tidy group in the audit log.
+func (id Identity) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("pid", int(id.PID)),
+		slog.Int("uid", int(id.UID)),
+		slog.Int("gid", int(id.GID)),
+		slog.String("exe", id.Exe),
+		slog.String("cgroup", id.Cgroup),
+	)
+}
+
+// peerIdentity reads the identity of uc's peer.
+//
+// Why the pidfd: SO_PEERCRED's pid is a number, and by the time the broker
+// reads /proc/<pid> the process may have exited and the number been reused
+// by another. SO_PEERPIDFD (Linux 6.5) gives a pidfd for the process that
+// connected, atomically. On older kernels pidfd_open(pid) is the fallback,
+// which narrows the window to the moment between connect and accept. Either
+// way, after reading /proc/<pid> the pidfd is asked whether its process is
+// still alive: if it is, the pid cannot have been reused, so what was read
+// belongs to it.
+func peerIdentity(uc *net.UnixConn) (Identity, error) {
+	id := Identity{PidFD: -1}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return id, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	pidfd := -1
+	err = raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if credErr != nil {
+			return
+		}
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PEERPIDFD); err == nil {
+			pidfd = v
+		}
+	})
+	if err == nil {
+		err = credErr
+	}
+	if err != nil {
+		return id, fmt.Errorf("peer credentials: %w", err)
+	}
+	id.PID, id.UID, id.GID = cred.Pid, cred.Uid, cred.Gid
+	if pidfd < 0 && cred.Pid > 0 {
+		if fd, err := unix.PidfdOpen(int(cred.Pid), 0); err == nil {
+			pidfd = fd
+		}
+	}
+	if pidfd >= 0 {
+		unix.CloseOnExec(pidfd)
+	}
+	id.PidFD = pidfd
+	if cred.Pid <= 0 {
+		return id, nil
+	}
+	exe, exeErr := os.Readlink("/proc/" + strconv.Itoa(int(cred.Pid)) + "/exe")
+	cg, cgErr := readCgroup(int(cred.Pid))
+	if pidfd < 0 || unix.PidfdSendSignal(pidfd, 0, nil, 0) != nil {
+		// Without a live pidfd what /proc said may be another process's.
+		return id, nil
+	}
+	if exeErr == nil {
+		id.Exe = exe
+	}
+	if cgErr == nil {
+		id.Cgroup = cg
+	}
+	return id, nil
+}
+
+// readCgroup returns the cgroup v2 path of pid ("0::/path").
+func readCgroup(pid int) (string, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return "", err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("0::")); ok {
+			return string(rest), nil
+		}
+	}
+	return "", errors.New("no cgroup v2 entry")
+}
+
+func (id *Identity) close() {
+	if id.PidFD >= 0 {
+		unix.Close(id.PidFD)
+		id.PidFD = -1
+	}
+}

@@ -1,0 +1,139 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/capfd/capfd/broker/wire"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+)
+
+// Server is a broker. It serves any number of connections at once, each
+// with its own handles and limits; a client that misbehaves or dies costs
+// only its own connection.
+type Server struct {
+	cfg Config
+	m   *metrics
+
+	wg sync.WaitGroup // one per connection being served
+}
+
+// New returns a Server for cfg, with defaults filled in.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("broker: metrics: %w", err)
+	}
+	return &Server{cfg: cfg, m: m}, nil
+}
+
+// Registry returns the registry holding the broker's metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
+
+// Limits returns the limits in force.
+func (s *Server) Limits() Limits { return s.cfg.Limits }
+
+// Serve accepts clients on ln until ctx is cancelled. Each client is
+// identified (SO_PEERCRED and a pidfd), matched against the policy, and
+// served with the grants of the first matching rule; a client no rule
+// matches is refused. When ctx is cancelled Serve stops accepting, lets
+// every connection finish the requests it has already read (drain), closes
+// them, and returns nil. ln is closed on return.
+func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		uc, err := ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				s.wg.Wait()
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			// Out of descriptors and the like: back off and retry, as
+			// net/http does, rather than give up on every client.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.cfg.Log.Warn("accept failed; retrying", "err", err, "delay", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveAccepted(ctx, uc)
+		}()
+	}
+}
+
+func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
+	id, err := peerIdentity(uc)
+	if err != nil {
+		s.m.refused.Inc()
+		s.cfg.Audit.Warn("refused", "reason", "no peer identity", "err", err.Error())
+		uc.Close()
+		return
+	}
+	defer id.close()
+	rule, ok := s.cfg.Policy.Lookup(id)
+	if !ok {
+		s.m.refused.Inc()
+		s.cfg.Audit.Warn("refused", "client", id, "reason", "no policy rule matches")
+		refuse(uc, "no policy rule matches this client")
+		return
+	}
+	if err := s.serve(ctx, uc, id, rule.Name, rule.Grants); err != nil {
+		s.cfg.Log.Info("client connection ended", "client", id, "err", err)
+	}
+}
+
+// ServeConn serves one pre-authenticated connection (typically one end of
+// a socketpair whose other end a launcher gave its child) with grants,
+// until the client disconnects or ctx is cancelled (then it drains as Serve
+// does). It closes conn on return. It returns nil when the client simply
+// went away.
+func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn, grants []Grant) error {
+	if err := validateGrants(grants); err != nil {
+		conn.Close()
+		return fmt.Errorf("broker: %w", err)
+	}
+	id, err := peerIdentity(conn)
+	if err != nil {
+		// A socketpair always has credentials; anything else is odd but
+		// not a reason to refuse a connection the caller vouches for.
+		id = Identity{PidFD: -1}
+	}
+	defer id.close()
+	s.wg.Add(1)
+	defer s.wg.Done()
+	return s.serve(ctx, conn, id, "", grants)
+}
+
+// refuse answers whatever the client sends first with an error, so a
+// refused client learns why instead of seeing a bare hang-up.
+func refuse(uc *net.UnixConn, why string) {
+	defer uc.Close()
+	uc.SetDeadline(time.Now().Add(time.Second))
+	c := wire.NewConn(uc)
+	buf := make([]byte, wire.MaxMessage)
+	req, err := c.RecvRequest(buf)
+	if err != nil {
+		return
+	}
+	msg, err := wire.AppendError(nil, req.ID, req.Op, req.Handle, wire.ErrorReply{Code: wire.CodeRefused, Errno: uint32(unix.EACCES), Message: why})
+	if err == nil {
+		c.Send(msg, -1)
+	}
+}
