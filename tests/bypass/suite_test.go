@@ -17,3 +17,7 @@ func TestHelperChild(t *testing.T) {
 func TestLandlockSeccomp(t *testing.T) { RunSuite(t, LandlockSeccomp{}) }
 
 func TestLandlockSeccompIsolation(t *testing.T) { RunIsolation(t, LandlockSeccomp{}) }
+
+func TestLandlockAlone(t *testing.T) { RunSuite(t, landlockOnly{}) }
+
+func TestSeccompAlone(t *testing.T) { RunSuite(t, seccompOnly{}) }

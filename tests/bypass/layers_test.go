@@ -1,0 +1,58 @@
+package bypass
+
+import (
+	"github.com/capfd/capfd/broker/landlock"
+	"github.com/capfd/capfd/broker/seccomp"
+)
+
+// The two halves of LandlockSeccomp, each run through the suite alone, so
+// the gap tables show which layer stops what (docs/kernel-enforcement.md).
+
+func init() {
+	Register(landlockOnly{})
+	Register(seccompOnly{})
+}
+
+type landlockOnly struct{ LandlockSeccomp }
+
+func (landlockOnly) Name() string { return "landlock" }
+
+func (landlockOnly) ConfineSelf(g Grants) error {
+	lg := make([]landlock.Grant, len(g))
+	for i, x := range g {
+		lg[i] = landlock.Grant{Path: x.Path, Rights: x.Rights}
+	}
+	_, err := landlock.Restrict(lg)
+	return err
+}
+
+func (landlockOnly) Gaps() map[string]string {
+	gaps := LandlockSeccomp{}.Gaps()
+	for _, name := range []string{"chmod-readonly", "utimes-readonly", "setxattr-readonly"} {
+		gaps[name] = "Landlock does not mediate setattr or xattr changes"
+	}
+	return gaps
+}
+
+type seccompOnly struct{ LandlockSeccomp }
+
+func (seccompOnly) Name() string { return "seccomp" }
+
+func (seccompOnly) ConfineSelf(g Grants) error {
+	_, err := seccomp.Filter{Default: seccomp.Allow, Rules: seccomp.RulesFor(g.Union())}.Install()
+	return err
+}
+
+func (seccompOnly) Gaps() map[string]string {
+	const paths = "seccomp sees syscall numbers, not paths or files: open, truncate and exec of one object cannot be told from another"
+	gaps := map[string]string{}
+	for _, name := range []string{
+		"proc-fd-reopen-rdwr", "proc-fd-reopen-opath-write", "proc-fd-truncate",
+		"exec-without-right", "execveat-empty-path", "exec-via-dynamic-loader",
+		"proc-self-exe-write", "append-only-overwrite", "open-ungranted-sibling",
+		"stat-ungranted-sibling", "grandchild-inherits",
+	} {
+		gaps[name] = paths
+	}
+	return gaps
+}
