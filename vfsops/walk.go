@@ -108,6 +108,11 @@ type walker struct {
 }
 
 func walkBeneath(dirfd int, path string, flags int, mode uint32, how Resolve) (int, error) {
+	if len(path) >= unix.PathMax {
+		// The kernel refuses a path name of PATH_MAX bytes or more before
+		// walking it; the walker must not accept what openat2 refuses.
+		return -1, unix.ENAMETOOLONG
+	}
 	w := walker{root: dirfd, how: how, cur: dirfd}
 	defer w.setCur(dirfd, fileID{}, false) // closes cur if it is ours
 	if err := w.push(path, "absolute path"); err != nil {
