@@ -30,9 +30,14 @@
 // source and target directories of Rename and Link. A missing right gives
 // an *Error matching ErrNotCapable, and the filesystem is untouched.
 //
-// A Dir has a rights.Pair: Base, what the Dir may do itself (look up,
-// create, remove, stat and chmod entries, read its own entries), and
-// Inherit, the ceiling for everything opened through it:
+// A Dir has a rights.Pair: Base, what the Dir may do itself, and Inherit,
+// the ceiling for everything opened through it. Operations by path (Stat,
+// Chmod, Chown, Chtimes, Truncate, Readlink, Mkdir, Remove, Symlink, ...)
+// are the Dir's own acts and are checked on Base, as Capsicum checks the
+// *at system calls on the directory descriptor and WASI its path_*
+// rights; so a Pair whose Base is wider than its Inherit lets the Dir do
+// by path what the files it opens may not. Opening is where Inherit
+// applies:
 //
 //   - OpenFile needs what its flags need (vfsops.OpenRights) within
 //     Inherit, and lookup (plus create, for O_CREATE) within Base. Asking

@@ -3,6 +3,7 @@ package capfd_test
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/capfd/capfd/capfd"
@@ -77,5 +78,35 @@ func ExampleDir_Limit() {
 	fmt.Println(errors.Is(err, capfd.ErrNotCapable))
 	// Output:
 	// lookup,read,seek,stat,readlink,readdir,xattr-get,lock
+	// true
+}
+
+func ExampleDir_FS() {
+	tmp, _ := os.MkdirTemp("", "capfd-example")
+	defer os.RemoveAll(tmp)
+	os.MkdirAll(tmp+"/site/css", 0o755)
+	os.WriteFile(tmp+"/site/index.html", []byte("<h1>hi</h1>"), 0o644)
+	os.WriteFile(tmp+"/site/css/main.css", []byte("h1{}"), 0o644)
+
+	dir, err := capfd.OpenDir(tmp+"/site", rights.Uniform(rights.ReadOnly))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer dir.Close()
+
+	// Any io/fs consumer (http.FileServerFS, template.ParseFS, fs.WalkDir)
+	// now reads through the capability.
+	fs.WalkDir(dir.FS(), ".", func(path string, d fs.DirEntry, err error) error {
+		fmt.Println(path)
+		return nil
+	})
+	_, err = fs.ReadFile(dir.FS(), "../secret")
+	fmt.Println(errors.Is(err, fs.ErrInvalid))
+	// Output:
+	// .
+	// css
+	// css/main.css
+	// index.html
 	// true
 }
