@@ -73,8 +73,8 @@ func (d *Dir) Limit(r rights.Pair) (*Dir, error) {
 	if !d.rights.Inherit.Has(r.Inherit) {
 		return nil, notGrantable("limit", d.name, r.Inherit, d.rights.Inherit)
 	}
-	if !d.life.acquire() {
-		return nil, closedError("limit", d.name)
+	if err := d.use("limit", d.name); err != nil {
+		return nil, err
 	}
 	defer d.done()
 	h, err := d.t.Dup(d.h, r)

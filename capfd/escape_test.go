@@ -207,3 +207,36 @@ func TestNoSymlinksInherited(t *testing.T) {
 		t.Fatalf("control: without NoSymlinks sub/up is an escape, got %v", err)
 	}
 }
+
+// TestNoXDev: with NoXDev a path that crosses a mount point is refused as
+// an escape, for the Dir and for the Dirs opened through it; without it the
+// same path opens. /sys/fs/cgroup is a mount inside sysfs.
+func TestNoXDev(t *testing.T) {
+	var sysSt, cgSt unix.Stat_t
+	if unix.Stat("/sys/fs", &sysSt) != nil || unix.Stat("/sys/fs/cgroup", &cgSt) != nil || sysSt.Dev == cgSt.Dev {
+		t.Skip("needs a filesystem mounted on /sys/fs/cgroup")
+	}
+	for _, c := range []struct {
+		name string
+		how  []Resolve
+		want error
+	}{
+		{"plain", nil, nil},
+		{"NoXDev", []Resolve{NoXDev}, ErrEscape},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sys := openTestDir(t, "/sys", rights.Uniform(rights.ReadOnly), c.how...)
+			if err := closeDir(sys.OpenDir("fs/cgroup", sys.Rights())); !errors.Is(err, c.want) {
+				t.Fatalf("OpenDir across the mount = %v, want %v", err, c.want)
+			}
+			fs, err := sys.OpenDir("fs", sys.Rights())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fs.Close()
+			if err := closeDir(fs.OpenDir("cgroup", fs.Rights())); !errors.Is(err, c.want) {
+				t.Fatalf("through a Dir opened from it: OpenDir across the mount = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
