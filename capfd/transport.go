@@ -52,6 +52,12 @@ type handleID uint64
 //     them with their own operation name and the caller's path. A remote
 //     transport should rebuild the same errno or sentinel on the client
 //     side, so that errors.Is(err, fs.ErrNotExist) and friends hold.
+//   - The dir argument of the entry operations is usually a Dir's handle,
+//     but Stat is also called with a File handle that is an open directory
+//     (DirEntry.Info of File.ReadDir, checked on the File's lookup|stat),
+//     and Reopen with a Dir's handle and O_RDONLY|O_DIRECTORY (Dir.ReadDir
+//     of "."; checked on the Dir's Base: lookup|readdir). A server must
+//     apply the same operand rules to whichever kind of handle it gets.
 //   - Every new handle the transport returns is owned by the caller, who
 //     will call Close on it exactly once. Close must release it even if
 //     other calls on it fail.
