@@ -28,15 +28,13 @@ func ProbeOpenat2() error {
 
 // ProcfsMode opens (if not yet open) the hardened procfs handle and says
 // which kind it is: "private" for a detached procfs instance of our own
-// (fsopen, needs CAP_SYS_ADMIN), "/proc" for the verified host /proc.
+// (fsopen), "clone" for a detached clone of the /proc mount (open_tree);
+// both need CAP_SYS_ADMIN. "/proc" is the verified host /proc.
 func ProcfsMode() (string, error) {
 	if _, err := procRoot(); err != nil {
 		return "", fmt.Errorf("procfs handle: %w", err)
 	}
 	procfs.mu.Lock()
 	defer procfs.mu.Unlock()
-	if procfs.private {
-		return "private", nil
-	}
-	return "/proc", nil
+	return procfs.kind, nil
 }

@@ -28,7 +28,12 @@ import (
 //     task directories and hidepid=ptraceable hides tasks we could not
 //     ptrace anyway. This needs CAP_SYS_ADMIN in the user namespace that
 //     owns our pid namespace.
-//  2. Otherwise: open("/proc"), accepted only if it is procfs
+//  2. Else a detached clone of the /proc mount (open_tree OPEN_TREE_CLONE,
+//     without AT_RECURSIVE, so mounts stacked on /proc's files, such as a
+//     container runtime's masks, are left behind). It needs the same
+//     privilege, but works where a new procfs instance is refused (a
+//     container whose /proc is not fully visible).
+//  3. Otherwise: open("/proc"), accepted only if it is procfs
 //     (fstatfs f_type == PROC_SUPER_MAGIC) and the root of a procfs
 //     mount (inode PROC_ROOT_INO and, where statx reports it, the
 //     mount-root attribute), so it is not a subdirectory bind-mounted onto
@@ -44,7 +49,8 @@ const procRootIno = 1
 var procfs struct {
 	mu      sync.Mutex
 	fd      int
-	private bool
+	private bool   // not reachable by path: nothing can be mounted over it
+	kind    string // "private", "clone" or "/proc"; see ProcfsMode
 	ok      bool
 }
 
@@ -56,30 +62,37 @@ func procRoot() (int, error) {
 	if procfs.ok {
 		return procfs.fd, nil
 	}
-	fd, private, err := openProcRoot()
+	fd, kind, err := openProcRoot()
 	if err != nil {
 		return -1, err
 	}
-	procfs.fd, procfs.private, procfs.ok = fd, private, true
+	procfs.fd, procfs.kind, procfs.private, procfs.ok = fd, kind, kind != "/proc", true
 	return fd, nil
 }
 
-func openProcRoot() (fd int, private bool, err error) {
-	if fd, err := newPrivateProcfs(); err == nil {
+func openProcRoot() (fd int, kind string, err error) {
+	for _, src := range []struct {
+		kind string
+		open func() (int, error)
+	}{{"private", newPrivateProcfs}, {"clone", clonePrivateProcfs}} {
+		fd, err := src.open()
+		if err != nil {
+			continue
+		}
 		if err := verifyProcRoot(fd); err == nil {
-			return fd, true, nil
+			return fd, src.kind, nil
 		}
 		unix.Close(fd)
 	}
 	fd, err = unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, false, fmt.Errorf("open /proc: %w", err)
+		return -1, "", fmt.Errorf("open /proc: %w", err)
 	}
 	if err := verifyProcRoot(fd); err != nil {
 		unix.Close(fd)
-		return -1, false, fmt.Errorf("/proc: %w", err)
+		return -1, "", fmt.Errorf("/proc: %w", err)
 	}
-	return fd, false, nil
+	return fd, "/proc", nil
 }
 
 // newPrivateProcfs mounts a private, detached procfs instance.
@@ -89,10 +102,15 @@ func newPrivateProcfs() (int, error) {
 		return -1, fmt.Errorf("fsopen proc: %w", err)
 	}
 	defer unix.Close(fsfd)
-	// Both options are hardening, not requirements: kernels before 5.8 do
-	// not know them, and a procfs without them is still a real procfs.
-	_ = unix.FsconfigSetString(fsfd, "subset", "pid")
-	_ = unix.FsconfigSetString(fsfd, "hidepid", "ptraceable")
+	// Both options are hardening, not requirements, and the order matters:
+	// subset= exists only since Linux 5.8, which is also when each procfs
+	// mount got a superblock of its own. Before that the superblock is
+	// shared with /proc, and setting hidepid here would change /proc for
+	// the whole pid namespace, so hidepid is only set once subset= has
+	// proved the kernel is new enough.
+	if unix.FsconfigSetString(fsfd, "subset", "pid") == nil {
+		_ = unix.FsconfigSetString(fsfd, "hidepid", "ptraceable")
+	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return -1, fmt.Errorf("fsconfig create proc: %w", err)
 	}
@@ -101,6 +119,16 @@ func newPrivateProcfs() (int, error) {
 		return -1, fmt.Errorf("fsmount proc: %w", err)
 	}
 	return mfd, nil
+}
+
+// clonePrivateProcfs makes a detached copy of the /proc mount, without the
+// mounts stacked on it.
+func clonePrivateProcfs() (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("open_tree /proc: %w", err)
+	}
+	return fd, nil
 }
 
 // errNotProcRoot is returned by verifyProcRoot.

@@ -114,6 +114,39 @@ func TestProcfsHandleIsPrivateWhenPermitted(t *testing.T) {
 	}
 }
 
+// Each way of getting a private handle gives a verified procfs root through
+// which Reopen's lookups work.
+func TestPrivateProcfsSources(t *testing.T) {
+	for _, src := range []struct {
+		name string
+		open func() (int, error)
+	}{{"fsopen", newPrivateProcfs}, {"open_tree-clone", clonePrivateProcfs}} {
+		t.Run(src.name, func(t *testing.T) {
+			fd, err := src.open()
+			if errors.Is(err, unix.EPERM) {
+				t.Skipf("%s needs CAP_SYS_ADMIN: %v", src.name, err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			if err := verifyProcRoot(fd); err != nil {
+				t.Fatal(err)
+			}
+			withLockedThread(t, func() {
+				fddir, err := openThreadFdDir(fd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer unix.Close(fddir)
+				if err := checkProcFdLink(fddir, fdName(fddir)); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
 func mustMountID(t *testing.T, fd int) uint64 {
 	t.Helper()
 	id, err := mountID(fd)
@@ -257,6 +290,10 @@ func TestProcfsMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "/proc"
+	if fd, err := clonePrivateProcfs(); err == nil {
+		unix.Close(fd)
+		want = "clone"
+	}
 	if fd, err := newPrivateProcfs(); err == nil {
 		unix.Close(fd)
 		want = "private"
