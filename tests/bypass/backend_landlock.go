@@ -31,16 +31,12 @@ func (LandlockSeccomp) Available() error {
 func (LandlockSeccomp) ConfineChild(int, Grants) (func(), error) { return func() {}, nil }
 
 func (LandlockSeccomp) ConfineSelf(g Grants) error {
-	lg := make([]landlock.Grant, len(g))
-	for i, x := range g {
-		lg[i] = landlock.Grant{Path: x.Path, Rights: x.Rights}
-	}
-	if _, err := landlock.Restrict(lg); err != nil {
+	if err := landlockOnlyConfine(g); err != nil {
 		return err
 	}
 	// Landlock first: its syscalls are not in the filter, but nothing
 	// should depend on that.
-	fd, err := seccomp.Filter{Default: seccomp.Allow, Rules: seccomp.RulesFor(g.Union())}.Install()
+	fd, err := seccompFilterFor(g).Install()
 	if err != nil {
 		return err
 	}

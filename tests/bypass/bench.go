@@ -5,109 +5,86 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"testing"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/seccomp"
 	"golang.org/x/sys/unix"
 )
 
-// benchReport is what the bench child measured, in ns per open+close of a
-// file in the granted directory, each stage in the same process.
-type benchReport struct {
-	Unconfined      float64 `json:"unconfined"`
-	UnconfinedAgain float64 `json:"unconfined_again"` // the noise floor: same state, measured twice
-	BesideConfined  float64 `json:"beside_confined"` // still unconfined, while a confined sibling lives
-	Landlock        float64 `json:"landlock"`
-	LandlockSeccomp float64 `json:"landlock_seccomp"`
-	Error           string  `json:"error,omitempty"`
-}
+// Confinement of a bench server (envBenchMode).
+const (
+	benchUnconfined      = "unconfined"
+	benchLandlock        = "landlock"
+	benchLandlockSeccomp = "landlock+seccomp"
+	envBenchMode         = "CAPFD_BYPASS_BENCH_MODE"
+)
 
-func openCloseNs(path string) (float64, error) {
-	var failed error
-	r := testing.Benchmark(func(b *testing.B) {
-		for b.Loop() {
-			fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				failed = err
-				b.FailNow()
-			}
-			unix.Close(fd)
+// benchServer confines itself as its mode says, prints "ready", then for
+// each "N" line on stdin times N open+close pairs of granted/ro.txt and
+// prints the ns per pair. Servers of all modes live side by side and are
+// asked in turn, so load on a shared machine hits them all alike.
+func benchServer(e *Env) int {
+	if err := confineForBench(e, os.Getenv(envBenchMode)); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n, err := strconv.Atoi(strings.TrimSpace(in.Text()))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: bad count %q\n", in.Text())
+			return 1
 		}
-	})
-	if failed != nil {
-		return 0, fmt.Errorf("open %s: %w", path, failed)
+		ns, err := timeOpenClose(e.RO, n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		fmt.Println(ns)
 	}
-	return float64(r.T.Nanoseconds()) / float64(r.N), nil
+	return 0
 }
 
-// benchChild measures the stages in order; confinement only ever tightens,
-// so the unconfined numbers come first.
-func benchChild(e *Env) benchReport {
-	var r benchReport
-	fail := func(err error) benchReport { r.Error = err.Error(); return r }
-	var err error
-	// The first run pays for cold caches and runtime start-up: discard it.
-	if _, err = openCloseNs(e.RO); err != nil {
-		return fail(err)
+func confineForBench(e *Env, mode string) error {
+	switch mode {
+	case benchUnconfined:
+		return nil
+	case benchLandlock:
+		return landlockOnlyConfine(e.Grants())
+	case benchLandlockSeccomp:
+		return LandlockSeccomp{}.ConfineSelf(e.Grants())
 	}
-	if r.Unconfined, err = openCloseNs(e.RO); err != nil {
-		return fail(err)
-	}
-	if r.UnconfinedAgain, err = openCloseNs(e.RO); err != nil {
-		return fail(err)
-	}
+	return fmt.Errorf("unknown bench mode %q", mode)
+}
 
-	hold := helperCommand(e, e.Helper, roleHold, nil)
-	stdin, err := hold.StdinPipe()
-	if err != nil {
-		return fail(err)
-	}
-	stdout, err := hold.StdoutPipe()
-	if err != nil {
-		return fail(err)
-	}
-	hold.Stderr = os.Stderr
-	if err := hold.Start(); err != nil {
-		return fail(fmt.Errorf("start confined sibling: %w", err))
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "held\n" {
-		hold.Process.Kill()
-		hold.Wait()
-		return fail(fmt.Errorf("confined sibling: %q, %v", line, err))
-	}
-	r.BesideConfined, err = openCloseNs(e.RO)
-	stdin.Close()
-	if werr := hold.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("confined sibling: %w", werr)
-	}
-	if err != nil {
-		return fail(err)
-	}
-
-	g := e.Grants()
+func landlockOnlyConfine(g Grants) error {
 	lg := make([]landlock.Grant, len(g))
 	for i, x := range g {
 		lg[i] = landlock.Grant{Path: x.Path, Rights: x.Rights}
 	}
-	if _, err := landlock.Restrict(lg); err != nil {
-		return fail(err)
+	_, err := landlock.Restrict(lg)
+	return err
+}
+
+func timeOpenClose(path string, n int) (float64, error) {
+	start := time.Now()
+	for range n {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0, fmt.Errorf("open %s: %w", path, err)
+		}
+		unix.Close(fd)
 	}
-	if r.Landlock, err = openCloseNs(e.RO); err != nil {
-		return fail(err)
-	}
-	if _, err := (seccomp.Filter{Default: seccomp.Allow, Rules: seccomp.RulesFor(g.Union())}).Install(); err != nil {
-		return fail(err)
-	}
-	if r.LandlockSeccomp, err = openCloseNs(e.RO); err != nil {
-		return fail(err)
-	}
-	return r
+	return float64(time.Since(start).Nanoseconds()) / float64(n), nil
 }
 
 // holdChild confines itself like the landlock+seccomp backend, says "held",
-// and lives until its stdin closes.
+// and lives until its stdin closes: the confined neighbour of an
+// unconfined measurement.
 func holdChild(e *Env) int {
 	if err := (LandlockSeccomp{}).ConfineSelf(e.Grants()); err != nil {
 		fmt.Fprintln(os.Stderr, "hold:", err)
@@ -116,4 +93,9 @@ func holdChild(e *Env) int {
 	fmt.Println("held")
 	io.Copy(io.Discard, os.Stdin)
 	return 0
+}
+
+// seccompFilterFor is the filter the landlock+seccomp backend installs.
+func seccompFilterFor(g Grants) seccomp.Filter {
+	return seccomp.Filter{Default: seccomp.Allow, Rules: seccomp.RulesFor(g.Union())}
 }

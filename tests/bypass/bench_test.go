@@ -1,63 +1,135 @@
 package bypass
 
 import (
-	"bytes"
-	"encoding/json"
+	"bufio"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
+// pairsPerSample is how many open+close pairs one sample times (~25 ms).
+const pairsPerSample = 5000
+
 // BenchmarkOpenClose measures open+close of a file in the granted directory
-// in one child, first unconfined, then unconfined while a confined sibling
-// lives, then under Landlock, then under Landlock + seccomp, and reports
-// each against the unconfined run of the same process:
+// in long-lived servers that are unconfined, Landlock-confined and
+// Landlock+seccomp-confined, side by side, asked in turn each iteration
+// (one iteration = one round of samples). It reports medians over rounds:
 //
-//	beside-confined/unconfined   the cost confinement puts on OTHER processes
-//	landlock/unconfined          the cost Landlock puts on the confined one
-//	landlock+seccomp/unconfined
-//
-// The child measures itself with testing.Benchmark, so this benchmark does
-// one child per iteration; run it with -benchtime=1x.
+//	landlock/unconfined, landlock+seccomp/unconfined
+//	    the cost confinement puts on the confined process;
+//	beside-confined/unconfined
+//	    the cost on an UNconfined process of a confined process existing: the
+//	    unconfined server sampled while a confined sibling is started and
+//	    alive, against the mean of its samples just before and after;
+//	noise:after/before
+//	    the same unconfined server sampled twice with nothing changed.
 func BenchmarkOpenClose(b *testing.B) {
 	if os.Geteuid() != 0 {
-		b.Skip("root missing: the child unshares a mount namespace")
+		b.Skip("root missing: the fixture's helpers run as in the suite")
 	}
 	if err := (LandlockSeccomp{}).Available(); err != nil {
 		b.Skip(err)
 	}
-	helper := suiteHelper(b)
-	var runs []benchReport
-	for range b.N {
-		var r benchReport
-		e := NewEnv(b, helper, false)
-		cmd := helperCommand(e, e.Helper, roleBench, nil)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			b.Fatalf("bench child: %v\n%s", err, stderr.String())
-		}
-		if err := json.Unmarshal(out, &r); err != nil || r.Error != "" {
-			b.Fatalf("bench child: %q %v %s", out, err, r.Error)
-		}
-		runs = append(runs, r)
+	e := NewEnv(b, suiteHelper(b), false)
+	servers := map[string]*benchProc{}
+	modes := []string{benchUnconfined, benchLandlock, benchLandlockSeccomp}
+	for _, mode := range modes {
+		servers[mode] = startBenchProc(b, e, roleBench, mode, "ready")
 	}
-	// Medians over the children: one noisy neighbour on a shared machine
-	// should not decide the ratio.
-	b.ReportMetric(median(runs, func(r benchReport) float64 { return r.Unconfined }), "unconfined-ns/op")
-	b.ReportMetric(median(runs, func(r benchReport) float64 { return r.UnconfinedAgain / r.Unconfined }), "noise:again/unconfined")
-	b.ReportMetric(median(runs, func(r benchReport) float64 { return r.BesideConfined / r.Unconfined }), "beside-confined/unconfined")
-	b.ReportMetric(median(runs, func(r benchReport) float64 { return r.Landlock / r.Unconfined }), "landlock/unconfined")
-	b.ReportMetric(median(runs, func(r benchReport) float64 { return r.LandlockSeccomp / r.Unconfined }), "landlock+seccomp/unconfined")
-	b.ReportMetric(0, "ns/op") // the parent's time is process start-up, not the measurement
+	var landlockRatio, bothRatio, besideRatio, noise []float64
+	var unconfinedNs []float64
+	b.ResetTimer()
+	for i := range b.N {
+		ns := map[string]float64{}
+		for j := range modes { // rotate the order each round
+			mode := modes[(i+j)%len(modes)]
+			ns[mode] = servers[mode].sample(b)
+		}
+		before := servers[benchUnconfined].sample(b)
+		hold := startBenchProc(b, e, roleHold, "", "held")
+		beside := servers[benchUnconfined].sample(b)
+		hold.stop(b)
+		after := servers[benchUnconfined].sample(b)
+
+		u := ns[benchUnconfined]
+		unconfinedNs = append(unconfinedNs, u)
+		landlockRatio = append(landlockRatio, ns[benchLandlock]/u)
+		bothRatio = append(bothRatio, ns[benchLandlockSeccomp]/u)
+		besideRatio = append(besideRatio, beside/((before+after)/2))
+		noise = append(noise, after/before)
+	}
+	b.StopTimer()
+	for _, s := range servers {
+		s.stop(b)
+	}
+	b.ReportMetric(median(unconfinedNs), "unconfined-ns/op")
+	b.ReportMetric(median(landlockRatio), "landlock/unconfined")
+	b.ReportMetric(median(bothRatio), "landlock+seccomp/unconfined")
+	b.ReportMetric(median(besideRatio), "beside-confined/unconfined")
+	b.ReportMetric(median(noise), "noise:after/before")
+	b.ReportMetric(0, "ns/op") // a round's wall time is not a per-op figure
 }
 
-func median(runs []benchReport, f func(benchReport) float64) float64 {
-	v := make([]float64, len(runs))
-	for i, r := range runs {
-		v[i] = f(r)
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+type benchProc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startBenchProc(b *testing.B, e *Env, role, mode, hello string) *benchProc {
+	b.Helper()
+	cmd := helperCommand(e, e.Helper, role, []string{envBenchMode + "=" + mode})
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
 	}
-	slices.Sort(v)
-	return v[len(v)/2]
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &benchProc{cmd: cmd, in: in, out: bufio.NewReader(out)}
+	b.Cleanup(func() { cmd.Process.Kill() })
+	if line, err := p.out.ReadString('\n'); err != nil || strings.TrimSpace(line) != hello {
+		b.Fatalf("%s %s: said %q, %v", role, mode, line, err)
+	}
+	return p
+}
+
+func (p *benchProc) sample(b *testing.B) float64 {
+	b.Helper()
+	if _, err := fmt.Fprintln(p.in, pairsPerSample); err != nil {
+		b.Fatal(err)
+	}
+	line, err := p.out.ReadString('\n')
+	if err != nil {
+		b.Fatalf("bench server: %v", err)
+	}
+	ns, err := strconv.ParseFloat(strings.TrimSpace(line), 64)
+	if err != nil {
+		b.Fatalf("bench server said %q", line)
+	}
+	return ns
+}
+
+func (p *benchProc) stop(b *testing.B) {
+	b.Helper()
+	p.in.Close()
+	if err := p.cmd.Wait(); err != nil {
+		b.Fatalf("bench process: %v", err)
+	}
 }

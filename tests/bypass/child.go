@@ -26,7 +26,7 @@ const (
 	roleAttack       = "attack"        // attack only: a grandchild
 	roleExecveat     = "execveat"      // execveat granted/prog, report by exit status
 	roleExeOverwrite = "exe-overwrite" // second stage of proc-self-exe-write
-	roleBench        = "bench"         // see bench_test.go
+	roleBench        = "bench"         // a benchmark server, see bench.go
 	roleHold         = "hold"          // confine, then wait for stdin to close
 )
 
@@ -56,7 +56,7 @@ func ChildMain() int {
 	case roleExeOverwrite:
 		return report(resultOf(stageAttack, overwriteExe(e)))
 	case roleBench:
-		return report(benchChild(e))
+		return benchServer(e)
 	case roleHold:
 		return holdChild(e)
 	default:

@@ -1,10 +1,5 @@
 package bypass
 
-import (
-	"github.com/capfd/capfd/broker/landlock"
-	"github.com/capfd/capfd/broker/seccomp"
-)
-
 // The two halves of LandlockSeccomp, each run through the suite alone, so
 // the gap tables show which layer stops what (docs/kernel-enforcement.md).
 
@@ -18,12 +13,7 @@ type landlockOnly struct{ LandlockSeccomp }
 func (landlockOnly) Name() string { return "landlock" }
 
 func (landlockOnly) ConfineSelf(g Grants) error {
-	lg := make([]landlock.Grant, len(g))
-	for i, x := range g {
-		lg[i] = landlock.Grant{Path: x.Path, Rights: x.Rights}
-	}
-	_, err := landlock.Restrict(lg)
-	return err
+	return landlockOnlyConfine(g)
 }
 
 func (landlockOnly) Gaps() map[string]string {
@@ -39,7 +29,7 @@ type seccompOnly struct{ LandlockSeccomp }
 func (seccompOnly) Name() string { return "seccomp" }
 
 func (seccompOnly) ConfineSelf(g Grants) error {
-	_, err := seccomp.Filter{Default: seccomp.Allow, Rules: seccomp.RulesFor(g.Union())}.Install()
+	_, err := seccompFilterFor(g).Install()
 	return err
 }
 
