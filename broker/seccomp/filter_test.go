@@ -12,10 +12,11 @@ import (
 	"github.com/capfd/capfd/rights"
 )
 
-// simulate runs the assembled program on a seccomp_data for (auditArch, nr)
-// in x/net/bpf's VM. The VM loads words big-endian, so the input is encoded
-// big-endian: the program sees the same values the kernel would give it.
-func simulate(t *testing.T, prog []unix.SockFilter, auditArch uint32, nr uint32) Action {
+// simulator loads the assembled program into x/net/bpf's VM and returns a
+// function running it on a seccomp_data for (auditArch, nr). The VM loads
+// words big-endian, so the input is encoded big-endian: the program sees
+// the same values the kernel would give it.
+func simulator(t testing.TB, prog []unix.SockFilter) func(auditArch, nr uint32) Action {
 	t.Helper()
 	raw := make([]bpf.RawInstruction, len(prog))
 	for i, f := range prog {
@@ -30,16 +31,23 @@ func simulate(t *testing.T, prog []unix.SockFilter, auditArch uint32, nr uint32)
 		t.Fatalf("NewVM: %v", err)
 	}
 	data := make([]byte, 64) // sizeof(struct seccomp_data)
-	binary.BigEndian.PutUint32(data[offsetNr:], nr)
-	binary.BigEndian.PutUint32(data[offsetArch:], auditArch)
-	ret, err := vm.Run(data)
-	if err != nil {
-		t.Fatalf("VM run: %v", err)
+	return func(auditArch, nr uint32) Action {
+		binary.BigEndian.PutUint32(data[offsetNr:], nr)
+		binary.BigEndian.PutUint32(data[offsetArch:], auditArch)
+		ret, err := vm.Run(data)
+		if err != nil {
+			t.Fatalf("VM run: %v", err)
+		}
+		return Action(uint32(ret))
 	}
-	return Action(uint32(ret))
 }
 
-func nr(t *testing.T, name string) uint32 {
+func simulate(t testing.TB, prog []unix.SockFilter, auditArch uint32, nr uint32) Action {
+	t.Helper()
+	return simulator(t, prog)(auditArch, nr)
+}
+
+func nr(t testing.TB, name string) uint32 {
 	t.Helper()
 	n, ok := native.SyscallNames[name]
 	if !ok {
