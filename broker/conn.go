@@ -84,7 +84,7 @@ func (c *clientConn) openRoots(grants []Grant) error {
 		if err != nil {
 			return fmt.Errorf("broker: grant %q: %w", g.Name, err)
 		}
-		h, ok := c.table.add(capfd.ServeDir(d))
+		h, ok := c.table.add(capfd.ServeDir(d, g.Name))
 		if !ok {
 			d.Close()
 			return fmt.Errorf("broker: %d grants exceed the handle limit %d", len(grants), c.srv.cfg.Limits.MaxHandles)
@@ -102,6 +102,11 @@ func (c *clientConn) loop(ctx context.Context, buf []byte) error {
 		if err != nil {
 			var re *wire.RecvError
 			if !errors.As(err, &re) {
+				if errors.Is(err, unix.ECONNRESET) {
+					// The client exited without an orderly close: a
+					// disconnect like any other.
+					return io.EOF
+				}
 				return err // EOF, shutdown deadline, broken socket
 			}
 			c.srv.m.malformed.Inc()
@@ -190,22 +195,20 @@ func (c *clientConn) start(req *wire.Request) {
 	}()
 }
 
-// serveRequest dispatches req, sends the reply, and accounts for it.
+// serveRequest dispatches req, accounts for it, and sends the reply. The
+// accounting comes first so that whoever sees the reply also sees it in
+// the metrics and the audit log.
 func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
 	res := c.dispatch(req)
+	if res.release != nil {
+		defer res.release()
+	}
 	result := resultOK
 	var er *wire.ErrorReply
 	if res.err != nil {
 		e := toWire(res.err)
 		er = &e
 		result = resultFor(e.Code)
-		c.sendErrorReply(req.ID, req.Op, req.Handle, e)
-	} else if !res.sent {
-		res.rep.ID, res.rep.Op, res.rep.Handle = req.ID, req.Op, req.Handle
-		c.sendReply(&res.rep, -1)
-	}
-	if res.release != nil {
-		res.release()
 	}
 	elapsed := time.Since(arrived)
 	c.srv.m.ops.WithLabelValues(req.Op.String(), result).Inc()
@@ -214,6 +217,13 @@ func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
 		c.srv.m.denied(er.Held.Missing(er.Needed))
 	}
 	c.audit(auditRecord{op: req.Op, handle: req.Handle, name: res.name, path: req.Path, result: result, er: er, duration: elapsed})
+	switch {
+	case er != nil:
+		c.sendErrorReply(req.ID, req.Op, req.Handle, *er)
+	case !res.sent:
+		res.rep.ID, res.rep.Op, res.rep.Handle = req.ID, req.Op, req.Handle
+		c.sendReply(&res.rep, -1)
+	}
 }
 
 func resultFor(code wire.Code) string {

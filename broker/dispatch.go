@@ -29,13 +29,17 @@ var dataBufs = sync.Pool{New: func() any { b := make([]byte, wire.MaxMessage); r
 // method, which checks the handle's rights before any system call; the
 // broker's own checks here are about the request's shape (handle exists,
 // is the right kind, sizes within limits).
-func (c *clientConn) dispatch(req *wire.Request) (out outcome) {
+func (c *clientConn) dispatch(req *wire.Request) outcome {
 	s, ok := c.table.get(req.Handle)
 	if !ok {
-		out.err = errBadHandle(fmt.Sprintf("no handle %d", req.Handle))
-		return out
+		return outcome{err: errBadHandle(fmt.Sprintf("no handle %d", req.Handle))}
 	}
+	out := c.dispatchTo(s, req)
 	out.name = s.Name()
+	return out
+}
+
+func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) (out outcome) {
 	if vfsops.Resolve(req.Resolve)&^knownResolve != 0 {
 		out.err = errBadRequest(fmt.Sprintf("unknown resolve flags %#x", req.Resolve))
 		return out

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"io/fs"
+	"os"
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
@@ -32,10 +33,26 @@ func errBadRequest(msg string) error {
 	return &replyError{code: wire.CodeProtocol, errno: unix.EINVAL, msg: msg}
 }
 
+// causeMessage is the text of err without the *fs.PathError and
+// *os.LinkError layers: the client puts its own operation and path around
+// the cause, and would otherwise print them twice.
+func causeMessage(err error) string {
+	for {
+		switch e := err.(type) {
+		case *fs.PathError:
+			err = e.Err
+		case *os.LinkError:
+			err = e.Err
+		default:
+			return err.Error()
+		}
+	}
+}
+
 // toWire classifies err for the error reply, keeping the errno so the
 // client can rebuild an error that errors.Is matches as a local one would.
 func toWire(err error) wire.ErrorReply {
-	er := wire.ErrorReply{Message: err.Error()}
+	er := wire.ErrorReply{Message: causeMessage(err)}
 	var errno unix.Errno
 	hasErrno := errors.As(err, &errno)
 	var re *replyError

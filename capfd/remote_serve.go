@@ -24,8 +24,14 @@ type Served struct {
 	file *File // set for file handles
 }
 
-// ServeDir serves d. The Served takes ownership of d: closing it closes d.
-func ServeDir(d *Dir) *Served { return &Served{dir: d} }
+// ServeDir serves d under name: the name the client knows it by, used in
+// error messages instead of d's path in the broker's file system, which is
+// none of the client's business. The Served takes ownership of d: closing
+// it closes d.
+func ServeDir(d *Dir, name string) *Served {
+	d.name = name
+	return &Served{dir: d}
+}
 
 // IsDir reports whether s is a directory handle.
 func (s *Served) IsDir() bool { return s.dir != nil }

@@ -115,7 +115,10 @@ func restrictScenario(dir string) report {
 		}
 	}()
 
+	fdsBefore := countFds()
 	rep, err := Restrict(fixtureGrants(dir))
+	r["fd_delta"] = fmt.Sprint(countFds() - fdsBefore)
+	r["handled_all"] = fmt.Sprint(rep.Handled == handledAt(rep.ABI))
 	r["restrict"] = outcome(err)
 	r["abi"] = fmt.Sprint(rep.ABI)
 	r["widened"] = fmt.Sprint(len(rep.Widened))
@@ -175,6 +178,12 @@ func TestRestrict(t *testing.T) {
 	if r["thread.read outside"] != "EACCES" {
 		t.Errorf("other thread read outside: %s, want EACCES", r["thread.read outside"])
 	}
+	if r["fd_delta"] != "0" {
+		t.Errorf("Restrict leaked %s fds", r["fd_delta"])
+	}
+	if r["handled_all"] != "true" {
+		t.Errorf("Report.Handled is not everything ABI %s supports", r["abi"])
+	}
 	if r["widened"] != "0" {
 		t.Errorf("fixture grants reported %s widenings, want 0", r["widened"])
 	}
@@ -193,4 +202,16 @@ func TestProbe(t *testing.T) {
 	if err != nil || abi != int(want) {
 		t.Fatalf("Probe = %d, %v; kernel ABI %d", abi, err, want)
 	}
+}
+
+// countFds asks fcntl about each fd number: after Restrict, /proc/self/fd
+// is no longer readable.
+func countFds() int {
+	n := 0
+	for fd := range 4096 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+			n++
+		}
+	}
+	return n
 }

@@ -26,6 +26,7 @@ const (
 	CodeBadHandle   Code = 6 // no such handle, or the wrong kind of handle
 	CodeUnsupported Code = 7 // the broker does not serve this operation
 	CodeShutdown    Code = 8 // the broker is shutting down
+	CodeRefused     Code = 9 // the broker's policy grants this client nothing
 )
 
 func (c Code) String() string {
@@ -48,6 +49,8 @@ func (c Code) String() string {
 		return "unsupported"
 	case CodeShutdown:
 		return "shutdown"
+	case CodeRefused:
+		return "refused"
 	}
 	return fmt.Sprintf("code(%d)", uint8(c))
 }

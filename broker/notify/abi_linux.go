@@ -1,0 +1,124 @@
+package notify
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The seccomp user-notification ABI (include/uapi/linux/seccomp.h). x/sys
+// has the RECV and SEND request numbers; the others are spelled out here
+// with the _IOW encoding the kernel uses.
+const (
+	ioctlNotifRecv     = unix.SECCOMP_IOCTL_NOTIF_RECV // _IOWR('!', 0, struct seccomp_notif)
+	ioctlNotifSend     = unix.SECCOMP_IOCTL_NOTIF_SEND // _IOWR('!', 1, struct seccomp_notif_resp)
+	ioctlNotifIDValid  = 0x40082102                    // _IOW('!', 2, __u64)
+	ioctlNotifAddfd    = 0x40182103                    // _IOW('!', 3, struct seccomp_notif_addfd)
+	ioctlNotifSetFlags = 0x40082104                    // _IOW('!', 4, __u64)
+)
+
+// seccompData is struct seccomp_data: what the filter saw.
+type seccompData struct {
+	Nr                 int32
+	Arch               uint32
+	InstructionPointer uint64
+	Args               [6]uint64
+}
+
+// notifReq is struct seccomp_notif. Pid is the thread id of the caller in
+// the supervisor's pid namespace.
+type notifReq struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Data  seccompData
+}
+
+// notifResp is struct seccomp_notif_resp.
+type notifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+// notifAddfd is struct seccomp_notif_addfd.
+type notifAddfd struct {
+	ID         uint64
+	Flags      uint32
+	Srcfd      uint32
+	Newfd      uint32
+	NewfdFlags uint32
+}
+
+// The sizes the kernel expects (SECCOMP_GET_NOTIF_SIZES is checked against
+// them in the tests); the arrays below fail to compile on any other size.
+const (
+	sizeofNotifReq   = 80
+	sizeofNotifResp  = 24
+	sizeofNotifAddfd = 24
+)
+
+var (
+	_ [sizeofNotifReq - unsafe.Sizeof(notifReq{})]byte
+	_ [sizeofNotifResp - unsafe.Sizeof(notifResp{})]byte
+	_ [sizeofNotifAddfd - unsafe.Sizeof(notifAddfd{})]byte
+	_ [unsafe.Sizeof(notifReq{}) - sizeofNotifReq]byte
+	_ [unsafe.Sizeof(notifResp{}) - sizeofNotifResp]byte
+	_ [unsafe.Sizeof(notifAddfd{}) - sizeofNotifAddfd]byte
+)
+
+func ioctlPtr(fd int, req uintptr, arg unsafe.Pointer) error {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(arg))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// recv blocks until a notification arrives. ENOENT means the notifying task
+// died between the wake-up and the receive; EINTR a signal. Both are retried
+// by the caller.
+func recv(listener int, req *notifReq) error {
+	*req = notifReq{} // the kernel insists on a zeroed buffer
+	return ioctlPtr(listener, ioctlNotifRecv, unsafe.Pointer(req))
+}
+
+// respond completes a notification: the syscall returns val, or fails with
+// errno when errno is not 0.
+func respond(listener int, id uint64, val int64, errno unix.Errno) error {
+	resp := notifResp{ID: id, Val: val, Error: -int32(errno)}
+	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&resp))
+}
+
+// idValid reports whether notification id is still pending, i.e. the task
+// that raised it is still alive and waiting. Checked after reading the
+// task's memory or /proc entries: a pid can be reused once its task died,
+// and what we read from a recycled pid must not be acted on.
+func idValid(listener int, id uint64) bool {
+	return ioctlPtr(listener, ioctlNotifIDValid, unsafe.Pointer(&id)) == nil
+}
+
+// addfdAndRespond installs srcfd in the notifying task and completes the
+// syscall with the new fd number, in one step (SECCOMP_ADDFD_FLAG_SEND):
+// there is no window in which the fd exists in the task but the syscall has
+// not returned it, and no way to install it twice.
+func addfdAndRespond(listener int, id uint64, srcfd int, cloexec bool) (int, error) {
+	req := notifAddfd{ID: id, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(srcfd)}
+	if cloexec {
+		req.NewfdFlags = unix.O_CLOEXEC
+	}
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), ioctlNotifAddfd, uintptr(unsafe.Pointer(&req)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
+}
+
+// setSyncWakeUp asks the kernel to wake the supervisor and the target on the
+// current CPU (Linux 6.6+), which cuts the notification round trip. Older
+// kernels answer EINVAL and keep the ordinary wake-up.
+func setSyncWakeUp(listener int) error {
+	flags := uint64(unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
+	return ioctlPtr(listener, ioctlNotifSetFlags, unsafe.Pointer(&flags))
+}

@@ -1,0 +1,321 @@
+package notify
+
+import (
+	"errors"
+	"path"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+)
+
+// call is the notification being answered, with the scratch buffers its
+// handler needs. The serving goroutine owns one and reuses it.
+type call struct {
+	s        *Supervisor
+	listener int
+	req      notifReq
+	path     [pathMax]byte
+	path2    [pathMax]byte
+}
+
+// result is a handler's answer. fd >= 0 is installed in the task and
+// becomes the syscall's return value; pending means another goroutine
+// answers later; gone means the task died and nobody waits.
+type result struct {
+	val     int64
+	errno   unix.Errno
+	fd      int
+	cloexec bool
+	pending bool
+	gone    bool
+}
+
+func ok(val int64) result             { return result{val: val, fd: -1} }
+func fail(errno unix.Errno) result    { return result{errno: errno, fd: -1} }
+func installFd(fd int, cloexec bool) result {
+	return result{fd: fd, cloexec: cloexec}
+}
+
+var (
+	gone    = result{gone: true, fd: -1}
+	pending = result{pending: true, fd: -1}
+)
+
+func (c *call) pid() int         { return int(c.req.Pid) }
+func (c *call) arg(i int) uint64 { return c.req.Data.Args[i] }
+
+// argFd reads a syscall argument declared as int (a dirfd): the kernel
+// uses its low 32 bits, sign-extended.
+func (c *call) argFd(i int) int32 { return int32(uint32(c.req.Data.Args[i])) }
+
+func (c *call) handle() {
+	c.s.handled.Add(1)
+	nr := c.req.Data.Nr
+	var h handler
+	if nr >= 0 && int(nr) < len(handlerByNr) {
+		h = handlerByNr[nr]
+	}
+	r := fail(unix.ENOSYS)
+	if h != nil {
+		r = h(c)
+	}
+	finish(c.listener, c.req.ID, r)
+}
+
+// finish sends r for notification id.
+func finish(listener int, id uint64, r result) {
+	switch {
+	case r.pending || r.gone:
+		return
+	case r.fd >= 0:
+		_, err := addfdAndRespond(listener, id, r.fd, r.cloexec)
+		unix.Close(r.fd)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			// The task's fd table is full (EMFILE) or similar: the
+			// syscall fails with that error, as it would have natively.
+			errno, _ := err.(unix.Errno)
+			if errno == 0 {
+				errno = unix.EIO
+			}
+			_ = respond(listener, id, 0, errno)
+		}
+	default:
+		// ENOENT here means the task died meanwhile: nothing to do.
+		_ = respond(listener, id, r.val, r.errno)
+	}
+}
+
+// valid reports whether the notification is still pending. Every handler
+// calls it (through locate or taskFd) after it has read the task's memory
+// and /proc entries and before it acts: if the task died, its pid may
+// already name another process, and what was read must be thrown away.
+func (c *call) valid() bool { return idValid(c.listener, c.req.ID) }
+
+// readPath copies the path argument at addr into buf.
+func (c *call) readPath(addr uint64, buf *[pathMax]byte) (string, unix.Errno) {
+	return readString(c.pid(), addr, buf)
+}
+
+// location is a request path matched against the grants.
+type location struct {
+	abs  string // clean absolute path, for messages and matching
+	g    *grant // nil: outside every grant
+	rest string // path beneath g, "." for g itself; trailing "/" kept
+}
+
+// locate turns the task's (dirfd, path) into a location.
+//
+// A relative path is anchored at the directory the task's dirfd (or cwd)
+// names, as reported by /proc/PID/fd/N (or /proc/PID/cwd). The descriptor
+// is used as a name only, never as authority: the joined absolute path is
+// matched against the grants exactly like an absolute path, and resolved
+// beneath the grant's own descriptor. So a directory fd obtained any other
+// way, or a cwd outside every grant, confers nothing; see doc.go.
+//
+// Paths are cleaned lexically ("a/../b" is "b") before matching, as
+// filepath.Clean does. That differs from the kernel only when a symlink
+// precedes a "..", and it cannot widen access: whatever the string says,
+// the object is reached by RESOLVE_BENEATH resolution from the matched
+// grant, with that grant's rights.
+func (c *call) locate(dirfd int32, p string) (location, unix.Errno) {
+	if p == "" {
+		return location{}, unix.ENOENT
+	}
+	abs := p
+	if !strings.HasPrefix(p, "/") {
+		base, errno := c.dirPath(dirfd)
+		if errno != 0 {
+			return location{}, errno
+		}
+		abs = base + "/" + p
+	}
+	abs = path.Clean(abs)
+	if !c.valid() {
+		return location{}, errGone
+	}
+	g, rest := c.s.grants.match(abs)
+	if g != nil && rest != "." && strings.HasSuffix(p, "/") {
+		// "file/" must fail with ENOTDIR as it does natively.
+		rest += "/"
+	}
+	return location{abs: abs, g: g, rest: rest}, 0
+}
+
+// errGone is returned by locate and taskFd when the task died: a sentinel
+// no syscall returns, mapped to the gone result by handlers.
+const errGone = unix.Errno(1 << 30)
+
+// resultFor maps an errno from locate or taskFd to a result.
+func resultFor(errno unix.Errno) result {
+	if errno == errGone {
+		return gone
+	}
+	return fail(errno)
+}
+
+// dirPath is the absolute path of the task's directory fd, or of its cwd
+// for AT_FDCWD.
+func (c *call) dirPath(dirfd int32) (string, unix.Errno) {
+	var link string
+	switch {
+	case dirfd == unix.AT_FDCWD:
+		link = "/proc/" + strconv.Itoa(c.pid()) + "/cwd"
+	case dirfd < 0:
+		return "", unix.EBADF
+	default:
+		link = "/proc/" + strconv.Itoa(c.pid()) + "/fd/" + strconv.Itoa(int(dirfd))
+	}
+	p, err := readlinkString(link)
+	if err != nil {
+		if dirfd == unix.AT_FDCWD {
+			return "", unix.ENOENT
+		}
+		return "", unix.EBADF
+	}
+	switch {
+	case strings.HasSuffix(p, " (deleted)"):
+		return "", unix.ENOENT
+	case !strings.HasPrefix(p, "/"):
+		// pipe:[123], socket:[456], anon_inode:...: not a directory.
+		return "", unix.ENOTDIR
+	}
+	return p, 0
+}
+
+// taskFd duplicates the task's descriptor fd into the supervisor (for the
+// fd-only forms: fstatat(fd, "", AT_EMPTY_PATH) and friends). The task
+// already holds the fd, so nothing is resolved and nothing is granted.
+func (c *call) taskFd(fd int32) (int, unix.Errno) {
+	if fd < 0 {
+		return -1, unix.EBADF
+	}
+	pidfd, err := unix.PidfdOpen(c.pid(), unix.PIDFD_THREAD)
+	if err != nil {
+		return -1, unix.ESRCH
+	}
+	defer unix.Close(pidfd)
+	// After this check the pidfd is known to be the notifying task, so
+	// pidfd_getfd cannot take a descriptor from a recycled pid.
+	if !c.valid() {
+		return -1, errGone
+	}
+	dup, err := unix.PidfdGetfd(pidfd, int(fd), 0)
+	if err != nil {
+		return -1, unix.EBADF
+	}
+	return dup, 0
+}
+
+// rightsAt returns the rights of the object a location names and of the
+// directory it is an entry of. The grant's base rights cover the granted
+// object itself and the entries of a granted directory; its inherit rights
+// cover everything deeper (rights.Pair.Child). A granted object's own
+// directory lies outside the grant: no entry rights there.
+func (l location) rightsAt() (object, parent rights.Rights) {
+	g := l.g
+	rest := strings.TrimSuffix(l.rest, "/")
+	switch {
+	case rest == ".":
+		return g.Rights.Base, rights.None
+	case !strings.Contains(rest, "/"):
+		return g.Rights.Inherit, g.Rights.Base
+	default:
+		return g.Rights.Inherit, g.Rights.Inherit
+	}
+}
+
+// need is what an operation requires of the object and of its directory.
+type need struct {
+	op     string
+	object rights.Rights
+	parent rights.Rights
+	probe  bool // stat-like: refusals outside every grant are logged only when verbose
+}
+
+// check refuses l unless it lies in a grant with the rights n needs, and
+// logs the refusal. It returns 0 or EACCES, the errno Landlock and DAC give
+// for a path one may not use.
+func (c *call) check(l location, n need) unix.Errno {
+	if l.g == nil {
+		if !n.probe || c.s.verbose {
+			c.refuse(n.op, l.abs, headline(n.object|n.parent), "outside every grant")
+		} else {
+			c.s.refused.Add(1)
+		}
+		return unix.EACCES
+	}
+	object, parent := l.rightsAt()
+	// Looking up the last component needs lookup on its directory; the
+	// granted object itself is reached without a lookup in a grant.
+	parentNeed := n.parent
+	if l.rest != "." {
+		parentNeed |= rights.Lookup
+	} else if n.parent != 0 {
+		c.refuse(n.op, l.abs, n.parent, "the grant itself cannot be created, removed or renamed")
+		return unix.EACCES
+	}
+	missing := object.Missing(n.object) | parent.Missing(parentNeed)
+	if missing != 0 {
+		c.refuse(n.op, l.abs, missing, l.g.describe())
+		return unix.EACCES
+	}
+	return 0
+}
+
+// headline drops lookup from a list of needed rights when others are
+// there: every path operation needs it, so it says nothing.
+func headline(r rights.Rights) rights.Rights {
+	if r.Without(rights.Lookup) != 0 {
+		return r.Without(rights.Lookup)
+	}
+	return r
+}
+
+// refuse logs a refused request.
+func (c *call) refuse(op, abs string, missing rights.Rights, why string) {
+	c.s.refused.Add(1)
+	c.s.logf("capfd: not capable: %s %s (needs %v, %s) [pid %d]", op, abs, missing, why, c.pid())
+}
+
+// escaped logs a refusal by the resolver: a symlink (or mount crossing)
+// beneath the grant leads outside it.
+func (c *call) escaped(op string, l location) {
+	c.s.refused.Add(1)
+	c.s.logf("capfd: not capable: %s %s (a symlink or mount leads outside grant %s) [pid %d]", op, l.abs, l.g.Path, c.pid())
+}
+
+// errnoOf maps an error from vfsops to the errno the task sees. An escape
+// is a refusal (EACCES); anything else keeps its kernel errno.
+func (c *call) errnoOf(op string, l location, err error) unix.Errno {
+	if errors.Is(err, vfsops.ErrEscape) {
+		c.escaped(op, l)
+		return unix.EACCES
+	}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return unix.EIO
+}
+
+// resolveHow is the vfsops resolution every lookup uses.
+const resolveHow vfsops.Resolve = 0
+
+// readlinkString reads a symlink by absolute path. Only used on procfs
+// entries that describe the task (cwd, fd/N) or our own fds: their text is
+// a name, matched against the grants afterwards, never a capability.
+func readlinkString(p string) (string, error) {
+	var buf [pathMax]byte
+	n, err := unix.Readlink(p, buf[:])
+	if err != nil {
+		return "", err
+	}
+	if n >= len(buf) {
+		return "", unix.ENAMETOOLONG
+	}
+	return string(buf[:n]), nil
+}

@@ -1,0 +1,79 @@
+package notify
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/broker/seccomp"
+	"github.com/capfd/capfd/rights"
+)
+
+// Filter is the seccomp filter that puts a program under a Supervisor:
+//
+//   - the mount family and the syscalls in Refused fail with EPERM;
+//   - syscalls that need a right no grant carries (union) fail with EPERM
+//     in the kernel, without a round trip (seccomp.RulesFor);
+//   - the path syscalls in Syscalls are notified to the supervisor;
+//   - everything else runs: it acts on descriptors the program already
+//     holds, or on no file at all.
+//
+// execve/execveat are left to the kernel: their authorization is Landlock's
+// exec right, checked in the kernel against the file actually executed, so
+// there is no string to race.
+func Filter(union rights.Rights) seccomp.Filter {
+	var deny []string
+	for _, name := range refused {
+		if seccomp.Known(name) {
+			deny = append(deny, name)
+		}
+	}
+	rules := []seccomp.Rule{
+		seccomp.DenyMountFamily(),
+		{Syscalls: deny, Action: seccomp.Errno(unix.EPERM)},
+	}
+	rules = append(rules, seccomp.RulesFor(union)...)
+	var notified []string
+	for _, name := range Syscalls() {
+		if seccomp.Known(name) {
+			notified = append(notified, name)
+		}
+	}
+	rules = append(rules, seccomp.Rule{Syscalls: notified, Action: seccomp.Notify})
+	return seccomp.Filter{Default: seccomp.Allow, Rules: rules}
+}
+
+// SendFd passes fd over the Unix socket sock (SCM_RIGHTS): how the
+// confined child hands its listener to the supervisor.
+func SendFd(sock, fd int) error {
+	if err := unix.Sendmsg(sock, []byte{'L'}, unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("notify: send listener: %w", err)
+	}
+	return nil
+}
+
+// RecvFd receives one descriptor sent with SendFd. The descriptor is
+// close-on-exec in the receiver.
+func RecvFd(sock int) (int, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("notify: receive listener: %w", err)
+	}
+	if n == 0 && oobn == 0 {
+		return -1, fmt.Errorf("notify: receive listener: the child closed the socket before sending it")
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, fmt.Errorf("notify: receive listener: no descriptor in message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return -1, fmt.Errorf("notify: receive listener: expected one descriptor")
+	}
+	return fds[0], nil
+}

@@ -1,0 +1,100 @@
+package notify
+
+import (
+	"bytes"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// pathMax is PATH_MAX including the terminating NUL, the kernel's limit for
+// a path argument: longer strings fail with ENAMETOOLONG there too.
+const pathMax = 4096
+
+// pageSize is the smallest page size of the architectures Go supports on
+// Linux; splitting at a smaller boundary than the real one is still correct.
+const pageSize = 4096
+
+// readString copies the NUL-terminated string at addr out of task pid.
+//
+// It asks for up to pathMax bytes in one process_vm_readv, split at the
+// first page boundary: the kernel stops at the first unmapped page and
+// returns what it copied (the man page promises only whole iovec elements,
+// hence the split), so a short string at the end of a mapping still arrives
+// whole. No NUL in what arrived
+// means EFAULT (the string runs into unmapped memory) or ENAMETOOLONG (a
+// full PATH_MAX without a terminator), as the kernel itself would answer.
+//
+// The task may rewrite the string after we copied it: that is harmless,
+// because the supervisor acts only on its own copy and never lets the
+// kernel re-read the task's memory for a decision (see doc.go).
+func readString(pid int, addr uint64, buf *[pathMax]byte) (string, unix.Errno) {
+	if addr == 0 {
+		return "", unix.EFAULT
+	}
+	local := []unix.Iovec{{Base: &buf[0], Len: pathMax}}
+	firstPage := int(pageSize - addr%pageSize)
+	remote := []unix.RemoteIovec{
+		{Base: uintptr(addr), Len: firstPage},
+		{Base: uintptr(addr) + uintptr(firstPage), Len: pathMax - firstPage},
+	}
+	if firstPage >= pathMax {
+		remote = remote[:1]
+		remote[0].Len = pathMax
+	}
+	n, err := unix.ProcessVMReadv(pid, local, remote, 0)
+	if err != nil {
+		if errno, ok := err.(unix.Errno); ok && errno != unix.EFAULT {
+			return "", errno
+		}
+		return "", unix.EFAULT
+	}
+	if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
+		return string(buf[:i]), 0
+	}
+	if n == pathMax {
+		return "", unix.ENAMETOOLONG
+	}
+	return "", unix.EFAULT
+}
+
+// readMemory copies len(p) bytes at addr out of task pid; a short copy is
+// EFAULT.
+func readMemory(pid int, addr uint64, p []byte) unix.Errno {
+	if len(p) == 0 {
+		return 0
+	}
+	if addr == 0 {
+		return unix.EFAULT
+	}
+	local := []unix.Iovec{{Base: &p[0], Len: uint64(len(p))}}
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(p)}}
+	n, err := unix.ProcessVMReadv(pid, local, remote, 0)
+	if err != nil || n != len(p) {
+		return unix.EFAULT
+	}
+	return 0
+}
+
+// writeMemory copies p into task pid at addr, as the kernel's copy_to_user
+// would for the emulated syscall; a short copy is EFAULT.
+func writeMemory(pid int, addr uint64, p []byte) unix.Errno {
+	if len(p) == 0 {
+		return 0
+	}
+	if addr == 0 {
+		return unix.EFAULT
+	}
+	local := []unix.Iovec{{Base: &p[0], Len: uint64(len(p))}}
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(p)}}
+	n, err := unix.ProcessVMWritev(pid, local, remote, 0)
+	if err != nil || n != len(p) {
+		return unix.EFAULT
+	}
+	return 0
+}
+
+// asBytes views a fixed-size kernel struct as bytes for writeMemory.
+func asBytes[T any](v *T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))
+}

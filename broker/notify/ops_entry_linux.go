@@ -1,0 +1,254 @@
+package notify
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+)
+
+// readlink(path, buf, size)
+func sysReadlink(c *call) result {
+	return c.readlinkat(unix.AT_FDCWD, c.arg(0), c.arg(1), c.arg(2))
+}
+
+// readlinkat(dirfd, path, buf, size)
+func sysReadlinkat(c *call) result {
+	return c.readlinkat(c.argFd(0), c.arg(1), c.arg(2), c.arg(3))
+}
+
+func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
+	const op = "readlink"
+	if int32(size) <= 0 {
+		return fail(unix.EINVAL)
+	}
+	p, errno := c.readPath(addr, &c.path)
+	if errno != 0 {
+		return fail(errno)
+	}
+	var target string
+	if p == "" {
+		// readlinkat(fd, "") reads the symlink an O_PATH fd names.
+		fd, errno := c.taskFd(dirfd)
+		if errno != 0 {
+			return resultFor(errno)
+		}
+		var b [pathMax]byte
+		n, err := unix.Readlinkat(fd, "", b[:])
+		unix.Close(fd)
+		if err != nil {
+			return fail(c.errnoOf(op, location{}, err))
+		}
+		target = string(b[:n])
+	} else {
+		l, errno := c.locate(dirfd, p)
+		if errno != 0 {
+			return resultFor(errno)
+		}
+		if errno := c.check(l, need{op: op, object: rights.Readlink, probe: true}); errno != 0 {
+			return fail(errno)
+		}
+		if l.rest == "." {
+			// Grants are opened following symlinks: the granted
+			// object is never a symlink.
+			return fail(unix.EINVAL)
+		}
+		t, err := vfsops.Readlink(l.g.fd, l.rest, resolveHow)
+		if err != nil {
+			return fail(c.errnoOf(op, l, err))
+		}
+		target = t
+	}
+	n := min(uint64(len(target)), uint64(int32(size)))
+	if errno := writeMemory(c.pid(), buf, []byte(target[:n])); errno != 0 {
+		return fail(errno)
+	}
+	return ok(int64(n))
+}
+
+// mkdir(path, mode)
+func sysMkdir(c *call) result { return c.mkdirat(unix.AT_FDCWD, c.arg(0), uint32(c.arg(1))) }
+
+// mkdirat(dirfd, path, mode)
+func sysMkdirat(c *call) result { return c.mkdirat(c.argFd(0), c.arg(1), uint32(c.arg(2))) }
+
+func (c *call) mkdirat(dirfd int32, addr uint64, mode uint32) result {
+	const op = "mkdir"
+	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Mkdir})
+	if done {
+		return r
+	}
+	mode = mode & 0o7777 &^ c.umask()
+	return c.errResult(op, l, vfsops.Mkdir(l.g.fd, l.rest, mode, resolveHow))
+}
+
+// unlink(path)
+func sysUnlink(c *call) result { return c.unlinkat(unix.AT_FDCWD, c.arg(0), 0) }
+
+// rmdir(path)
+func sysRmdir(c *call) result { return c.unlinkat(unix.AT_FDCWD, c.arg(0), unix.AT_REMOVEDIR) }
+
+// unlinkat(dirfd, path, flags)
+func sysUnlinkat(c *call) result { return c.unlinkat(c.argFd(0), c.arg(1), int(int32(c.arg(2)))) }
+
+func (c *call) unlinkat(dirfd int32, addr uint64, flags int) result {
+	const op = "unlink"
+	if flags&^unix.AT_REMOVEDIR != 0 {
+		return fail(unix.EINVAL)
+	}
+	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Unlink})
+	if done {
+		return r
+	}
+	if flags&unix.AT_REMOVEDIR != 0 {
+		return c.errResult(op, l, vfsops.Rmdir(l.g.fd, l.rest, resolveHow))
+	}
+	return c.errResult(op, l, vfsops.Unlink(l.g.fd, l.rest, resolveHow))
+}
+
+// rename(old, new)
+func sysRename(c *call) result {
+	return c.renameat2(unix.AT_FDCWD, c.arg(0), unix.AT_FDCWD, c.arg(1), 0)
+}
+
+// renameat(olddirfd, old, newdirfd, new)
+func sysRenameat(c *call) result {
+	return c.renameat2(c.argFd(0), c.arg(1), c.argFd(2), c.arg(3), 0)
+}
+
+// renameat2(olddirfd, old, newdirfd, new, flags)
+func sysRenameat2(c *call) result {
+	return c.renameat2(c.argFd(0), c.arg(1), c.argFd(2), c.arg(3), uint(uint32(c.arg(4))))
+}
+
+func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr uint64, flags uint) result {
+	const op = "rename"
+	if flags&^(unix.RENAME_NOREPLACE|unix.RENAME_EXCHANGE) != 0 {
+		// RENAME_WHITEOUT needs CAP_MKNOD and is for overlayfs: refused.
+		return fail(unix.EINVAL)
+	}
+	oldNeed, newNeed := rights.RenameFrom, rights.RenameTo
+	if flags&unix.RENAME_EXCHANGE != 0 {
+		// Both entries move both ways.
+		oldNeed |= rights.RenameTo
+		newNeed |= rights.RenameFrom
+	}
+	oldPath, errno := c.readPath(oldAddr, &c.path)
+	if errno != 0 {
+		return fail(errno)
+	}
+	newPath, errno := c.readPath(newAddr, &c.path2)
+	if errno != 0 {
+		return fail(errno)
+	}
+	from, errno := c.locate(olddirfd, oldPath)
+	if errno != 0 {
+		return resultFor(errno)
+	}
+	to, errno := c.locate(newdirfd, newPath)
+	if errno != 0 {
+		return resultFor(errno)
+	}
+	if errno := c.check(from, need{op: op, parent: oldNeed}); errno != 0 {
+		return fail(errno)
+	}
+	if errno := c.check(to, need{op: op, parent: newNeed}); errno != 0 {
+		return fail(errno)
+	}
+	return c.errResult(op, from, vfsops.RenameFlags(from.g.fd, from.rest, to.g.fd, to.rest, flags, resolveHow))
+}
+
+// symlink(target, linkpath)
+func sysSymlink(c *call) result { return c.symlinkat(c.arg(0), unix.AT_FDCWD, c.arg(1)) }
+
+// symlinkat(target, dirfd, linkpath)
+func sysSymlinkat(c *call) result { return c.symlinkat(c.arg(0), c.argFd(1), c.arg(2)) }
+
+// symlinkat stores the target verbatim: a symlink is only ever followed
+// beneath a grant, so an absolute or climbing target can point nowhere the
+// program could not reach anyway.
+func (c *call) symlinkat(targetAddr uint64, dirfd int32, addr uint64) result {
+	const op = "symlink"
+	target, errno := c.readPath(targetAddr, &c.path2)
+	if errno != 0 {
+		return fail(errno)
+	}
+	if target == "" {
+		return fail(unix.ENOENT)
+	}
+	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Symlink})
+	if done {
+		return r
+	}
+	return c.errResult(op, l, vfsops.Symlink(target, l.g.fd, l.rest, resolveHow))
+}
+
+// link(old, new)
+func sysLink(c *call) result { return c.linkat(unix.AT_FDCWD, c.arg(0), unix.AT_FDCWD, c.arg(1), 0) }
+
+// linkat(olddirfd, old, newdirfd, new, flags)
+func sysLinkat(c *call) result {
+	return c.linkat(c.argFd(0), c.arg(1), c.argFd(2), c.arg(3), int(int32(c.arg(4))))
+}
+
+func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr uint64, flags int) result {
+	const op = "link"
+	if flags != 0 {
+		// AT_SYMLINK_FOLLOW and AT_EMPTY_PATH name the source through a
+		// symlink or a descriptor: not supported, refused plainly.
+		c.s.logf("capfd: not supported: link with flags %#x [pid %d]", flags, c.pid())
+		return fail(unix.EPERM)
+	}
+	oldPath, errno := c.readPath(oldAddr, &c.path)
+	if errno != 0 {
+		return fail(errno)
+	}
+	newPath, errno := c.readPath(newAddr, &c.path2)
+	if errno != 0 {
+		return fail(errno)
+	}
+	from, errno := c.locate(olddirfd, oldPath)
+	if errno != 0 {
+		return resultFor(errno)
+	}
+	to, errno := c.locate(newdirfd, newPath)
+	if errno != 0 {
+		return resultFor(errno)
+	}
+	// A hard link gives the object a second name, possibly in a grant
+	// with wider rights: the source needs link-from on the object itself.
+	if errno := c.check(from, need{op: op, object: rights.LinkFrom}); errno != 0 {
+		return fail(errno)
+	}
+	if errno := c.check(to, need{op: op, parent: rights.LinkTo}); errno != 0 {
+		return fail(errno)
+	}
+	return c.errResult(op, from, vfsops.Link(from.g.fd, from.rest, to.g.fd, to.rest, resolveHow))
+}
+
+// locateChecked reads the path at addr, locates and checks it, and refuses
+// a missing optional grant.
+func (c *call) locateChecked(dirfd int32, addr uint64, n need) (location, result, bool) {
+	p, errno := c.readPath(addr, &c.path)
+	if errno != 0 {
+		return location{}, fail(errno), true
+	}
+	l, errno := c.locate(dirfd, p)
+	if errno != 0 {
+		return l, resultFor(errno), true
+	}
+	if errno := c.check(l, n); errno != 0 {
+		return l, fail(errno), true
+	}
+	if l.g.fd < 0 {
+		return l, fail(unix.ENOENT), true
+	}
+	return l, result{}, false
+}
+
+func (c *call) errResult(op string, l location, err error) result {
+	if err != nil {
+		return fail(c.errnoOf(op, l, err))
+	}
+	return ok(0)
+}

@@ -1,0 +1,299 @@
+package notify
+
+import (
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+)
+
+// open(path, flags, mode)
+func sysOpen(c *call) result {
+	return c.open(unix.AT_FDCWD, c.arg(0), int(int32(c.arg(1))), uint32(c.arg(2)), 0, "open")
+}
+
+// openat(dirfd, path, flags, mode)
+func sysOpenat(c *call) result {
+	return c.open(c.argFd(0), c.arg(1), int(int32(c.arg(2))), uint32(c.arg(3)), 0, "open")
+}
+
+// creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
+func sysCreat(c *call) result {
+	return c.open(unix.AT_FDCWD, c.arg(0), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, uint32(c.arg(1)), 0, "open")
+}
+
+// openHowSizeVer0 is OPEN_HOW_SIZE_VER0, the smallest struct open_how.
+const openHowSizeVer0 = 24
+
+// knownResolveFlags are the RESOLVE_* flags this supervisor understands.
+const knownResolveFlags = unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS |
+	unix.RESOLVE_BENEATH | unix.RESOLVE_IN_ROOT | resolveCached
+
+// resolveCached is RESOLVE_CACHED (Linux 5.12), missing from x/sys.
+const resolveCached = 0x20
+
+// openat2(dirfd, path, how, size): the struct is read and checked the way
+// the kernel's copy_struct_from_user does (too small: EINVAL; larger than
+// we know: the extra bytes must be zero, else E2BIG).
+func sysOpenat2(c *call) result {
+	size := c.arg(3)
+	if size < openHowSizeVer0 {
+		return fail(unix.EINVAL)
+	}
+	if size > pageSize {
+		return fail(unix.E2BIG)
+	}
+	raw := make([]byte, size)
+	if errno := readMemory(c.pid(), c.arg(2), raw); errno != 0 {
+		return fail(errno)
+	}
+	for _, b := range raw[openHowSizeVer0:] {
+		if b != 0 {
+			return fail(unix.E2BIG)
+		}
+	}
+	how := *(*unix.OpenHow)(asPointer(raw))
+	if how.Flags>>32 != 0 {
+		return fail(unix.EINVAL)
+	}
+	if how.Resolve&^knownResolveFlags != 0 || how.Mode&^0o7777 != 0 {
+		return fail(unix.EINVAL)
+	}
+	if how.Resolve&unix.RESOLVE_BENEATH != 0 && how.Resolve&unix.RESOLVE_IN_ROOT != 0 {
+		return fail(unix.EINVAL)
+	}
+	flags := int(int32(how.Flags))
+	if how.Mode != 0 && flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) == 0 {
+		return fail(unix.EINVAL)
+	}
+	return c.open(c.argFd(0), c.arg(1), flags, uint32(how.Mode), how.Resolve, "open")
+}
+
+// open answers every open variant: the file is opened here, beneath the
+// matched grant, and the descriptor is installed in the task.
+//
+// RESOLVE_NO_MAGICLINKS is always in force; RESOLVE_NO_SYMLINKS and
+// RESOLVE_NO_XDEV are honoured. RESOLVE_BENEATH and RESOLVE_IN_ROOT (whose
+// boundary is the task's dirfd, not a grant) are answered by resolving the
+// dirfd's directory beneath its grant first and the path beneath that.
+// RESOLVE_CACHED is treated as satisfied: a full lookup is a valid answer.
+func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve uint64, op string) result {
+	p, errno := c.readPath(addr, &c.path)
+	if errno != 0 {
+		return fail(errno)
+	}
+	how := resolveHow
+	if resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
+		how |= vfsops.NoSymlinks
+	}
+	if resolve&unix.RESOLVE_NO_XDEV != 0 {
+		how |= vfsops.NoXDev
+	}
+	if resolve&(unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT) != 0 {
+		return c.openAnchored(dirfd, p, flags, mode, resolve, how, op)
+	}
+	l, errno := c.locate(dirfd, p)
+	if errno != 0 {
+		return resultFor(errno)
+	}
+	file, dir := vfsops.OpenRights(flags)
+	if l.g != nil && l.rest == "." {
+		// The granted object exists, so O_CREAT cannot create it:
+		// "> /dev/null" must not need a create right outside the grant.
+		dir = 0
+	}
+	if errno := c.check(l, need{op: op, object: file, parent: dir}); errno != 0 {
+		return fail(errno)
+	}
+	if l.g.fd < 0 {
+		return fail(unix.ENOENT) // a missing optional grant
+	}
+	if flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		mode &^= c.umask()
+	}
+	return c.openIn(l, l.g.fd, l.rest, flags, mode, how, op)
+}
+
+// openAnchored serves openat2 with RESOLVE_BENEATH or RESOLVE_IN_ROOT: the
+// boundary is the task's dirfd, not a grant. The dirfd's directory is
+// opened beneath its grant, and the path resolved beneath that with the
+// requested rule, so the kernel enforces the boundary. Rights are those of
+// the dirfd's grant at the path's lexical position, which the boundary
+// makes exact: it cannot climb above the dirfd.
+func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resolve uint64, how vfsops.Resolve, op string) result {
+	if p == "" {
+		return fail(unix.ENOENT)
+	}
+	within := path.Clean(p)
+	if resolve&unix.RESOLVE_IN_ROOT != 0 {
+		how |= vfsops.InRoot
+		within = strings.TrimPrefix(path.Clean("/"+p), "/")
+		if within == "" {
+			within = "."
+		}
+	} else if path.IsAbs(within) || within == ".." || strings.HasPrefix(within, "../") {
+		return fail(unix.EXDEV) // what the kernel answers for an escape
+	}
+	anchor, errno := c.locate(dirfd, ".")
+	if errno != 0 {
+		return resultFor(errno)
+	}
+	l := anchor
+	l.abs = path.Join(anchor.abs, within)
+	if anchor.g != nil {
+		l.rest = path.Join(anchor.rest, within)
+	}
+	file, dir := vfsops.OpenRights(flags)
+	if errno := c.check(l, need{op: op, object: file, parent: dir}); errno != 0 {
+		return fail(errno)
+	}
+	if anchor.g.fd < 0 || !anchor.g.isDir {
+		return fail(unix.ENOTDIR)
+	}
+	anchorFd, err := vfsops.OpenBeneath(anchor.g.fd, anchor.rest, unix.O_PATH|unix.O_DIRECTORY, 0, how&^vfsops.InRoot)
+	if err != nil {
+		return fail(c.errnoOf(op, anchor, err))
+	}
+	defer unix.Close(anchorFd)
+	if flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		mode &^= c.umask()
+	}
+	return c.openIn(l, anchorFd, p, flags, mode, how, op)
+}
+
+// openIn opens rest beneath dirfd and returns the descriptor to install.
+//
+// A FIFO's open blocks until the other end is opened, which may be by
+// another task of the same program waiting for this supervisor: answering
+// it inline would deadlock. So the open is first tried with O_NONBLOCK,
+// which never blocks, and then:
+//
+//   - not a FIFO: O_NONBLOCK is cleared again and the fd installed;
+//   - a FIFO writer that succeeded: a reader exists, the blocking open
+//     would not have waited either: same;
+//   - a FIFO writer that failed with ENXIO (no reader yet), or any FIFO
+//     reader: the blocking open is finished on a goroutine of its own
+//     (openSlow). A reader's probe fd is held open until that open
+//     returns, so a writer that the probe satisfied meanwhile does not see
+//     its peer vanish (EPIPE) and its data waits in the pipe.
+func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string) result {
+	cloexec := flags&unix.O_CLOEXEC != 0
+	probe := flags&(unix.O_NONBLOCK|unix.O_PATH) == 0
+	tryFlags := flags
+	if probe {
+		tryFlags |= unix.O_NONBLOCK
+	}
+	fd, err := c.openAt(l, dirfd, rest, tryFlags, mode, how)
+	if err == nil && flags&unix.O_PATH != 0 {
+		return c.substitutePath(l, fd, op, cloexec)
+	}
+	if err != nil {
+		if probe && errnoIs(err, unix.ENXIO) {
+			return c.openSlow(l, dirfd, rest, flags, mode, how, op, -1)
+		}
+		return fail(c.errnoOf(op, l, err))
+	}
+	if probe {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return fail(unix.EIO)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO && flags&unix.O_ACCMODE == unix.O_RDONLY {
+			return c.openSlow(l, dirfd, rest, flags, mode, how, op, fd)
+		}
+		// F_SETFL sets exactly these status flags; the others are fixed
+		// at open. O_ASYNC is left out: open(2) ignores it.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&(unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME)); err != nil {
+			unix.Close(fd)
+			return fail(unix.EIO)
+		}
+	}
+	return installFd(fd, cloexec)
+}
+
+// substitutePath answers an O_PATH open. The kernel cannot install an
+// O_PATH file in another process (SECCOMP_IOCTL_NOTIF_ADDFD takes the file
+// with fget(), which refuses FMODE_PATH files: EBADF), so the program gets
+// the nearest descriptor its rights allow: a directory opened O_RDONLY
+// when it may read the entries, a regular file opened O_RDONLY when it may
+// read the file. Both do everything an O_PATH fd does (fstat, *at
+// lookups, fchdir, execveat), and the rights check keeps this from giving
+// more than the grant does. Anything else (a symlink under O_NOFOLLOW, a
+// device, missing read rights) is refused.
+func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) result {
+	defer unix.Close(pathFd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pathFd, &st); err != nil {
+		return fail(unix.EIO)
+	}
+	object, _ := l.rightsAt()
+	var flags int
+	var needed rights.Rights
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		flags, needed = unix.O_RDONLY|unix.O_DIRECTORY, rights.Readdir
+	case unix.S_IFREG:
+		flags, needed = unix.O_RDONLY, rights.Read
+	default:
+		c.s.refused.Add(1)
+		c.s.logf("capfd: not supported: %s %s with O_PATH (seccomp cannot install O_PATH descriptors; only directories and regular files are substituted) [pid %d]", op, l.abs, c.pid())
+		return fail(unix.EACCES)
+	}
+	if !object.Has(needed) {
+		c.refuse(op, l.abs, needed, l.g.describe()+"; O_PATH is served as a read-only open, seccomp cannot install O_PATH descriptors")
+		return fail(unix.EACCES)
+	}
+	fd, err := vfsops.Reopen(pathFd, flags|unix.O_NONBLOCK)
+	if err != nil {
+		return fail(c.errnoOf(op, l, err))
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
+		unix.Close(fd)
+		return fail(unix.EIO)
+	}
+	return installFd(fd, cloexec)
+}
+
+// openAt opens the granted object itself (rest "."), or rest beneath dirfd.
+// A granted file is not a directory to resolve in: it is reopened through
+// vfsops.Reopen, which checks it is still the same inode.
+func (c *call) openAt(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve) (int, error) {
+	if dirfd == l.g.fd && rest == "." && !l.g.isDir {
+		return vfsops.Reopen(dirfd, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW))
+	}
+	return vfsops.OpenBeneath(dirfd, rest, flags, mode, how)
+}
+
+// openSlow finishes a blocking open on its own goroutine, then closes
+// hold (if >= 0). dirfd is duplicated because the caller may close it when
+// this returns.
+func (c *call) openSlow(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string, hold int) result {
+	dup, err := unix.FcntlInt(uintptr(dirfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		if hold >= 0 {
+			unix.Close(hold)
+		}
+		return fail(unix.EMFILE)
+	}
+	l.g = &grant{Grant: l.g.Grant, names: l.g.names, fd: dup, isDir: l.g.isDir}
+	listener, id, s, pid := c.listener, c.req.ID, c.s, c.req.Pid
+	go func() {
+		defer unix.Close(dup)
+		if hold >= 0 {
+			defer unix.Close(hold)
+		}
+		sub := &call{s: s, listener: listener}
+		sub.req.ID, sub.req.Pid = id, pid
+		fd, err := sub.openAt(l, dup, rest, flags, mode, how)
+		if err != nil {
+			finish(listener, id, fail(sub.errnoOf(op, l, err)))
+			return
+		}
+		finish(listener, id, installFd(fd, flags&unix.O_CLOEXEC != 0))
+	}()
+	return pending
+}

@@ -1,0 +1,149 @@
+package notify
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+)
+
+// stat(path, buf)
+func sysStat(c *call) result {
+	return c.fstatat(unix.AT_FDCWD, c.arg(0), c.arg(1), 0, "stat")
+}
+
+// lstat(path, buf)
+func sysLstat(c *call) result {
+	return c.fstatat(unix.AT_FDCWD, c.arg(0), c.arg(1), unix.AT_SYMLINK_NOFOLLOW, "stat")
+}
+
+// newfstatat(dirfd, path, buf, flags): glibc's fstat(fd) is
+// fstatat(fd, "", buf, AT_EMPTY_PATH), so the fd form is the common one.
+func sysNewfstatat(c *call) result {
+	return c.fstatat(c.argFd(0), c.arg(1), c.arg(2), int(int32(c.arg(3))), "stat")
+}
+
+// atStatxSyncType is AT_STATX_SYNC_TYPE, missing from x/sys.
+const atStatxSyncType = 0x6000
+
+const statFlags = unix.AT_SYMLINK_NOFOLLOW | unix.AT_EMPTY_PATH | unix.AT_NO_AUTOMOUNT
+
+func (c *call) fstatat(dirfd int32, addr, buf uint64, flags int, op string) result {
+	if flags&^statFlags != 0 {
+		return fail(unix.EINVAL)
+	}
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, need{op: op, object: rights.Stat, probe: true})
+	if done {
+		return r
+	}
+	defer unix.Close(fd)
+	st, err := vfsops.Fstat(fd)
+	if err != nil {
+		return fail(c.errnoOf(op, l, err))
+	}
+	return okOrFault(writeMemory(c.pid(), buf, asBytes(&st)))
+}
+
+// statx(dirfd, path, flags, mask, buf)
+func sysStatx(c *call) result {
+	const op = "stat"
+	dirfd, addr, flags, mask, buf := c.argFd(0), c.arg(1), int(int32(c.arg(2))), uint32(c.arg(3)), c.arg(4)
+	if flags&^(statFlags|atStatxSyncType) != 0 || flags&atStatxSyncType == atStatxSyncType {
+		return fail(unix.EINVAL)
+	}
+	if mask&unix.STATX__RESERVED != 0 {
+		return fail(unix.EINVAL)
+	}
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, need{op: op, object: rights.Stat, probe: true})
+	if done {
+		return r
+	}
+	defer unix.Close(fd)
+	var stx unix.Statx_t
+	// fd is an O_PATH descriptor (or the task's own fd): AT_EMPTY_PATH
+	// makes statx act on it without any lookup.
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|flags&atStatxSyncType, int(mask), &stx); err != nil {
+		return fail(c.errnoOf(op, l, err))
+	}
+	return okOrFault(writeMemory(c.pid(), buf, asBytes(&stx)))
+}
+
+// statfs(path, buf)
+func sysStatfs(c *call) result {
+	const op = "statfs"
+	buf := c.arg(1)
+	fd, l, r, done := c.openForMeta(unix.AT_FDCWD, c.arg(0), 0, need{op: op, object: rights.Stat, probe: true})
+	if done {
+		return r
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return fail(c.errnoOf(op, l, err))
+	}
+	return okOrFault(writeMemory(c.pid(), buf, asBytes(&st)))
+}
+
+func okOrFault(errno unix.Errno) result {
+	if errno != 0 {
+		return fail(errno)
+	}
+	return ok(0)
+}
+
+// openForMeta gives an O_PATH descriptor for the object a metadata call
+// names: with AT_EMPTY_PATH and an empty (or, since Linux 6.11, NULL)
+// path, a duplicate of the task's own fd; otherwise the path resolved
+// beneath its grant after the rights check. AT_SYMLINK_NOFOLLOW opens a
+// final symlink itself. done reports that r is the answer already.
+func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int, l location, r result, done bool) {
+	var p string
+	if addr != 0 || flags&unix.AT_EMPTY_PATH == 0 {
+		var errno unix.Errno
+		p, errno = c.readPath(addr, &c.path)
+		if errno != 0 {
+			return -1, l, fail(errno), true
+		}
+	}
+	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
+		if dirfd == unix.AT_FDCWD {
+			p = "."
+		} else {
+			// The task holds this descriptor already, and fstat(2) on it
+			// is allowed natively: nothing to check.
+			fd, errno := c.taskFd(dirfd)
+			if errno != 0 {
+				return -1, l, resultFor(errno), true
+			}
+			return fd, l, result{}, false
+		}
+	}
+	l, errno := c.locate(dirfd, p)
+	if errno != 0 {
+		return -1, l, resultFor(errno), true
+	}
+	if errno := c.check(l, n); errno != 0 {
+		return -1, l, fail(errno), true
+	}
+	if l.g.fd < 0 {
+		return -1, l, fail(unix.ENOENT), true
+	}
+	oflags := unix.O_PATH
+	if flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
+		oflags |= unix.O_NOFOLLOW
+	}
+	if l.rest == "." {
+		// The granted object itself: a duplicate of the grant's O_PATH
+		// descriptor.
+		fd, err := unix.FcntlInt(uintptr(l.g.fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return -1, l, fail(unix.EMFILE), true
+		}
+		return fd, l, result{}, false
+	}
+	fd, err := vfsops.OpenBeneath(l.g.fd, l.rest, oflags, 0, resolveHow)
+	if err != nil {
+		return -1, l, fail(c.errnoOf(n.op, l, err)), true
+	}
+	return fd, l, result{}, false
+}

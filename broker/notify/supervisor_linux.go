@@ -1,0 +1,117 @@
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config configures a Supervisor.
+type Config struct {
+	// Grants are the only paths the supervised program can reach.
+	Grants []Grant
+	// Log receives one "not capable" line per refused request; nil means
+	// os.Stderr, io.Discard silences it.
+	Log io.Writer
+	// Verbose also logs refused probes (stat, access, readlink, statfs) of
+	// paths outside every grant. Shells and loaders probe many such paths
+	// ($PATH search, optional config files), so by default only refused
+	// opens and changes are logged.
+	Verbose bool
+}
+
+// Supervisor answers the path syscalls of a program confined by a seccomp
+// filter whose path syscalls return SECCOMP_RET_USER_NOTIF. See doc.go for
+// the design and its security argument.
+type Supervisor struct {
+	grants  *grantTable
+	log     io.Writer
+	logMu   sync.Mutex
+	verbose bool
+
+	// Counters, for tests and reports.
+	handled atomic.Uint64
+	refused atomic.Uint64
+}
+
+// New opens the grants. The caller must Close the Supervisor.
+func New(cfg Config) (*Supervisor, error) {
+	t, err := openGrants(cfg.Grants)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = os.Stderr
+	}
+	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose}, nil
+}
+
+// Close releases the grant descriptors.
+func (s *Supervisor) Close() error {
+	s.grants.close()
+	return nil
+}
+
+// Stats reports how many notifications were answered and how many of them
+// were refused for want of a capability.
+func (s *Supervisor) Stats() (handled, refused uint64) {
+	return s.handled.Load(), s.refused.Load()
+}
+
+// Serve answers notifications from listener until no task uses the filter
+// any more (the listener reports POLLHUP), then returns nil. It does not
+// close listener.
+//
+// One goroutine, locked to its thread, receives and answers in turn: the
+// notification round trip is dominated by two wake-ups, and handing each
+// request to another goroutine would add a third. Requests that may block
+// for long (opening a FIFO waits for the other end) are finished on their
+// own goroutine so they cannot stall the others; see openSlow.
+func (s *Supervisor) Serve(listener int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	// Best effort: the synchronous wake-up only changes scheduling.
+	_ = setSyncWakeUp(listener)
+
+	c := &call{s: s, listener: listener}
+	pfd := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
+	for {
+		pfd[0].Revents = 0
+		if _, err := unix.Poll(pfd, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("notify: poll: %w", err)
+		}
+		if pfd[0].Revents&unix.POLLIN == 0 {
+			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+				return nil
+			}
+			continue
+		}
+		if err := recv(listener, &c.req); err != nil {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOENT) {
+				// ENOENT: the task was killed between the wake-up and
+				// the receive; nothing is waiting for an answer.
+				continue
+			}
+			return fmt.Errorf("notify: receive: %w", err)
+		}
+		c.handle()
+	}
+}
+
+// logf writes one line to the log.
+func (s *Supervisor) logf(format string, args ...any) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	fmt.Fprintf(s.log, format+"\n", args...)
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/capfd/capfd/broker"
+)
+
+func init() {
+	register("broker", command{
+		summary: "run the capability broker: serve clients over a Unix socket per a policy file",
+		run:     runBroker,
+	})
+}
+
+// runBroker serves until SIGTERM or SIGINT, then drains: requests already
+// read are answered, then every connection is closed.
+func runBroker(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("broker", stderr)
+	configPath := fs.String("config", "", "the broker's configuration file (YAML; see examples/broker.yaml)")
+	socketOverride := fs.String("socket", "", "listen on this socket instead of the configured one")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: capfd broker --config broker.yaml [--socket PATH]")
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if *configPath == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
+	fc, err := broker.LoadFile(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "capfd broker: %v\n", err)
+		return 2
+	}
+	if *socketOverride != "" {
+		fc.Socket = *socketOverride
+	}
+	if err := serveBroker(fc, stderr); err != nil {
+		fmt.Fprintf(stderr, "capfd broker: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func serveBroker(fc *broker.FileConfig, stderr io.Writer) error {
+	policy, _ := fc.Policy() // validated by LoadFile
+	mode, _ := fc.Mode()
+
+	auditOut := stderr
+	if p := fc.Audit.Path; p != "" && p != "-" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
+		defer f.Close()
+		auditOut = f
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := broker.New(broker.Config{
+		Policy:   policy,
+		Limits:   fc.LimitsConfig(),
+		Audit:    slog.New(slog.NewJSONHandler(auditOut, nil)),
+		AuditAll: fc.Audit.AllOperations,
+		Log:      logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if fc.Metrics.Address != "" {
+		addr, errc, err := broker.ServeMetrics(ctx, fc.Metrics.Address, fc.Metrics.AllowNonLoopback, srv.Registry())
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := <-errc; err != nil {
+				logger.Error("metrics server failed", "err", err)
+			}
+		}()
+		logger.Info("metrics", "address", "http://"+addr.String()+"/metrics")
+	}
+
+	ln, err := listenSeqpacket(fc.Socket, mode)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "socket", fc.Socket, "clients", len(policy.Rules))
+	err = srv.Serve(ctx, ln)
+	logger.Info("stopped")
+	return err
+}
+
+// listenSeqpacket listens on path, replacing a stale socket file left by a
+// broker that died, but never one a live broker is serving on.
+func listenSeqpacket(path string, mode os.FileMode) (*net.UnixListener, error) {
+	addr := &net.UnixAddr{Name: path, Net: "unixpacket"}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("socket %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialUnix("unixpacket", nil, addr); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("socket %s: another broker is serving on it", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing stale socket: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unixpacket", addr)
+	if err != nil {
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket mode: %w", err)
+	}
+	return ln, nil
+}
