@@ -1,6 +1,7 @@
 package vfsops
 
 import (
+	"fmt"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -259,7 +260,7 @@ func (w *walker) stepNotDir(name string) error {
 func (w *walker) retryStep(name string) error {
 	w.attempts++
 	if w.attempts >= maxEAGAINRetries {
-		return unix.EAGAIN
+		return errRacing
 	}
 	w.pending = append(w.pending, name)
 	return nil
@@ -392,6 +393,10 @@ func (w *walker) checkBeneath(dirfd int, id fileID) error {
 	return escape("directory too deep to check it is beneath the root", unix.EXDEV)
 }
 
+// errRacing is the walker's counterpart of openat2's repeated EAGAIN: a
+// name kept changing between symlink and not-symlink under it.
+var errRacing = fmt.Errorf("fallback walker: an entry kept being swapped during resolution after %d attempts: %w", maxEAGAINRetries, unix.EAGAIN)
+
 // errFollow tells walkBeneath that openLast queued a symlink to follow.
 var errFollow = escape("internal: follow", unix.EAGAIN)
 
@@ -460,7 +465,7 @@ func (w *walker) openLast(name string, flags int, mode uint32) (int, error) {
 func (w *walker) retryLast(name string) error {
 	w.attempts++
 	if w.attempts >= maxEAGAINRetries {
-		return unix.EAGAIN
+		return errRacing
 	}
 	w.pending = append(w.pending, name)
 	return errFollow
