@@ -164,3 +164,26 @@ func TestEscapes(t *testing.T) {
 		}
 	}
 }
+
+// Modes openat ignores (no O_CREAT, or file-type bits) must not make the
+// openat2 path fail where the walker, like openat, succeeds.
+func TestOpenModeLeniency(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "f"), "x")
+	dirfd := openDir(t, dir)
+	for _, res := range resolvers {
+		fd, err := OpenBeneath(dirfd, "f", unix.O_RDONLY, 0o644, res.how)
+		if err != nil {
+			t.Fatalf("%s: mode without O_CREAT: %v", res.name, err)
+		}
+		unix.Close(fd)
+		fd, err = OpenBeneath(dirfd, "new-"+res.name, unix.O_WRONLY|unix.O_CREAT, unix.S_IFREG|0o600, res.how)
+		if err != nil {
+			t.Fatalf("%s: mode with S_IFREG: %v", res.name, err)
+		}
+		unix.Close(fd)
+		if fi, err := os.Stat(filepath.Join(dir, "new-"+res.name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: created %v %v", res.name, fi, err)
+		}
+	}
+}

@@ -225,3 +225,26 @@ func TestAccessModeFor(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseOp: any input either fails or names an op that formats back to
+// exactly that input.
+func FuzzParseOp(f *testing.F) {
+	for _, op := range Ops() {
+		f.Add(op.String())
+	}
+	f.Add("")
+	f.Add("OPEN")
+	f.Add("open\x00")
+	f.Fuzz(func(t *testing.T, s string) {
+		op, err := ParseOp(s)
+		if err != nil {
+			if op != OpInvalid {
+				t.Fatalf("ParseOp(%q) failed but returned %v", s, op)
+			}
+			return
+		}
+		if !op.Valid() || op.String() != s {
+			t.Fatalf("ParseOp(%q) = %v (%q)", s, op, op.String())
+		}
+	})
+}

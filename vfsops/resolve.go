@@ -106,11 +106,14 @@ func openBeneath(dirfd int, path string, flags int, mode uint32, how Resolve) (i
 		return -1, unix.EINVAL
 	}
 	flags |= unix.O_CLOEXEC
+	// openat2 rejects what openat ignores: a mode without O_CREAT or
+	// O_TMPFILE, and file-type bits in the mode (EINVAL). Callers pass
+	// 0o666-style defaults and converted os.FileModes freely, so keep only
+	// what openat would have used.
 	if flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) == 0 {
-		// openat2 rejects a mode without O_CREAT/O_TMPFILE (EINVAL), where
-		// openat ignores it; callers pass 0o666-style defaults freely.
 		mode = 0
 	}
+	mode &= 0o7777
 	if how&forceWalk == 0 && !forcedFallback.Load() && openat2Usable() {
 		fd, err := openat2Beneath(dirfd, path, flags, mode, how)
 		if !openat2Refused(err) {
