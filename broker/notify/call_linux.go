@@ -34,8 +34,8 @@ type result struct {
 	gone    bool
 }
 
-func ok(val int64) result             { return result{val: val, fd: -1} }
-func fail(errno unix.Errno) result    { return result{errno: errno, fd: -1} }
+func ok(val int64) result          { return result{val: val, fd: -1} }
+func fail(errno unix.Errno) result { return result{errno: errno, fd: -1} }
 func installFd(fd int, cloexec bool) result {
 	return result{fd: fd, cloexec: cloexec}
 }

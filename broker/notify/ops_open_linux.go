@@ -174,11 +174,13 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 //   - not a FIFO: O_NONBLOCK is cleared again and the fd installed;
 //   - a FIFO writer that succeeded: a reader exists, the blocking open
 //     would not have waited either: same;
-//   - a FIFO writer that failed with ENXIO (no reader yet), or any FIFO
-//     reader: the blocking open is finished on a goroutine of its own
-//     (openSlow). A reader's probe fd is held open until that open
-//     returns, so a writer that the probe satisfied meanwhile does not see
-//     its peer vanish (EPIPE) and its data waits in the pipe.
+//   - a FIFO writer that failed with ENXIO (no reader yet): the blocking
+//     open is finished on a goroutine of its own (openSlow);
+//   - a FIFO reader: the probe fd itself is the answer, given once a
+//     writer has shown up (data to read, or a writer came and went), on a
+//     goroutine of its own (awaitWriter). Reopening blocking instead would
+//     race: a writer satisfied by the probe could be gone before the
+//     second open starts waiting, which would then wait forever.
 func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string) result {
 	cloexec := flags&unix.O_CLOEXEC != 0
 	probe := flags&(unix.O_NONBLOCK|unix.O_PATH) == 0
@@ -192,7 +194,7 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 	}
 	if err != nil {
 		if probe && errnoIs(err, unix.ENXIO) {
-			return c.openSlow(l, dirfd, rest, flags, mode, how, op, -1)
+			return c.openSlow(l, dirfd, rest, flags, mode, how, op)
 		}
 		return fail(c.errnoOf(op, l, err))
 	}
@@ -203,7 +205,7 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 			return fail(unix.EIO)
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFIFO && flags&unix.O_ACCMODE == unix.O_RDONLY {
-			return c.openSlow(l, dirfd, rest, flags, mode, how, op, fd)
+			return c.awaitWriter(fd, cloexec)
 		}
 		// F_SETFL sets exactly these status flags; the others are fixed
 		// at open. O_ASYNC is left out: open(2) ignores it.
@@ -268,24 +270,49 @@ func (c *call) openAt(l location, dirfd int, rest string, flags int, mode uint32
 	return vfsops.OpenBeneath(dirfd, rest, flags, mode, how)
 }
 
-// openSlow finishes a blocking open on its own goroutine, then closes
-// hold (if >= 0). dirfd is duplicated because the caller may close it when
-// this returns.
-func (c *call) openSlow(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string, hold int) result {
+// awaitWriter answers a FIFO reader's open with fd (opened O_NONBLOCK)
+// once the FIFO has data or a writer has come and gone, which is as soon
+// as a blocking read could return. The open returns later than natively
+// (when the writer writes rather than when it opens); what the program
+// reads is the same.
+func (c *call) awaitWriter(fd int, cloexec bool) result {
+	listener, id := c.listener, c.req.ID
+	go func() {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			_, err := unix.Poll(pfd, 1000)
+			if err == nil && pfd[0].Revents != 0 {
+				break
+			}
+			if err != nil && !errnoIs(err, unix.EINTR) {
+				break
+			}
+			if !idValid(listener, id) {
+				unix.Close(fd) // the reader died waiting
+				return
+			}
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
+			unix.Close(fd)
+			finish(listener, id, fail(unix.EIO))
+			return
+		}
+		finish(listener, id, installFd(fd, cloexec))
+	}()
+	return pending
+}
+
+// openSlow finishes a blocking open on its own goroutine. dirfd is
+// duplicated because the caller may close it when this returns.
+func (c *call) openSlow(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string) result {
 	dup, err := unix.FcntlInt(uintptr(dirfd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		if hold >= 0 {
-			unix.Close(hold)
-		}
 		return fail(unix.EMFILE)
 	}
 	l.g = &grant{Grant: l.g.Grant, names: l.g.names, fd: dup, isDir: l.g.isDir}
 	listener, id, s, pid := c.listener, c.req.ID, c.s, c.req.Pid
 	go func() {
 		defer unix.Close(dup)
-		if hold >= 0 {
-			defer unix.Close(hold)
-		}
 		sub := &call{s: s, listener: listener}
 		sub.req.ID, sub.req.Pid = id, pid
 		fd, err := sub.openAt(l, dup, rest, flags, mode, how)
