@@ -1,0 +1,258 @@
+package broker
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capfd/capfd/broker/wire"
+	"github.com/capfd/capfd/rights"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// heldLock takes an exclusive flock on path, so that a broker's LOCK_EX
+// request on the same file blocks until the returned unlock is called.
+func heldLock(t *testing.T, path string) (unlock func()) {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var once bool
+	unlock = func() {
+		if !once {
+			once = true
+			unix.Close(fd)
+		}
+	}
+	t.Cleanup(unlock)
+	return unlock
+}
+
+func lockTree(t *testing.T) string {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", "c"} {
+		os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644)
+	}
+	return dir
+}
+
+// TestPipeliningOutOfOrder sends a request that blocks (a lock held by the
+// test) and many quick ones behind it on the same connection, without
+// reading: the quick replies come back first, each matched by id, and the
+// blocked one last, once the lock is released.
+func TestPipeliningOutOfOrder(t *testing.T) {
+	dir := lockTree(t)
+	unlock := heldLock(t, filepath.Join(dir, "a"))
+	srv := newServer(t, Config{})
+	rc := rawServed(t, srv, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	root := rc.roots["r"]
+	h := rc.open(root, "a", unix.O_RDONLY, rights.Read|rights.Lock)
+
+	lockID := rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
+	const n = 48
+	want := map[uint32]string{}
+	for i := range n {
+		name := []string{"a", "b", "c"}[i%3]
+		want[rc.send(&wire.Request{Op: wire.OpStat, Handle: root, Path: name, Follow: true})] = name
+	}
+	for range n {
+		rep, _ := rc.recv()
+		name, ok := want[rep.ID]
+		if !ok {
+			t.Fatalf("reply %d (%v) before the quick ones were all answered, or answered twice", rep.ID, rep.Op)
+		}
+		delete(want, rep.ID)
+		if rep.Err != nil || rep.Stat.Size != 1 {
+			t.Errorf("stat %s: %+v %+v", name, rep.Err, rep.Stat)
+		}
+	}
+	unlock()
+	rep, _ := rc.recv()
+	if rep.ID != lockID || rep.Err != nil {
+		t.Fatalf("last reply %d (%+v), want the lock %d", rep.ID, rep.Err, lockID)
+	}
+}
+
+func TestLimitInflight(t *testing.T) {
+	dir := lockTree(t)
+	unlockA := heldLock(t, filepath.Join(dir, "a"))
+	unlockB := heldLock(t, filepath.Join(dir, "b"))
+	srv := newServer(t, Config{Limits: Limits{MaxInflight: 2}})
+	rc := rawServed(t, srv, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	root := rc.roots["r"]
+	ha := rc.open(root, "a", unix.O_RDONLY, rights.Read|rights.Lock)
+	hb := rc.open(root, "b", unix.O_RDONLY, rights.Read|rights.Lock)
+	rc.send(&wire.Request{Op: wire.OpLock, Handle: ha, SysFlags: unix.LOCK_EX})
+	rc.send(&wire.Request{Op: wire.OpLock, Handle: hb, SysFlags: unix.LOCK_EX})
+	rep, _ := rc.call(&wire.Request{Op: wire.OpStat, Handle: root, Path: "c"})
+	if rep.Err == nil || rep.Err.Code != wire.CodeLimit || !strings.Contains(rep.Err.Message, "in flight") {
+		t.Fatalf("third request with two in flight: %+v, want a limit error", rep.Err)
+	}
+	unlockA()
+	unlockB()
+	for range 2 {
+		if rep, _ := rc.recv(); rep.Err != nil {
+			t.Fatalf("lock: %+v", rep.Err)
+		}
+	}
+	if rep, _ := rc.call(&wire.Request{Op: wire.OpStat, Handle: root, Path: "c"}); rep.Err != nil {
+		t.Fatalf("after the limit cleared: %+v", rep.Err)
+	}
+	if got := testutil.ToFloat64(srv.m.ops.WithLabelValues("stat", resultLimit)); got != 1 {
+		t.Errorf("limit counter %v, want 1", got)
+	}
+}
+
+func TestLimitHandles(t *testing.T) {
+	dir := lockTree(t)
+	srv := newServer(t, Config{Limits: Limits{MaxHandles: 3}})
+	rc := rawServed(t, srv, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	root := rc.roots["r"]
+	h1 := rc.open(root, "a", unix.O_RDONLY, rights.Read)
+	rc.open(root, "b", unix.O_RDONLY, rights.Read)
+	rep, _ := rc.call(&wire.Request{Op: wire.OpOpen, Handle: root, Path: "c", SysFlags: unix.O_RDONLY, Pair: rights.Pair{Base: rights.Read}})
+	if rep.Err == nil || rep.Err.Code != wire.CodeLimit || rep.Err.Errno != uint32(unix.EMFILE) {
+		t.Fatalf("fourth handle: %+v, want EMFILE limit", rep.Err)
+	}
+	rc.call(&wire.Request{Op: wire.OpClose, Handle: h1})
+	rc.open(root, "c", unix.O_RDONLY, rights.Read)
+	if got := testutil.ToFloat64(srv.m.handles); got != 3 {
+		t.Errorf("handles gauge %v, want 3", got)
+	}
+}
+
+func countFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestMalformedMessages sends the broker garbage, with descriptors attached,
+// and oversized messages: each gets a clear error reply (routed to its
+// request id when the header was readable), no descriptor that came with
+// them stays open in the broker (here, this process), and the connection
+// keeps working.
+func TestMalformedMessages(t *testing.T) {
+	dir := lockTree(t)
+	srv := newServer(t, Config{Limits: Limits{MaxMessage: 4096}})
+	rc := rawServed(t, srv, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	root := rc.roots["r"]
+	rc.call(&wire.Request{Op: wire.OpStat, Handle: root, Path: "a"}) // warm up
+
+	raw, err := rc.conn.UnixConn().SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendRaw := func(msg []byte, nfds int) {
+		var fds []int
+		for range nfds {
+			fd, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			fds = append(fds, fd)
+		}
+		var oob []byte
+		if nfds > 0 {
+			oob = unix.UnixRights(fds...)
+		}
+		var serr error
+		raw.Write(func(s uintptr) bool { serr = unix.Sendmsg(int(s), msg, oob, nil, 0); return true })
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		if serr != nil {
+			t.Fatal(serr)
+		}
+	}
+	stat, _ := wire.AppendRequest(nil, &wire.Request{ID: 900, Op: wire.OpStat, Handle: root, Path: "a"})
+	big, _ := wire.AppendRequest(nil, &wire.Request{ID: 901, Op: wire.OpWrite, Handle: root, Data: make([]byte, 8000)})
+	tests := []struct {
+		name   string
+		msg    []byte
+		fds    int
+		wantID uint32
+		want   string
+	}{
+		{"garbage", []byte("GET / HTTP/1.1\r\n\r\n"), 0, 0, "shorter than"},
+		{"garbage, header-sized", []byte("GET /index.html HTTP/1.1\r\n\r\n"), 0, 0, "bad magic"},
+		{"garbage with descriptors", []byte{0xfd, 0xca, 1, 1}, 3, 0, "descriptors"},
+		{"valid request with a descriptor", stat, 1, 900, "descriptor"},
+		{"oversized", big, 0, 901, "larger than"},
+		{"oversized with a descriptor", big, 1, 901, "larger than"},
+		{"unknown op", func() []byte { m := append([]byte(nil), stat...); m[4] = 0xee; return m }(), 0, 900, "unknown op"},
+	}
+	before := countFDs(t)
+	for _, tc := range tests {
+		sendRaw(tc.msg, tc.fds)
+		rep, fd := rc.recv()
+		if fd >= 0 {
+			t.Fatalf("%s: error reply carried a descriptor", tc.name)
+		}
+		if rep.Err == nil || rep.Err.Code != wire.CodeProtocol || !strings.Contains(rep.Err.Message, tc.want) {
+			t.Errorf("%s: reply %+v, want a protocol error mentioning %q", tc.name, rep.Err, tc.want)
+		}
+		if rep.ID != tc.wantID {
+			t.Errorf("%s: reply to id %d, want %d", tc.name, rep.ID, tc.wantID)
+		}
+	}
+	if after := countFDs(t); after != before {
+		t.Errorf("descriptors open: %d before the garbage, %d after", before, after)
+	}
+	if rep, _ := rc.call(&wire.Request{Op: wire.OpStat, Handle: root, Path: "a"}); rep.Err != nil {
+		t.Fatalf("connection unusable after garbage: %+v", rep.Err)
+	}
+	if got := testutil.ToFloat64(srv.m.malformed); got != float64(len(tests)) {
+		t.Errorf("malformed counter %v, want %d", got, len(tests))
+	}
+}
+
+// TestDisconnectFreesHandles checks that a client going away, with handles
+// open and a request in flight, releases everything it held.
+func TestDisconnectFreesHandles(t *testing.T) {
+	dir := lockTree(t)
+	unlock := heldLock(t, filepath.Join(dir, "a"))
+	srv := newServer(t, Config{})
+	baseline := countFDs(t)
+	a, b := socketpair(t)
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeConn(t.Context(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}) }()
+	rc := newRawClient(t, b)
+	root := rc.roots["r"]
+	var last uint32
+	for range 10 {
+		last = rc.open(root, "b", unix.O_RDONLY, rights.Read|rights.Lock)
+	}
+	blocked := rc.open(root, "a", unix.O_RDONLY, rights.Read|rights.Lock)
+	rc.send(&wire.Request{Op: wire.OpLock, Handle: last, SysFlags: unix.LOCK_EX})
+	rc.send(&wire.Request{Op: wire.OpLock, Handle: blocked, SysFlags: unix.LOCK_EX})
+	if got := testutil.ToFloat64(srv.m.handles); got != 12 {
+		t.Fatalf("handles gauge %v, want 12", got)
+	}
+	rc.conn.Close()
+	unlock() // the blocked request finishes; its reply has nowhere to go
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeConn: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeConn did not return after the client left")
+	}
+	if got := testutil.ToFloat64(srv.m.handles); got != 0 {
+		t.Errorf("handles gauge %v after disconnect, want 0", got)
+	}
+	if got := testutil.ToFloat64(srv.m.clients); got != 0 {
+		t.Errorf("clients gauge %v after disconnect, want 0", got)
+	}
+	if after := countFDs(t); after > baseline {
+		t.Errorf("descriptors: %d before the client, %d after it left", baseline, after)
+	}
+}

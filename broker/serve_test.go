@@ -1,0 +1,287 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/capfd/capfd/broker/wire"
+	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/rights"
+	"golang.org/x/sys/unix"
+)
+
+// syncBuffer is a bytes.Buffer safe for the broker's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the audit log's JSON records.
+func (b *syncBuffer) records(t *testing.T) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func listen(t *testing.T) (*net.UnixListener, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "broker.sock")
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, path
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestServePolicy checks that Serve grants by identity: a rule matching
+// this process's uid and executable gets its grants; with only a rule for
+// another uid, the same process is refused and told why.
+func TestServePolicy(t *testing.T) {
+	dir := testTree(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}
+	tests := []struct {
+		name    string
+		rules   []Rule
+		granted bool
+	}{
+		{"uid and exe match", []Rule{{Name: "me", Match: Match{UID: ptr(uint32(os.Getuid())), Exe: exe}, Grants: grants}}, true},
+		{"exe pattern matches", []Rule{{Name: "glob", Match: Match{Exe: filepath.Dir(exe) + "/*"}, Grants: grants}}, true},
+		{"first matching rule wins", []Rule{
+			{Name: "other", Match: Match{UID: ptr(uint32(4242))}},
+			{Name: "me", Match: Match{GID: ptr(uint32(os.Getgid()))}, Grants: grants},
+		}, true},
+		{"other uid only", []Rule{{Name: "other", Match: Match{UID: ptr(uint32(4242))}, Grants: grants}}, false},
+		{"other exe only", []Rule{{Name: "other", Match: Match{Exe: "/usr/bin/not-this"}, Grants: grants}}, false},
+		{"cgroup mismatch", []Rule{{Name: "other", Match: Match{Cgroup: "/no/such/cgroup"}, Grants: grants}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var audit syncBuffer
+			srv := newServer(t, Config{Policy: Policy{Rules: tc.rules}, Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
+			ln, path := listen(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(ctx, ln) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			r, err := capfd.Dial(path)
+			if !tc.granted {
+				if err == nil {
+					r.Close()
+					t.Fatal("refused client was served")
+				}
+				var be *capfd.BrokerError
+				if !errors.As(err, &be) || be.Code != wire.CodeRefused {
+					t.Fatalf("refusal: %v, want a refused BrokerError", err)
+				}
+				recs := audit.records(t)
+				if len(recs) == 0 || recs[0]["msg"] != "refused" {
+					t.Errorf("audit log %v lacks the refusal", recs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			d, err := r.Dir("data")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if data, err := d.ReadFile("hello.txt"); err != nil || string(data) != "hello, broker\n" {
+				t.Fatalf("ReadFile: %q %v", data, err)
+			}
+			client := audit.records(t)[0]["client"].(map[string]any)
+			if client["exe"] != exe || client["pid"].(float64) != float64(os.Getpid()) {
+				t.Errorf("audit identity %v, want exe %s pid %d", client, exe, os.Getpid())
+			}
+		})
+	}
+}
+
+// TestShutdownDrains cancels Serve while a request is in flight: the
+// request is still answered, then Serve returns.
+func TestShutdownDrains(t *testing.T) {
+	dir := lockTree(t)
+	unlock := heldLock(t, filepath.Join(dir, "a"))
+	srv := newServer(t, Config{Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
+	ln, path := listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+
+	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := newRawClient(t, uc)
+	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
+	lockID := rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
+	time.Sleep(50 * time.Millisecond) // let the broker read it
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned (%v) with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"}); err == nil {
+		t.Error("a new client could connect after shutdown began")
+	}
+	unlock()
+	rep, _ := rc.recv()
+	if rep.ID != lockID || rep.Err != nil {
+		t.Fatalf("in-flight request: reply %d %+v, want %d answered", rep.ID, rep.Err, lockID)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after draining")
+	}
+}
+
+// TestAuditDenial checks the audit record of a denial names the client,
+// the operation, the path and the missing rights; and that with AuditAll
+// successful operations are recorded too.
+func TestAuditDenial(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		dir := testTree(t)
+		var audit syncBuffer
+		srv := newServer(t, Config{Audit: slog.New(slog.NewJSONHandler(&audit, nil)), AuditAll: all})
+		rc := rawServed(t, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+		rc.call(&wire.Request{Op: wire.OpStat, Handle: rc.roots["data"], Path: "hello.txt"})
+		rc.call(&wire.Request{Op: wire.OpMkdir, Handle: rc.roots["data"], Path: "newdir", Mode: 0o755})
+		var denied, ops int
+		for _, rec := range audit.records(t) {
+			switch rec["msg"] {
+			case "denied":
+				denied++
+				if rec["op"] != "mkdir" || rec["path"] != "newdir" || rec["missing"] != "mkdir" || rec["level"] != "WARN" {
+					t.Errorf("denial record %v", rec)
+				}
+			case "operation":
+				ops++
+			}
+		}
+		if denied != 1 {
+			t.Errorf("AuditAll=%v: %d denial records, want 1", all, denied)
+		}
+		if all && ops != 1 || !all && ops != 0 {
+			t.Errorf("AuditAll=%v: %d operation records", all, ops)
+		}
+	}
+}
+
+func TestCheckMetricsAddr(t *testing.T) {
+	tests := []struct {
+		addr  string
+		force bool
+		ok    bool
+	}{
+		{"127.0.0.1:9464", false, true},
+		{"[::1]:9464", false, true},
+		{"localhost:9464", false, true},
+		{"127.0.0.53:0", false, true},
+		{":9464", false, false},
+		{"0.0.0.0:9464", false, false},
+		{"10.1.2.3:9464", false, false},
+		{"example.com:9464", false, false},
+		{"0.0.0.0:9464", true, true},
+		{"no-port", false, false},
+	}
+	for _, tc := range tests {
+		err := CheckMetricsAddr(tc.addr, tc.force)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckMetricsAddr(%q, %v) = %v, want ok=%v", tc.addr, tc.force, err, tc.ok)
+		}
+		if err != nil && !tc.ok && strings.Contains(tc.addr, ":") && tc.addr != "no-port" && !errors.Is(err, ErrNonLoopback) {
+			t.Errorf("CheckMetricsAddr(%q): %v does not wrap ErrNonLoopback", tc.addr, err)
+		}
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	good := `
+socket: /run/capfd.sock
+socket_mode: "0660"
+metrics: {address: "127.0.0.1:9464"}
+audit: {path: "-", all_operations: true}
+limits: {max_handles: 10, max_inflight: 4, max_message: 65536}
+clients:
+  - name: web
+    match: {uid: 33, exe: /usr/sbin/nginx, cgroup: "/system.slice/*"}
+    grants:
+      - {name: www, path: /srv/www, rights: ro}
+      - {name: up, path: /srv/up, rights: "lookup,create:write"}
+`
+	fc, err := ParseFile([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := fc.Policy()
+	if len(p.Rules) != 1 || *p.Rules[0].Match.UID != 33 || len(p.Rules[0].Grants) != 2 {
+		t.Fatalf("policy %+v", p)
+	}
+	if g := p.Rules[0].Grants[1]; g.Rights.Base != rights.Lookup|rights.Create || g.Rights.Inherit != rights.Write {
+		t.Errorf("grant rights %v", g.Rights)
+	}
+	if m, _ := fc.Mode(); m != 0o660 {
+		t.Errorf("mode %o", m)
+	}
+
+	bad := []struct{ name, text, want string }{
+		{"no socket", "clients: []", "socket"},
+		{"unknown key", "socket: /s\ngrant: []", "grant"},
+		{"bad rights", "socket: /s\nclients: [{name: a, grants: [{name: g, path: /x, rights: fly}]}]", "unknown right"},
+		{"relative path", "socket: /s\nclients: [{name: a, grants: [{name: g, path: x, rights: ro}]}]", "not absolute"},
+		{"duplicate grant", "socket: /s\nclients: [{name: a, grants: [{name: g, path: /x, rights: ro}, {name: g, path: /y, rights: ro}]}]", "twice"},
+		{"bad mode", "socket: /s\nsocket_mode: rwx", "socket_mode"},
+		{"bad pattern", "socket: /s\nclients: [{name: a, match: {exe: \"[\"}}]", "pattern"},
+		{"empty inherit", "socket: /s\nclients: [{name: a, grants: [{name: g, path: /x, rights: \"ro:\"}]}]", "inherit"},
+	}
+	for _, tc := range bad {
+		if _, err := ParseFile([]byte(tc.text)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", tc.name, err, tc.want)
+		}
+	}
+}
