@@ -223,7 +223,9 @@ func TestDisconnectFreesHandles(t *testing.T) {
 	baseline := countFDs(t)
 	a, b := socketpair(t)
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(t.Context(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}) }()
+	go func() {
+		done <- srv.ServeConn(t.Context(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	}()
 	rc := newRawClient(t, b)
 	root := rc.roots["r"]
 	var last uint32
