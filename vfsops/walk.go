@@ -12,21 +12,26 @@ import (
 // RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS (and of NoXDev, NoSymlinks, InRoot)
 // by doing the kernel's walk itself, one component at a time:
 //
-//   - Every intermediate component is opened with O_PATH|O_NOFOLLOW from the
-//     directory fd reached so far. An fd pins the directory it names, so a
-//     rename of any path above it cannot change what the next openat sees;
-//     O_NOFOLLOW makes the kernel stop at each symlink instead of following
-//     it where we cannot see.
+//   - Every intermediate component is opened with O_PATH|O_NOFOLLOW (and
+//     O_DIRECTORY, which makes a symlink fail with ENOTDIR rather than be
+//     opened) from the directory fd reached so far. An fd pins the
+//     directory it names, so a rename of any path above it cannot change
+//     what the next openat sees; O_NOFOLLOW makes the kernel stop at each
+//     symlink instead of following it where we cannot see.
 //   - Symlinks are followed by us, from a stack of pending components, with
 //     the kernel's limit of 40 (MAXSYMLINKS). Their target is read from the
 //     link's own O_PATH fd (readlinkat(fd, "")), so it is the target of the
 //     link we examined, not of one swapped in after. Absolute targets are
 //     escapes unless InRoot, where they restart at the root.
-//   - Any symlink on procfs is refused as a magic link. The kernel knows
-//     which procfs links are magic; userspace cannot tell from readlink
-//     ("/etc/passwd" may be a magic link to a file in another mount
-//     namespace), so every procfs symlink is treated as one. This is
-//     stricter than openat2, which allows the ordinary /proc/self.
+//   - Any symlink on procfs (fstatfs f_type PROC_SUPER_MAGIC) is refused as
+//     a magic link. Magic links live only on procfs (fd/N, root, cwd, exe,
+//     ns/*, map_files/*). The kernel knows which procfs links are magic;
+//     userspace cannot tell from readlink: "pipe:[123]" or
+//     "anon_inode:[eventfd]" do not look like paths, but a magic link to a
+//     file reads as an ordinary absolute path ("/etc/passwd", perhaps in
+//     another mount namespace). So every procfs symlink is treated as one.
+//     This is stricter than openat2, which allows the ordinary /proc/self;
+//     TestFallbackRefusesEveryProcfsSymlink pins the difference down.
 //   - ".." at the root is an escape (or stays at the root with InRoot).
 //     Elsewhere ".." goes to the parent, and then we check that the root is
 //     still an ancestor of where we are, by walking up with ".." comparing
