@@ -16,6 +16,8 @@ type escapeFixture struct {
 	rootfd    int
 	secret    string // a file outside the root
 	secretFd  int    // an fd of it, for /proc/self/fd/N
+	// Why there is no procfs or tmpfs mounted inside the root, if not.
+	noProc, noTmpfs error
 }
 
 func newEscapeFixture(t *testing.T) *escapeFixture {
@@ -48,8 +50,8 @@ func newEscapeFixture(t *testing.T) *escapeFixture {
 	mustSymlink(t, "proc/self/root", r("pself"))
 	// Mount points last: a procfs inside the tree makes magic links
 	// reachable by relative paths, a tmpfs gives NoXDev a mount to refuse.
-	mountOrSkip(t, "proc", r("proc"))
-	mountOrSkip(t, "tmpfs", r("mnt"))
+	f.noProc = tryMount(t, "proc", r("proc"))
+	f.noTmpfs = tryMount(t, "tmpfs", r("mnt"))
 	mustWrite(t, r("mnt/x"), "x")
 	f.rootfd = openDir(t, f.root)
 	return f
@@ -73,6 +75,8 @@ func TestEscapes(t *testing.T) {
 		// reaches: proof the row is a real escape that the protection
 		// stops, not a path that fails anyway.
 		unprotected string
+		// needs names the mount the row depends on: "proc" or "tmpfs".
+		needs string
 	}
 	rows := []row{
 		{name: "dotdot", path: "..", wantErr: ErrEscape, unprotected: f.tmp},
@@ -82,17 +86,17 @@ func TestEscapes(t *testing.T) {
 		{name: "absolute-symlink", path: "abs", wantErr: ErrEscape, unprotected: f.secret},
 		{name: "relative-symlink-out", path: "up", wantErr: ErrEscape, unprotected: f.secret},
 		{name: "symlink-dir-out", path: "updir/secret", wantErr: ErrEscape, unprotected: f.secret},
-		{name: "magic-fd", path: "proc/self/fd/" + n, wantErr: ErrEscape, unprotected: f.secret},
-		{name: "magic-fd-via-symlink", path: "pfd", wantErr: ErrEscape, unprotected: f.secret},
+		{name: "magic-fd", path: "proc/self/fd/" + n, wantErr: ErrEscape, unprotected: f.secret, needs: "proc"},
+		{name: "magic-fd-via-symlink", path: "pfd", wantErr: ErrEscape, unprotected: f.secret, needs: "proc"},
 		{name: "magic-fd-via-absolute-symlink", path: "pfdabs", wantErr: ErrEscape, unprotected: f.secret},
-		{name: "magic-root", path: "proc/self/root" + f.secret, wantErr: ErrEscape, unprotected: f.secret},
-		{name: "magic-root-via-symlink", path: "pself" + f.secret, wantErr: ErrEscape, unprotected: f.secret},
-		{name: "magic-fd-in-root", path: "pfd", how: InRoot, wantErr: ErrEscape, unprotected: f.secret},
+		{name: "magic-root", path: "proc/self/root" + f.secret, wantErr: ErrEscape, unprotected: f.secret, needs: "proc"},
+		{name: "magic-root-via-symlink", path: "pself" + f.secret, wantErr: ErrEscape, unprotected: f.secret, needs: "proc"},
+		{name: "magic-fd-in-root", path: "pfd", how: InRoot, wantErr: ErrEscape, unprotected: f.secret, needs: "proc"},
 		{name: "symlink-loop", path: "loop1", wantErr: unix.ELOOP, notErr: ErrEscape},
 		{name: "no-symlinks", path: "rel", how: NoSymlinks, wantErr: unix.ELOOP, notErr: ErrEscape},
 		{name: "nofollow-last", path: "rel", flags: unix.O_NOFOLLOW, wantErr: unix.ELOOP, notErr: ErrEscape},
-		{name: "no-xdev-into-mount", path: "mnt/x", how: NoXDev, wantErr: ErrEscape},
-		{name: "no-xdev-mountpoint", path: "mnt", how: NoXDev, wantErr: ErrEscape},
+		{name: "no-xdev-into-mount", path: "mnt/x", how: NoXDev, wantErr: ErrEscape, needs: "tmpfs"},
+		{name: "no-xdev-mountpoint", path: "mnt", how: NoXDev, wantErr: ErrEscape, needs: "tmpfs"},
 		{name: "trailing-slash-file", path: "file/", wantErr: unix.ENOTDIR},
 		{name: "empty", path: "", wantErr: ErrBadName},
 		{name: "nul", path: "a\x00b", wantErr: ErrBadName},
@@ -107,7 +111,7 @@ func TestEscapes(t *testing.T) {
 		{name: "inside", path: "a/b/f", wantFile: "a/b/f"},
 		{name: "inside-dotdot", path: "a/b/../../file", wantFile: "file"},
 		{name: "inside-symlink", path: "rel", wantFile: "a/b/f"},
-		{name: "inside-mount", path: "mnt/x", wantFile: "mnt/x"},
+		{name: "inside-mount", path: "mnt/x", wantFile: "mnt/x", needs: "tmpfs"},
 		{name: "dir-trailing-slash", path: "a/b/", flags: unix.O_DIRECTORY, wantFile: "a/b"},
 		{name: "dot", path: ".", flags: unix.O_DIRECTORY, wantFile: "."},
 		// A hard link to an outside file is an ordinary name inside the
@@ -119,6 +123,12 @@ func TestEscapes(t *testing.T) {
 	for _, res := range resolvers {
 		for _, tc := range rows {
 			t.Run(res.name+"/"+tc.name, func(t *testing.T) {
+				if tc.needs == "proc" && f.noProc != nil {
+					t.Skip(f.noProc)
+				}
+				if tc.needs == "tmpfs" && f.noTmpfs != nil {
+					t.Skip(f.noTmpfs)
+				}
 				if tc.unprotected != "" {
 					fd, err := unix.Openat(f.rootfd, tc.path, tc.flags|unix.O_PATH|unix.O_CLOEXEC, 0)
 					if err != nil {

@@ -1,6 +1,7 @@
 package vfsops
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,12 +82,21 @@ func countFds(t testing.TB) int {
 // test only where mounting is not permitted (not root, or in a sandbox).
 func mountOrSkip(t testing.TB, fstype, target string) {
 	t.Helper()
+	if err := tryMount(t, fstype, target); err != nil {
+		t.Skip(err)
+	}
+}
+
+// tryMount mounts fstype at target, unmounted at cleanup, and returns an
+// error (for a skip message) only if mounting is not permitted.
+func tryMount(t testing.TB, fstype, target string) error {
+	t.Helper()
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := unix.Mount(fstype, target, fstype, 0, ""); err != nil {
 		if err == unix.EPERM || err == unix.EACCES {
-			t.Skipf("mounting %s needs CAP_SYS_ADMIN: %v", fstype, err)
+			return fmt.Errorf("mounting %s needs CAP_SYS_ADMIN: %v", fstype, err)
 		}
 		t.Fatalf("mount %s on %s: %v", fstype, target, err)
 	}
@@ -95,4 +105,9 @@ func mountOrSkip(t testing.TB, fstype, target string) {
 			t.Errorf("unmount %s: %v", target, err)
 		}
 	})
+	return nil
 }
+
+// chownPermitted reports whether this process may give files to other
+// users (CAP_CHOWN); tests of chown to another uid need it.
+func chownPermitted() bool { return unix.Geteuid() == 0 }
