@@ -33,12 +33,16 @@ var (
 // openat2 call with a too-small open_how, which a real kernel rejects with
 // EINVAL before looking at any path.
 //
-// A confirmed refusal is never cached forever: seccomp filters are
-// per-thread-group but a process may run under different ones over its life
-// (a checkpoint/restore, a broker restarted into a new sandbox), and kernels
-// can be live-patched. So the walker is used for openat2ReprobeAfter or
-// openat2ReprobeEvery calls, whichever comes first, and then openat2 is
-// tried again.
+// A confirmed refusal is never cached forever. A seccomp filter installed
+// without SECCOMP_FILTER_FLAG_TSYNC binds only the thread that installed it
+// (and threads it later creates), and Go moves goroutines between threads,
+// so a refusal seen on one thread proves nothing about the next call's
+// thread; a checkpointed process may be restored onto another kernel. So
+// the walker is used for openat2ReprobeAfter or openat2ReprobeEvery calls,
+// whichever comes first, and then openat2 is tried again. Success is never
+// cached at all: every call tries openat2 while it is not known refused, so
+// a filter installed later (filters only ever tighten) is noticed at once,
+// the mistake filepath-securejoin fixed in 0.6.1.
 const (
 	openat2ReprobeAfter = 10 * time.Second
 	openat2ReprobeEvery = 1024
