@@ -69,8 +69,19 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 
 	buf := make([]byte, s.cfg.Limits.MaxMessage)
 	err := c.loop(ctx, buf)
+	if ctx.Err() == nil {
+		// The client is gone: its handles go now, even while a request
+		// of its is still blocked in a system call (that call keeps its
+		// descriptor alive until it returns).
+		released := c.table.len()
+		c.table.closeAll()
+		s.cfg.Audit.Info("disconnect", "client", id, "handles_released", released)
+	}
+	// Shutdown: the requests already read are answered first (drain).
 	c.workers.Wait()
-	s.cfg.Audit.Info("disconnect", "client", id, "handles_released", c.table.len())
+	if ctx.Err() != nil {
+		s.cfg.Audit.Info("disconnect", "client", id, "handles_released", c.table.len(), "reason", "shutdown")
+	}
 	if errors.Is(err, io.EOF) || ctx.Err() != nil {
 		return nil
 	}
@@ -188,8 +199,10 @@ func (c *clientConn) start(req *wire.Request) {
 	}
 	arrived := time.Now()
 	c.workers.Add(1)
+	c.srv.m.inflight.Inc()
 	go func() {
 		defer c.workers.Done()
+		defer c.srv.m.inflight.Dec()
 		defer func() { <-c.inflight }()
 		c.serveRequest(&r, arrived)
 	}()

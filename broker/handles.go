@@ -11,6 +11,7 @@ import (
 // or malicious client names nothing rather than someone else's handle.
 type handleTable struct {
 	mu      sync.Mutex
+	closed  bool // the client is gone: no new handles
 	next    uint32
 	max     int
 	handles map[uint32]*capfd.Served
@@ -26,7 +27,7 @@ func newHandleTable(max int, onCount func(int)) *handleTable {
 func (t *handleTable) add(s *capfd.Served) (uint32, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.handles) >= t.max || t.next == 0 {
+	if t.closed || len(t.handles) >= t.max || t.next == 0 {
 		return 0, false
 	}
 	h := t.next
@@ -56,9 +57,12 @@ func (t *handleTable) remove(h uint32) (*capfd.Served, bool) {
 }
 
 // closeAll releases every handle: the client is gone. Served.Close waits
-// for nothing: calls still running finish and the last one releases.
+// for nothing: calls still running finish and the last one releases the
+// descriptor. Handles that requests still in flight would create are
+// refused (and closed by their creator).
 func (t *handleTable) closeAll() {
 	t.mu.Lock()
+	t.closed = true
 	handles := t.handles
 	t.handles = make(map[uint32]*capfd.Served)
 	t.onCount(-len(handles))

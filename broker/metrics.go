@@ -24,6 +24,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec // op
 	clients   prometheus.Gauge
 	handles   prometheus.Gauge
+	inflight  prometheus.Gauge
 	refused   prometheus.Counter
 	malformed prometheus.Counter
 }
@@ -53,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "capfd", Subsystem: "broker", Name: "handles",
 			Help: "Handles open now, over all clients.",
 		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "capfd", Subsystem: "broker", Name: "inflight",
+			Help: "Requests being served now, over all clients.",
+		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "capfd", Subsystem: "broker", Name: "clients_refused_total",
 			Help: "Connections refused: no policy rule matched, or the handshake failed.",
@@ -62,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Messages rejected by the protocol decoder.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.ops, m.denials, m.latency, m.clients, m.handles, m.refused, m.malformed} {
+	for _, c := range []prometheus.Collector{m.ops, m.denials, m.latency, m.clients, m.handles, m.inflight, m.refused, m.malformed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,195 @@
+// Package broker_test runs the broker as a separate process (the capfd
+// binary, built once per run) and talks to it the way clients do: through
+// capfd.Dial, raw wire messages, and the CLI verbs.
+package broker_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// capfdBin is the capfd command built for this run.
+var capfdBin string
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv("CAPFD_E2E_ROLE"); role != "" {
+		os.Exit(runRole(role))
+	}
+	dir, err := os.MkdirTemp("", "capfd-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	capfdBin = filepath.Join(dir, "capfd")
+	build := exec.Command("go", "build", "-o", capfdBin, "github.com/capfd/capfd/cmd/capfd")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building cmd/capfd:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// brokerProc is a running `capfd broker`.
+type brokerProc struct {
+	cmd     *exec.Cmd
+	socket  string
+	metrics string // http://.../metrics
+	audit   string // audit log path
+	dir     string
+}
+
+// grantSpec is one grant in the generated configuration.
+type grantSpec struct{ name, path, rights string }
+
+// startBroker writes a configuration granting grants to every client of
+// this uid, starts the broker, and waits until it serves. extra is
+// appended to the limits section.
+func startBroker(t testing.TB, grants []grantSpec, limits string) *brokerProc {
+	t.Helper()
+	dir := t.TempDir()
+	b := &brokerProc{socket: filepath.Join(dir, "broker.sock"), audit: filepath.Join(dir, "audit.json"), dir: dir}
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "socket: %s\nsocket_mode: \"0600\"\nmetrics: {address: \"127.0.0.1:0\"}\naudit: {path: %s}\n", b.socket, b.audit)
+	if limits != "" {
+		fmt.Fprintf(&cfg, "limits: {%s}\n", limits)
+	}
+	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
+	for _, g := range grants {
+		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q}\n", g.name, g.path, g.rights)
+	}
+	cfgPath := filepath.Join(dir, "broker.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.cmd = exec.Command(capfdBin, "broker", "--config", cfgPath)
+	stderr, err := b.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	metricsRE := regexp.MustCompile(`address=(http://\S+/metrics)`)
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			if m := metricsRE.FindStringSubmatch(line); m != nil {
+				b.metrics = m[1]
+			}
+			if strings.Contains(line, "msg=listening") && !sent {
+				ready <- nil
+				sent = true
+			}
+		}
+		if !sent {
+			ready <- fmt.Errorf("broker exited before listening")
+		}
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			b.cmd.Wait()
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		b.cmd.Process.Kill()
+		t.Fatal("broker did not start")
+	}
+	t.Cleanup(func() { b.stop(t) })
+	return b
+}
+
+// stop sends SIGTERM and checks the broker drains and exits cleanly.
+func (b *brokerProc) stop(t testing.TB) {
+	if b.cmd.ProcessState != nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- b.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("broker exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		b.cmd.Process.Kill()
+		t.Error("broker did not exit after SIGTERM")
+	}
+}
+
+func (b *brokerProc) pid() int { return b.cmd.Process.Pid }
+
+// fds counts the broker's open descriptors.
+func (b *brokerProc) fds(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", b.pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// metric returns the value of the sample whose line starts with series
+// (name plus labels, exactly as exposed).
+func (b *brokerProc) metric(t testing.TB, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(b.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// eventually polls cond for up to 10 s: the broker notices a dead client
+// asynchronously.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tree makes a directory with a few files for a grant.
+func tree(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello, broker\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sub", "inner.txt"), []byte("inner"), 0o644)
+	os.Symlink("hello.txt", filepath.Join(dir, "link"))
+	return dir
+}
