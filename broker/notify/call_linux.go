@@ -32,6 +32,7 @@ type result struct {
 	cloexec bool
 	pending bool
 	gone    bool
+	escaped bool // refused by the resolver: a symlink leads out (not yet logged)
 }
 
 func ok(val int64) result          { return result{val: val, fd: -1} }
@@ -242,7 +243,7 @@ type need struct {
 func (c *call) check(l location, n need) unix.Errno {
 	if l.g == nil {
 		if !n.probe || c.s.verbose {
-			c.refuse(n.op, l.abs, headline(n.object|n.parent), "outside every grant")
+			c.refuse(n.op, l.abs, headline(n.object|n.parent|rights.Lookup), "outside every grant")
 		} else {
 			c.s.refused.Add(1)
 		}
@@ -254,9 +255,16 @@ func (c *call) check(l location, n need) unix.Errno {
 	parentNeed := n.parent
 	if l.rest != "." {
 		parentNeed |= rights.Lookup
-	} else if n.parent != 0 {
-		c.refuse(n.op, l.abs, n.parent, "the grant itself cannot be created, removed or renamed")
-		return unix.EACCES
+	} else {
+		// The granted object exists and is reached without a lookup in
+		// any grant, so lookup and create (O_CREAT of what exists) need
+		// nothing; changing the entry itself would need rights on a
+		// directory outside the grant.
+		if entry := n.parent.Without(rights.Lookup | rights.Create); entry != 0 {
+			c.refuse(n.op, l.abs, entry, "the granted object's own entry is outside the grant")
+			return unix.EACCES
+		}
+		parentNeed = 0
 	}
 	missing := object.Missing(n.object) | parent.Missing(parentNeed)
 	if missing != 0 {

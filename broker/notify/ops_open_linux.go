@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"path"
 	"strings"
 
@@ -100,11 +101,6 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 		return resultFor(errno)
 	}
 	file, dir := vfsops.OpenRights(flags)
-	if l.g != nil && l.rest == "." {
-		// The granted object exists, so O_CREAT cannot create it:
-		// "> /dev/null" must not need a create right outside the grant.
-		dir = 0
-	}
 	if errno := c.check(l, need{op: op, object: file, parent: dir}); errno != 0 {
 		return fail(errno)
 	}
@@ -114,7 +110,25 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 	if flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
 		mode &^= c.umask()
 	}
-	return c.openIn(l, l.g.fd, l.rest, flags, mode, how, op)
+	if how&vfsops.NoSymlinks != 0 {
+		return c.openIn(l, l.g.fd, l.rest, flags, mode, how, op)
+	}
+	var r result
+	l, err, errno := c.resolveOut(l, need{op: op, object: file, parent: dir}, func(at location) error {
+		r = c.openIn(at, at.g.fd, at.rest, flags, mode, how, op)
+		if r.escaped {
+			return vfsops.ErrEscape
+		}
+		return nil
+	})
+	switch {
+	case errno != 0:
+		return fail(errno)
+	case err != nil:
+		c.escaped(op, l)
+		return fail(unix.EACCES)
+	}
+	return r
 }
 
 // openAnchored serves openat2 with RESOLVE_BENEATH or RESOLVE_IN_ROOT: the
@@ -161,7 +175,11 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 	if flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
 		mode &^= c.umask()
 	}
-	return c.openIn(l, anchorFd, p, flags, mode, how, op)
+	r := c.openIn(l, anchorFd, p, flags, mode, how, op)
+	if r.escaped {
+		c.escaped(op, l)
+	}
+	return r
 }
 
 // openIn opens rest beneath dirfd and returns the descriptor to install.
@@ -195,6 +213,10 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 	if err != nil {
 		if probe && errnoIs(err, unix.ENXIO) {
 			return c.openSlow(l, dirfd, rest, flags, mode, how, op)
+		}
+		if errors.Is(err, vfsops.ErrEscape) {
+			// Not logged here: the caller may follow the symlink.
+			return result{errno: unix.EACCES, fd: -1, escaped: true}
 		}
 		return fail(c.errnoOf(op, l, err))
 	}
@@ -265,6 +287,9 @@ func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) r
 // vfsops.Reopen, which checks it is still the same inode.
 func (c *call) openAt(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve) (int, error) {
 	if dirfd == l.g.fd && rest == "." && !l.g.isDir {
+		if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
+			return -1, unix.EEXIST
+		}
 		return vfsops.Reopen(dirfd, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW))
 	}
 	return vfsops.OpenBeneath(dirfd, rest, flags, mode, how)

@@ -141,8 +141,20 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 		}
 		return fd, l, result{}, false
 	}
-	fd, err := vfsops.OpenBeneath(l.g.fd, l.rest, oflags, 0, resolveHow)
-	if err != nil {
+	fd = -1
+	l, err, errno := c.resolveOut(l, n, func(at location) error {
+		var err error
+		if at.rest == "." {
+			fd, err = unix.FcntlInt(uintptr(at.g.fd), unix.F_DUPFD_CLOEXEC, 0)
+		} else {
+			fd, err = vfsops.OpenBeneath(at.g.fd, at.rest, oflags, 0, resolveHow)
+		}
+		return err
+	})
+	switch {
+	case errno != 0:
+		return -1, l, fail(errno), true
+	case err != nil:
 		return -1, l, fail(c.errnoOf(n.op, l, err)), true
 	}
 	return fd, l, result{}, false

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
 )
 
 // Config configures a Supervisor.
@@ -114,4 +116,20 @@ func (s *Supervisor) logf(format string, args ...any) {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	fmt.Fprintf(s.log, format+"\n", args...)
+}
+
+// Union is every right any grant carries, for the filter's by-number
+// refusals (Filter).
+func (s *Supervisor) Union() rights.Rights { return s.grants.union() }
+
+// Grants returns the grants that exist on this system (missing optional
+// ones left out), for the other kernel layers (Landlock, BPF LSM).
+func (s *Supervisor) Grants() []Grant {
+	var out []Grant
+	for _, g := range s.grants.grants {
+		if g.fd >= 0 {
+			out = append(out, g.Grant)
+		}
+	}
+	return out
 }

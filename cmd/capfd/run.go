@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/broker/profile"
+	"github.com/capfd/capfd/rights"
+)
+
+func init() {
+	register("run", command{
+		summary: "run an unmodified program in capability mode: run --grant PATH=RIGHTS ... -- PROG ARGS",
+		run:     runRun,
+	})
+}
+
+// grantFlags collects repeated --grant PATH=RIGHTS[:INHERIT] flags.
+type grantFlags []notify.Grant
+
+func (g *grantFlags) String() string { return fmt.Sprint(*g) }
+
+func (g *grantFlags) Set(v string) error {
+	grant, err := parseGrant(v)
+	if err != nil {
+		return err
+	}
+	*g = append(*g, grant)
+	return nil
+}
+
+// parseGrant reads PATH=RIGHTS[:INHERIT]. The path is made absolute
+// against the current directory; the last "=" separates it from the
+// rights, so a path may itself contain "=".
+func parseGrant(v string) (notify.Grant, error) {
+	i := strings.LastIndexByte(v, '=')
+	if i <= 0 {
+		return notify.Grant{}, fmt.Errorf("grant %q: want PATH=RIGHTS[:INHERIT], e.g. data=ro or out=rw", v)
+	}
+	p, r := v[:i], v[i+1:]
+	pair, err := rights.ParsePair(r)
+	if err != nil {
+		return notify.Grant{}, fmt.Errorf("grant %q: %w", v, err)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return notify.Grant{}, fmt.Errorf("grant %q: %w", v, err)
+	}
+	return notify.Grant{Path: abs, Rights: pair}, nil
+}
+
+// runOptions is a parsed `capfd run` command line.
+type runOptions struct {
+	grants           []notify.Grant // the user's grants, from --grant and --config
+	noDefaultProfile bool
+	brokerSocket     string
+	verbose, quiet   bool
+	argv             []string
+}
+
+// allGrants is the default profile (unless refused) followed by the user's
+// grants.
+func (o *runOptions) allGrants() []notify.Grant {
+	var all []notify.Grant
+	if !o.noDefaultProfile {
+		all = append(all, profile.Default()...)
+	}
+	return append(all, o.grants...)
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	opts, code := parseRunArgs(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	return launch(opts, stderr)
+}
+
+func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
+	fs := newFlagSet("run", stderr)
+	var grants grantFlags
+	fs.Var(&grants, "grant", "grant `PATH=RIGHTS[:INHERIT]` (repeatable): RIGHTS as in `capfd rights`, e.g. ro, rw, rx, read,write")
+	config := fs.String("config", "", "read grants from `FILE`: one PATH=RIGHTS[:INHERIT] per line, # comments")
+	noDefault := fs.Bool("no-default-profile", false, "do not grant the default profile (loader, libraries, /bin, /dev/null, ...)")
+	brokerSocket := fs.String("broker", "", "give capability-aware programs a connection to the broker at `SOCKET` instead of the embedded one")
+	verbose := fs.Bool("v", false, "also log refused probes (stat, access) and the kernel layers in force")
+	quiet := fs.Bool("q", false, "do not log refusals")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: capfd run [flags] -- PROG [ARGS...]
+
+Runs PROG in capability mode: its path system calls are answered by capfd
+(seccomp user notification), which resolves them beneath the granted
+directories only and with the granted rights. Landlock restricts exec to
+granted programs. A refusal fails with EACCES and is logged as
+"capfd: not capable: ...". The exit status is PROG's.
+
+Default profile (unless -no-default-profile):
+`)
+		for _, e := range profile.DefaultEntries {
+			fmt.Fprintf(stderr, "  %-20s %-10s %s\n", e.Path, e.Rights, e.Why)
+		}
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args); code >= 0 {
+		return nil, code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "capfd run: no program given (capfd run [flags] -- PROG [ARGS...])")
+		return nil, 2
+	}
+	opts := &runOptions{
+		noDefaultProfile: *noDefault,
+		brokerSocket:     *brokerSocket,
+		verbose:          *verbose,
+		quiet:            *quiet,
+		argv:             fs.Args(),
+	}
+	if *config != "" {
+		fromFile, err := readGrantFile(*config)
+		if err != nil {
+			fmt.Fprintf(stderr, "capfd run: %v\n", err)
+			return nil, 2
+		}
+		opts.grants = append(opts.grants, fromFile...)
+	}
+	opts.grants = append(opts.grants, grants...)
+	return opts, -1
+}
+
+// readGrantFile reads a grant list: one PATH=RIGHTS[:INHERIT] per line;
+// blank lines and lines starting with # are skipped. Relative paths are
+// relative to the file's directory, so a config can travel with its data.
+func readGrantFile(name string) ([]notify.Grant, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	base, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var out []notify.Grant
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if i := strings.LastIndexByte(line, '='); i > 0 && !filepath.IsAbs(line[:i]) {
+			line = filepath.Join(base, line[:i]) + line[i:]
+		}
+		g, err := parseGrant(line)
+		if err != nil {
+			return nil, fmt.Errorf("config %s:%d: %w", name, n, err)
+		}
+		out = append(out, g)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("config " + name + ": no grants")
+	}
+	return out, nil
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/landlock"
+	"github.com/capfd/capfd/broker/lsm"
+	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/capfd"
+)
+
+// launch runs opts.argv confined and returns its exit status.
+//
+// The process tree:
+//
+//	capfd run (supervisor; embedded broker)
+//	└── capfd __capfd_run_stage2 → execve(PROG)   confined
+//	    └── ...                                   inherit the confinement
+//
+// The supervisor is a subreaper, so descendants the program orphans are
+// reparented to it; it serves notifications until the last process of the
+// tree is gone (the listener reports POLLHUP), and exits with the status of
+// the program itself.
+func launch(opts *runOptions, stderr io.Writer) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "capfd run: "+format+"\n", args...)
+		return 126
+	}
+	prog, err := exec.LookPath(opts.argv[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "capfd run: %v\n", err)
+		return 127
+	}
+	if prog, err = absPath(prog); err != nil {
+		return fail("%v", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail("cannot find own executable: %v", err)
+	}
+
+	logTo := stderr
+	if opts.quiet {
+		logTo = io.Discard
+	}
+	sup, err := notify.New(notify.Config{Grants: opts.allGrants(), Log: logTo, Verbose: opts.verbose})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer sup.Close()
+
+	var ll []landlock.Grant
+	for _, g := range sup.Grants() {
+		ll = append(ll, landlock.Grant{Path: g.Path, Rights: g.Rights})
+	}
+	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.argv, Landlock: ll, Union: sup.Union(), Verbose: opts.verbose})
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	// Orphans of the program become our children, so we can wait for the
+	// whole tree (and reap it: zombies keep the filter alive).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fail("prctl(PR_SET_CHILD_SUBREAPER): %v", err)
+	}
+
+	control, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail("socketpair: %v", err)
+	}
+	defer unix.Close(control[0])
+	childControl := os.NewFile(uintptr(control[1]), "capfd-control")
+
+	cmd := exec.Command(self, stage2Verb)
+	cmd.Args[0] = opts.argv[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), stage2Env+"="+string(cfg))
+	cmd.ExtraFiles = []*os.File{childControl}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	brokerDone, err := attachBroker(ctx, cmd, opts, sup)
+	if err != nil {
+		childControl.Close()
+		return fail("%v", err)
+	}
+
+	if err := cmd.Start(); err != nil {
+		childControl.Close()
+		return fail("start: %v", err)
+	}
+	childControl.Close()
+	for _, f := range cmd.ExtraFiles[1:] {
+		f.Close()
+	}
+	pid := cmd.Process.Pid
+
+	listener, err := notify.RecvFd(control[0])
+	if err != nil {
+		// stage 2 explained on stderr; its status says how it failed.
+		return waitTree(pid)
+	}
+	markForLSM(pid, sup, opts, stderr)
+
+	served := make(chan error, 1)
+	go func() {
+		defer unix.Close(listener)
+		served <- sup.Serve(listener)
+	}()
+
+	// Signals a terminal sends the whole foreground group reach the program
+	// directly; these are forwarded for a kill(1) aimed at capfd run.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			_ = unix.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+
+	if _, err := unix.Write(control[0], []byte{'G'}); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		waitTree(pid)
+		return fail("start the program: %v", err)
+	}
+
+	status := waitTree(pid)
+	if err := <-served; err != nil {
+		fmt.Fprintf(stderr, "capfd run: %v\n", err)
+	}
+	cancel()
+	if brokerDone != nil {
+		<-brokerDone
+	}
+	if opts.verbose {
+		handled, refused := sup.Stats()
+		fmt.Fprintf(stderr, "capfd run: %d requests served, %d refused\n", handled, refused)
+	}
+	return status
+}
+
+// waitTree reaps every child (the program and, as subreaper, its orphans)
+// until none is left, and returns the program's exit status the way a
+// shell reports it (128+N for a signal).
+func waitTree(pid int) int {
+	status := 126
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return status // ECHILD: the tree is gone
+		}
+		if got != pid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			status = ws.ExitStatus()
+		case ws.Signaled():
+			status = 128 + int(ws.Signal())
+		}
+	}
+}
+
+// attachBroker gives the program a broker connection for capability-aware
+// code (capfd.FromEnv): one end of a socketpair served by an embedded
+// broker with the user's directory grants, or with --broker a connection to
+// an existing broker (which then identifies the client as this launcher:
+// SO_PEERCRED is taken at connect time). The descriptor is the child's fd 4,
+// named by CAPFD_BROKER_FD. The returned channel closes when the embedded
+// broker has stopped.
+func attachBroker(ctx context.Context, cmd *exec.Cmd, opts *runOptions, sup *notify.Supervisor) (<-chan struct{}, error) {
+	const childFd = stage2ControlFd + 1
+	setEnv := func() { cmd.Env = append(cmd.Env, capfd.EnvBrokerFD+"="+strconv.Itoa(childFd)) }
+	if opts.brokerSocket != "" {
+		conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: opts.brokerSocket, Net: "unixpacket"})
+		if err != nil {
+			return nil, fmt.Errorf("broker %s: %w", opts.brokerSocket, err)
+		}
+		f, err := conn.File()
+		conn.Close()
+		if err != nil {
+			return nil, fmt.Errorf("broker %s: %w", opts.brokerSocket, err)
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		setEnv()
+		return nil, nil
+	}
+	var grants []broker.Grant
+	for _, g := range opts.grants {
+		if st, err := os.Stat(g.Path); err == nil && st.IsDir() {
+			grants = append(grants, broker.Grant{Name: g.Path, Path: g.Path, Rights: g.Rights})
+		}
+	}
+	if len(grants) == 0 {
+		return nil, nil
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("broker socketpair: %w", err)
+	}
+	ours := os.NewFile(uintptr(pair[0]), "capfd-broker")
+	fc, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		unix.Close(pair[1])
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	srv, err := broker.New(broker.Config{})
+	if err != nil {
+		fc.Close()
+		unix.Close(pair[1])
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(pair[1]), "capfd-broker-child"))
+	setEnv()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.ServeConn(ctx, fc.(*net.UnixConn), grants)
+	}()
+	return done, nil
+}
+
+// markForLSM confines the program with the BPF LSM as well, where the kernel
+// has it (lsm.Probe). Not reachable on hosts whose kernel refuses BPF
+// trampoline programs; there Landlock and seccomp are the kernel layers.
+func markForLSM(pid int, sup *notify.Supervisor, opts *runOptions, stderr io.Writer) {
+	if err := lsm.Probe(); err != nil {
+		if opts.verbose {
+			fmt.Fprintf(stderr, "capfd run: BPF LSM not used: %v\n", err)
+		}
+		return
+	}
+	enf, err := lsm.Load(lsm.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "capfd run: warning: BPF LSM: %v\n", err)
+		return
+	}
+	const sandbox = 1
+	for _, g := range sup.Grants() {
+		if err := enf.GrantPath(sandbox, g.Path, g.Rights); err != nil {
+			fmt.Fprintf(stderr, "capfd run: warning: BPF LSM grant %s: %v\n", g.Path, err)
+		}
+	}
+	// The child has not been waited for, so its pid cannot be reused.
+	if err := enf.MarkPID(pid, sandbox); err != nil {
+		fmt.Fprintf(stderr, "capfd run: warning: BPF LSM mark: %v\n", err)
+		enf.Close()
+		return
+	}
+	// The enforcer lives as long as this process: the programs stay
+	// attached until capfd run exits with the tree.
+}
+
+func absPath(p string) (string, error) {
+	if len(p) > 0 && p[0] == '/' {
+		return p, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return wd + "/" + p, nil
+}

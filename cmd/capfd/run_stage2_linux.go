@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/broker/landlock"
+	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/rights"
+)
+
+// stage2Verb is the hidden argv[1] with which `capfd run` re-executes
+// itself as the child that confines itself and then becomes the program.
+// It is dispatched from init, before main, so it never appears among the
+// verbs.
+const stage2Verb = "__capfd_run_stage2"
+
+// stage2Env carries the stage-2 configuration (JSON); it is removed from
+// the environment before the program is executed.
+const stage2Env = "CAPFD_RUN_STAGE2"
+
+// stage2ControlFd is the socket to the supervisor, the first ExtraFile.
+const stage2ControlFd = 3
+
+// stage2Config is what the launcher tells its child.
+type stage2Config struct {
+	Path     string           `json:"path"` // absolute path of the program
+	Argv     []string         `json:"argv"`
+	Landlock []landlock.Grant `json:"landlock"`
+	Union    rights.Rights    `json:"union"`
+	Verbose  bool             `json:"verbose"`
+}
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == stage2Verb {
+		os.Exit(stage2())
+	}
+}
+
+// stage2 runs in the child: Landlock (best effort), then the seccomp filter,
+// hands the listener to the supervisor, waits for its go-ahead, and execs
+// the program. Exit codes follow the shell's: 126 when the sandbox cannot be
+// set up, 127 when the program cannot be executed.
+//
+// Landlock comes first: its own setup opens the granted paths, which under
+// the seccomp filter would be notified to a supervisor that is not yet
+// serving.
+func stage2() int {
+	fail := func(code int, format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "capfd run: "+format+"\n", args...)
+		return code
+	}
+	var cfg stage2Config
+	if err := json.Unmarshal([]byte(os.Getenv(stage2Env)), &cfg); err != nil {
+		return fail(126, "stage 2: bad configuration: %v", err)
+	}
+	os.Unsetenv(stage2Env)
+
+	report, err := landlock.Restrict(cfg.Landlock)
+	switch {
+	case err != nil:
+		// The supervisor still confines every path syscall; what is
+		// lost is the in-kernel exec check, so say so.
+		fmt.Fprintf(os.Stderr, "capfd run: warning: Landlock unavailable, exec is not restricted to granted programs: %v\n", err)
+	case cfg.Verbose:
+		fmt.Fprintf(os.Stderr, "capfd run: landlock: %v\n", report)
+	}
+
+	listener, err := notify.Filter(cfg.Union).Install()
+	if err != nil {
+		return fail(126, "seccomp: %v", err)
+	}
+	if err := notify.SendFd(stage2ControlFd, listener); err != nil {
+		return fail(126, "%v", err)
+	}
+	unix.Close(listener)
+	var goAhead [1]byte
+	if n, err := unix.Read(stage2ControlFd, goAhead[:]); n != 1 || goAhead[0] != 'G' {
+		return fail(126, "supervisor did not start (%v)", err)
+	}
+	unix.Close(stage2ControlFd)
+
+	err = unix.Exec(cfg.Path, cfg.Argv, os.Environ())
+	return fail(127, "exec %s: %v", cfg.Path, err)
+}
