@@ -1,0 +1,158 @@
+// Package run tests `capfd run` end to end: the real binary, unmodified
+// programs (cat, ls, sh), and escape attempts made from inside, each shown
+// to work without capfd and to fail under it.
+package run
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/capfd/capfd/broker/seccomp"
+)
+
+// bin holds the binaries built once for the whole package.
+var bin struct {
+	dir      string
+	capfd    string
+	openloop string
+	capaware string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "capfd-run-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin.dir = dir
+	bin.capfd = filepath.Join(dir, "capfd")
+	bin.openloop = filepath.Join(dir, "openloop")
+	bin.capaware = filepath.Join(dir, "capaware")
+	for out, pkg := range map[string]string{
+		bin.capfd:    "github.com/capfd/capfd/cmd/capfd",
+		bin.openloop: "./testdata/openloop",
+		bin.capaware: "./testdata/capaware",
+	} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			bin.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func requireRun(t testing.TB) {
+	t.Helper()
+	if bin.err != nil {
+		t.Fatal(bin.err)
+	}
+	if err := seccomp.Probe(); err != nil {
+		t.Skipf("seccomp user notification unavailable: %v", err)
+	}
+}
+
+// outcome is what a command did.
+type outcome struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs argv in dir and returns what it did.
+func run(t testing.TB, dir string, argv ...string) outcome {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	o := outcome{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		o.code = exit.ExitCode()
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			o.code = 128 + int(ws.Signal())
+		}
+	case err != nil:
+		t.Fatalf("%v: %v", argv, err)
+	}
+	return o
+}
+
+// capfdRun runs PROG under `capfd run` with flags, in dir.
+func capfdRun(t testing.TB, dir string, flags []string, prog ...string) outcome {
+	t.Helper()
+	argv := append([]string{bin.capfd, "run"}, flags...)
+	argv = append(argv, "--")
+	return run(t, dir, append(argv, prog...)...)
+}
+
+// fixture is a test directory:
+//
+//	data/hello.txt, data/sub/inner.txt    (granted ro)
+//	data/out-abs -> ROOT/secret/s.txt     (absolute symlink out)
+//	data/out-rel -> ../secret/s.txt       (relative symlink out)
+//	rw/                                   (granted rw)
+//	secret/s.txt                          (not granted)
+type fixture struct {
+	root, data, rw, secret string
+}
+
+func newFixture(t testing.TB) fixture {
+	t.Helper()
+	root := t.TempDir()
+	f := fixture{root: root, data: filepath.Join(root, "data"), rw: filepath.Join(root, "rw"), secret: filepath.Join(root, "secret")}
+	for _, d := range []string{f.data + "/sub", f.rw, f.secret} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		f.data + "/hello.txt":     "hello\n",
+		f.data + "/sub/inner.txt": "inner\n",
+		f.secret + "/s.txt":       "secret\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(f.secret+"/s.txt", f.data+"/out-abs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../secret/s.txt", f.data+"/out-rel"); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f fixture) grants() []string {
+	return []string{"--grant", f.data + "=ro", "--grant", f.rw + "=rw"}
+}
+
+func (f fixture) read(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func wantContains(t testing.TB, what, got, want string) {
+	t.Helper()
+	if !strings.Contains(got, want) {
+		t.Errorf("%s: %q does not contain %q", what, got, want)
+	}
+}

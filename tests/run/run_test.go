@@ -1,0 +1,209 @@
+package run
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capfd/capfd/broker/landlock"
+)
+
+func TestUnmodifiedPrograms(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	cases := []struct {
+		name     string
+		dir      string
+		prog     []string
+		stdout   string // must contain
+		code     int
+		noGrants bool
+	}{
+		{"cat absolute", f.root, []string{"cat", f.data + "/hello.txt"}, "hello", 0, false},
+		{"cat relative to a granted cwd", f.data, []string{"cat", "hello.txt", "sub/inner.txt"}, "hello\ninner", 0, false},
+		{"ls a granted dir", f.root, []string{"ls", f.data}, "hello.txt\nout-abs\nout-rel\nsub", 0, false},
+		{"ls -l a granted dir", f.data, []string{"ls", "-l", "sub"}, "inner.txt", 0, false},
+		{"sh with a pipeline", f.data, []string{"sh", "-c", "cat hello.txt | tr a-z A-Z"}, "HELLO", 0, false},
+		{"sh writes in an rw grant", f.rw, []string{"sh", "-c", "echo made > made.txt && mkdir d && mv made.txt d/ && cat d/made.txt"}, "made", 0, false},
+		{"exit status propagates", f.root, []string{"sh", "-c", "exit 7"}, "", 7, false},
+		{"signal status propagates", f.root, []string{"sh", "-c", "kill -9 $$"}, "", 137, false},
+		{"without grants cat gets nothing", f.root, []string{"cat", f.data + "/hello.txt"}, "", 1, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			flags := f.grants()
+			if c.noGrants {
+				flags = nil
+			}
+			o := capfdRun(t, c.dir, flags, c.prog...)
+			if o.code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", o.code, c.code, o.stdout, o.stderr)
+			}
+			wantContains(t, "stdout", o.stdout, c.stdout)
+		})
+	}
+}
+
+// TestEscapes runs each attack twice: plainly, where it must work (the
+// attack is real), and under capfd run, where it must fail and be logged.
+func TestEscapes(t *testing.T) {
+	requireRun(t)
+	cases := []struct {
+		name string
+		// prog is the attack; {D}, {R}, {S} stand for the data, rw and
+		// secret directories.
+		prog []string
+		// leaked is what a successful attack prints (or writes, see
+		// changed); log must appear in capfd's stderr when it fails.
+		leaked  string
+		changed string // a file the attack modifies, "" if none
+		log     string
+	}{
+		{"absolute path", []string{"cat", "{S}/s.txt"}, "secret", "", "not capable: open {S}/s.txt (needs read, outside every grant)"},
+		{"dot-dot out of a grant", []string{"cat", "{D}/../secret/s.txt"}, "secret", "", "outside every grant"},
+		{"relative dot-dot from the cwd", []string{"cat", "../secret/s.txt"}, "secret", "", "outside every grant"},
+		{"absolute symlink planted in a grant", []string{"cat", "{D}/out-abs"}, "secret", "", "outside every grant"},
+		{"relative symlink planted in a grant", []string{"cat", "{D}/out-rel"}, "secret", "", "outside every grant"},
+		{"symlink planted by the program", []string{"sh", "-c", "ln -s {S}/s.txt {R}/l && cat {R}/l"}, "secret", "", "outside every grant"},
+		{"/proc/self/root", []string{"cat", "/proc/self/root{S}/s.txt"}, "secret", "", "outside every grant"},
+		{"/proc/self/fd reopen for write", []string{"sh", "-c", "exec 3<{D}/hello.txt; echo pwned >/proc/self/fd/3"}, "", "{D}/hello.txt", "/proc/self/fd/3"},
+		{"write through a read-only grant", []string{"sh", "-c", "echo pwned > {D}/hello.txt"}, "", "{D}/hello.txt", "needs write"},
+		{"append through a read-only grant", []string{"sh", "-c", "echo pwned >> {D}/hello.txt"}, "", "{D}/hello.txt", "needs append"},
+		{"remove in a read-only grant", []string{"rm", "{D}/sub/inner.txt"}, "", "{D}/sub/inner.txt", "needs unlink"},
+		{"forked child", []string{"sh", "-c", "cat {S}/s.txt & wait"}, "secret", "", "outside every grant"},
+		{"grandchild of a subshell", []string{"sh", "-c", "(sh -c 'cat {S}/s.txt') | cat"}, "secret", "", "outside every grant"},
+		{"cd out, then relative", []string{"sh", "-c", "cd {S} && cat s.txt"}, "secret", "", "outside every grant"},
+		{"write /proc/self/exe", []string{"sh", "-c", "echo x >> /proc/self/exe"}, "", "", "/proc/self/exe"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			expand := func(s string) string {
+				return strings.NewReplacer("{D}", f.data, "{R}", f.rw, "{S}", f.secret).Replace(s)
+			}
+			prog := make([]string, len(c.prog))
+			for i, a := range c.prog {
+				prog[i] = expand(a)
+			}
+			changed := expand(c.changed)
+
+			if c.name != "write /proc/self/exe" { // it would corrupt /bin/sh (ETXTBSY protects it, still: no)
+				plainFixture := newFixture(t)
+				plainProg := make([]string, len(prog))
+				for i, a := range prog {
+					plainProg[i] = strings.ReplaceAll(a, f.root, plainFixture.root)
+				}
+				plain := run(t, plainFixture.data, plainProg...)
+				if c.leaked != "" && !strings.Contains(plain.stdout, c.leaked) {
+					t.Fatalf("the attack does not work even without capfd: %+v", plain)
+				}
+				if c.changed != "" {
+					name := strings.ReplaceAll(changed, f.root, plainFixture.root)
+					if b, err := os.ReadFile(name); err == nil && b != nil && string(b) == f.read(t, changed) {
+						t.Fatalf("the attack did not change %s even without capfd: %+v", name, plain)
+					}
+				}
+			}
+
+			before := ""
+			if changed != "" {
+				before = f.read(t, changed)
+			}
+			o := capfdRun(t, f.data, f.grants(), prog...)
+			if c.leaked != "" && strings.Contains(o.stdout, c.leaked) {
+				t.Errorf("leaked under capfd run: %q", o.stdout)
+			}
+			if changed != "" {
+				if after, err := os.ReadFile(changed); err != nil || string(after) != before {
+					t.Errorf("%s changed under capfd run: %q, %v", changed, after, err)
+				}
+			}
+			wantContains(t, "capfd log", o.stderr, expand(c.log))
+		})
+	}
+}
+
+// Exec is authorized by Landlock in the kernel: a program outside every
+// exec grant does not start, even though the supervisor never sees execve.
+func TestExecOutsideGrants(t *testing.T) {
+	requireRun(t)
+	if _, err := landlock.Probe(); err != nil {
+		t.Skipf("Landlock unavailable: %v", err)
+	}
+	f := newFixture(t)
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(f.rw, "mycat")
+	if err := os.WriteFile(mine, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if o := run(t, f.root, mine, f.data+"/hello.txt"); o.code != 0 || o.stdout != "hello\n" {
+		t.Fatalf("the copied cat does not work even without capfd: %+v", o)
+	}
+	// rw has no exec right: neither as the program nor from a shell.
+	o := capfdRun(t, f.root, f.grants(), mine, f.data+"/hello.txt")
+	if o.code == 0 || strings.Contains(o.stdout, "hello") {
+		t.Errorf("exec of %s (no exec right) ran: %+v", mine, o)
+	}
+	o = capfdRun(t, f.root, f.grants(), "sh", "-c", mine+" "+f.data+"/hello.txt")
+	if o.code == 0 || strings.Contains(o.stdout, "hello") {
+		t.Errorf("exec of %s from a shell (no exec right) ran: %+v", mine, o)
+	}
+	// With the exec right it runs.
+	o = capfdRun(t, f.root, []string{"--grant", f.data + "=ro", "--grant", f.rw + "=rx"}, mine, f.data+"/hello.txt")
+	if o.code != 0 || o.stdout != "hello\n" {
+		t.Errorf("exec with the exec right: %+v", o)
+	}
+}
+
+func TestNoDefaultProfile(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	// A dynamically linked cat cannot even load libc without the profile.
+	o := capfdRun(t, f.root, append(f.grants(), "--no-default-profile"), "cat", f.data+"/hello.txt")
+	if o.code == 0 {
+		t.Fatalf("cat ran without the default profile: %+v", o)
+	}
+	// The static openloop helper needs nothing but its own directory
+	// (exec) and the file.
+	o = capfdRun(t, f.root, []string{"--no-default-profile", "--grant", bin.dir + "=rx", "--grant", f.data + "=ro"}, bin.openloop, f.data+"/hello.txt", "10")
+	if o.code != 0 {
+		t.Fatalf("static program under --no-default-profile: %+v", o)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	cfg := filepath.Join(f.root, "grants.conf")
+	if err := os.WriteFile(cfg, []byte("# the demo data\ndata=ro\n\nrw=rw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := capfdRun(t, "/", []string{"--config", cfg}, "sh", "-c", "cat "+f.data+"/hello.txt > "+f.rw+"/copy && cat "+f.rw+"/copy")
+	if o.code != 0 || o.stdout != "hello\n" {
+		t.Fatalf("grants from a config file: %+v", o)
+	}
+	o = capfdRun(t, "/", []string{"--grant", "nonsense"}, "true")
+	if o.code != 2 || !strings.Contains(o.stderr, "PATH=RIGHTS") {
+		t.Errorf("a bad --grant: %+v", o)
+	}
+}
+
+// A capability-aware program finds the embedded broker on CAPFD_BROKER_FD
+// and reads through it.
+func TestEmbeddedBroker(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	o := capfdRun(t, f.root, append(f.grants(), "--grant", bin.dir+"=rx"), bin.capaware, "hello.txt")
+	if o.code != 0 || o.stdout != "hello\n" {
+		t.Fatalf("capability-aware program: %+v", o)
+	}
+}
