@@ -30,16 +30,7 @@ func ids(fd int, err error) (handleID, error) {
 // transport: a remote client gets its first handles from the broker's
 // grants instead.
 func openAmbient(path string) (handleID, error) {
-	for {
-		fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-		return handleID(fd), nil
-	}
+	return ids(vfsops.OpenDirAmbient(path))
 }
 
 func (localTransport) Open(dir handleID, path string, flags int, mode uint32, how vfsops.Resolve, _ rights.Rights) (handleID, error) {
@@ -60,13 +51,7 @@ func (localTransport) Reopen(h handleID, flags int, _ rights.Rights) (handleID, 
 }
 
 func (localTransport) Dup(h handleID, _ rights.Pair) (handleID, error) {
-	// dup is fd-table bookkeeping, not a filesystem operation, and vfsops
-	// has no wrapper for it; F_DUPFD_CLOEXEC keeps O_CLOEXEC atomic.
-	nfd, err := unix.FcntlInt(uintptr(h), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return 0, &fs.PathError{Op: "dup", Path: "fd", Err: err}
-	}
-	return handleID(nfd), nil
+	return ids(vfsops.Dup(fd(h)))
 }
 
 func (localTransport) Close(h handleID) error { return vfsops.Close(fd(h)) }

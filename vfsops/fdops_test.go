@@ -210,3 +210,35 @@ func TestBindMount(t *testing.T) {
 		t.Fatalf("bind-mounted data: %q %v", b, err)
 	}
 }
+
+func TestDupAndStatusFlags(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "dup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	wfd, err := unix.Open(f.Name(), unix.O_WRONLY|unix.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(wfd)
+	nfd, err := Dup(wfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+	fdFlags, _ := unix.FcntlInt(uintptr(nfd), unix.F_GETFD, 0)
+	if fdFlags&unix.FD_CLOEXEC == 0 {
+		t.Error("Dup result is not close-on-exec")
+	}
+	fl, err := StatusFlags(nfd)
+	if err != nil || fl&unix.O_ACCMODE != unix.O_WRONLY || fl&unix.O_APPEND == 0 {
+		t.Errorf("StatusFlags = %#o, %v; want O_WRONLY|O_APPEND", fl, err)
+	}
+	if _, err := Dup(-1); err == nil {
+		t.Error("Dup(-1) succeeded")
+	}
+	if _, err := OpenDirAmbient(f.Name()); !errors.Is(err, unix.ENOTDIR) {
+		t.Errorf("OpenDirAmbient(file) = %v, want ENOTDIR", err)
+	}
+}

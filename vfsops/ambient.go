@@ -1,0 +1,45 @@
+package vfsops
+
+import "golang.org/x/sys/unix"
+
+// OpenDirAmbient opens path as an O_PATH directory handle, resolved the
+// ordinary way from the process's root and working directory. It is the one
+// ambient lookup capfd makes — the step a program takes before it restricts
+// itself to capabilities — and it lives here so that every filesystem system
+// call stays in this package.
+func OpenDirAmbient(path string) (int, error) {
+	if err := checkPath(path); err != nil {
+		return -1, pathError("open", path, err)
+	}
+	for {
+		fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, pathError("open", path, err)
+		}
+		return fd, nil
+	}
+}
+
+// Dup returns a new descriptor for the same open file, close-on-exec from
+// the start (F_DUPFD_CLOEXEC: no window in which a concurrent fork+exec
+// could inherit it).
+func Dup(fd int) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fdError("dup", fd, err)
+	}
+	return nfd, nil
+}
+
+// StatusFlags returns the file status flags of fd (F_GETFL): its access mode
+// and O_APPEND, which the broker checks before handing a descriptor out.
+func StatusFlags(fd int) (int, error) {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return 0, fdError("fcntl F_GETFL", fd, err)
+	}
+	return fl, nil
+}
