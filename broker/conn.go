@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/capfd/capfd/broker/wire"
@@ -31,6 +32,11 @@ type clientConn struct {
 
 	inflight chan struct{} // one slot per request being served
 	workers  sync.WaitGroup
+
+	// The reader's state, handed from reader to reader (see read).
+	readerDone     chan error
+	handshaken     bool
+	protocolErrors int
 }
 
 // serve runs the connection: handshake, then requests until the client
@@ -39,11 +45,12 @@ type clientConn struct {
 func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule string, grants []Grant) error {
 	defer uc.Close()
 	c := &clientConn{
-		srv:      s,
-		conn:     wire.NewConn(uc),
-		id:       id,
-		table:    newHandleTable(s.cfg.Limits.MaxHandles, func(d int) { s.m.handles.Add(float64(d)) }),
-		inflight: make(chan struct{}, s.cfg.Limits.MaxInflight),
+		srv:        s,
+		conn:       wire.NewConn(uc),
+		id:         id,
+		table:      newHandleTable(s.cfg.Limits.MaxHandles, func(d int) { s.m.handles.Add(float64(d)) }),
+		inflight:   make(chan struct{}, s.cfg.Limits.MaxInflight),
+		readerDone: make(chan error, 1),
 	}
 	defer c.table.closeAll()
 	if s.cfg.OnConnect != nil {
@@ -67,8 +74,8 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	stop := context.AfterFunc(ctx, func() { uc.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	buf := make([]byte, s.cfg.Limits.MaxMessage)
-	err := c.loop(ctx, buf)
+	go c.read(ctx)
+	err := <-c.readerDone
 	if ctx.Err() == nil {
 		// The client is gone: its handles go now, even while a request
 		// of its is still blocked in a system call (that call keeps its
@@ -105,43 +112,58 @@ func (c *clientConn) openRoots(grants []Grant) error {
 	return nil
 }
 
-func (c *clientConn) loop(ctx context.Context, buf []byte) error {
-	handshaken := false
-	protocolErrors := 0
+// handoffAfter is how long the reader serves a request itself before it
+// hands the reading to a new goroutine. Most operations take microseconds
+// and are served inline, with no goroutine to schedule (on a busy machine
+// scheduling one costs more than the operation); one that blocks (a lock
+// held elsewhere, a FIFO, a slow file system) stops holding up the
+// requests pipelined behind it after this long, and two requests of one
+// client that wait on each other (a FIFO's reader and writer) cannot
+// deadlock the connection.
+const handoffAfter = 500 * time.Microsecond
+
+// Reader states, for the handoff.
+const (
+	readerReading int32 = iota
+	readerServing       // serving a request inline
+	readerHanded        // the timer started a new reader; this one serves, then exits
+)
+
+// read is the connection's reader. Exactly one goroutine reads at a time;
+// see handoffAfter for how it serves requests and passes the reading on.
+// The reader that meets the end of the connection reports it on
+// c.readerDone.
+func (c *clientConn) read(ctx context.Context) {
+	bufp := c.srv.readBufs.Get().(*[]byte)
+	defer c.srv.readBufs.Put(bufp)
+	var state atomic.Int32
+	timer := time.AfterFunc(time.Hour, func() {
+		if state.CompareAndSwap(readerServing, readerHanded) {
+			go c.read(ctx)
+		}
+	})
+	timer.Stop()
+	defer timer.Stop()
 	for {
-		req, err := c.conn.RecvRequest(buf)
+		req, err := c.conn.RecvRequest(*bufp)
 		if err != nil {
-			var re *wire.RecvError
-			if !errors.As(err, &re) {
-				if errors.Is(err, unix.ECONNRESET) {
-					// The client exited without an orderly close: a
-					// disconnect like any other.
-					return io.EOF
-				}
-				return err // EOF, shutdown deadline, broken socket
-			}
-			c.srv.m.malformed.Inc()
-			protocolErrors++
-			h := re.Header
-			if !re.HeaderOK {
-				h = wire.Header{}
-			}
-			c.srv.m.ops.WithLabelValues(opLabel(h.Op), resultBad).Inc()
-			c.sendError(h.ID, h.Op, h.Handle, errBadRequest(err.Error()))
-			if protocolErrors >= maxProtocolErrors {
-				return fmt.Errorf("broker: %d malformed messages, hanging up", protocolErrors)
+			if err := c.rejected(err); err != nil {
+				c.readerDone <- err
+				return
 			}
 			continue
 		}
-		if !handshaken {
+		if !c.handshaken {
 			if req.Op != wire.OpHello {
 				c.sendError(req.ID, req.Op, req.Handle, errBadRequest("the first request must be hello"))
-				return fmt.Errorf("broker: client skipped the handshake")
+				c.readerDone <- fmt.Errorf("broker: client skipped the handshake")
+				return
 			}
 			if err := c.hello(&req); err != nil {
-				return err
+				c.readerDone <- err
+				return
 			}
-			handshaken = true
+			c.handshaken = true
 			continue
 		}
 		if ctx.Err() != nil {
@@ -149,8 +171,60 @@ func (c *clientConn) loop(ctx context.Context, buf []byte) error {
 			c.srv.m.ops.WithLabelValues(req.Op.String(), resultShutdown).Inc()
 			continue
 		}
-		c.start(&req)
+		if req.Op == wire.OpClose {
+			// Closes are cheap and must never be refused for want of an
+			// in-flight slot, or a client could not free handles when it
+			// most needs to: served right here.
+			c.serveRequest(&req, time.Now())
+			continue
+		}
+		select {
+		case c.inflight <- struct{}{}:
+		default:
+			c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
+			c.sendError(req.ID, req.Op, req.Handle, errLimit(fmt.Sprintf("%d requests already in flight (limit %d)", len(c.inflight), cap(c.inflight))))
+			continue
+		}
+		arrived := time.Now()
+		c.workers.Add(1)
+		c.srv.m.inflight.Inc()
+		state.Store(readerServing)
+		timer.Reset(handoffAfter)
+		c.serveRequest(&req, arrived)
+		c.srv.m.inflight.Dec()
+		<-c.inflight
+		c.workers.Done()
+		if !state.CompareAndSwap(readerServing, readerReading) {
+			return // handed off: another goroutine reads now
+		}
+		timer.Stop()
 	}
+}
+
+// rejected answers a message the decoder refused and returns nil to keep
+// reading, or the error that ends the connection.
+func (c *clientConn) rejected(err error) error {
+	var re *wire.RecvError
+	if !errors.As(err, &re) {
+		if errors.Is(err, unix.ECONNRESET) {
+			// The client exited without an orderly close: a disconnect
+			// like any other.
+			return io.EOF
+		}
+		return err // EOF, shutdown deadline, broken socket
+	}
+	c.srv.m.malformed.Inc()
+	c.protocolErrors++
+	h := re.Header
+	if !re.HeaderOK {
+		h = wire.Header{}
+	}
+	c.srv.m.ops.WithLabelValues(opLabel(h.Op), resultBad).Inc()
+	c.sendError(h.ID, h.Op, h.Handle, errBadRequest(err.Error()))
+	if c.protocolErrors >= maxProtocolErrors {
+		return fmt.Errorf("broker: %d malformed messages, hanging up", c.protocolErrors)
+	}
+	return nil
 }
 
 // hello answers the handshake: the version both sides speak, the rights
@@ -173,39 +247,6 @@ func (c *clientConn) hello(req *wire.Request) error {
 	c.sendReply(&rep, -1)
 	c.srv.m.ops.WithLabelValues(wire.OpHello.String(), resultOK).Inc()
 	return nil
-}
-
-// start serves req: closes inline (they are cheap, and must not be refused
-// for want of an in-flight slot, or a client could not free handles when
-// it most needs to), everything else on its own goroutine so that replies
-// to pipelined requests go out as each finishes.
-func (c *clientConn) start(req *wire.Request) {
-	if req.Op == wire.OpClose {
-		c.serveRequest(req, time.Now())
-		return
-	}
-	select {
-	case c.inflight <- struct{}{}:
-	default:
-		c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
-		c.sendError(req.ID, req.Op, req.Handle, errLimit(fmt.Sprintf("%d requests already in flight (limit %d)", len(c.inflight), cap(c.inflight))))
-		return
-	}
-	// The request's byte fields alias the read buffer, which the next
-	// read reuses: the worker gets its own copy.
-	r := *req
-	if len(r.Data) > 0 {
-		r.Data = append([]byte(nil), r.Data...)
-	}
-	arrived := time.Now()
-	c.workers.Add(1)
-	c.srv.m.inflight.Inc()
-	go func() {
-		defer c.workers.Done()
-		defer c.srv.m.inflight.Dec()
-		defer func() { <-c.inflight }()
-		c.serveRequest(&r, arrived)
-	}()
 }
 
 // serveRequest dispatches req, accounts for it, and sends the reply. The
@@ -231,6 +272,7 @@ func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
 	}
 	c.audit(auditRecord{op: req.Op, handle: req.Handle, name: res.name, path: req.Path, result: result, er: er, duration: elapsed})
 	switch {
+	case req.Flags&wire.FlagNoReply != 0:
 	case er != nil:
 		c.sendErrorReply(req.ID, req.Op, req.Handle, *er)
 	case !res.sent:

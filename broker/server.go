@@ -21,6 +21,8 @@ type Server struct {
 	m   *metrics
 
 	wg sync.WaitGroup // one per connection being served
+
+	readBufs sync.Pool // receive buffers of Limits.MaxMessage bytes
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -32,7 +34,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: metrics: %w", err)
 	}
-	return &Server{cfg: cfg, m: m}, nil
+	s := &Server{cfg: cfg, m: m}
+	s.readBufs.New = func() any { b := make([]byte, cfg.Limits.MaxMessage); return &b }
+	return s, nil
 }
 
 // Registry returns the registry holding the broker's metrics.

@@ -29,21 +29,18 @@ func (r *Remote) call(req *wire.Request) callResult {
 	return r.wait(id, ch)
 }
 
-// post sends req without waiting: its reply, when it comes, is read by
-// whichever caller is reading and dropped. Close uses it, so that closing
-// a handle costs no round trip; the broker answers closes in order, off
-// the in-flight budget.
+// post sends req, which asks for no reply (FlagNoReply), without waiting.
+// Close uses it, so that closing a handle costs no round trip; the broker
+// serves closes in order, off the in-flight budget.
 func (r *Remote) post(req *wire.Request) error {
-	id, err := r.register(nil)
-	if err != nil {
-		return err
+	r.mu.Lock()
+	dead := r.dead
+	r.mu.Unlock()
+	if dead != nil {
+		return dead
 	}
-	req.ID = id
-	if err := r.send(req); err != nil {
-		r.unregister(id)
-		return err
-	}
-	return nil
+	req.ID = 0
+	return r.send(req)
 }
 
 func (r *Remote) register(ch chan callResult) (uint32, error) {

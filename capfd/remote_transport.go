@@ -65,7 +65,7 @@ func (t *remoteTransport) Close(h handleID) error {
 		delete(t.r.fds, h)
 	}
 	t.r.mu.Unlock()
-	return t.r.post(&wire.Request{Op: wire.OpClose, Handle: uint32(h)})
+	return t.r.post(&wire.Request{Op: wire.OpClose, Handle: uint32(h), Flags: wire.FlagNoReply})
 }
 
 // Fd asks the broker for h's descriptor once and keeps it until Close. The

@@ -27,8 +27,11 @@ func ParseRequest(msg []byte) (Request, error) {
 	if !ok {
 		return r, protocolErrorf("unknown op %d", uint16(h.Op))
 	}
-	if h.Flags != 0 && h.Op != OpOpen && h.Op != OpReopen {
-		return r, protocolErrorf("op %v takes no flags", h.Op)
+	switch {
+	case h.Flags&FlagWantFD != 0 && h.Op != OpOpen && h.Op != OpReopen:
+		return r, protocolErrorf("op %v takes no want-fd flag", h.Op)
+	case h.Flags&FlagNoReply != 0 && h.Op != OpClose:
+		return r, protocolErrorf("op %v takes no no-reply flag", h.Op)
 	}
 	d := decoder{b: msg[HeaderSize:]}
 	decodeRequestBody(&d, schema, &r)

@@ -58,8 +58,11 @@ const (
 	// FlagWantFD asks for the new handle's descriptor with the reply of
 	// Open or Reopen, saving the round trip of a later Fd request.
 	FlagWantFD Flags = 1 << iota
+	// FlagNoReply asks the broker not to answer a Close: the client has
+	// forgotten the handle either way, and an answer would cost it a read.
+	FlagNoReply
 
-	knownFlags = FlagWantFD
+	knownFlags = FlagWantFD | FlagNoReply
 )
 
 // Header is the fixed part of every message.

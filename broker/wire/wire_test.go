@@ -16,8 +16,11 @@ import (
 // set to a distinctive value, and every other field zero.
 func fullRequest(op Op) Request {
 	r := Request{ID: 0xdeadbeef, Op: op, Handle: 7}
-	if op == OpOpen || op == OpReopen {
+	switch op {
+	case OpOpen, OpReopen:
 		r.Flags = FlagWantFD
+	case OpClose:
+		r.Flags = FlagNoReply
 	}
 	schema := requestSchema[op]
 	set := func(f field, fn func()) {
@@ -152,7 +155,7 @@ func TestParseRejects(t *testing.T) {
 		{"fds in request", patch(good, func(b []byte) []byte { b[6] = 1; return b }), false, "no descriptors"},
 		{"too many fds", patch(good, func(b []byte) []byte { b[6] = 200; return b }), false, "descriptors"},
 		{"unknown flag", patch(good, func(b []byte) []byte { b[7] = 0x80; return b }), false, "unknown flags"},
-		{"flag on stat", patch(good, func(b []byte) []byte { b[7] = byte(FlagWantFD); return b }), false, "takes no flags"},
+		{"flag on stat", patch(good, func(b []byte) []byte { b[7] = byte(FlagWantFD); return b }), false, "takes no want-fd flag"},
 		{"body length too long", patch(good, func(b []byte) []byte { binary.LittleEndian.PutUint32(b[16:], 1<<31); return b }), false, "body length"},
 		{"body length too short", patch(good, func(b []byte) []byte { binary.LittleEndian.PutUint32(b[16:], 0); return b }), false, "body length"},
 		{"truncated body", patch(good, func(b []byte) []byte {

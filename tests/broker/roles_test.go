@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -80,7 +81,15 @@ func echoServer(socket string, withFD bool) int {
 				if err != nil || n == 0 {
 					return
 				}
-				if _, _, err := c.WriteMsgUnix(buf[:n], oob, nil); err != nil {
+				// "SZ" and a little-endian uint32 asks for a reply of
+				// that size (a read's reply is larger than its request).
+				reply := buf[:n]
+				if n >= 6 && buf[0] == 'S' && buf[1] == 'Z' {
+					if size := int(binary.LittleEndian.Uint32(buf[2:])); size <= len(buf) {
+						reply = buf[:size]
+					}
+				}
+				if _, _, err := c.WriteMsgUnix(reply, oob, nil); err != nil {
 					return
 				}
 			}

@@ -1,0 +1,54 @@
+package broker
+
+import (
+	"net"
+	"testing"
+
+	"github.com/capfd/capfd/rights"
+)
+
+// BenchmarkInProcessStat serves stat over a socketpair in this process, to
+// profile the broker's own cost without a second process's scheduling
+// (tests/broker has the cross-process benchmarks with their ratios).
+func BenchmarkInProcessStat(b *testing.B) {
+	dir := testTree(b)
+	srv := newServer(b, Config{})
+	r := served(b, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	d, err := r.Dir("data")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := d.Stat("hello.txt"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInProcessEcho is the bare round trip over the same kind of
+// socketpair, for comparison.
+func BenchmarkInProcessEcho(b *testing.B) {
+	a, c := socketpair(b)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, _, _, err := a.ReadMsgUnix(buf, nil)
+			if err != nil || n == 0 {
+				return
+			}
+			a.WriteMsgUnix(buf[:n], nil, nil)
+		}
+	}()
+	defer a.Close()
+	defer c.Close()
+	msg := make([]byte, 25)
+	buf := make([]byte, 4096)
+	b.ResetTimer()
+	for range b.N {
+		c.WriteMsgUnix(msg, nil, nil)
+		c.ReadMsgUnix(buf, nil)
+	}
+	_ = net.ErrClosed
+}
