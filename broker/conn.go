@@ -265,8 +265,7 @@ func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
 		result = resultFor(e.Code)
 	}
 	elapsed := time.Since(arrived)
-	c.srv.m.ops.WithLabelValues(req.Op.String(), result).Inc()
-	c.srv.m.latency.WithLabelValues(req.Op.String()).Observe(elapsed.Seconds())
+	c.srv.m.served(req.Op, result, elapsed.Seconds())
 	if result == resultDenied {
 		c.srv.m.denied(er.Held.Missing(er.Needed))
 	}

@@ -258,3 +258,40 @@ func TestDisconnectFreesHandles(t *testing.T) {
 		t.Errorf("descriptors: %d before the client, %d after it left", baseline, after)
 	}
 }
+
+// TestBlockedRequestDoesNotStallConnection opens a FIFO for reading (which
+// blocks until a writer comes) and then for writing on the same
+// connection: the broker serves requests inline, and must hand the reading
+// on when one blocks, or the writer's open would never be read and the two
+// would wait for each other forever.
+func TestBlockedRequestDoesNotStallConnection(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, Config{})
+	rc := rawServed(t, srv, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadWrite)}})
+	root := rc.roots["r"]
+	readerID := rc.send(&wire.Request{Op: wire.OpOpen, Handle: root, Path: "fifo", SysFlags: unix.O_RDONLY, Pair: rights.Pair{Base: rights.Read}})
+	writerID := rc.send(&wire.Request{Op: wire.OpOpen, Handle: root, Path: "fifo", SysFlags: unix.O_WRONLY, Pair: rights.Pair{Base: rights.Write}})
+	got := map[uint32]bool{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2 {
+			rep, _ := rc.recv()
+			if rep.Err != nil {
+				t.Errorf("open %d: %+v", rep.ID, *rep.Err)
+			}
+			got[rep.ID] = true
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the FIFO's reader and writer deadlocked the connection")
+	}
+	if !got[readerID] || !got[writerID] {
+		t.Errorf("replies %v, want %d and %d", got, readerID, writerID)
+	}
+}

@@ -27,6 +27,28 @@ type metrics struct {
 	inflight  prometheus.Gauge
 	refused   prometheus.Counter
 	malformed prometheus.Counter
+
+	// perOp caches each op's series, so that serving a request costs no
+	// label hashing.
+	perOp map[wire.Op]*opSeries
+}
+
+type opSeries struct {
+	results map[string]prometheus.Counter
+	latency prometheus.Observer
+}
+
+var allResults = []string{resultOK, resultDenied, resultError, resultLimit, resultBad, resultShutdown}
+
+// served counts one request of op with result and its latency.
+func (m *metrics) served(op wire.Op, result string, seconds float64) {
+	s, ok := m.perOp[op]
+	if !ok {
+		m.ops.WithLabelValues(opLabel(op), result).Inc()
+		return
+	}
+	s.results[result].Inc()
+	s.latency.Observe(seconds)
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -72,10 +94,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
-	// Pre-create the series of every op's success, so a dashboard sees
-	// zeros rather than gaps.
+	// Create every op's series up front: a dashboard sees zeros rather
+	// than gaps, and serving a request looks nothing up by label.
+	m.perOp = make(map[wire.Op]*opSeries)
 	for _, op := range wire.Ops() {
-		m.ops.WithLabelValues(op.String(), resultOK)
+		s := &opSeries{results: make(map[string]prometheus.Counter), latency: m.latency.WithLabelValues(op.String())}
+		for _, r := range allResults {
+			s.results[r] = m.ops.WithLabelValues(op.String(), r)
+		}
+		m.perOp[op] = s
 	}
 	return m, nil
 }
