@@ -703,6 +703,7 @@ func TestHookProbe(t *testing.T) {
 // behind in the kernel.
 func TestClose(t *testing.T) {
 	requireBPFLSM(t)
+	fdsBefore := openFDs(t)
 	e, err := Load(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -739,6 +740,18 @@ func TestClose(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
+	if fdsAfter := openFDs(t); fdsAfter != fdsBefore {
+		t.Errorf("%d fds open before Load, %d after Close", fdsBefore, fdsAfter)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }
 
 func kernelBTF(t *testing.T) *btf.Spec {
