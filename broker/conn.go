@@ -112,8 +112,8 @@ func (c *clientConn) openRoots(grants []Grant) error {
 	return nil
 }
 
-// handoffAfter is how long the reader serves a request itself before it
-// hands the reading to a new goroutine. Most operations take microseconds
+// handoffAfter is how long the reader serves a request that may block (see
+// mayBlock) itself before it hands the reading to a new goroutine. Most operations take microseconds
 // and are served inline, with no goroutine to schedule (on a busy machine
 // scheduling one costs more than the operation); one that blocks (a lock
 // held elsewhere, a FIFO, a slow file system) stops holding up the
@@ -128,6 +128,26 @@ const (
 	readerServing       // serving a request inline
 	readerHanded        // the timer started a new reader; this one serves, then exits
 )
+
+// mayBlock reports whether req can wait on something outside the broker
+// for an unbounded time, possibly on another request of the same client: a
+// lock held elsewhere, a FIFO's other end, a pipe's data. Only those arm
+// the handoff timer (arming one costs more than a stat when the machine
+// is busy); the others finish in a bounded time on a local file system.
+func (c *clientConn) mayBlock(req *wire.Request) bool {
+	switch req.Op {
+	case wire.OpOpen, wire.OpReopen:
+		return req.SysFlags&unix.O_NONBLOCK == 0 && req.SysFlags&unix.O_PATH == 0
+	case wire.OpRead, wire.OpWrite, wire.OpPread, wire.OpPwrite:
+		s, ok := c.table.get(req.Handle)
+		return !ok || !s.Regular()
+	case wire.OpSync, wire.OpFtruncate, wire.OpTruncate:
+		return true
+	case wire.OpLock:
+		return req.SysFlags&unix.LOCK_NB == 0
+	}
+	return false
+}
 
 // read is the connection's reader. Exactly one goroutine reads at a time;
 // see handoffAfter for how it serves requests and passes the reading on.
@@ -188,16 +208,21 @@ func (c *clientConn) read(ctx context.Context) {
 		arrived := time.Now()
 		c.workers.Add(1)
 		c.srv.m.inflight.Inc()
-		state.Store(readerServing)
-		timer.Reset(handoffAfter)
+		armed := c.mayBlock(&req)
+		if armed {
+			state.Store(readerServing)
+			timer.Reset(handoffAfter)
+		}
 		c.serveRequest(&req, arrived)
 		c.srv.m.inflight.Dec()
 		<-c.inflight
 		c.workers.Done()
-		if !state.CompareAndSwap(readerServing, readerReading) {
-			return // handed off: another goroutine reads now
+		if armed {
+			if !state.CompareAndSwap(readerServing, readerReading) {
+				return // handed off: another goroutine reads now
+			}
+			timer.Stop()
 		}
-		timer.Stop()
 	}
 }
 

@@ -2,6 +2,7 @@ package capfd
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
@@ -22,6 +23,39 @@ import (
 type Served struct {
 	dir  *Dir  // set for directory handles
 	file *File // set for file handles
+
+	regular atomic.Int32 // 0 unknown, 1 a regular file, 2 something else
+}
+
+// Regular reports whether s is an open regular file, whose reads and
+// writes finish in bounded time (unlike a FIFO's or a device's). The
+// answer is cached: an open file's type never changes.
+func (s *Served) Regular() bool {
+	switch s.regular.Load() {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	if s.file == nil {
+		s.regular.Store(2)
+		return false
+	}
+	t, h, done, err := s.acquire("fstat")
+	if err != nil {
+		return false
+	}
+	defer done()
+	st, err := t.Fstat(h)
+	if err != nil {
+		return false
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		s.regular.Store(1)
+		return true
+	}
+	s.regular.Store(2)
+	return false
 }
 
 // ServeDir serves d under name: the name the client knows it by, used in
