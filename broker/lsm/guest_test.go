@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -466,6 +467,49 @@ func waitDenialMatching(t *testing.T, e *Enforcer, sandbox uint32, match func(De
 		case <-timeout:
 			t.Fatalf("no denial reported for sandbox %d", sandbox)
 		}
+	}
+}
+
+// TestPivotRoot: pivot_root needs the mount right on the new root and on
+// the directory the old root moves to. It runs in the child's own mount
+// namespace, which the parent reaches through /proc/PID/root to grant.
+func TestPivotRoot(t *testing.T) {
+	e := loaded(t)
+	tests := []struct {
+		name   string
+		marked bool
+		grant  rights.Rights // on new and new/old
+		want   error
+	}{
+		{"unmarked", false, 0, nil},
+		{"marked-granted", true, rights.Mount, nil},
+		{"marked-denied", true, rights.ReadOnly, unix.EPERM},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := t.TempDir()
+			c := startChild(t, false, "pivot-root", d)
+			sandbox := newSandbox()
+			if tt.marked {
+				// The child is chrooted into its tmpfs: its "/new" is
+				// /proc/PID/root/new from here.
+				root := filepath.Join("/proc", strconv.Itoa(c.pid()), "root")
+				for _, p := range []string{"new", "new/old"} {
+					if err := e.GrantPath(sandbox, filepath.Join(root, p), dir(tt.grant, 0)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				mark(t, e, c.pid(), sandbox)
+			}
+			if err := c.finish(t); !errors.Is(err, tt.want) && (err != nil || tt.want != nil) {
+				t.Fatalf("pivot_root: got %v, want %v", err, tt.want)
+			}
+			if tt.want != nil {
+				if got := waitDenial(t, e, sandbox); got.Hook != "sb_pivotroot" {
+					t.Errorf("denied by %s (%v), want sb_pivotroot", got.Hook, got)
+				}
+			}
+		})
 	}
 }
 

@@ -263,12 +263,42 @@ var ops = map[string]op{
 			return unix.MoveMount(tree, "", unix.AT_FDCWD, a[1], unix.MOVE_MOUNT_F_EMPTY_PATH)
 		}, nil
 	},
+	// pivot-root runs in a mount namespace of its own (see mountNSOps):
+	// it mounts a tmpfs on args[0] with another tmpfs "new" inside,
+	// chroots into the first (pivot_root refuses the initramfs root the
+	// VM runs on) and pivots to "new", keeping the old root in new/old.
+	"pivot-root": func(a []string) (func() error, error) {
+		if err := unix.Mount("capfd-root", a[0], "tmpfs", 0, ""); err != nil {
+			return nil, err
+		}
+		newRoot := a[0] + "/new"
+		if err := os.Mkdir(newRoot, 0o755); err != nil {
+			return nil, err
+		}
+		if err := unix.Mount("capfd-new", newRoot, "tmpfs", 0, ""); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(newRoot+"/old", 0o755); err != nil {
+			return nil, err
+		}
+		if err := unix.Chroot(a[0]); err != nil {
+			return nil, err
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return nil, err
+		}
+		return func() error { return unix.PivotRoot("/new", "/new/old") }, nil
+	},
 	"umount": func(a []string) (func() error, error) {
 		return func() error { return unix.Unmount(a[0], 0) }, nil
 	},
 }
 
 const testXattr = "trusted.capfd"
+
+// mountNSOps run in a mount namespace of their own, so that what they mount
+// vanishes with them.
+var mountNSOps = map[string]bool{"pivot-root": true}
 
 func runOp(name string, args []string) error {
 	prepare, ok := ops[name]
@@ -391,6 +421,11 @@ func startChild(t *testing.T, thread bool, op string, args ...string) *child {
 		cmd.Env = append(cmd.Env, envThread+"=1")
 	}
 	cmd.Stderr = os.Stderr
+	if mountNSOps[op] {
+		// os/exec also makes / private in the new namespace, which
+		// pivot_root requires.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -98,11 +98,12 @@ func loadTrivialLSM() error {
 // explainLoadError turns the kernel's terse refusal into a reason.
 func explainLoadError(err error) error {
 	if errors.Is(err, unix.EPERM) {
-		// cilium/ebpf suggests raising RLIMIT_MEMLOCK on EPERM; on a
-		// kernel with memcg accounting that is never the cause here, and
-		// other program types load fine. What fails is the trampoline.
+		// cilium/ebpf's message suggests raising RLIMIT_MEMLOCK on EPERM;
+		// with memcg accounting (5.11+) that is never the cause, and other
+		// program types load fine. What fails is the trampoline, so wrap
+		// the bare errno and leave the misleading hint out.
 		return fmt.Errorf("BPF LSM: the kernel refuses to load BPF LSM programs (EPERM as root): "+
-			"it does not allow BPF trampolines here (ftrace/trampoline support blocked, e.g. in some VMs): %w", err)
+			"it does not allow BPF trampolines here (ftrace/trampoline support blocked, e.g. in some VMs): %w", unix.EPERM)
 	}
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
 		return fmt.Errorf("BPF LSM: the kernel cannot load LSM programs: %w", err)
