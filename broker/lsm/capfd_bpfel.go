@@ -65,9 +65,10 @@ const (
 	capfdHookHOOK_INODE_REMOVEXATTR   capfdHook = 22
 	capfdHookHOOK_INODE_GETXATTR      capfdHook = 23
 	capfdHookHOOK_INODE_LISTXATTR     capfdHook = 24
-	capfdHookHOOK_COUNT               capfdHook = 25
-	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 25
-	capfdHookCOUNTER_COUNT            capfdHook = 26
+	capfdHookHOOK_PTRACE_ACCESS_CHECK capfdHook = 25
+	capfdHookHOOK_COUNT               capfdHook = 26
+	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 26
+	capfdHookCOUNTER_COUNT            capfdHook = 27
 )
 
 type capfdMark struct {
@@ -105,6 +106,7 @@ const (
 	capfdProgMmapFile          = "mmap_file"
 	capfdProgMoveMount         = "move_mount"
 	capfdProgPathTruncate      = "path_truncate"
+	capfdProgPtraceAccessCheck = "ptrace_access_check"
 	capfdProgSbMount           = "sb_mount"
 	capfdProgSbPivotroot       = "sb_pivotroot"
 	capfdProgSbUmount          = "sb_umount"
@@ -176,6 +178,7 @@ type capfdProgramSpecs struct {
 	MmapFile          *ebpf.ProgramSpec `ebpf:"mmap_file"`
 	MoveMount         *ebpf.ProgramSpec `ebpf:"move_mount"`
 	PathTruncate      *ebpf.ProgramSpec `ebpf:"path_truncate"`
+	PtraceAccessCheck *ebpf.ProgramSpec `ebpf:"ptrace_access_check"`
 	SbMount           *ebpf.ProgramSpec `ebpf:"sb_mount"`
 	SbPivotroot       *ebpf.ProgramSpec `ebpf:"sb_pivotroot"`
 	SbUmount          *ebpf.ProgramSpec `ebpf:"sb_umount"`
@@ -267,6 +270,7 @@ type capfdPrograms struct {
 	MmapFile          *ebpf.Program `ebpf:"mmap_file"`
 	MoveMount         *ebpf.Program `ebpf:"move_mount"`
 	PathTruncate      *ebpf.Program `ebpf:"path_truncate"`
+	PtraceAccessCheck *ebpf.Program `ebpf:"ptrace_access_check"`
 	SbMount           *ebpf.Program `ebpf:"sb_mount"`
 	SbPivotroot       *ebpf.Program `ebpf:"sb_pivotroot"`
 	SbUmount          *ebpf.Program `ebpf:"sb_umount"`
@@ -297,6 +301,7 @@ func (p *capfdPrograms) Close() error {
 		p.MmapFile,
 		p.MoveMount,
 		p.PathTruncate,
+		p.PtraceAccessCheck,
 		p.SbMount,
 		p.SbPivotroot,
 		p.SbUmount,

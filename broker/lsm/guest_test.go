@@ -513,6 +513,31 @@ func TestPivotRoot(t *testing.T) {
 	}
 }
 
+// TestPtrace: a marked process may not reach into a process outside its
+// sandbox (here: take its parent's stdout with pidfd_getfd); an unmarked one
+// may.
+func TestPtrace(t *testing.T) {
+	e := loaded(t)
+	for _, marked := range []bool{false, true} {
+		sandbox := newSandbox()
+		c := startChild(t, false, "getfd-parent")
+		if marked {
+			mark(t, e, c.pid(), sandbox)
+		}
+		err := c.finish(t)
+		switch {
+		case !marked && err != nil:
+			t.Fatalf("unmarked child: pidfd_getfd of its parent: %v", err)
+		case marked && !errors.Is(err, unix.EPERM):
+			t.Fatalf("marked child: pidfd_getfd of its unmarked parent: got %v, want EPERM", err)
+		case marked:
+			if got := waitDenial(t, e, sandbox); got.Hook != "ptrace_access_check" {
+				t.Errorf("denied by %s (%v), want ptrace_access_check", got.Hook, got)
+			}
+		}
+	}
+}
+
 // TestDenialRecord checks what a denial says: the right hook, process,
 // sandbox, inode and missing rights.
 func TestDenialRecord(t *testing.T) {

@@ -289,6 +289,21 @@ var ops = map[string]op{
 		}
 		return func() error { return unix.PivotRoot("/new", "/new/old") }, nil
 	},
+	// getfd-parent takes the parent's stdout with pidfd_getfd, which
+	// needs ptrace access to the parent.
+	"getfd-parent": func([]string) (func() error, error) {
+		pidfd, err := unix.PidfdOpen(os.Getppid(), 0)
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			fd, err := unix.PidfdGetfd(pidfd, 1, 0)
+			if err != nil {
+				return err
+			}
+			return unix.Close(fd)
+		}, nil
+	},
 	"umount": func(a []string) (func() error, error) {
 		return func() error { return unix.Unmount(a[0], 0) }, nil
 	},

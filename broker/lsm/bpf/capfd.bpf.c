@@ -80,6 +80,7 @@ enum hook {
 	HOOK_INODE_REMOVEXATTR,
 	HOOK_INODE_GETXATTR,
 	HOOK_INODE_LISTXATTR,
+	HOOK_PTRACE_ACCESS_CHECK,
 	HOOK_COUNT,
 	/* The counter after the hooks counts denials the ring buffer had no
 	 * room for: they were refused but not reported. */
@@ -636,6 +637,31 @@ int BPF_PROG(inode_symlink, struct inode *dir, struct dentry *dentry, const char
 	if (!m)
 		return 0;
 	return require_all(HOOK_INODE_SYMLINK, m, BPF_CORE_READ(dentry, d_parent), RIGHT_SYMLINK);
+}
+
+/* ---- other processes ---- */
+
+/*
+ * ptrace_access_check guards ptrace attach and everything gated on
+ * ptrace_may_access: /proc/PID/mem, /proc/PID/fd, process_vm_writev,
+ * pidfd_getfd. Without it a marked process could take an fd from, or write
+ * the memory of, an unconfined process of the same user and act through it.
+ * A marked task may reach only tasks of its own sandbox; access to its own
+ * thread group never gets here (the kernel allows it before the LSMs).
+ */
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(ptrace_access_check, struct task_struct *child, unsigned int mode)
+{
+	struct mark *m = current_mark(), *target;
+
+	if (!m)
+		return 0;
+	target = bpf_task_storage_get(&marks, child, 0, 0);
+	if (!target)
+		target = bpf_task_storage_get(&marks, child->group_leader, 0, 0);
+	if (target && target->sandbox == m->sandbox)
+		return 0;
+	return deny(HOOK_PTRACE_ACCESS_CHECK, m, 0, 0, 0);
 }
 
 /* ---- links and extended attributes of the object itself ---- */
