@@ -17,6 +17,24 @@
 // the magic link, bind-mount the fd elsewhere, write /proc/self/exe, or exec
 // a file it may only read.
 //
+// A marked process also may not ptrace, read /proc/PID/mem of, or
+// pidfd_getfd from a process outside its sandbox.
+//
+// # Limits
+//
+//   - Grants are keyed by inode number. If a granted file is deleted behind
+//     the broker's back and the filesystem reuses its inode number, the new
+//     file inherits the grant: revoke what you delete.
+//   - A directory grant reaches down its own filesystem only (the d_parent
+//     walk stops at a filesystem root) and at most 32 levels; deeper objects
+//     are refused.
+//   - mount(2) is checked on its target only: for MS_BIND and MS_MOVE the
+//     source is still a string when the hook runs. move_mount checks both.
+//   - stat, seek, readdir calls on an open directory, ioctl, locks, sync and
+//     signals are not mediated here; the broker layer handles them.
+//   - Processes forked before Mark are not marked: mark a process before it
+//     runs anything (capfd run marks its child before exec).
+//
 // Probe says whether this kernel can do it at all: "bpf" must be an active
 // LSM and the kernel must accept BPF trampoline programs. Hooks differ
 // between kernels (file_truncate exists from 6.2); Load probes each in the
