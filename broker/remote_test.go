@@ -1,10 +1,15 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/rights"
@@ -37,5 +42,87 @@ func TestRemoteFSConformance(t *testing.T) {
 	}
 	if _, err := d.Open("../etc/passwd"); !errors.Is(err, capfd.ErrEscape) {
 		t.Errorf("Open(../etc/passwd): %v, want ErrEscape", err)
+	}
+}
+
+// TestFromEnv connects through a socket named by CAPFD_BROKER_FD, as a
+// program started by the launcher does, and checks the variable is gone
+// afterwards (so the program's own children do not inherit it by accident).
+func TestFromEnv(t *testing.T) {
+	dir := testTree(t)
+	srv := newServer(t, Config{})
+	a, b := socketpair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.ServeConn(ctx, a, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	f, err := b.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	defer f.Close()
+	t.Setenv(capfd.EnvBrokerFD, strconv.Itoa(int(f.Fd())))
+	r, err := capfd.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, set := os.LookupEnv(capfd.EnvBrokerFD); set {
+		t.Error("FromEnv left the variable set")
+	}
+	d, err := r.Dir("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if data, err := d.ReadFile("sub/inner.txt"); err != nil || string(data) != "inner" {
+		t.Fatalf("ReadFile: %q %v", data, err)
+	}
+
+	for _, v := range []string{"", "x", "-1", "99999"} {
+		t.Setenv(capfd.EnvBrokerFD, v)
+		if r, err := capfd.FromEnv(); err == nil {
+			r.Close()
+			t.Errorf("FromEnv with %s=%q succeeded", capfd.EnvBrokerFD, v)
+		}
+	}
+}
+
+// TestBrokerGoneFailsCalls checks that when the broker goes away, calls in
+// flight and later calls fail with an error instead of hanging.
+func TestBrokerGoneFailsCalls(t *testing.T) {
+	dir := lockTree(t)
+	unlock := heldLock(t, filepath.Join(dir, "a"))
+	defer unlock()
+	srv := newServer(t, Config{})
+	a, b := socketpair(t)
+	go srv.ServeConn(context.Background(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	r, err := capfd.NewRemote(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, err := r.Dir("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.Open("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := make(chan error, 1)
+	go func() { locked <- f.Lock(true) }() // blocks: the test holds the lock
+	time.Sleep(50 * time.Millisecond)
+	a.Close() // the broker's end goes away
+	select {
+	case err := <-locked:
+		if err == nil {
+			t.Fatal("a call in flight succeeded after the broker went away")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call in flight hung after the broker went away")
+	}
+	if _, err := d.Stat("a"); err == nil {
+		t.Fatal("a call after the broker went away succeeded")
 	}
 }

@@ -495,3 +495,34 @@ func TestSIGTERM(t *testing.T) {
 		t.Errorf("socket left behind: %v", err)
 	}
 }
+
+// TestExecThroughBroker runs a program from a descriptor the broker passes
+// (the exec right), and is refused without the right.
+func TestExecThroughBroker(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/echo"); err != nil {
+		t.Skip("needs /usr/bin/echo")
+	}
+	for _, tc := range []struct {
+		rights string
+		code   int
+		out    string
+	}{
+		{"rx", 0, "executed through the broker\n"},
+		{"ro", 3, ""},
+	} {
+		b := startBroker(t, []grantSpec{{"bin", "/usr/bin", tc.rights}}, "")
+		exe, _ := os.Executable()
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "CAPFD_E2E_ROLE=client-exec", "CAPFD_E2E_SOCKET="+b.socket)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != tc.code || string(out) != tc.out {
+			t.Errorf("grant %s: exit %d, output %q (stderr %q); want exit %d, output %q", tc.rights, code, out, stderr.String(), tc.code, tc.out)
+		}
+	}
+}

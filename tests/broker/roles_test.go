@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +18,8 @@ func runRole(role string) int {
 	switch role {
 	case "client-hold":
 		return clientHold(socket)
+	case "client-exec":
+		return clientExec(socket)
 	case "echo":
 		return echoServer(socket, os.Getenv("CAPFD_E2E_FD") == "1")
 	}
@@ -48,6 +51,33 @@ func clientHold(socket string) int {
 	f.Lock(true) // blocks: the test holds the lock until after it kills us
 	fmt.Println("lock returned")
 	return 0
+}
+
+// clientExec runs /usr/bin/echo through the broker: the binary is opened
+// through the "bin" grant and executed from the descriptor the broker
+// passes (execveat), never by path.
+func clientExec(socket string) int {
+	r, err := capfd.Dial(socket)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	d, err := r.Dir("bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	f, err := d.Open("echo")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	err = f.Exec([]string{"echo", "executed through the broker"}, []string{"PATH=/nonexistent"})
+	fmt.Fprintln(os.Stderr, "exec:", err)
+	if errors.Is(err, capfd.ErrNotCapable) {
+		return 3
+	}
+	return 1
 }
 
 // echoServer answers every message with the same bytes, and, with withFD,
