@@ -13,6 +13,7 @@ import (
 
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/rights"
+	"golang.org/x/sys/unix"
 )
 
 func TestRemoteFSConformance(t *testing.T) {
@@ -55,13 +56,19 @@ func TestFromEnv(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go srv.ServeConn(ctx, a, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
-	f, err := b.File()
+	// A raw descriptor, as a launcher leaves one: FromEnv takes it over
+	// (and closes it), so no *os.File of ours may own the same number.
+	raw, err := b.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inherited := -1
+	raw.Control(func(fd uintptr) { inherited, err = unix.Dup(int(fd)) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
-	defer f.Close()
-	t.Setenv(capfd.EnvBrokerFD, strconv.Itoa(int(f.Fd())))
+	t.Setenv(capfd.EnvBrokerFD, strconv.Itoa(inherited))
 	r, err := capfd.FromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +86,7 @@ func TestFromEnv(t *testing.T) {
 		t.Fatalf("ReadFile: %q %v", data, err)
 	}
 
-	for _, v := range []string{"", "x", "-1", "99999"} {
+	for _, v := range []string{"", "x", "-1", "1000000"} {
 		t.Setenv(capfd.EnvBrokerFD, v)
 		if r, err := capfd.FromEnv(); err == nil {
 			r.Close()
