@@ -113,13 +113,13 @@ func (c *clientConn) openRoots(grants []Grant) error {
 }
 
 // handoffAfter is how long the reader serves a request that may block (see
-// mayBlock) itself before it hands the reading to a new goroutine. Most operations take microseconds
-// and are served inline, with no goroutine to schedule (on a busy machine
-// scheduling one costs more than the operation); one that blocks (a lock
-// held elsewhere, a FIFO, a slow file system) stops holding up the
-// requests pipelined behind it after this long, and two requests of one
-// client that wait on each other (a FIFO's reader and writer) cannot
-// deadlock the connection.
+// mayBlock) before it hands the reading to a new goroutine. Requests are
+// served inline by the reader, with no goroutine to schedule (on a busy
+// machine scheduling one costs more than the operation); one that blocks
+// (a lock held elsewhere, a FIFO, a pipe) stops holding up the requests
+// pipelined behind it after this long, and two requests of one client that
+// wait on each other (a FIFO's reader and writer) cannot deadlock the
+// connection.
 const handoffAfter = 500 * time.Microsecond
 
 // Reader states, for the handoff.

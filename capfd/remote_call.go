@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// call sends req and waits for its reply. The caller must give res.buf back
-// with putBuf once it is done with res.rep (whose byte fields alias it),
-// and owns res.fd.
+// call sends req and waits for its reply. The caller owns the result: it
+// calls res.release once done with res.rep (whose byte fields alias the
+// receive buffer), after taking res.fd if it keeps it.
 func (r *Remote) call(req *wire.Request) callResult {
 	r.inflight <- struct{}{}
 	defer func() { <-r.inflight }()
