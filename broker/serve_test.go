@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -62,6 +64,14 @@ func listen(t *testing.T) (*net.UnixListener, string) {
 
 func ptr[T any](v T) *T { return &v }
 
+func ownCgroup(t *testing.T) string {
+	cg, err := readCgroup(os.Getpid())
+	if err != nil {
+		t.Skipf("needs cgroup v2 (/proc/self/cgroup has no 0:: line): %v", err)
+	}
+	return cg
+}
+
 // TestServePolicy checks that Serve grants by identity: a rule matching
 // this process's uid and executable gets its grants; with only a rule for
 // another uid, the same process is refused and told why.
@@ -86,6 +96,7 @@ func TestServePolicy(t *testing.T) {
 		{"other uid only", []Rule{{Name: "other", Match: Match{UID: ptr(uint32(4242))}, Grants: grants}}, false},
 		{"other exe only", []Rule{{Name: "other", Match: Match{Exe: "/usr/bin/not-this"}, Grants: grants}}, false},
 		{"cgroup mismatch", []Rule{{Name: "other", Match: Match{Cgroup: "/no/such/cgroup"}, Grants: grants}}, false},
+		{"own cgroup", []Rule{{Name: "cg", Match: Match{Cgroup: ownCgroup(t)}, Grants: grants}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -283,5 +294,73 @@ clients:
 		if _, err := ParseFile([]byte(tc.text)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestSocketpairLaunch is the launcher's path: a child process gets the
+// client end through ExtraFiles and CAPFD_BROKER_FD and is served its grants.
+func TestSocketpairLaunch(t *testing.T) {
+	dir := testTree(t)
+	brokerEnd, clientEnd, err := Socketpair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, Config{})
+	done := make(chan error, 1)
+	go func() {
+		done <- srv.ServeConn(context.Background(), brokerEnd, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	}()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=^TestLaunchedChild$")
+	cmd.Env = append(os.Environ(), "CAPFD_TEST_CHILD=1", capfd.EnvBrokerFD+"=3")
+	cmd.ExtraFiles = []*os.File{clientEnd}
+	out, err := cmd.CombinedOutput()
+	clientEnd.Close()
+	if err != nil || !strings.Contains(string(out), "child read: hello, broker") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ServeConn: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeConn did not return when the child exited")
+	}
+}
+
+// TestLaunchedChild runs only as TestSocketpairLaunch's child.
+func TestLaunchedChild(t *testing.T) {
+	if os.Getenv("CAPFD_TEST_CHILD") != "1" {
+		t.Skip("runs as the child of TestSocketpairLaunch")
+	}
+	r, err := capfd.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, err := r.Dir("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := d.ReadFile("hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("child read: %s", data)
+}
+
+// TestExampleConfig keeps examples/broker.yaml valid.
+func TestExampleConfig(t *testing.T) {
+	fc, err := LoadFile("../examples/broker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := fc.Policy()
+	if len(p.Rules) == 0 || fc.Socket == "" || fc.Metrics.Address == "" {
+		t.Errorf("example config is empty: %+v", fc)
+	}
+	if err := CheckMetricsAddr(fc.Metrics.Address, fc.Metrics.AllowNonLoopback); err != nil {
+		t.Errorf("example metrics address: %v", err)
 	}
 }
