@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,11 @@ type Config struct {
 	// available from Server.Registry. The global registry is never used,
 	// so several brokers (and tests) never share counters.
 	Registry *prometheus.Registry
+	// DrainTimeout bounds shutdown: after the context is cancelled, requests
+	// already read get this long to finish and their replies to be sent;
+	// then the connections close regardless (a request stuck in a system
+	// call keeps only its goroutine). Zero means 5 seconds.
+	DrainTimeout time.Duration
 	// OnConnect, if set, runs for every client before it is served; an
 	// error refuses the client. The kernel layer uses it to mark the
 	// client's process through id.PidFD.
@@ -43,6 +49,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 5 * time.Second
+	}
 	if c.Limits.MaxHandles == 0 {
 		c.Limits.MaxHandles = DefaultLimits.MaxHandles
 	}

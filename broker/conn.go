@@ -70,8 +70,13 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	s.cfg.Audit.Info("connect", "client", id, "rule", rule, "roots", len(c.roots))
 
 	// Cancellation interrupts the blocking read; requests already read
-	// are still answered (drain) before the connection closes.
-	stop := context.AfterFunc(ctx, func() { uc.SetReadDeadline(time.Unix(1, 0)) })
+	// are still answered (drain) before the connection closes, within the
+	// drain timeout (the write deadline keeps a client that reads nothing
+	// from holding shutdown up).
+	stop := context.AfterFunc(ctx, func() {
+		uc.SetReadDeadline(time.Unix(1, 0))
+		uc.SetWriteDeadline(time.Now().Add(s.cfg.DrainTimeout))
+	})
 	defer stop()
 
 	go c.read(ctx)
@@ -83,16 +88,32 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		released := c.table.len()
 		c.table.closeAll()
 		s.cfg.Audit.Info("disconnect", "client", id, "handles_released", released)
+		// Nobody is left to answer; a request stuck in a system call
+		// must not keep ServeConn (and a launcher waiting on it) forever.
+		waitTimeout(&c.workers, s.cfg.DrainTimeout)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
 	}
-	// Shutdown: the requests already read are answered first (drain).
-	c.workers.Wait()
-	if ctx.Err() != nil {
-		s.cfg.Audit.Info("disconnect", "client", id, "handles_released", c.table.len(), "reason", "shutdown")
+	drained := waitTimeout(&c.workers, s.cfg.DrainTimeout)
+	s.cfg.Audit.Info("disconnect", "client", id, "handles_released", c.table.len(), "reason", "shutdown", "drained", drained)
+	return nil
+}
+
+// waitTimeout waits for wg for at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
 	}
-	if errors.Is(err, io.EOF) || ctx.Err() != nil {
-		return nil
-	}
-	return err
 }
 
 // openRoots opens every granted directory as a handle of this client.

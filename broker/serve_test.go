@@ -364,3 +364,38 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("example metrics address: %v", err)
 	}
 }
+
+// TestShutdownGivesUpOnStuckRequests cancels Serve while a request is
+// blocked for good (a lock the test never releases in time): Serve still
+// returns, after the drain timeout.
+func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
+	dir := lockTree(t)
+	heldLock(t, filepath.Join(dir, "a"))
+	srv := newServer(t, Config{DrainTimeout: 200 * time.Millisecond, Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
+	ln, path := listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	rc := newRawClient(t, uc)
+	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
+	rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+		if el := time.Since(start); el < 150*time.Millisecond {
+			t.Errorf("Serve returned after %v, before the drain timeout", el)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve hung on a stuck request")
+	}
+}
