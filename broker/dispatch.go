@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/capfd/capfd/broker/wire"
@@ -46,6 +47,10 @@ func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) (out outcome
 	}
 	how := vfsops.Resolve(req.Resolve)
 	maxData := c.srv.cfg.Limits.MaxMessage - wire.HeaderSize - 16
+	if err := privilegeCheck(req); err != nil {
+		out.err = err
+		return out
+	}
 
 	switch req.Op {
 	case wire.OpClose:
@@ -179,6 +184,38 @@ func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) (out outcome
 		out.err = &replyError{code: wire.CodeUnsupported, errno: unix.EOPNOTSUPP, msg: fmt.Sprintf("op %v is not served", req.Op)}
 	}
 	return out
+}
+
+// privilegeCheck refuses what would turn the broker's credentials into the
+// client's: the broker usually runs as root, and the files it creates and
+// changes are changed as root. A setuid or setgid bit set by the broker
+// makes a program that runs with the broker's identity; a security.* or
+// trusted.* extended attribute (security.capability, an SELinux label)
+// grants privileges the same way. Rights say which operations a client may
+// ask for; they never extend to minting privilege, so these are refused
+// (not quietly stripped) whatever the rights.
+func privilegeCheck(req *wire.Request) error {
+	const privBits = unix.S_ISUID | unix.S_ISGID
+	switch req.Op {
+	case wire.OpOpen:
+		creates := req.SysFlags&unix.O_CREAT != 0 || req.SysFlags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0
+		if creates && req.Mode&privBits != 0 {
+			return errPrivilege("mode %#o: the broker does not create setuid or setgid files", req.Mode)
+		}
+	case wire.OpMkdir, wire.OpChmod, wire.OpFchmod:
+		if req.Mode&privBits != 0 {
+			return errPrivilege("mode %#o: the broker does not set setuid or setgid bits", req.Mode)
+		}
+	case wire.OpXattrSet, wire.OpXattrRemove:
+		if !strings.HasPrefix(req.Name, "user.") {
+			return errPrivilege("attribute %q: the broker changes only user.* attributes", req.Name)
+		}
+	}
+	return nil
+}
+
+func errPrivilege(format string, args ...any) error {
+	return &replyError{code: wire.CodeErrno, errno: unix.EPERM, msg: fmt.Sprintf(format, args...)}
 }
 
 // newHandle records a handle an operation created and answers with its
