@@ -15,10 +15,11 @@ type Limits struct {
 	MaxHandles  int // open handles per client, roots included
 	MaxInflight int // requests per client being served at once
 	MaxMessage  int // bytes per message, header included
+	MaxClients  int // clients Serve serves at once (ServeConn's are not counted)
 }
 
 // DefaultLimits are used for every zero field of Config.Limits.
-var DefaultLimits = Limits{MaxHandles: 1024, MaxInflight: 64, MaxMessage: wire.MaxMessage}
+var DefaultLimits = Limits{MaxHandles: 1024, MaxInflight: 64, MaxMessage: wire.MaxMessage, MaxClients: 256}
 
 // Config configures a Server.
 type Config struct {
@@ -61,6 +62,9 @@ func (c *Config) setDefaults() error {
 	if c.Limits.MaxMessage == 0 {
 		c.Limits.MaxMessage = DefaultLimits.MaxMessage
 	}
+	if c.Limits.MaxClients == 0 {
+		c.Limits.MaxClients = DefaultLimits.MaxClients
+	}
 	switch {
 	case c.Limits.MaxHandles < 1 || c.Limits.MaxHandles > 1<<20:
 		return fmt.Errorf("broker: max handles %d outside 1..%d", c.Limits.MaxHandles, 1<<20)
@@ -68,6 +72,8 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("broker: max in-flight %d outside 1..4096", c.Limits.MaxInflight)
 	case c.Limits.MaxMessage < 4096 || c.Limits.MaxMessage > wire.MaxMessage:
 		return fmt.Errorf("broker: max message %d outside 4096..%d", c.Limits.MaxMessage, wire.MaxMessage)
+	case c.Limits.MaxClients < 1:
+		return fmt.Errorf("broker: max clients %d below 1", c.Limits.MaxClients)
 	}
 	for i := range c.Policy.Rules {
 		if err := c.Policy.Rules[i].validate(); err != nil {

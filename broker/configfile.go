@@ -40,6 +40,7 @@ type FileConfig struct {
 		MaxHandles  int `yaml:"max_handles"`
 		MaxInflight int `yaml:"max_inflight"`
 		MaxMessage  int `yaml:"max_message"`
+		MaxClients  int `yaml:"max_clients"`
 	} `yaml:"limits"`
 
 	Clients []struct {
@@ -137,5 +138,5 @@ func (fc *FileConfig) Policy() (Policy, error) {
 
 // LimitsConfig returns the configured limits (zero fields take defaults in New).
 func (fc *FileConfig) LimitsConfig() Limits {
-	return Limits{MaxHandles: fc.Limits.MaxHandles, MaxInflight: fc.Limits.MaxInflight, MaxMessage: fc.Limits.MaxMessage}
+	return Limits{MaxHandles: fc.Limits.MaxHandles, MaxInflight: fc.Limits.MaxInflight, MaxMessage: fc.Limits.MaxMessage, MaxClients: fc.Limits.MaxClients}
 }

@@ -35,7 +35,6 @@ type clientConn struct {
 
 	// The reader's state, handed from reader to reader (see read).
 	readerDone     chan error
-	handshaken     bool
 	protocolErrors int
 }
 
@@ -63,6 +62,11 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	if err := c.openRoots(grants); err != nil {
 		s.m.refused.Inc()
 		s.cfg.Audit.Warn("refused", "client", id, "reason", err.Error())
+		return err
+	}
+	if err := c.handshake(); err != nil {
+		s.m.refused.Inc()
+		s.cfg.Audit.Warn("refused", "client", id, "reason", "handshake failed", "err", err.Error())
 		return err
 	}
 	s.m.clients.Inc()
@@ -194,17 +198,8 @@ func (c *clientConn) read(ctx context.Context) {
 			}
 			continue
 		}
-		if !c.handshaken {
-			if req.Op != wire.OpHello {
-				c.sendError(req.ID, req.Op, req.Handle, errBadRequest("the first request must be hello"))
-				c.readerDone <- fmt.Errorf("broker: client skipped the handshake")
-				return
-			}
-			if err := c.hello(&req); err != nil {
-				c.readerDone <- err
-				return
-			}
-			c.handshaken = true
+		if req.Op == wire.OpHello {
+			c.sendError(req.ID, req.Op, req.Handle, errBadRequest("hello again after the handshake"))
 			continue
 		}
 		if ctx.Err() != nil {
@@ -271,6 +266,33 @@ func (c *clientConn) rejected(err error) error {
 		return fmt.Errorf("broker: %d malformed messages, hanging up", c.protocolErrors)
 	}
 	return nil
+}
+
+// handshakeTimeout bounds how long a new connection may take to say hello:
+// a client that connects and says nothing must not hold a goroutine and
+// descriptors forever.
+const handshakeTimeout = 10 * time.Second
+
+// handshake reads the first request, which must be hello, and answers it.
+func (c *clientConn) handshake() error {
+	uc := c.conn.UnixConn()
+	uc.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	defer uc.SetReadDeadline(time.Time{})
+	bufp := c.srv.readBufs.Get().(*[]byte)
+	defer c.srv.readBufs.Put(bufp)
+	req, err := c.conn.RecvRequest(*bufp)
+	if err != nil {
+		var re *wire.RecvError
+		if errors.As(err, &re) && re.HeaderOK {
+			c.sendError(re.Header.ID, re.Header.Op, re.Header.Handle, errBadRequest(err.Error()))
+		}
+		return fmt.Errorf("broker: handshake: %w", err)
+	}
+	if req.Op != wire.OpHello {
+		c.sendError(req.ID, req.Op, req.Handle, errBadRequest("the first request must be hello"))
+		return fmt.Errorf("broker: client skipped the handshake")
+	}
+	return c.hello(&req)
 }
 
 // hello answers the handshake: the version both sides speak, the rights

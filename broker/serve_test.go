@@ -399,3 +399,52 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 		t.Fatal("Serve hung on a stuck request")
 	}
 }
+
+// TestLimitClients refuses a client beyond MaxClients with a limit error,
+// and serves one again once a slot frees.
+func TestLimitClients(t *testing.T) {
+	dir := testTree(t)
+	srv := newServer(t, Config{Limits: Limits{MaxClients: 1}, Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
+	ln, path := listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	first, err := capfd.Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = capfd.Dial(path)
+	var be *capfd.BrokerError
+	if !errors.As(err, &be) || be.Code != wire.CodeLimit {
+		t.Fatalf("second client: %v, want a limit error", err)
+	}
+	first.Close()
+	var again *capfd.Remote
+	deadline := time.Now().Add(5 * time.Second)
+	for again, err = capfd.Dial(path); err != nil && time.Now().Before(deadline); again, err = capfd.Dial(path) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("a client after the first left: %v", err)
+	}
+	again.Close()
+}
+
+// TestHandshakeRequired refuses a client whose first request is not hello.
+func TestHandshakeRequired(t *testing.T) {
+	srv := newServer(t, Config{})
+	a, b := socketpair(t)
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeConn(context.Background(), a, nil) }()
+	c := wire.NewConn(b)
+	msg, _ := wire.AppendRequest(nil, &wire.Request{ID: 5, Op: wire.OpStat, Handle: 1, Path: "x"})
+	c.Send(msg, -1)
+	rep, _, err := c.RecvReply(make([]byte, wire.MaxMessage))
+	if err != nil || rep.Err == nil || rep.ID != 5 || !strings.Contains(rep.Err.Message, "hello") {
+		t.Fatalf("reply %+v %v", rep, err)
+	}
+	if err := <-done; err == nil {
+		t.Error("ServeConn accepted a client that skipped the handshake")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/capfd/capfd/broker/wire"
@@ -23,6 +24,8 @@ type Server struct {
 	wg sync.WaitGroup // one per connection being served
 
 	readBufs sync.Pool // receive buffers of Limits.MaxMessage bytes
+
+	accepted atomic.Int64 // clients Serve is serving now
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -83,6 +86,14 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 }
 
 func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
+	if n := s.accepted.Add(1); n > int64(s.cfg.Limits.MaxClients) {
+		s.accepted.Add(-1)
+		s.m.refused.Inc()
+		s.cfg.Audit.Warn("refused", "reason", "client limit", "limit", s.cfg.Limits.MaxClients)
+		refuse(uc, wire.CodeLimit, unix.EAGAIN, fmt.Sprintf("the broker serves at most %d clients", s.cfg.Limits.MaxClients))
+		return
+	}
+	defer s.accepted.Add(-1)
 	id, err := peerIdentity(uc)
 	if err != nil {
 		s.m.refused.Inc()
@@ -95,7 +106,7 @@ func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
 	if !ok {
 		s.m.refused.Inc()
 		s.cfg.Audit.Warn("refused", "client", id, "reason", "no policy rule matches")
-		refuse(uc, "no policy rule matches this client")
+		refuse(uc, wire.CodeRefused, unix.EACCES, "no policy rule matches this client")
 		return
 	}
 	if err := s.serve(ctx, uc, id, rule.Name, rule.Grants); err != nil {
@@ -127,7 +138,7 @@ func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn, grants []Gra
 
 // refuse answers whatever the client sends first with an error, so a
 // refused client learns why instead of seeing a bare hang-up.
-func refuse(uc *net.UnixConn, why string) {
+func refuse(uc *net.UnixConn, code wire.Code, errno unix.Errno, why string) {
 	defer uc.Close()
 	uc.SetDeadline(time.Now().Add(time.Second))
 	c := wire.NewConn(uc)
@@ -136,7 +147,7 @@ func refuse(uc *net.UnixConn, why string) {
 	if err != nil {
 		return
 	}
-	msg, err := wire.AppendError(nil, req.ID, req.Op, req.Handle, wire.ErrorReply{Code: wire.CodeRefused, Errno: uint32(unix.EACCES), Message: why})
+	msg, err := wire.AppendError(nil, req.ID, req.Op, req.Handle, wire.ErrorReply{Code: code, Errno: uint32(errno), Message: why})
 	if err == nil {
 		c.Send(msg, -1)
 	}
