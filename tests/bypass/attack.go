@@ -20,6 +20,10 @@ type Attack struct {
 	// victim: the child runs from its own copy of the test binary
 	// (Env.Victim), because the attack writes to its executable.
 	victim bool
+	// needs, if set, checks in the parent that the fixture's kernel and
+	// filesystem can show the attack at all; a *MissingFeatureError skips
+	// the attack naming the feature, any other error fails it.
+	needs func(e *Env) error
 }
 
 // errNoEffect is returned when the syscalls succeeded yet the forbidden

@@ -65,6 +65,7 @@ func Catalogue() []Attack {
 				return nil
 			}},
 		{Name: "setxattr-readonly", Doc: "set a user xattr on a read-only file",
+			needs: userXattrs,
 			Run: func(e *Env) error {
 				if err := unix.Setxattr(e.RO, "user.capfd", []byte("pwned"), 0); err != nil {
 					return err
@@ -307,4 +308,21 @@ func runInGrandchild(e *Env, attack string) error {
 		return fmt.Errorf("grandchild failed at %s: %s", r.Stage, r.Error)
 	}
 	return r.err()
+}
+
+// userXattrs checks the fixture's filesystem takes user xattrs: tmpfs only
+// does from Linux 6.6, and the BPF guests' /tmp is tmpfs.
+func userXattrs(e *Env) error {
+	probe := filepath.Join(e.Root, "xattr-probe")
+	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(probe)
+	err := unix.Setxattr(probe, "user.capfd-probe", []byte("x"), 0)
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		var fs unix.Statfs_t
+		unix.Statfs(e.Root, &fs)
+		return &MissingFeatureError{Feature: fmt.Sprintf("user xattrs on the fixture's filesystem (magic %#x)", fs.Type), Err: err}
+	}
+	return err
 }

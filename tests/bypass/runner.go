@@ -36,6 +36,16 @@ func RunSuite(t *testing.T, b Backend) {
 	}
 	for _, a := range Catalogue() {
 		t.Run(a.Name, func(t *testing.T) {
+			if a.needs != nil {
+				err := a.needs(NewEnv(t, helper, false))
+				var missing *MissingFeatureError
+				switch {
+				case errors.As(err, &missing):
+					t.Skipf("%v", missing)
+				case err != nil:
+					t.Fatalf("checking the fixture can show this attack: %v", err)
+				}
+			}
 			t.Run("unconfined", func(t *testing.T) {
 				r := runChild(t, NewEnv(t, helper, a.victim), a, nil)
 				if !r.Succeeded {
