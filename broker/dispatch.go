@@ -24,7 +24,25 @@ type outcome struct {
 // knownResolve are the resolution bits a client may add.
 const knownResolve = vfsops.NoXDev | vfsops.NoSymlinks | vfsops.InRoot
 
-var dataBufs = sync.Pool{New: func() any { b := make([]byte, wire.MaxMessage); return &b }}
+// Read buffers come in two sizes, so that the common small read does not
+// pin a maximal buffer per request in flight.
+const smallData = 16 << 10
+
+var (
+	smallDataBufs = sync.Pool{New: func() any { b := make([]byte, smallData); return &b }}
+	largeDataBufs = sync.Pool{New: func() any { b := make([]byte, wire.MaxMessage); return &b }}
+)
+
+// dataBuf returns a buffer of at least n bytes and the function that gives
+// it back.
+func dataBuf(n int) ([]byte, func()) {
+	pool := &largeDataBufs
+	if n <= smallData {
+		pool = &smallDataBufs
+	}
+	bufp := pool.Get().(*[]byte)
+	return (*bufp)[:n], func() { pool.Put(bufp) }
+}
 
 // dispatch serves one request. Every operation goes through a capfd.Served
 // method, which checks the handle's rights before any system call; the
@@ -148,9 +166,8 @@ func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) (out outcome
 			out.err = errLimit(fmt.Sprintf("read of %d bytes exceeds the %d-byte message limit", req.Count, maxData))
 			return out
 		}
-		bufp := dataBufs.Get().(*[]byte)
-		out.release = func() { dataBufs.Put(bufp) }
-		p := (*bufp)[:req.Count]
+		var p []byte
+		p, out.release = dataBuf(int(req.Count))
 		var n int
 		switch req.Op {
 		case wire.OpRead:

@@ -213,3 +213,39 @@ func TestEveryOpAllowedAndDenied(t *testing.T) {
 		}
 	}
 }
+
+// servedBy maps every operation of the vfsops table to the wire op that
+// serves it, so that an operation added to the table without a way to
+// reach it through the broker fails this test.
+var servedBy = map[vfsops.Op]wire.Op{
+	vfsops.OpOpen: wire.OpOpen, vfsops.OpReopen: wire.OpReopen, vfsops.OpRead: wire.OpRead,
+	vfsops.OpWrite: wire.OpWrite, vfsops.OpAppend: wire.OpWrite, vfsops.OpPread: wire.OpPread,
+	vfsops.OpPwrite: wire.OpPwrite, vfsops.OpSeek: wire.OpSeek, vfsops.OpStat: wire.OpStat,
+	vfsops.OpFstat: wire.OpFstat, vfsops.OpTruncate: wire.OpTruncate, vfsops.OpFtruncate: wire.OpFtruncate,
+	vfsops.OpReaddir: wire.OpReaddir, vfsops.OpMkdir: wire.OpMkdir, vfsops.OpUnlink: wire.OpUnlink,
+	vfsops.OpRmdir: wire.OpRmdir, vfsops.OpRename: wire.OpRename, vfsops.OpLink: wire.OpLink,
+	vfsops.OpSymlink: wire.OpSymlink, vfsops.OpReadlink: wire.OpReadlink, vfsops.OpChmod: wire.OpChmod,
+	vfsops.OpFchmod: wire.OpFchmod, vfsops.OpChown: wire.OpChown, vfsops.OpFchown: wire.OpFchown,
+	vfsops.OpChtimes: wire.OpChtimes, vfsops.OpFutimes: wire.OpFutimes, vfsops.OpXattrGet: wire.OpXattrGet,
+	vfsops.OpXattrList: wire.OpXattrList, vfsops.OpXattrSet: wire.OpXattrSet,
+	vfsops.OpXattrRemove: wire.OpXattrRemove, vfsops.OpSync: wire.OpSync, vfsops.OpLock: wire.OpLock,
+	vfsops.OpExec: wire.OpExec,
+}
+
+// notServed are the vfsops operations the broker deliberately does not
+// serve, and why.
+var notServed = map[vfsops.Op]string{
+	vfsops.OpBindMount: "a mount would be made in the broker's mount namespace",
+}
+
+func TestWireCoversOpTable(t *testing.T) {
+	for _, op := range vfsops.Ops() {
+		w, ok := servedBy[op]
+		if _, skip := notServed[op]; skip {
+			continue
+		}
+		if !ok || !w.Known() {
+			t.Errorf("vfsops op %v has no wire op serving it", op)
+		}
+	}
+}
