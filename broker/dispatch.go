@@ -7,7 +7,6 @@ import (
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
-	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
@@ -267,5 +266,3 @@ func (c *clientConn) newHandle(req *wire.Request, ns *capfd.Served, err error) (
 }
 
 func ts(t wire.Timespec) unix.Timespec { return unix.Timespec{Sec: t.Sec, Nsec: t.Nsec} }
-
-var _ = rights.All
