@@ -81,6 +81,20 @@ func TestRecvClosesDescriptorsOfRejectedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The control: a plain recvmsg of garbage with descriptors installs
+	// them in this process, so the count below does see a leak.
+	before := countFDs(t)
+	sendRaw(t, sock, []byte("garbage"), 3)
+	_, oobn, _, _, err := conn.UnixConn().ReadMsgUnix(buf, conn.oob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaked := receivedFDs(conn.oob[:oobn])
+	if got := countFDs(t); got != before+3 || len(leaked) != 3 {
+		t.Fatalf("control: plain recvmsg left %d more descriptors open (%d parsed), want 3", got-before, len(leaked))
+	}
+	closeAll(leaked)
+
 	tests := []struct {
 		name   string
 		msg    []byte
