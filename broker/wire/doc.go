@@ -11,7 +11,7 @@
 //	3      1    kind: request, reply, error
 //	4      2    op
 //	6      1    fds: how many descriptors travel with the message (0 or 1)
-//	7      1    flags
+//	7      1    flags: want-fd (Open, Reopen), no-reply (Close)
 //	8      4    request id: chosen by the client, echoed by the reply
 //	12     4    handle: the capability the operation acts on
 //	16     4    body length: exactly the bytes that follow the header
