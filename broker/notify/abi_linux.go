@@ -116,9 +116,13 @@ func addfdAndRespond(listener int, id uint64, srcfd int, cloexec bool) (int, err
 }
 
 // setSyncWakeUp asks the kernel to wake the supervisor and the target on the
-// current CPU (Linux 6.6+), which cuts the notification round trip. Older
-// kernels answer EINVAL and keep the ordinary wake-up.
+// current CPU (Linux 6.6+), which cuts the notification round trip. The
+// flags travel by value in the ioctl argument, not through a pointer.
+// Older kernels answer EINVAL and keep the ordinary wake-up.
 func setSyncWakeUp(listener int) error {
-	flags := uint64(unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
-	return ioctlPtr(listener, ioctlNotifSetFlags, unsafe.Pointer(&flags))
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), ioctlNotifSetFlags, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }

@@ -20,6 +20,10 @@ type call struct {
 	req      notifReq
 	path     [pathMax]byte
 	path2    [pathMax]byte
+	// deferValid skips locate's ID_VALID check for a request whose only
+	// effect is the descriptor it returns (see open): there, ADDFD with
+	// SEND is the check, atomically with the install.
+	deferValid bool
 }
 
 // result is a handler's answer. fd >= 0 is installed in the task and
@@ -61,6 +65,7 @@ func (c *call) handle() {
 		h = handlerByNr[nr]
 	}
 	r := fail(unix.ENOSYS)
+	c.deferValid = false
 	if h != nil {
 		r = h(c)
 	}
@@ -135,7 +140,7 @@ func (c *call) locate(dirfd int32, p string) (location, unix.Errno) {
 		abs = base + "/" + p
 	}
 	abs = path.Clean(abs)
-	if !c.valid() {
+	if !c.deferValid && !c.valid() {
 		return location{}, errGone
 	}
 	g, rest := c.s.grants.match(abs)
@@ -283,8 +288,12 @@ func headline(r rights.Rights) rights.Rights {
 	return r
 }
 
-// refuse logs a refused request.
+// refuse logs a refused request. A deferred validity check is made first,
+// so text read from a recycled pid never reaches the log.
 func (c *call) refuse(op, abs string, missing rights.Rights, why string) {
+	if c.deferValid && !c.valid() {
+		return
+	}
 	c.s.refused.Add(1)
 	c.s.logf("capfd: not capable: %s %s (needs %v, %s) [pid %d]", op, abs, missing, why, c.pid())
 }
@@ -292,6 +301,9 @@ func (c *call) refuse(op, abs string, missing rights.Rights, why string) {
 // escaped logs a refusal by the resolver: a symlink (or mount crossing)
 // beneath the grant leads outside it.
 func (c *call) escaped(op string, l location) {
+	if c.deferValid && !c.valid() {
+		return
+	}
 	c.s.refused.Add(1)
 	c.s.logf("capfd: not capable: %s %s (a symlink or mount leads outside grant %s) [pid %d]", op, l.abs, l.g.Path, c.pid())
 }

@@ -96,6 +96,13 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 	if resolve&(unix.RESOLVE_BENEATH|unix.RESOLVE_IN_ROOT) != 0 {
 		return c.openAnchored(dirfd, p, flags, mode, resolve, how, op)
 	}
+	// A read-only open of an existing file changes nothing: its one
+	// effect is the descriptor, and ADDFD|SEND installs it only if the
+	// notification is still pending, atomically. So if the pid was
+	// recycled while we read its memory, the descriptor is simply never
+	// installed, and the ID_VALID round trip can be skipped. Every open
+	// that may create, truncate or write keeps the check before acting.
+	c.deferValid = flags&(unix.O_ACCMODE|unix.O_CREAT|unix.O_TRUNC|unix.O_TMPFILE&^unix.O_DIRECTORY) == unix.O_RDONLY
 	l, errno := c.locate(dirfd, p)
 	if errno != 0 {
 		return resultFor(errno)
@@ -227,6 +234,12 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 			return fail(unix.EIO)
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFIFO && flags&unix.O_ACCMODE == unix.O_RDONLY {
+			// A waiting FIFO reader releases blocked writers: an effect,
+			// so a deferred validity check is made now.
+			if c.deferValid && !c.valid() {
+				unix.Close(fd)
+				return gone
+			}
 			return c.awaitWriter(fd, cloexec)
 		}
 		// F_SETFL sets exactly these status flags; the others are fixed

@@ -80,10 +80,14 @@ func (s *Supervisor) Serve(listener int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	// Best effort: the synchronous wake-up only changes scheduling.
-	_ = setSyncWakeUp(listener)
-
 	c := &call{s: s, listener: listener}
+	if setSyncWakeUp(listener) == nil {
+		// Linux 6.6+: the receive waits on the filter's wait queue, so the
+		// synchronous wake-up applies to it, and it returns ENOENT once no
+		// task uses the filter any more. Block in the receive itself: one
+		// system call per notification instead of poll + receive.
+		return s.serveBlocking(c)
+	}
 	pfd := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
 	for {
 		pfd[0].Revents = 0
@@ -108,6 +112,47 @@ func (s *Supervisor) Serve(listener int) error {
 			return fmt.Errorf("notify: receive: %w", err)
 		}
 		c.handle()
+	}
+}
+
+// serveBlocking is Serve's loop on kernels whose receive returns when the
+// filter loses its last user.
+func (s *Supervisor) serveBlocking(c *call) error {
+	for {
+		err := recv(c.listener, &c.req)
+		if err == nil {
+			c.handle()
+			continue
+		}
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOENT):
+			// Either a task died between wake-up and receive, or no task
+			// uses the filter any more: only the latter reports POLLHUP.
+			if gone, perr := filterOrphaned(c.listener); perr != nil {
+				return perr
+			} else if gone {
+				return nil
+			}
+		default:
+			return fmt.Errorf("notify: receive: %w", err)
+		}
+	}
+}
+
+// filterOrphaned reports whether the listener's filter has no users left.
+func filterOrphaned(listener int) (bool, error) {
+	pfd := []unix.PollFd{{Fd: int32(listener)}}
+	for {
+		_, err := unix.Poll(pfd, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("notify: poll: %w", err)
+		}
+		return pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0, nil
 	}
 }
 

@@ -23,6 +23,7 @@ var bin struct {
 	capfd    string
 	openloop string
 	capaware string
+	cfloor   string // "" when no C compiler is installed
 	err      error
 }
 
@@ -45,6 +46,15 @@ func TestMain(m *testing.M) {
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			bin.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	// The C supervisor floor is optional: it needs a C compiler.
+	if cc, err := exec.LookPath("cc"); err == nil {
+		out := filepath.Join(dir, "cfloor")
+		if b, err := exec.Command(cc, "-O2", "-o", out, "testdata/cfloor/cfloor.c").CombinedOutput(); err == nil {
+			bin.cfloor = out
+		} else {
+			fmt.Fprintf(os.Stderr, "cfloor not built: %v\n%s", err, b)
 		}
 	}
 	code := m.Run()
