@@ -138,8 +138,9 @@ func Catalogue() []Attack {
 	}
 }
 
+// attackByName finds an attack or a use (the child runs both).
 func attackByName(name string) (Attack, bool) {
-	for _, a := range Catalogue() {
+	for _, a := range append(Catalogue(), Uses()...) {
 		if a.Name == name {
 			return a, true
 		}

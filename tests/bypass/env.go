@@ -29,6 +29,7 @@ type Env struct {
 	Bin    string // bin/: read + exec, holds the helpers below
 	Helper string // bin/helper: the test binary (a hard link), run by children
 	Victim string // bin/victim: a private copy of the test binary (exe attacks only)
+	True   string // bin/true: a copy of /bin/true, granted exec
 
 	// Opened by the child before it is confined, as a confined program
 	// would have received them. -1 in the parent.
@@ -57,6 +58,7 @@ func envAt(root string) *Env {
 	e.Bin = filepath.Join(root, "bin")
 	e.Helper = filepath.Join(e.Bin, "helper")
 	e.Victim = filepath.Join(e.Bin, "victim")
+	e.True = filepath.Join(e.Bin, "true")
 	return e
 }
 
@@ -85,8 +87,10 @@ func NewEnv(t testing.TB, helper string, withVictim bool) *Env {
 			t.Fatal(err)
 		}
 	}
-	if err := copyFile(trueBinary(t), e.Prog, 0o755); err != nil {
-		t.Fatal(err)
+	for _, dst := range []string{e.Prog, e.True} {
+		if err := copyFile(trueBinary(t), dst, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Link(helper, e.Helper); err != nil {
 		// Another filesystem: a copy serves as well.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,14 +24,15 @@ const (
 
 // RunSuite runs the whole catalogue against b: for each attack, a subtest
 // "unconfined" where the attack must succeed, and "confined" where it must
-// fail, or succeed if b lists it in Gaps.
+// fail, or succeed if b lists it in Gaps. Then each of Uses, confined, must
+// succeed: a backend may not pass by refusing everything.
 func RunSuite(t *testing.T, b Backend) {
 	requireSuitePrivileges(t)
 	checkAvailable(t, b)
 	helper := suiteHelper(t)
 	gaps := b.Gaps()
 	for name := range gaps {
-		if _, ok := attackByName(name); !ok {
+		if !slices.ContainsFunc(Catalogue(), func(a Attack) bool { return a.Name == name }) {
 			t.Errorf("%s: Gaps names unknown attack %q", b.Name(), name)
 		}
 	}
@@ -68,6 +70,13 @@ func RunSuite(t *testing.T, b Backend) {
 					t.Logf("blocked: %s", r.Errno+" "+r.Error)
 				}
 			})
+		})
+	}
+	for _, u := range Uses() {
+		t.Run(u.Name, func(t *testing.T) {
+			if r := runChild(t, NewEnv(t, helper, false), u, b); !r.Succeeded {
+				t.Errorf("%s refuses what the grants allow (%s): %s", b.Name(), u.Doc, r)
+			}
 		})
 	}
 }
