@@ -526,3 +526,64 @@ func TestExecThroughBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestDenialAuditedAndCounted sends requests a read-only grant does not
+// allow straight over the wire (as a compromised client would: capfd's own
+// client refuses them before they are sent): the broker process refuses
+// them, counts each missing right, and writes a denial record naming them.
+func TestDenialAuditedAndCounted(t *testing.T) {
+	dir := tree(t)
+	b := startBroker(t, []grantSpec{{"data", dir, "ro"}}, "")
+	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: b.socket, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	conn := wire.NewConn(uc)
+	buf := make([]byte, wire.MaxMessage)
+	call := func(req *wire.Request) wire.Reply {
+		t.Helper()
+		msg, err := wire.AppendRequest(nil, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Send(msg, -1); err != nil {
+			t.Fatal(err)
+		}
+		rep, fd, err := conn.RecvReply(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return rep
+	}
+	hello := call(&wire.Request{ID: 1, Op: wire.OpHello, VersionMin: 1, VersionMax: 1})
+	root := hello.Roots[0].Handle
+	for i, req := range []*wire.Request{
+		{Op: wire.OpMkdir, Handle: root, Path: "evil", Mode: 0o755},
+		{Op: wire.OpOpen, Handle: root, Path: "hello.txt", SysFlags: unix.O_WRONLY | unix.O_TRUNC, Pair: rights.Pair{Base: rights.Write | rights.Truncate}},
+	} {
+		req.ID = uint32(10 + i)
+		if rep := call(req); rep.Err == nil || rep.Err.Code != wire.CodeNotCapable {
+			t.Fatalf("%v on a read-only grant: %+v", req.Op, rep.Err)
+		}
+	}
+	if got := b.metric(t, `capfd_broker_denials_total{right="mkdir"}`); got != 1 {
+		t.Errorf("mkdir denials %v, want 1", got)
+	}
+	if got := b.metric(t, `capfd_broker_operations_total{op="open",result="denied"}`); got != 1 {
+		t.Errorf("open denials %v, want 1", got)
+	}
+	audit, err := os.ReadFile(b.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(audit), `"msg":"denied"`) || !strings.Contains(string(audit), `"path":"evil"`) || !strings.Contains(string(audit), `"missing":"mkdir"`) {
+		t.Errorf("audit log lacks the denial:\n%s", audit)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "evil")); err == nil {
+		t.Error("the denied mkdir happened")
+	}
+}
