@@ -73,6 +73,9 @@ var refused = []string{
 	"getxattrat", "setxattrat", "listxattrat", "removexattrat",
 	// Another process's memory and descriptors.
 	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
+	// io_uring performs opens (IORING_OP_OPENAT) in the kernel, where no
+	// seccomp filter sees them.
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
 }
 
 // handlerByNr indexes served by syscall number for the hot path.

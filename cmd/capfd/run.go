@@ -61,6 +61,7 @@ type runOptions struct {
 	noDefaultProfile bool
 	brokerSocket     string
 	verbose, quiet   bool
+	keepCaps         bool
 	argv             []string
 }
 
@@ -91,6 +92,7 @@ func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
 	brokerSocket := fs.String("broker", "", "give capability-aware programs a connection to the broker at `SOCKET` instead of the embedded one")
 	verbose := fs.Bool("v", false, "also log refused probes (stat, access) and the kernel layers in force")
 	quiet := fs.Bool("q", false, "do not log refusals")
+	keepCaps := fs.Bool("keep-caps", false, "let the program keep its capabilities(7) (by default it runs with none: a privileged program could otherwise work around the path rules)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: capfd run [flags] -- PROG [ARGS...]
 
@@ -120,6 +122,7 @@ Default profile (unless -no-default-profile):
 		brokerSocket:     *brokerSocket,
 		verbose:          *verbose,
 		quiet:            *quiet,
+		keepCaps:         *keepCaps,
 		argv:             fs.Args(),
 	}
 	if *config != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -32,10 +33,14 @@ type stage2Config struct {
 	Landlock []landlock.Grant `json:"landlock"`
 	Union    rights.Rights    `json:"union"`
 	Verbose  bool             `json:"verbose"`
+	KeepCaps bool             `json:"keep_caps"`
 }
 
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == stage2Verb {
+		// Capabilities are per thread: the thread that drops them must
+		// be the one that execs.
+		runtime.LockOSThread()
 		os.Exit(stage2())
 	}
 }
@@ -83,6 +88,11 @@ func stage2() int {
 	}
 	unix.Close(stage2ControlFd)
 
+	if !cfg.KeepCaps {
+		if err := dropCapabilities(); err != nil {
+			return fail(126, "%v", err)
+		}
+	}
 	err = unix.Exec(cfg.Path, cfg.Argv, os.Environ())
 	return fail(127, "exec %s: %v", cfg.Path, err)
 }

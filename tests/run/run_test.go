@@ -207,3 +207,25 @@ func TestEmbeddedBroker(t *testing.T) {
 		t.Fatalf("capability-aware program: %+v", o)
 	}
 }
+
+// The program runs without capabilities: raising its priority (which needs
+// CAP_SYS_NICE) works for root plainly, and with --keep-caps, but not by
+// default under capfd run.
+func TestCapabilitiesDropped(t *testing.T) {
+	requireRun(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only a privileged program shows the difference")
+	}
+	f := newFixture(t)
+	prog := []string{"nice", "-n", "-5", "nice"}
+	if o := run(t, f.root, prog...); strings.TrimSpace(o.stdout) != "-5" {
+		t.Fatalf("nice -n -5 does not work even plainly: %+v", o)
+	}
+	if o := capfdRun(t, f.root, []string{"--keep-caps"}, prog...); strings.TrimSpace(o.stdout) != "-5" {
+		t.Errorf("with --keep-caps: %+v", o)
+	}
+	o := capfdRun(t, f.root, nil, prog...)
+	if strings.TrimSpace(o.stdout) == "-5" {
+		t.Errorf("the program kept CAP_SYS_NICE under capfd run: %+v", o)
+	}
+}
