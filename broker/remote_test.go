@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,13 +14,21 @@ import (
 
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/rights"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
 func TestRemoteFSConformance(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testRemoteFS(t, direct) })
+	}
+}
+
+func testRemoteFS(t *testing.T, direct bool) {
 	dir := testTree(t)
 	srv := newServer(t, Config{})
 	r := served(t, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	r.SetDirectIO(direct)
 	if got := r.Roots(); len(got) != 1 || got[0] != "data" {
 		t.Fatalf("roots %v", got)
 	}
@@ -43,6 +52,43 @@ func TestRemoteFSConformance(t *testing.T) {
 	}
 	if _, err := d.Open("../etc/passwd"); !errors.Is(err, capfd.ErrEscape) {
 		t.Errorf("Open(../etc/passwd): %v, want ErrEscape", err)
+	}
+	// With direct I/O the reads above went to the kernel, not the broker.
+	reads := testutil.ToFloat64(srv.m.ops.WithLabelValues("read", resultOK)) + testutil.ToFloat64(srv.m.ops.WithLabelValues("pread", resultOK))
+	if direct && reads != 0 || !direct && reads == 0 {
+		t.Errorf("direct=%v: the broker served %v reads", direct, reads)
+	}
+}
+
+// TestDirectIOWrites checks direct I/O on a read-write grant: writes land
+// in the file through the passed descriptor, and a file opened read-only
+// there still cannot be written through it.
+func TestDirectIOWrites(t *testing.T) {
+	dir := testTree(t)
+	srv := newServer(t, Config{})
+	r := served(t, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadWrite)}})
+	r.SetDirectIO(true)
+	d, err := r.Dir("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.WriteFile("new.txt", []byte("direct"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "new.txt")); string(data) != "direct" {
+		t.Errorf("file holds %q", data)
+	}
+	f, err := d.Open("new.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("x")); err == nil {
+		t.Error("write to a file opened read-only succeeded")
+	}
+	if got := testutil.ToFloat64(srv.m.ops.WithLabelValues("write", resultOK)); got != 0 {
+		t.Errorf("the broker served %v writes with direct I/O on", got)
 	}
 }
 

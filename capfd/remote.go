@@ -30,6 +30,8 @@ type Remote struct {
 	roots  []wire.Root
 	t      *remoteTransport
 
+	directIO atomic.Bool // see SetDirectIO
+
 	nextID   atomic.Uint32
 	inflight chan struct{} // a slot per request in flight, up to the broker's limit
 
@@ -175,6 +177,22 @@ func (r *Remote) Dir(name string) (*Dir, error) {
 	}
 	return &Dir{t: r.t, h: h, rights: root.Rights, name: name}, nil
 }
+
+// SetDirectIO switches direct I/O on or off for files opened from now on.
+//
+// Off (the default), every operation is a request to the broker, which
+// sees, checks and (with all_operations) audits each read and write.
+//
+// On, opening a file also fetches its descriptor, which the broker passes
+// only in an access mode the file's rights allow (never for append-only
+// or O_PATH handles), and reads, writes, seeks, fstat and getdents then go
+// straight to the kernel on that descriptor: a 4 KiB read costs a system
+// call instead of a round trip. Rights are still checked by the File
+// before each call, and the descriptor's access mode bounds what any code
+// in the process could do with it anyway; what changes is that the broker
+// no longer sees those calls. Metadata changes (truncate, chmod, chown,
+// chtimes, sync, locks, xattrs) always go through the broker.
+func (r *Remote) SetDirectIO(on bool) { r.directIO.Store(on) }
 
 // Close closes the connection. The broker then releases every handle of
 // this client; Dirs and Files from r fail afterwards.

@@ -30,17 +30,50 @@ func (t *remoteTransport) do(req *wire.Request) error {
 }
 
 // newHandle makes a call that creates a handle.
+// newHandle makes a call that creates a handle, and keeps the descriptor
+// the broker passed with it, if any (direct I/O).
 func (t *remoteTransport) newHandle(req *wire.Request) (handleID, error) {
 	res := t.r.call(req)
 	defer res.release()
 	if err := res.result(req.Op); err != nil {
 		return 0, err
 	}
-	return handleID(res.rep.NewHandle), nil
+	h := handleID(res.rep.NewHandle)
+	if res.fd >= 0 {
+		t.r.mu.Lock()
+		if old, ok := t.r.fds[h]; ok {
+			closeIfValid(old) // a broker reusing a number: keep the new one
+		}
+		t.r.fds[h] = res.fd
+		t.r.mu.Unlock()
+		res.fd = -1
+	}
+	return h, nil
+}
+
+// wantFD is the flag that asks for a new file handle's descriptor along
+// with the handle, when direct I/O is on.
+func (t *remoteTransport) wantFD() wire.Flags {
+	if t.r.directIO.Load() {
+		return wire.FlagWantFD
+	}
+	return 0
+}
+
+// directFD returns h's descriptor when direct I/O is on and the broker
+// passed one.
+func (t *remoteTransport) directFD(h handleID) (int, bool) {
+	if !t.r.directIO.Load() {
+		return -1, false
+	}
+	t.r.mu.Lock()
+	fd, ok := t.r.fds[h]
+	t.r.mu.Unlock()
+	return fd, ok
 }
 
 func (t *remoteTransport) Open(dir handleID, path string, flags int, mode uint32, how vfsops.Resolve, r rights.Rights) (handleID, error) {
-	return t.newHandle(&wire.Request{Op: wire.OpOpen, Handle: uint32(dir), Path: path, SysFlags: uint32(flags), Mode: mode, Resolve: uint8(how), Pair: rights.Pair{Base: r}})
+	return t.newHandle(&wire.Request{Op: wire.OpOpen, Handle: uint32(dir), Path: path, SysFlags: uint32(flags), Mode: mode, Resolve: uint8(how), Pair: rights.Pair{Base: r}, Flags: t.wantFD()})
 }
 
 func (t *remoteTransport) OpenDir(dir handleID, path string, how vfsops.Resolve, r rights.Pair) (handleID, error) {
@@ -48,7 +81,7 @@ func (t *remoteTransport) OpenDir(dir handleID, path string, how vfsops.Resolve,
 }
 
 func (t *remoteTransport) Reopen(h handleID, flags int, r rights.Rights) (handleID, error) {
-	return t.newHandle(&wire.Request{Op: wire.OpReopen, Handle: uint32(h), SysFlags: uint32(flags), Pair: rights.Pair{Base: r}})
+	return t.newHandle(&wire.Request{Op: wire.OpReopen, Handle: uint32(h), SysFlags: uint32(flags), Pair: rights.Pair{Base: r}, Flags: t.wantFD()})
 }
 
 func (t *remoteTransport) Dup(h handleID, r rights.Pair) (handleID, error) {
@@ -158,6 +191,9 @@ func (t *remoteTransport) Truncate(dir handleID, path string, size int64, how vf
 }
 
 func (t *remoteTransport) Fstat(h handleID) (unix.Stat_t, error) {
+	if fd, ok := t.directFD(h); ok {
+		return vfsops.Fstat(fd)
+	}
 	return t.stat(&wire.Request{Op: wire.OpFstat, Handle: uint32(h)})
 }
 
@@ -200,14 +236,23 @@ func (t *remoteTransport) readInto(req *wire.Request, p []byte) (int, error) {
 }
 
 func (t *remoteTransport) Read(h handleID, p []byte) (int, error) {
+	if fd, ok := t.directFD(h); ok {
+		return vfsops.Read(fd, p)
+	}
 	return t.readInto(&wire.Request{Op: wire.OpRead, Handle: uint32(h)}, p)
 }
 
 func (t *remoteTransport) Pread(h handleID, p []byte, off int64) (int, error) {
+	if fd, ok := t.directFD(h); ok {
+		return vfsops.Pread(fd, p, off)
+	}
 	return t.readInto(&wire.Request{Op: wire.OpPread, Handle: uint32(h), Offset: off}, p)
 }
 
 func (t *remoteTransport) ReadDirents(h handleID, buf []byte) (int, error) {
+	if fd, ok := t.directFD(h); ok {
+		return vfsops.ReadDirents(fd, buf)
+	}
 	return t.readInto(&wire.Request{Op: wire.OpReaddir, Handle: uint32(h)}, buf)
 }
 
@@ -227,14 +272,23 @@ func (t *remoteTransport) writeFrom(req *wire.Request, p []byte) (int, error) {
 }
 
 func (t *remoteTransport) Write(h handleID, p []byte) (int, error) {
+	if fd, ok := t.directFD(h); ok {
+		return vfsops.Write(fd, p)
+	}
 	return t.writeFrom(&wire.Request{Op: wire.OpWrite, Handle: uint32(h)}, p)
 }
 
 func (t *remoteTransport) Pwrite(h handleID, p []byte, off int64) (int, error) {
+	if fd, ok := t.directFD(h); ok {
+		return vfsops.Pwrite(fd, p, off)
+	}
 	return t.writeFrom(&wire.Request{Op: wire.OpPwrite, Handle: uint32(h), Offset: off}, p)
 }
 
 func (t *remoteTransport) Seek(h handleID, off int64, whence int) (int64, error) {
+	if fd, ok := t.directFD(h); ok {
+		return vfsops.Seek(fd, off, whence)
+	}
 	res := t.r.call(&wire.Request{Op: wire.OpSeek, Handle: uint32(h), Offset: off, SysFlags: uint32(whence)})
 	defer res.release()
 	if err := res.result(wire.OpSeek); err != nil {

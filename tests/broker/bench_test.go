@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,9 +86,10 @@ type arm struct {
 	fn   func()
 }
 
-// compare runs the arms interleaved in batches for b.N operations each and
-// reports each arm's median ns/op and the first arm's ratio to the others.
-func compare(b *testing.B, arms ...arm) {
+// compare runs the arms interleaved in batches for b.N operations each,
+// reports each arm's median ns/op and the first arm's ratio to the others,
+// and returns the medians by arm name for further ratios.
+func compare(b *testing.B, arms ...arm) map[string]float64 {
 	const batch = 64
 	samples := make([][]float64, len(arms))
 	for range 3 { // warm-up
@@ -112,16 +114,22 @@ func compare(b *testing.B, arms ...arm) {
 		med[i] = s[len(s)/2]
 		b.ReportMetric(med[i], arms[i].name+"-ns/op")
 	}
-	for i := 1; i < len(arms); i++ {
-		b.ReportMetric(med[0]/med[i], "x-"+arms[i].name)
+	out := map[string]float64{}
+	for i, a := range arms {
+		out[a.name] = med[i]
+		if i > 0 && !strings.HasPrefix(a.name, "broker") {
+			b.ReportMetric(med[0]/med[i], "x-"+a.name)
+		}
 	}
+	return out
 }
 
 type benchEnv struct {
 	dir    string
 	dirfd  int
 	remote *capfd.Remote
-	d      *capfd.Dir
+	d      *capfd.Dir // every operation a request
+	direct *capfd.Dir // direct I/O: data operations on passed descriptors
 	bare   *net.UnixConn
 	bareFD *net.UnixConn
 }
@@ -140,12 +148,22 @@ func setupBench(b *testing.B) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
+	rd, err := capfd.Dial(br.socket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rd.Close() })
+	rd.SetDirectIO(true)
+	direct, err := rd.Dir("data")
+	if err != nil {
+		b.Fatal(err)
+	}
 	dirfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { unix.Close(dirfd) })
-	return &benchEnv{dir: dir, dirfd: dirfd, remote: r, d: d, bare: startEcho(b, false), bareFD: startEcho(b, true)}
+	return &benchEnv{dir: dir, dirfd: dirfd, remote: r, d: d, direct: direct, bare: startEcho(b, false), bareFD: startEcho(b, true)}
 }
 
 // Sizes of the protocol messages, so the bare round trips carry as many
@@ -160,7 +178,7 @@ const (
 
 func BenchmarkOpenClose(b *testing.B) {
 	e := setupBench(b)
-	compare(b,
+	med := compare(b,
 		arm{"broker", func() {
 			f, err := e.d.Open("f")
 			if err != nil {
@@ -177,7 +195,16 @@ func BenchmarkOpenClose(b *testing.B) {
 		}},
 		arm{"bare-rtt", roundTrip(b, e.bare, openReqSize, openReplySize)},
 		arm{"bare-rtt-fd", roundTrip(b, e.bareFD, openReqSize, openReplySize)},
+		arm{"broker-direct", func() {
+			f, err := e.direct.Open("f")
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}},
 	)
+	// With direct I/O every open also passes the descriptor back.
+	b.ReportMetric(med["broker-direct"]/med["bare-rtt-fd"], "directio-x-bare-rtt-fd")
 }
 
 // BenchmarkOpenFdClose also has the descriptor passed back (File.Fd), the
@@ -228,10 +255,15 @@ func BenchmarkRead4K(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
+	df, err := e.direct.Open("f")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer df.Close()
 	fd, _ := unix.Openat(e.dirfd, "f", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	defer unix.Close(fd)
 	p := make([]byte, 4096)
-	compare(b,
+	med := compare(b,
 		arm{"broker", func() {
 			if n, err := f.ReadAt(p, 0); n != 4096 || err != nil {
 				b.Fatal(n, err)
@@ -243,7 +275,14 @@ func BenchmarkRead4K(b *testing.B) {
 			}
 		}},
 		arm{"bare-rtt", roundTrip(b, e.bare, readReqSize, 20+4+4096)},
+		arm{"broker-direct", func() {
+			if n, err := df.ReadAt(p, 0); n != 4096 || err != nil {
+				b.Fatal(n, err)
+			}
+		}},
 	)
+	// With direct I/O the read is a pread on the passed descriptor.
+	b.ReportMetric(med["broker-direct"]/med["direct"], "directio-x-direct")
 }
 
 // BenchmarkPipelined keeps N stat requests in flight on one connection
@@ -254,16 +293,21 @@ func BenchmarkPipelined(b *testing.B) {
 	rtt := roundTrip(b, e.bare, statReqSize, statReplySize)
 	for _, n := range []int{1, 4, 16, 64} {
 		b.Run("inflight="+itoa(n), func(b *testing.B) {
-			// The baseline: sequential bare round trips, same run.
-			const probe = 2000
-			start := time.Now()
-			for range probe {
-				rtt()
+			// The baseline: sequential bare round trips, same run, measured
+			// before and after (averaged: the pipelined arm cannot be
+			// interleaved batch by batch).
+			const probe = 1000
+			measure := func() float64 {
+				start := time.Now()
+				for range probe {
+					rtt()
+				}
+				return float64(time.Since(start).Nanoseconds()) / probe
 			}
-			bare := float64(time.Since(start).Nanoseconds()) / probe
+			before := measure()
 			var next atomic.Int64
 			b.ResetTimer()
-			start = time.Now()
+			start := time.Now()
 			var wg sync.WaitGroup
 			for range n {
 				wg.Add(1)
@@ -279,6 +323,8 @@ func BenchmarkPipelined(b *testing.B) {
 			}
 			wg.Wait()
 			perOp := float64(time.Since(start).Nanoseconds()) / float64(b.N)
+			b.StopTimer()
+			bare := (before + measure()) / 2
 			b.ReportMetric(bare, "bare-rtt-ns/op")
 			b.ReportMetric(perOp/bare, "x-bare-rtt")
 		})

@@ -54,9 +54,16 @@ func rootDir(t testing.TB, r *capfd.Remote, name string) *capfd.Dir {
 // the broker process on a read-write grant (it works, and the file system
 // shows it) and a read-only grant (ErrNotCapable, nothing changes).
 func TestOperationsAllowedAndDenied(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct-io=%v", direct), func(t *testing.T) { testOperations(t, direct) })
+	}
+}
+
+func testOperations(t *testing.T, direct bool) {
 	rw, ro := tree(t), tree(t)
 	b := startBroker(t, []grantSpec{{"rw", rw, "rw,chown"}, {"ro", ro, "ro"}}, "")
 	r := dial(t, b)
+	r.SetDirectIO(direct)
 	type op struct {
 		name string
 		run  func(d *capfd.Dir) error
