@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/capfd/capfd/broker/seccomp/internal/ia32"
+	"github.com/capfd/capfd/internal/vmtest"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -57,6 +60,7 @@ var scenarios = map[string]func(dir string) report{
 	"deny":   denyScenario,
 	"notify": notifyScenario,
 	"x32":    x32Scenario,
+	"i386":   i386Scenario,
 }
 
 // runChild runs scenario in a fresh test binary and decodes its report. A
@@ -271,6 +275,49 @@ func TestInstallKillsForeignABI(t *testing.T) {
 	r, sig = runChild(t, "x32", "confined")
 	if sig != syscall.SIGSYS {
 		t.Fatalf("confined x32 call: report %v, signal %v; want death by SIGSYS", r, sig)
+	}
+}
+
+// i386Scenario calls getpid through int 0x80: the i386 entry, audit arch
+// AUDIT_ARCH_I386, where 20 is getpid but in x86-64 numbering 20 is writev.
+// Unfiltered it returns the pid; filtered, the process must die.
+func i386Scenario(dir string) (r report) {
+	r = report{}
+	if dir == "confined" {
+		if _, err := (Filter{Default: Allow}).Install(); err != nil {
+			r["install"] = outcome(err)
+			return r
+		}
+	}
+	// Without IA32 emulation int 0x80 is a general protection fault, which
+	// the Go runtime would turn into a crash: recover it and say so.
+	debug.SetPanicOnFault(true)
+	defer func() {
+		if recover() != nil {
+			r["fault"] = "true"
+		}
+	}()
+	r["pid_matches"] = fmt.Sprint(int(ia32.Getpid()) == os.Getpid())
+	return r
+}
+
+func TestInstallKillsI386Entry(t *testing.T) {
+	if !ia32.Supported {
+		t.Skip("i386 syscall entry (int 0x80) exists on amd64 only")
+	}
+	r, sig := runChild(t, "i386", "unconfined")
+	if r["fault"] == "true" {
+		if vmtest.InVM() {
+			t.Fatal("int 0x80 faults in a vmtest guest, whose Debian kernels have IA32 emulation")
+		}
+		t.Skip("IA32 emulation missing: int 0x80 faults (CONFIG_IA32_EMULATION off or ia32_emulation=0)")
+	}
+	if sig != 0 || r["pid_matches"] != "true" {
+		t.Fatalf("unconfined int 0x80 getpid: report %v, signal %v; want the pid", r, sig)
+	}
+	r, sig = runChild(t, "i386", "confined")
+	if sig != syscall.SIGSYS {
+		t.Fatalf("confined int 0x80 getpid: report %v, signal %v; want death by SIGSYS", r, sig)
 	}
 }
 

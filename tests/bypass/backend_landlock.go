@@ -47,12 +47,16 @@ func (LandlockSeccomp) ConfineSelf(g Grants) error {
 	return nil
 }
 
-// Gaps of Landlock (ABI 1-7) + seccomp. Each reason names the missing
-// mechanism; docs/kernel-enforcement.md carries the same table.
+// Gaps of Landlock + seccomp on this kernel. Each reason names the missing
+// mechanism; docs/kernel-enforcement.md carries the table for ABI 7.
 func (LandlockSeccomp) Gaps() map[string]string {
-	return map[string]string{
+	gaps := map[string]string{
 		"append-only-overwrite":   "Landlock has one WRITE_FILE right: append-only cannot be told from write (and O_APPEND can be cleared with fcntl(F_SETFL) anyway)",
 		"stat-ungranted-sibling":  "Landlock does not mediate stat/statx/access/readlink, and seccomp cannot tell paths apart: metadata of ungranted files stays visible",
 		"exec-via-dynamic-loader": "Landlock's EXECUTE is checked at execve only, not at mmap(PROT_EXEC): ld.so maps a file granted read-only as code",
 	}
+	if abi, err := landlock.Probe(); err == nil && abi < 3 {
+		gaps["proc-fd-truncate"] = fmt.Sprintf("Landlock ABI %d has no TRUNCATE (ABI 3, Linux 6.2), and seccomp must allow truncate since a grant carries it", abi)
+	}
+	return gaps
 }
