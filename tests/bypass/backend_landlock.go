@@ -60,3 +60,18 @@ func (LandlockSeccomp) Gaps() map[string]string {
 	}
 	return gaps
 }
+
+// landlockOnlyConfine is the Landlock half of ConfineSelf.
+func landlockOnlyConfine(g Grants) error {
+	lg := make([]landlock.Grant, len(g))
+	for i, x := range g {
+		lg[i] = landlock.Grant{Path: x.Path, Rights: x.Rights}
+	}
+	_, err := landlock.Restrict(lg)
+	return err
+}
+
+// seccompFilterFor is the filter the landlock+seccomp backend installs.
+func seccompFilterFor(g Grants) seccomp.Filter {
+	return seccomp.Filter{Default: seccomp.Allow, Rules: seccomp.RulesFor(g.Union())}
+}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/capfd/capfd/broker/landlock"
-	"github.com/capfd/capfd/broker/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,15 +59,6 @@ func confineForBench(e *Env, mode string) error {
 	return fmt.Errorf("unknown bench mode %q", mode)
 }
 
-func landlockOnlyConfine(g Grants) error {
-	lg := make([]landlock.Grant, len(g))
-	for i, x := range g {
-		lg[i] = landlock.Grant{Path: x.Path, Rights: x.Rights}
-	}
-	_, err := landlock.Restrict(lg)
-	return err
-}
-
 func timeOpenClose(path string, n int) (float64, error) {
 	start := time.Now()
 	for range n {
@@ -93,9 +82,4 @@ func holdChild(e *Env) int {
 	fmt.Println("held")
 	io.Copy(io.Discard, os.Stdin)
 	return 0
-}
-
-// seccompFilterFor is the filter the landlock+seccomp backend installs.
-func seccompFilterFor(g Grants) seccomp.Filter {
-	return seccomp.Filter{Default: seccomp.Allow, Rules: seccomp.RulesFor(g.Union())}
 }
