@@ -448,3 +448,39 @@ func TestHandshakeRequired(t *testing.T) {
 		t.Error("ServeConn accepted a client that skipped the handshake")
 	}
 }
+
+// TestHandshakeVersions negotiates with clients of other version ranges:
+// a newer client is answered with the version both speak; one that speaks
+// only versions this broker does not is refused with a clear error.
+func TestHandshakeVersions(t *testing.T) {
+	tests := []struct {
+		min, max uint8
+		ok       bool
+	}{
+		{1, 1, true},
+		{1, 7, true},
+		{2, 7, false},
+	}
+	for _, tc := range tests {
+		srv := newServer(t, Config{})
+		a, b := socketpair(t)
+		done := make(chan error, 1)
+		go func() { done <- srv.ServeConn(context.Background(), a, nil) }()
+		c := wire.NewConn(b)
+		msg, _ := wire.AppendRequest(nil, &wire.Request{ID: 1, Op: wire.OpHello, VersionMin: tc.min, VersionMax: tc.max, Requested: rights.All | 1<<63})
+		c.Send(msg, -1)
+		rep, _, err := c.RecvReply(make([]byte, wire.MaxMessage))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.ok {
+			if rep.Err != nil || rep.Version != wire.MaxVersion || rep.Answer.Unknown != 1<<63 || rep.Answer.Supported != rights.All {
+				t.Errorf("client %d..%d: %+v", tc.min, tc.max, rep)
+			}
+		} else if rep.Err == nil || !strings.Contains(rep.Err.Message, "no common protocol version") {
+			t.Errorf("client %d..%d: %+v, want a version error", tc.min, tc.max, rep.Err)
+		}
+		b.Close()
+		<-done
+	}
+}

@@ -139,6 +139,9 @@ func (r *Remote) handshake() error {
 	if rep.Op != wire.OpHello || rep.ID != 1 {
 		return fmt.Errorf("capfd: broker handshake: unexpected %v reply %d", rep.Op, rep.ID)
 	}
+	if rep.Version < wire.MinVersion || rep.Version > wire.MaxVersion {
+		return fmt.Errorf("capfd: broker handshake: broker chose protocol version %d, this client speaks %d..%d", rep.Version, wire.MinVersion, wire.MaxVersion)
+	}
 	if rep.Limits.MaxInflight == 0 || rep.Limits.MaxMessage < wire.HeaderSize+64 {
 		return fmt.Errorf("capfd: broker handshake: unusable limits %+v", rep.Limits)
 	}
