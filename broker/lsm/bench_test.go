@@ -5,25 +5,34 @@ package lsm
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capfd/capfd/rights"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
-// BenchmarkOpenClose measures open(O_RDONLY)+close of one file in four
-// states and reports the last three as ratios to the first, the same loop
-// with no capfd programs loaded, measured in the same run: TCG timings mean nothing alone,
-// ratios within a run do.
+// BenchmarkOpenClose measures open(O_RDONLY)+close of one file with capfd's
+// programs in several states, as ratios against a baseline state.
 //
-//   - unloaded: no programs: the baseline
-//   - loaded-unmarked: programs attached, this process unmarked: what every
-//     other process on the machine pays
-//   - loaded-marked: this process marked, the file granted directly
-//   - loaded-marked-deep: marked, the file 16 directories below its grant,
-//     so file_open walks 16 parents
-//   - unloaded-again: after Close; its distance from 1 is the run's noise
+// Timings under TCG on a shared machine drift by tens of percent within a
+// run, so states are not measured one after the other: every b.Loop round
+// times a batch in the baseline state and a batch in the measured state back
+// to back, and the ratio is of the sums, so drift hits both alike.
+//
+//   - unloaded: file_open detached in both halves; its distance from 1 is
+//     the noise. file_open is the only capfd program an open+close passes,
+//     so "file_open detached" is "capfd unloaded" for this loop (detaching
+//     all 26 links takes seconds under TCG; one is cheap enough per round).
+//   - loaded-unmarked (x-unloaded): file_open attached, this process
+//     unmarked: what every other process on the machine pays.
+//   - loaded-marked (x-unmarked): this process marked, the file granted
+//     directly, against the same process unmarked.
+//   - loaded-marked-deep (x-unmarked): marked, the file 16 directories below
+//     its grant, so file_open walks 17 dentries.
 //
 // Run it in the VM: CAPFD_LSM_GUEST_ARGS="-test.run=^$ -test.bench=OpenClose"
 // go test -run TestInVM ./broker/lsm
@@ -34,8 +43,7 @@ func BenchmarkOpenClose(b *testing.B) {
 	}
 	root := b.TempDir()
 	shallow := filepath.Join(root, "f")
-	deepDir := filepath.Join(root, strings.Repeat("d/", 16))
-	deep := filepath.Join(deepDir, "f")
+	deep := filepath.Join(root, strings.Repeat("d/", 16), "f")
 	for _, p := range []string{shallow, deep} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			b.Fatal(err)
@@ -44,50 +52,11 @@ func BenchmarkOpenClose(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	loop := func(path string) func(*testing.B) {
-		return func(b *testing.B) {
-			for b.Loop() {
-				fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				unix.Close(fd)
-			}
-		}
-	}
-	// The unloaded run comes first and is the baseline of the others
-	// (sub-benchmarks run in order; with -count, each repeats in place and
-	// the fastest unloaded run is the baseline).
-	var baseline float64
-	run := func(name, path string) {
-		b.Run(name, func(b *testing.B) {
-			loop(path)(b)
-			perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-			if name == "unloaded" {
-				if baseline == 0 || perOp < baseline {
-					baseline = perOp
-				}
-				return
-			}
-			b.ReportMetric(perOp/baseline, "x-unloaded")
-		})
-	}
-
-	// Warm up first: under TCG the first pass through any code path pays
-	// for its translation, which would inflate the baseline.
-	for range 5000 {
-		if fd, err := unix.Open(shallow, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
-			unix.Close(fd)
-		}
-	}
-	run("unloaded", shallow)
 	e, err := Load(Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	run("loaded-unmarked", shallow)
-
 	sandbox := newSandbox()
 	if err := e.GrantPath(sandbox, shallow, rights.Pair{Base: rights.ReadOnly}); err != nil {
 		b.Fatal(err)
@@ -100,19 +69,84 @@ func BenchmarkOpenClose(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer unix.Close(self)
-	// Marking the benchmark process itself: only the two granted files
-	// (and whatever sits under root) may be opened until Unmark.
-	if err := e.Mark(self, sandbox); err != nil {
-		b.Fatal(err)
+
+	const batch = 2000
+	openClose := func(b *testing.B, path string) {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		unix.Close(fd)
 	}
-	run("loaded-marked", shallow)
-	run("loaded-marked-deep", deep)
-	if err := e.Unmark(self); err != nil {
-		b.Fatal(err)
+	timeBatch := func(b *testing.B, path string) time.Duration {
+		// Untimed warm-up: the first opens after a state change or a
+		// pause run cold (TCG translation, caches), whichever half
+		// comes first would pay for it.
+		for range batch / 10 {
+			openClose(b, path)
+		}
+		start := time.Now()
+		for range batch {
+			openClose(b, path)
+		}
+		return time.Since(start)
 	}
-	// Unloaded again: how far this ratio is from 1 is the run's noise.
-	if err := e.Close(); err != nil {
-		b.Fatal(err)
+	fileOpen := slices.Index(e.attached, "file_open")
+	// Detaching and attaching a trampoline leaves the kernel busy for a
+	// moment (RCU-tasks grace periods, text patching): let it settle
+	// before the next timed batch, or that batch pays for it.
+	const settle = 100 * time.Millisecond
+	detachFileOpen := func(b *testing.B) {
+		if err := e.links[fileOpen].Close(); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(settle)
 	}
-	run("unloaded-again", shallow)
+	attachFileOpen := func(b *testing.B) {
+		l, err := link.AttachLSM(link.LSMOptions{Program: e.coll.Programs["file_open"]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.links[fileOpen] = l
+		time.Sleep(settle)
+	}
+	// Marking the benchmark process itself confines it to root's files
+	// until it is unmarked, which the marked states do after each batch.
+	mark := func(b *testing.B) {
+		if err := e.Mark(self, sandbox); err != nil {
+			b.Fatal(err)
+		}
+	}
+	unmark := func(b *testing.B) {
+		if err := e.Unmark(self); err != nil {
+			b.Fatal(err)
+		}
+	}
+	none := func(*testing.B) {}
+
+	cases := []struct {
+		name, path, unit      string
+		baseIn, baseOut       func(*testing.B) // around the baseline batch
+		measureIn, measureOut func(*testing.B) // around the measured batch
+	}{
+		{"unloaded", shallow, "x-unloaded", detachFileOpen, none, none, attachFileOpen},
+		{"loaded-unmarked", shallow, "x-unloaded", detachFileOpen, attachFileOpen, none, none},
+		{"loaded-marked", shallow, "x-unmarked", none, none, mark, unmark},
+		{"loaded-marked-deep", deep, "x-unmarked", none, none, mark, unmark},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			var base, measured time.Duration
+			for b.Loop() {
+				c.baseIn(b)
+				base += timeBatch(b, c.path)
+				c.baseOut(b)
+				c.measureIn(b)
+				measured += timeBatch(b, c.path)
+				c.measureOut(b)
+			}
+			b.ReportMetric(float64(measured)/float64(base), c.unit)
+			b.ReportMetric(float64(measured.Nanoseconds())/float64(b.N*batch), "ns/open")
+		})
+	}
 }

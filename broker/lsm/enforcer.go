@@ -118,15 +118,12 @@ func Load(opts Options) (*Enforcer, error) {
 		readDone: make(chan struct{}),
 	}
 	for _, name := range attach {
-		prog := coll.Programs[name]
-		l, err := link.AttachLSM(link.LSMOptions{Program: prog})
-		if err != nil {
-			e.detach()
-			coll.Close()
-			return nil, fmt.Errorf("BPF LSM: attach %s: %w", spec.Programs[name].AttachTo, err)
-		}
-		e.links = append(e.links, l)
-		e.attached = append(e.attached, spec.Programs[name].AttachTo)
+		// Program names are hook names (a test holds them to it).
+		e.attached = append(e.attached, name)
+	}
+	if err := e.attach(); err != nil {
+		coll.Close()
+		return nil, err
 	}
 	e.reader, err = ringbuf.NewReader(coll.Maps["denials"])
 	if err != nil {
@@ -175,6 +172,20 @@ func (e *Enforcer) Close() error {
 		}
 	})
 	return e.closeErr
+}
+
+// attach links every program of e.attached to its hook. Load calls it
+// before anything can be marked, so the order of attachment opens no window.
+func (e *Enforcer) attach() error {
+	for _, hook := range e.attached {
+		l, err := link.AttachLSM(link.LSMOptions{Program: e.coll.Programs[hook]})
+		if err != nil {
+			e.detach()
+			return fmt.Errorf("BPF LSM: attach %s: %w", hook, err)
+		}
+		e.links = append(e.links, l)
+	}
+	return nil
 }
 
 func (e *Enforcer) detach() error {
