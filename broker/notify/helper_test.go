@@ -308,8 +308,9 @@ func runChild(t *testing.T, grants []Grant, unconfined bool, dir string, steps .
 			t.Fatalf("%v (child stderr: %s)", err, stderr.String())
 		}
 		go func() {
-			defer unix.Close(listener)
-			served <- sup.Serve(listener)
+			err := sup.Serve(listener)
+			unix.Close(listener)
+			served <- err
 		}()
 		if _, err := unix.Write(parentSock, []byte{'G'}); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/binary"
 	"errors"
 	"path"
 	"strings"
@@ -51,26 +52,47 @@ func sysOpenat2(c *call) result {
 	if errno := readMemory(c.pid(), c.arg(2), raw); errno != 0 {
 		return fail(errno)
 	}
+	how, errno := decodeOpenHow(raw)
+	if errno != 0 {
+		return fail(errno)
+	}
+	flags := int(int32(how.Flags))
+	return c.open(c.argFd(0), c.arg(1), flags, uint32(how.Mode), how.Resolve, "open")
+}
+
+// decodeOpenHow checks a struct open_how as openat2(2) does: at least
+// OPEN_HOW_SIZE_VER0 bytes, any bytes beyond the fields we know zero
+// (E2BIG otherwise), flags within 32 bits, known resolve flags, a mode only
+// with O_CREAT or O_TMPFILE.
+func decodeOpenHow(raw []byte) (unix.OpenHow, unix.Errno) {
+	if len(raw) < openHowSizeVer0 {
+		return unix.OpenHow{}, unix.EINVAL
+	}
+	if len(raw) > pageSize {
+		return unix.OpenHow{}, unix.E2BIG
+	}
 	for _, b := range raw[openHowSizeVer0:] {
 		if b != 0 {
-			return fail(unix.E2BIG)
+			return unix.OpenHow{}, unix.E2BIG
 		}
 	}
-	how := *(*unix.OpenHow)(asPointer(raw))
-	if how.Flags>>32 != 0 {
-		return fail(unix.EINVAL)
+	how := unix.OpenHow{
+		Flags:   binary.NativeEndian.Uint64(raw[0:]),
+		Mode:    binary.NativeEndian.Uint64(raw[8:]),
+		Resolve: binary.NativeEndian.Uint64(raw[16:]),
 	}
-	if how.Resolve&^knownResolveFlags != 0 || how.Mode&^0o7777 != 0 {
-		return fail(unix.EINVAL)
-	}
-	if how.Resolve&unix.RESOLVE_BENEATH != 0 && how.Resolve&unix.RESOLVE_IN_ROOT != 0 {
-		return fail(unix.EINVAL)
+	switch {
+	case how.Flags>>32 != 0,
+		how.Resolve&^knownResolveFlags != 0,
+		how.Mode&^0o7777 != 0,
+		how.Resolve&unix.RESOLVE_BENEATH != 0 && how.Resolve&unix.RESOLVE_IN_ROOT != 0:
+		return unix.OpenHow{}, unix.EINVAL
 	}
 	flags := int(int32(how.Flags))
 	if how.Mode != 0 && flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) == 0 {
-		return fail(unix.EINVAL)
+		return unix.OpenHow{}, unix.EINVAL
 	}
-	return c.open(c.argFd(0), c.arg(1), flags, uint32(how.Mode), how.Resolve, "open")
+	return how, 0
 }
 
 // open answers every open variant: the file is opened here, beneath the

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,7 +31,3 @@ func (c *call) umask() uint32 {
 }
 
 func errnoIs(err error, errno unix.Errno) bool { return errors.Is(err, errno) }
-
-// asPointer views the start of b as a pointer to a kernel struct; b must be
-// at least as long as the struct.
-func asPointer(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }

@@ -130,7 +130,21 @@ func TestConfinement(t *testing.T) {
 		plainSteps[i] = strings.ReplaceAll(s, root, plainRoot)
 	}
 	plain, _ := runChild(t, nil, true, filepath.Join(plainRoot, "data"), plainSteps...)
+	// vfsops keeps one private procfs handle per process, opened on first
+	// use (Reopen, which O_PATH opens need): a warm-up run opens it before
+	// the descriptors are counted.
+	runChild(t, grantsFor(plainRoot), false, plainRoot, "beneath:"+plainRoot+"/data:hello.txt")
+	fds := openFds(t)
 	confined, log := runChild(t, grantsFor(root), false, data, steps...)
+	if after := openFds(t); after != fds {
+		links, _ := filepath.Glob("/proc/self/fd/*")
+		var desc []string
+		for _, l := range links {
+			target, _ := os.Readlink(l)
+			desc = append(desc, l+" -> "+target)
+		}
+		t.Errorf("the supervisor leaked descriptors: %d open before, %d after:\n%s", fds, after, strings.Join(desc, "\n"))
+	}
 	for i, c := range cases {
 		if c.plain != "" && strings.ReplaceAll(plain[i], plainRoot, root) != c.plain {
 			t.Errorf("%s: unconfined %q: got %q, want %q (the attack must work without capfd)", c.name, c.step, plain[i], c.plain)
@@ -232,4 +246,14 @@ func TestNotifSizesMatchKernel(t *testing.T) {
 	if sizes.notif != sizeofNotifReq || sizes.resp != sizeofNotifResp || sizes.data != 64 {
 		t.Fatalf("kernel sizes %+v, ours notif=%d resp=%d", sizes, sizeofNotifReq, sizeofNotifResp)
 	}
+}
+
+// openFds counts this process's open descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capfd/capfd/rights"
+)
+
+func TestParseGrant(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		in      string
+		path    string
+		rights  rights.Pair
+		wantErr string
+	}{
+		{in: "/data=ro", path: "/data", rights: rights.Uniform(rights.ReadOnly)},
+		{in: "rel/dir=rw", path: filepath.Join(wd, "rel/dir"), rights: rights.Uniform(rights.ReadWrite)},
+		{in: "/a=b=read", path: "/a=b", rights: rights.Uniform(rights.Read)},
+		{in: "/d=ro:rw", path: "/d", rights: rights.Pair{Base: rights.ReadOnly, Inherit: rights.ReadWrite}},
+		{in: "/data", wantErr: "PATH=RIGHTS"},
+		{in: "=ro", wantErr: "PATH=RIGHTS"},
+		{in: "/data=bogus", wantErr: "bogus"},
+		{in: "/data=ro:", wantErr: "inherit"},
+	}
+	for _, c := range cases {
+		g, err := parseGrant(c.in)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("parseGrant(%q): err %v, want one mentioning %q", c.in, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || g.Path != c.path || g.Rights != c.rights {
+			t.Errorf("parseGrant(%q) = %+v, %v; want %s %v", c.in, g, err, c.path, c.rights)
+		}
+	}
+}
+
+func TestParseRunArgs(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "grants.conf")
+	if err := os.WriteFile(cfg, []byte("# comment\n\ndata=ro\n/abs=rw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	opts, code := parseRunArgs([]string{"--config", cfg, "--grant", "/x=rx", "--no-default-profile", "--", "cat", "-n", "f"}, &stderr)
+	if code >= 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var paths []string
+	for _, g := range opts.grants {
+		paths = append(paths, g.Path)
+	}
+	if got, want := strings.Join(paths, " "), filepath.Join(dir, "data")+" /abs /x"; got != want {
+		t.Errorf("grants %q, want %q", got, want)
+	}
+	if !opts.noDefaultProfile || strings.Join(opts.argv, " ") != "cat -n f" {
+		t.Errorf("opts %+v", opts)
+	}
+	if len(opts.allGrants()) != 3 {
+		t.Errorf("allGrants with no default profile: %d", len(opts.allGrants()))
+	}
+
+	for _, bad := range [][]string{{}, {"--grant", "nope", "--", "true"}, {"--config", filepath.Join(dir, "missing"), "--", "true"}} {
+		stderr.Reset()
+		if _, code := parseRunArgs(bad, &stderr); code != 2 {
+			t.Errorf("parseRunArgs(%q): exit %d, want 2 (%s)", bad, code, stderr.String())
+		}
+	}
+}
+
+func FuzzParseGrant(f *testing.F) {
+	for _, s := range []string{"/data=ro", "d=rw:ro", "=", "a=b=c", "/x=0x3", "/x=read,-read"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := parseGrant(s)
+		if err != nil {
+			return
+		}
+		if !filepath.IsAbs(g.Path) {
+			t.Fatalf("parseGrant(%q): relative path %q", s, g.Path)
+		}
+		if g.Rights.Base.Unknown() != 0 || g.Rights.Inherit.Unknown() != 0 {
+			t.Fatalf("parseGrant(%q): unknown rights %v", s, g.Rights)
+		}
+	})
+}
