@@ -35,10 +35,9 @@ type Remote struct {
 	nextID   atomic.Uint32
 	inflight chan struct{} // a slot per request in flight, up to the broker's limit
 
-	// readMu is held by the one waiting caller that currently reads the
-	// socket; it hands replies that are not its own to their callers. A
-	// lone caller thus reads its own reply, with no goroutine hand-off.
-	readMu sync.Mutex
+	// reader is a token (capacity 1) held by the one waiting caller that
+	// reads the socket; see wait.
+	reader chan struct{}
 
 	mu      sync.Mutex
 	pending map[uint32]chan callResult // by request id; nil channel: reply is discarded
@@ -107,6 +106,7 @@ func newRemote(uc *net.UnixConn) (*Remote, error) {
 		conn:    wire.NewConn(uc),
 		pending: make(map[uint32]chan callResult),
 		fds:     make(map[handleID]int),
+		reader:  make(chan struct{}, 1),
 	}
 	r.t = &remoteTransport{r: r}
 	if err := r.handshake(); err != nil {

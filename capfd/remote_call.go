@@ -81,32 +81,35 @@ func (r *Remote) send(req *wire.Request) error {
 
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// wait returns the reply to id, reading the socket itself whenever no other
-// caller is: the reader delivers every reply it reads to its caller's
-// channel, and returns as soon as it has read its own.
+// wait returns the reply to id. Whoever holds the reader token reads the
+// socket, delivering every reply to its caller's channel, until its own
+// arrives; the others wait for their reply or for the token, whichever
+// comes first. A lone caller thus reads its own reply with no goroutine
+// hand-off, and a waiting caller is woken once: by its reply, or to take
+// over the reading.
 func (r *Remote) wait(id uint32, ch chan callResult) callResult {
 	for {
 		select {
 		case res := <-ch:
 			return res
-		default:
+		case r.reader <- struct{}{}:
 		}
-		r.readMu.Lock()
-		// Another reader may have delivered ours while we waited for the
-		// lock; only if it has not is our reply still in the socket, so
-		// the read below is sure to end.
-		select {
-		case res := <-ch:
-			r.readMu.Unlock()
-			return res
-		default:
+		for {
+			// Only while our reply has not been delivered is it still in
+			// the socket, so each read below is sure to end.
+			select {
+			case res := <-ch:
+				<-r.reader
+				return res
+			default:
+			}
+			r.readOne()
 		}
-		r.readOne()
-		r.readMu.Unlock()
 	}
 }
 
-// readOne reads one message and delivers it. The caller holds readMu.
+// readOne reads one message and delivers it. The caller holds the reader
+// token.
 func (r *Remote) readOne() {
 	bufp := recvBufs.Get().(*[]byte)
 	rep, fd, err := r.conn.RecvReply(*bufp)
