@@ -594,3 +594,38 @@ func TestDenialAuditedAndCounted(t *testing.T) {
 		t.Error("the denied mkdir happened")
 	}
 }
+
+// TestMetricsLoopbackOnly checks the broker refuses to serve metrics on a
+// non-loopback address unless the configuration forces it.
+func TestMetricsLoopbackOnly(t *testing.T) {
+	dir := t.TempDir()
+	write := func(force bool) string {
+		cfg := fmt.Sprintf("socket: %s/s.sock\nmetrics: {address: \"0.0.0.0:0\", allow_non_loopback: %v}\nclients: []\n", dir, force)
+		p := filepath.Join(dir, fmt.Sprintf("b-%v.yaml", force))
+		os.WriteFile(p, []byte(cfg), 0o600)
+		return p
+	}
+	out, err := exec.Command(capfdBin, "broker", "--config", write(false)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not loopback") {
+		t.Errorf("non-loopback metrics: %v\n%s", err, out)
+	}
+	cmd := exec.Command(capfdBin, "broker", "--config", write(true))
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	listening := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "msg=listening") {
+			listening = true
+			break
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	go io.Copy(io.Discard, stderr)
+	cmd.Wait()
+	if !listening {
+		t.Error("with allow_non_loopback the broker did not start")
+	}
+}
