@@ -214,9 +214,10 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 // openIn opens rest beneath dirfd and returns the descriptor to install.
 //
 // A FIFO's open blocks until the other end is opened, which may be by
-// another task of the same program waiting for this supervisor: answering
-// it inline would deadlock. So the open is first tried with O_NONBLOCK,
-// which never blocks, and then:
+// another task of the same program waiting for this supervisor. With a
+// worker pool (Linux 6.6+) that only occupies one worker. Without one,
+// answering it inline would deadlock, so the open is first tried with
+// O_NONBLOCK, which never blocks, and then:
 //
 //   - not a FIFO: O_NONBLOCK is cleared again and the fd installed;
 //   - a FIFO writer that succeeded: a reader exists, the blocking open
@@ -230,7 +231,9 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 //     second open starts waiting, which would then wait forever.
 func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string) result {
 	cloexec := flags&unix.O_CLOEXEC != 0
-	probe := flags&(unix.O_NONBLOCK|unix.O_PATH) == 0
+	// With a worker pool a blocking open holds one worker only: open as
+	// asked, exactly as the kernel would.
+	probe := flags&(unix.O_NONBLOCK|unix.O_PATH) == 0 && !c.s.blockingOpens
 	tryFlags := flags
 	if probe {
 		tryFlags |= unix.O_NONBLOCK

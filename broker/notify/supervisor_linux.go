@@ -37,6 +37,11 @@ type Supervisor struct {
 	logMu   sync.Mutex
 	verbose bool
 
+	// blockingOpens is set when Serve runs a worker pool (servePool): an
+	// open that blocks (a FIFO waiting for its other end) then only
+	// occupies one worker, and opens need no non-blocking probe.
+	blockingOpens bool
+
 	// Counters, for tests and reports.
 	handled atomic.Uint64
 	refused atomic.Uint64
@@ -71,23 +76,27 @@ func (s *Supervisor) Stats() (handled, refused uint64) {
 // any more (the listener reports POLLHUP), then returns nil. It does not
 // close listener.
 //
-// One goroutine, locked to its thread, receives and answers in turn: the
-// notification round trip is dominated by two wake-ups, and handing each
-// request to another goroutine would add a third. Requests that may block
-// for long (opening a FIFO waits for the other end) are finished on their
-// own goroutine so they cannot stall the others; see openSlow.
+// A worker goroutine, locked to its thread, receives and answers in turn:
+// the notification round trip is dominated by two wake-ups, and handing
+// each request to another goroutine would add a third. A request that
+// blocks (opening a FIFO waits for its other end, which another task may be
+// about to open through us) must not stall the rest: on Linux 6.6+ a
+// watchdog adds a worker when every worker has been busy too long
+// (servePool); on older kernels opens are probed without blocking and
+// finished on their own goroutine (openIn).
 func (s *Supervisor) Serve(listener int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	c := &call{s: s, listener: listener}
-	if setSyncWakeUp(listener) == nil {
+	if !forceLegacyServe && setSyncWakeUp(listener) == nil {
 		// Linux 6.6+: the receive waits on the filter's wait queue, so the
 		// synchronous wake-up applies to it, and it returns ENOENT once no
 		// task uses the filter any more. Block in the receive itself: one
 		// system call per notification instead of poll + receive.
-		return s.serveBlocking(c)
+		s.blockingOpens = true
+		return s.servePool(listener)
 	}
+	c := &call{s: s, listener: listener}
 	pfd := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
 	for {
 		pfd[0].Revents = 0
@@ -115,32 +124,6 @@ func (s *Supervisor) Serve(listener int) error {
 	}
 }
 
-// serveBlocking is Serve's loop on kernels whose receive returns when the
-// filter loses its last user.
-func (s *Supervisor) serveBlocking(c *call) error {
-	for {
-		err := recv(c.listener, &c.req)
-		if err == nil {
-			c.handle()
-			continue
-		}
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.ENOENT):
-			// Either a task died between wake-up and receive, or no task
-			// uses the filter any more: only the latter reports POLLHUP.
-			if gone, perr := filterOrphaned(c.listener); perr != nil {
-				return perr
-			} else if gone {
-				return nil
-			}
-		default:
-			return fmt.Errorf("notify: receive: %w", err)
-		}
-	}
-}
-
 // filterOrphaned reports whether the listener's filter has no users left.
 func filterOrphaned(listener int) (bool, error) {
 	pfd := []unix.PollFd{{Fd: int32(listener)}}
@@ -155,6 +138,10 @@ func filterOrphaned(listener int) (bool, error) {
 		return pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0, nil
 	}
 }
+
+// forceLegacyServe makes Serve use the poll loop of kernels before 6.6, so
+// tests cover it on newer ones.
+var forceLegacyServe bool
 
 // logf writes one line to the log.
 func (s *Supervisor) logf(format string, args ...any) {

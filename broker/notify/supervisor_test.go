@@ -257,3 +257,20 @@ func openFds(t *testing.T) int {
 	}
 	return len(entries)
 }
+
+// Before Linux 6.6 Serve is one thread with non-blocking open probes: the
+// FIFO and ordinary steps must work the same there.
+func TestLegacyServeLoop(t *testing.T) {
+	requireNotify(t)
+	forceLegacyServe = true
+	defer func() { forceLegacyServe = false }()
+	root := tree(t)
+	rw, data := filepath.Join(root, "rw"), filepath.Join(root, "data")
+	got, _ := runChild(t, grantsFor(root), false, data, "fifo:"+rw+"/fifo", "read:hello.txt", "read:"+root+"/secret/s.txt", "cloexec:hello.txt")
+	want := []string{"ok via-fifo", "ok hello", "EACCES", "ok 0 1"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d: got %q, want %q", i, got[i], want[i])
+		}
+	}
+}
