@@ -66,9 +66,10 @@ const (
 	capfdHookHOOK_INODE_GETXATTR      capfdHook = 23
 	capfdHookHOOK_INODE_LISTXATTR     capfdHook = 24
 	capfdHookHOOK_PTRACE_ACCESS_CHECK capfdHook = 25
-	capfdHookHOOK_COUNT               capfdHook = 26
-	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 26
-	capfdHookCOUNTER_COUNT            capfdHook = 27
+	capfdHookHOOK_INODE_GETATTR       capfdHook = 26
+	capfdHookHOOK_COUNT               capfdHook = 27
+	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 27
+	capfdHookCOUNTER_COUNT            capfdHook = 28
 )
 
 type capfdMark struct {
@@ -90,6 +91,7 @@ const (
 	capfdProgFileOpen          = "file_open"
 	capfdProgFileTruncate      = "file_truncate"
 	capfdProgInodeCreate       = "inode_create"
+	capfdProgInodeGetattr      = "inode_getattr"
 	capfdProgInodeGetxattr     = "inode_getxattr"
 	capfdProgInodeLink         = "inode_link"
 	capfdProgInodeListxattr    = "inode_listxattr"
@@ -162,6 +164,7 @@ type capfdProgramSpecs struct {
 	FileOpen          *ebpf.ProgramSpec `ebpf:"file_open"`
 	FileTruncate      *ebpf.ProgramSpec `ebpf:"file_truncate"`
 	InodeCreate       *ebpf.ProgramSpec `ebpf:"inode_create"`
+	InodeGetattr      *ebpf.ProgramSpec `ebpf:"inode_getattr"`
 	InodeGetxattr     *ebpf.ProgramSpec `ebpf:"inode_getxattr"`
 	InodeLink         *ebpf.ProgramSpec `ebpf:"inode_link"`
 	InodeListxattr    *ebpf.ProgramSpec `ebpf:"inode_listxattr"`
@@ -254,6 +257,7 @@ type capfdPrograms struct {
 	FileOpen          *ebpf.Program `ebpf:"file_open"`
 	FileTruncate      *ebpf.Program `ebpf:"file_truncate"`
 	InodeCreate       *ebpf.Program `ebpf:"inode_create"`
+	InodeGetattr      *ebpf.Program `ebpf:"inode_getattr"`
 	InodeGetxattr     *ebpf.Program `ebpf:"inode_getxattr"`
 	InodeLink         *ebpf.Program `ebpf:"inode_link"`
 	InodeListxattr    *ebpf.Program `ebpf:"inode_listxattr"`
@@ -285,6 +289,7 @@ func (p *capfdPrograms) Close() error {
 		p.FileOpen,
 		p.FileTruncate,
 		p.InodeCreate,
+		p.InodeGetattr,
 		p.InodeGetxattr,
 		p.InodeLink,
 		p.InodeListxattr,

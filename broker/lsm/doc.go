@@ -17,7 +17,9 @@
 // the magic link, bind-mount the fd elsewhere, write /proc/self/exe, or exec
 // a file it may only read.
 //
-// A marked process also may not ptrace, read /proc/PID/mem of, or
+// stat needs the stat right too, except on kernel-internal mounts (pipes,
+// sockets, memfds), which no grant can name. A marked process also may not
+// ptrace, read /proc/PID/mem of, or
 // pidfd_getfd from a process outside its sandbox.
 //
 // # Limits
@@ -30,7 +32,7 @@
 //     are refused.
 //   - mount(2) is checked on its target only: for MS_BIND and MS_MOVE the
 //     source is still a string when the hook runs. move_mount checks both.
-//   - stat, seek, readdir calls on an open directory, ioctl, locks, sync and
+//   - seek, readdir calls on an open directory, ioctl, locks, sync and
 //     signals are not mediated here; the broker layer handles them.
 //   - Processes forked before Mark are not marked: mark a process before it
 //     runs anything (capfd run marks its child before exec).

@@ -173,6 +173,24 @@ var ops = map[string]op{
 			return err
 		}, nil
 	},
+	"stat": func(a []string) (func() error, error) {
+		return func() error {
+			var st unix.Stat_t
+			return unix.Stat(a[0], &st)
+		}, nil
+	},
+	// fstat-pipe: fstat of a pipe, which no grant can name, must keep
+	// working in a sandbox.
+	"fstat-pipe": func([]string) (func() error, error) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return nil, err
+		}
+		return func() error {
+			var st unix.Stat_t
+			return unix.Fstat(p[0], &st)
+		}, nil
+	},
 	"setxattr": func(a []string) (func() error, error) {
 		return func() error { return unix.Setxattr(a[0], testXattr, []byte("new"), 0) }, nil
 	},

@@ -33,6 +33,7 @@ var hookNames = [...]string{
 	capfdHookHOOK_INODE_GETXATTR:      "inode_getxattr",
 	capfdHookHOOK_INODE_LISTXATTR:     "inode_listxattr",
 	capfdHookHOOK_PTRACE_ACCESS_CHECK: "ptrace_access_check",
+	capfdHookHOOK_INODE_GETATTR:       "inode_getattr",
 }
 
 // Counter names beyond the hooks, as reported by Counts.

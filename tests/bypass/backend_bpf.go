@@ -76,13 +76,10 @@ func (b *bpfBackend) ConfineChild(pid int, g Grants) (func(), error) {
 // ConfineSelf has nothing to do: the parent confined the child already.
 func (*bpfBackend) ConfineSelf(Grants) error { return nil }
 
-// Gaps of the BPF LSM backend. docs/kernel-enforcement.md carries the same
-// table.
-func (*bpfBackend) Gaps() map[string]string {
-	return map[string]string{
-		"stat-ungranted-sibling": "stat/statx are not mediated: an inode_getattr hook would also refuse fstat of the pipes and sockets a sandbox legitimately holds; the broker layer answers stat",
-	}
-}
+// Gaps of the BPF LSM backend: none in the catalogue. Every attack reaches
+// a hook that judges the object actually reached (docs/kernel-enforcement.md
+// names the hook per attack).
+func (*bpfBackend) Gaps() map[string]string { return map[string]string{} }
 
 // Close unloads the programs, if they were loaded.
 func (b *bpfBackend) Close() error {

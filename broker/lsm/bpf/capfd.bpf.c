@@ -31,6 +31,7 @@ enum right {
 	RIGHT_READ = 1ULL << 1,
 	RIGHT_WRITE = 1ULL << 2,
 	RIGHT_APPEND = 1ULL << 3,
+	RIGHT_STAT = 1ULL << 5,
 	RIGHT_TRUNCATE = 1ULL << 6,
 	RIGHT_EXEC = 1ULL << 7,
 	RIGHT_CREATE = 1ULL << 8,
@@ -81,6 +82,7 @@ enum hook {
 	HOOK_INODE_GETXATTR,
 	HOOK_INODE_LISTXATTR,
 	HOOK_PTRACE_ACCESS_CHECK,
+	HOOK_INODE_GETATTR,
 	HOOK_COUNT,
 	/* The counter after the hooks counts denials the ring buffer had no
 	 * room for: they were refused but not reported. */
@@ -100,6 +102,7 @@ enum hook {
 #define PROT_EXEC 0x4
 #define F_SETFL 4
 #define CLONE_THREAD 0x00010000
+#define MNT_INTERNAL 0x4000
 
 #define ATTR_MODE (1 << 0)
 #define ATTR_UID (1 << 1)
@@ -665,6 +668,23 @@ int BPF_PROG(ptrace_access_check, struct task_struct *child, unsigned int mode)
 }
 
 /* ---- links and extended attributes of the object itself ---- */
+
+/*
+ * stat, statx, fstat. Objects on kernel-internal mounts (pipes, sockets,
+ * anonymous inodes, memfds) have no path a grant could name and are the
+ * sandbox's own plumbing: fstat of them stays allowed.
+ */
+SEC("lsm/inode_getattr")
+int BPF_PROG(inode_getattr, const struct path *path)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	if (BPF_CORE_READ(path, mnt, mnt_flags) & MNT_INTERNAL)
+		return 0;
+	return require_all(HOOK_INODE_GETATTR, m, BPF_CORE_READ(path, dentry), RIGHT_STAT);
+}
 
 SEC("lsm/inode_readlink")
 int BPF_PROG(inode_readlink, struct dentry *dentry)

@@ -66,6 +66,7 @@ struct dentry {
 
 struct vfsmount {
 	struct dentry *mnt_root;
+	int mnt_flags;
 } __attribute__((preserve_access_index));
 
 struct path {
