@@ -96,3 +96,6 @@ func (rc *rawClient) open(dir uint32, path string, flags int, r rights.Rights) u
 	}
 	return rep.NewHandle
 }
+
+// Call lets brokertest drive a rawClient.
+func (rc *rawClient) Call(req *wire.Request) (wire.Reply, int) { return rc.call(req) }
