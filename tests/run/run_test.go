@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/capfd/capfd/broker/landlock"
@@ -227,5 +228,30 @@ func TestCapabilitiesDropped(t *testing.T) {
 	o := capfdRun(t, f.root, nil, prog...)
 	if strings.TrimSpace(o.stdout) == "-5" {
 		t.Errorf("the program kept CAP_SYS_NICE under capfd run: %+v", o)
+	}
+}
+
+// An unprivileged user can use capfd run too: the supervisor needs no
+// privilege over its own children, and there are no capabilities to drop.
+func TestUnprivileged(t *testing.T) {
+	requireRun(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	f := newFixture(t)
+	for _, d := range []string{bin.dir, filepath.Dir(f.root), f.root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	argv := append([]string{bin.capfd, "run"}, f.grants()...)
+	argv = append(argv, "--", "sh", "-c", "cat "+f.data+"/hello.txt; cat "+f.secret+"/s.txt")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = f.root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "hello") || strings.Contains(string(out), "secret\n") ||
+		!strings.Contains(string(out), "not capable: open "+f.secret+"/s.txt") {
+		t.Fatalf("as uid 65534: %s", out)
 	}
 }
