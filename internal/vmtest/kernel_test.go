@@ -135,3 +135,22 @@ func TestGuestArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestEmulatorFault(t *testing.T) {
+	for _, tc := range []struct {
+		console string
+		fault   bool
+	}{
+		{"[    1.5] Oops: general protection fault, maybe for address 0x10: 0000 [#1] PREEMPT SMP NOPTI\n", true},
+		{"[    1.9] BUG: kernel NULL pointer dereference, address: 0000000000000008\n", true},
+		{"fatal error: unexpected signal during runtime execution\n[signal SIGSEGV: segmentation violation code=0x80 addr=0x0 pc=0x42de2e]\n", true},
+		// A Go nil dereference in the code under test is a real failure.
+		{"panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1b2c]\n", false},
+		{"--- FAIL: TestDeny (0.01s)\n    deny_test.go:12: open succeeded\n", false},
+		{"", false},
+	} {
+		if got := emulatorFault(tc.console) != ""; got != tc.fault {
+			t.Errorf("emulatorFault(%q) = %v, want %v", tc.console, got, tc.fault)
+		}
+	}
+}
