@@ -164,4 +164,3 @@ func guestCPUModel() string {
 	}
 	return "qemu64"
 }
-

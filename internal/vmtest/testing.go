@@ -268,4 +268,3 @@ func emulatorFault(console string) string {
 	}
 	return ""
 }
-
