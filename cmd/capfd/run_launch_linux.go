@@ -121,14 +121,18 @@ func launch(opts *runOptions, stderr io.Writer) int {
 		served <- sup.Serve(listener)
 	}()
 
-	// Signals a terminal sends the whole foreground group reach the program
-	// directly; these are forwarded for a kill(1) aimed at capfd run.
+	// ^C and ^\ reach the program from the terminal directly (same
+	// foreground process group): the launcher only survives them, so the
+	// program is not signalled twice. SIGTERM and SIGHUP, what kill(1) and
+	// a closing session send to the launcher, are passed on.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
 		for s := range sigs {
-			_ = unix.Kill(pid, s.(syscall.Signal))
+			if s == syscall.SIGTERM || s == syscall.SIGHUP {
+				_ = unix.Kill(pid, s.(syscall.Signal))
+			}
 		}
 	}()
 

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,5 +254,31 @@ func TestUnprivileged(t *testing.T) {
 	if !strings.Contains(string(out), "hello") || strings.Contains(string(out), "secret\n") ||
 		!strings.Contains(string(out), "not capable: open "+f.secret+"/s.txt") {
 		t.Fatalf("as uid 65534: %s", out)
+	}
+}
+
+// SIGTERM sent to capfd run reaches the program, and its death by that
+// signal is capfd run's exit status.
+func TestSigtermForwarded(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	cmd := exec.Command(bin.capfd, "run", "--", "sh", "-c", "echo started; exec sleep 30")
+	cmd.Dir = f.root
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if n, _ := out.Read(buf); string(buf[:n]) != "started\n" {
+		t.Fatalf("program did not start: %q", buf[:n])
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Fatalf("capfd run after SIGTERM: %v, want exit status %d", err, 128+int(syscall.SIGTERM))
 	}
 }
