@@ -1,6 +1,6 @@
 # The two commands the README starts with.
 .PHONY: demo test
 demo:
-	scripts/demo.sh
+	sh examples/demo/run.sh
 test:
 	scripts/test.sh
