@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,9 +14,10 @@ import (
 
 const (
 	// stallAfter is how long every worker may be busy before another is
-	// started: far above any ordinary request (tens of microseconds), far
-	// below what a user notices.
-	stallAfter = 2 * time.Millisecond
+	// started: far above any ordinary request (tens of microseconds, a few
+	// milliseconds when the machine is overloaded), below what a user
+	// notices.
+	stallAfter = 5 * time.Millisecond
 	// maxWorkers bounds the pool: as many requests may block at once.
 	maxWorkers = 64
 )
@@ -89,6 +91,20 @@ func (p *pool) spawn() {
 	go p.run(w)
 }
 
+// retire reports whether a worker that just finished a request should
+// leave: when another worker is already waiting, this one is surplus.
+// Waiters are woken together (the receive's wait is not exclusive), so
+// every extra waiter costs a wake-up per notification; the pool shrinks back
+// to one waiter as soon as the stall that grew it is over.
+func (p *pool) retire() bool {
+	if p.idle.Load() == 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live > 1
+}
+
 func (p *pool) run(w *worker) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -98,6 +114,7 @@ func (p *pool) run(w *worker) {
 	if err != nil && p.err == nil {
 		p.err = err
 	}
+	p.workers = slices.DeleteFunc(p.workers, func(x *worker) bool { return x == w })
 	p.live--
 	if p.live == 0 {
 		p.closed = true
@@ -115,6 +132,9 @@ func (p *pool) serve(w *worker) error {
 			w.busySince.Store(time.Now().UnixNano())
 			c.handle()
 			w.busySince.Store(0)
+			if p.retire() {
+				return nil
+			}
 			continue
 		}
 		switch {
