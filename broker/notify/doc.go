@@ -6,12 +6,14 @@
 // return SECCOMP_RET_USER_NOTIF. For each one the supervisor
 //
 //  1. receives the notification (SECCOMP_IOCTL_NOTIF_RECV) on a dedicated,
-//     locked thread;
+//     locked thread (a pool of them on Linux 6.6+, see pool_linux.go);
 //  2. copies the path out of the program's memory (process_vm_readv,
 //     bounded by PATH_MAX, NUL-terminated) and, for a relative path, reads
 //     the directory the program's dirfd or cwd names in /proc/PID;
 //  3. checks SECCOMP_IOCTL_NOTIF_ID_VALID: the task is still waiting, so
-//     its pid was not recycled while we read;
+//     its pid was not recycled while we read (for a read-only open, whose
+//     one effect is the descriptor, ADDFD|SEND is that check, atomically
+//     with the install);
 //  4. cleans the path lexically and matches it against the grants (the
 //     longest whole-component prefix wins);
 //  5. checks the rights the operation needs (vfsops.OpenRights for opens)
@@ -65,7 +67,9 @@
 //     process (ADDFD uses fget(), which refuses FMODE_PATH files), so a
 //     directory is given O_RDONLY|O_DIRECTORY and a regular file O_RDONLY,
 //     if the rights allow reading it; others are refused.
-//   - FIFOs: opened without blocking the serving thread (see openIn).
+//   - Blocking opens (FIFOs): one worker waits while the watchdog adds
+//     another (pool_linux.go); before Linux 6.6, opens are probed with
+//     O_NONBLOCK so the single thread never blocks (openIn).
 //   - xattr syscalls with a path answer EOPNOTSUPP; the fd forms run
 //     natively.
 //   - Files are created by the supervisor, so with its uid/gid; capfd run
