@@ -8,7 +8,7 @@ import (
 
 // docBackends are the columns of the attack table this file checks; each
 // backend's owner adds its name once its column says "blocked" or "gap".
-var docBackends = []Backend{LandlockSeccomp{}, landlockOnly{}, seccompOnly{}}
+var docBackends = []Backend{LandlockSeccomp{}, landlockOnly{}, seccompOnly{}, &bpfBackend{}}
 
 // TestKernelEnforcementDoc keeps docs/kernel-enforcement.md true: one row
 // per attack, and in each checked column "blocked" exactly where the
