@@ -20,6 +20,8 @@ type call struct {
 	req      notifReq
 	path     [pathMax]byte
 	path2    [pathMax]byte
+	// pidfds caches pidfds by thread id (see taskFd).
+	pidfds map[int]int
 	// deferValid skips locate's ID_VALID check for a request whose only
 	// effect is the descriptor it returns (see open): there, ADDFD with
 	// SEND is the check, atomically with the install.
@@ -195,25 +197,70 @@ func (c *call) dirPath(dirfd int32) (string, unix.Errno) {
 // taskFd duplicates the task's descriptor fd into the supervisor (for the
 // fd-only forms: fstatat(fd, "", AT_EMPTY_PATH) and friends). The task
 // already holds the fd, so nothing is resolved and nothing is granted.
+//
+// The pidfd naming the task is cached per thread id. A cached pidfd was
+// proven to be the notifying task when it was opened (ID_VALID after
+// pidfd_open); while that task lives its tid cannot name another, and once
+// it is gone pidfd_getfd fails with ESRCH and the entry is replaced.
 func (c *call) taskFd(fd int32) (int, unix.Errno) {
 	if fd < 0 {
 		return -1, unix.EBADF
 	}
-	pidfd, err := unix.PidfdOpen(c.pid(), unix.PIDFD_THREAD)
-	if err != nil {
-		return -1, unix.ESRCH
-	}
-	defer unix.Close(pidfd)
-	// After this check the pidfd is known to be the notifying task, so
-	// pidfd_getfd cannot take a descriptor from a recycled pid.
-	if !c.valid() {
-		return -1, errGone
+	tid := c.pid()
+	pidfd, cached := c.pidfds[tid]
+	if !cached {
+		var errno unix.Errno
+		if pidfd, errno = c.openPidfd(tid); errno != 0 {
+			return -1, errno
+		}
 	}
 	dup, err := unix.PidfdGetfd(pidfd, int(fd), 0)
+	if errors.Is(err, unix.ESRCH) && cached {
+		c.dropPidfd(tid)
+		return c.taskFd(fd)
+	}
 	if err != nil {
 		return -1, unix.EBADF
 	}
 	return dup, 0
+}
+
+// maxPidfds bounds the per-worker pidfd cache.
+const maxPidfds = 64
+
+func (c *call) openPidfd(tid int) (int, unix.Errno) {
+	pidfd, err := unix.PidfdOpen(tid, unix.PIDFD_THREAD)
+	if err != nil {
+		return -1, unix.ESRCH
+	}
+	// After this check the pidfd is known to be the notifying task, so
+	// pidfd_getfd cannot take a descriptor from a recycled pid.
+	if !c.valid() {
+		unix.Close(pidfd)
+		return -1, errGone
+	}
+	if len(c.pidfds) >= maxPidfds {
+		c.closePidfds()
+	}
+	if c.pidfds == nil {
+		c.pidfds = make(map[int]int)
+	}
+	c.pidfds[tid] = pidfd
+	return pidfd, 0
+}
+
+func (c *call) dropPidfd(tid int) {
+	if fd, ok := c.pidfds[tid]; ok {
+		unix.Close(fd)
+		delete(c.pidfds, tid)
+	}
+}
+
+// closePidfds empties the cache; workers call it when they stop.
+func (c *call) closePidfds() {
+	for tid := range c.pidfds {
+		c.dropPidfd(tid)
+	}
 }
 
 // rightsAt returns the rights of the object a location names and of the
