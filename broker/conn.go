@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/capfd/capfd/broker/wire"
@@ -137,28 +136,11 @@ func (c *clientConn) openRoots(grants []Grant) error {
 	return nil
 }
 
-// handoffAfter is how long the reader serves a request that may block (see
-// mayBlock) before it hands the reading to a new goroutine. Requests are
-// served inline by the reader, with no goroutine to schedule (on a busy
-// machine scheduling one costs more than the operation); one that blocks
-// (a lock held elsewhere, a FIFO, a pipe) stops holding up the requests
-// pipelined behind it after this long, and two requests of one client that
-// wait on each other (a FIFO's reader and writer) cannot deadlock the
-// connection.
-const handoffAfter = 500 * time.Microsecond
-
-// Reader states, for the handoff.
-const (
-	readerReading int32 = iota
-	readerServing       // serving a request inline
-	readerHanded        // the timer started a new reader; this one serves, then exits
-)
-
 // mayBlock reports whether req can wait on something outside the broker
 // for an unbounded time, possibly on another request of the same client: a
-// lock held elsewhere, a FIFO's other end, a pipe's data. Only those arm
-// the handoff timer (arming one costs more than a stat when the machine
-// is busy); the others finish in a bounded time on a local file system.
+// lock held elsewhere, a FIFO's other end, a pipe's data. Only those are
+// watched for the handoff (see handoffAfter); the others finish in a
+// bounded time on a local file system.
 func (c *clientConn) mayBlock(req *wire.Request) bool {
 	switch req.Op {
 	case wire.OpOpen, wire.OpReopen:
@@ -176,19 +158,16 @@ func (c *clientConn) mayBlock(req *wire.Request) bool {
 
 // read is the connection's reader. Exactly one goroutine reads at a time;
 // see handoffAfter for how it serves requests and passes the reading on.
+// The handoff starts the next reader from the watchdog while this one is
+// still serving: a new reader only ever starts when the old one stops
+// reading, so there is never more than one.
 // The reader that meets the end of the connection reports it on
 // c.readerDone.
 func (c *clientConn) read(ctx context.Context) {
 	bufp := c.srv.readBufs.Get().(*[]byte)
 	defer c.srv.readBufs.Put(bufp)
-	var state atomic.Int32
-	timer := time.AfterFunc(time.Hour, func() {
-		if state.CompareAndSwap(readerServing, readerHanded) {
-			go c.read(ctx)
-		}
-	})
-	timer.Stop()
-	defer timer.Stop()
+	slot := &readerSlot{handoff: func() { c.read(ctx) }}
+	defer slot.register()()
 	for {
 		req, err := c.conn.RecvRequest(*bufp)
 		if err != nil {
@@ -226,18 +205,14 @@ func (c *clientConn) read(ctx context.Context) {
 		c.srv.m.inflight.Inc()
 		armed := c.mayBlock(&req)
 		if armed {
-			state.Store(readerServing)
-			timer.Reset(handoffAfter)
+			slot.arm()
 		}
 		c.serveRequest(&req, arrived)
 		c.srv.m.inflight.Dec()
 		<-c.inflight
 		c.workers.Done()
-		if armed {
-			if !state.CompareAndSwap(readerServing, readerReading) {
-				return // handed off: another goroutine reads now
-			}
-			timer.Stop()
+		if armed && !slot.disarm() {
+			return // handed off: another goroutine reads now
 		}
 	}
 }
