@@ -154,7 +154,7 @@ func runAttacks(t *testing.T, confined bool) (outcomes, logs []string) {
 		}
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), envAttack+"=1", envDir+"="+dir, envConfine+"="+map[bool]string{true: "1"}[confined])
+	cmd.Env = exampletest.ChildEnv(envAttack+"=1", envDir+"="+dir, envConfine+"="+map[bool]string{true: "1"}[confined])
 	out, err := cmd.Output()
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if err != nil || len(lines) != len(rawAttacks) {

@@ -48,10 +48,17 @@ func Command(t testing.TB, args ...string) *exec.Cmd {
 	if err != nil {
 		t.Fatalf("finding the test binary: %v", err)
 	}
+	return CommandIn(t, exe, args...)
+}
+
+// CommandIn is Command running exe, a copy of the test binary (say, one
+// placed where another user may execute it).
+func CommandIn(t testing.TB, exe string, args ...string) *exec.Cmd {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	cmd.Env = ChildEnv(envRunMain + "=1")
 	return cmd
 }
 
@@ -118,4 +125,17 @@ func OpenFds(t testing.TB, pid int) int {
 		t.Fatalf("counting fds of %d: %v", pid, err)
 	}
 	return len(entries)
+}
+
+// ChildEnv is the environment for a child process running a copy of the
+// test binary: this one's, plus extra.
+func ChildEnv(extra ...string) []string {
+	env := os.Environ()
+	if os.Getenv("GORACE") == "" {
+		// Under -race a process waits a second at exit by default, for
+		// goroutines still running; the examples' children would spend
+		// most of their time doing that.
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	return append(env, extra...)
 }
