@@ -20,8 +20,10 @@ type call struct {
 	req      notifReq
 	path     [pathMax]byte
 	path2    [pathMax]byte
-	// pidfds caches pidfds by thread id (see taskFd).
+	// pidfds caches pidfds by thread id (see taskFd), mems /proc/TID/mem
+	// descriptors (see writeMemory).
 	pidfds map[int]int
+	mems   map[int]int
 	// deferValid skips locate's ID_VALID check for a request whose only
 	// effect is the descriptor it returns (see open): there, ADDFD with
 	// SEND is the check, atomically with the install.
@@ -256,7 +258,13 @@ func (c *call) dropPidfd(tid int) {
 	}
 }
 
-// closePidfds empties the cache; workers call it when they stop.
+// closeCaches closes the cached descriptors; workers call it when they
+// stop.
+func (c *call) closeCaches() {
+	c.closePidfds()
+	c.closeMems()
+}
+
 func (c *call) closePidfds() {
 	for tid := range c.pidfds {
 		c.dropPidfd(tid)

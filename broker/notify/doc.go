@@ -76,12 +76,13 @@
 //     gives the program the same credentials. The program's umask is read
 //     from /proc/PID/status and applied.
 //
+// Writes into the program's memory (stat buffers, readlink) go through a
+// validated /proc/TID/mem descriptor, which is bound to the address space,
+// so a recycled tid can never direct them at a process outside the sandbox
+// (writeMemory).
+//
 // # Residual risks (documented, not hidden)
 //
-//   - Writes into the program's memory (stat buffers, readlink) go by pid
-//     after the ID_VALID check: a task killed (SIGKILL) and its pid recycled
-//     in the microseconds between check and write would receive the bytes.
-//     Binding writes to /proc/PID/mem descriptors would close it.
 //   - A task killed while its FIFO open waits leaves one goroutine and
 //     descriptor behind until the FIFO is opened from the other side.
 package notify

@@ -2,6 +2,8 @@ package notify
 
 import (
 	"bytes"
+	"math"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -76,22 +78,76 @@ func readMemory(pid int, addr uint64, p []byte) unix.Errno {
 	return 0
 }
 
-// writeMemory copies p into task pid at addr, as the kernel's copy_to_user
-// would for the emulated syscall; a short copy is EFAULT.
-func writeMemory(pid int, addr uint64, p []byte) unix.Errno {
+// writeMemory copies p into the notifying task at addr, as the kernel's
+// copy_to_user would for the emulated syscall; a short copy is EFAULT.
+//
+// It writes through the task's /proc/TID/mem, opened and then proven to be
+// the notifying task's (ID_VALID), and cached per thread id. Such a
+// descriptor is bound to the address space it was opened on, not to the
+// number: if the task dies and its tid is recycled, a write can only reach
+// the confined program it was opened for (or fail), never a process
+// outside the sandbox, as a write by pid (process_vm_writev) could. After
+// an exec the old address space is gone, the write comes up short, and a
+// fresh descriptor is opened.
+func (c *call) writeMemory(addr uint64, p []byte) unix.Errno {
 	if len(p) == 0 {
 		return 0
 	}
-	if addr == 0 {
+	if addr == 0 || addr > math.MaxInt64 {
 		return unix.EFAULT
 	}
-	local := []unix.Iovec{{Base: &p[0], Len: uint64(len(p))}}
-	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(p)}}
-	n, err := unix.ProcessVMWritev(pid, local, remote, 0)
-	if err != nil || n != len(p) {
-		return unix.EFAULT
+	tid := c.pid()
+	for {
+		fd, cached, errno := c.memFd(tid)
+		if errno != 0 {
+			return errno
+		}
+		n, err := unix.Pwrite(fd, p, int64(addr))
+		if err == nil && n == len(p) {
+			return 0
+		}
+		c.dropMem(tid)
+		if !cached {
+			return unix.EFAULT
+		}
 	}
-	return 0
+}
+
+// memFd returns the cached /proc/TID/mem descriptor of tid, or opens and
+// validates one.
+func (c *call) memFd(tid int) (fd int, cached bool, errno unix.Errno) {
+	if fd, ok := c.mems[tid]; ok {
+		return fd, true, 0
+	}
+	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/mem", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, false, unix.EFAULT
+	}
+	if !c.valid() {
+		unix.Close(fd)
+		return -1, false, errGone
+	}
+	if len(c.mems) >= maxPidfds {
+		c.closeMems()
+	}
+	if c.mems == nil {
+		c.mems = make(map[int]int)
+	}
+	c.mems[tid] = fd
+	return fd, false, 0
+}
+
+func (c *call) dropMem(tid int) {
+	if fd, ok := c.mems[tid]; ok {
+		unix.Close(fd)
+		delete(c.mems, tid)
+	}
+}
+
+func (c *call) closeMems() {
+	for tid := range c.mems {
+		c.dropMem(tid)
+	}
 }
 
 // asBytes views a fixed-size kernel struct as bytes for writeMemory.

@@ -60,7 +60,7 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 		target = t
 	}
 	n := min(uint64(len(target)), uint64(int32(size)))
-	if errno := writeMemory(c.pid(), buf, []byte(target[:n])); errno != 0 {
+	if errno := c.writeMemory(buf, []byte(target[:n])); errno != 0 {
 		return fail(errno)
 	}
 	return ok(int64(n))

@@ -41,7 +41,7 @@ func (c *call) fstatat(dirfd int32, addr, buf uint64, flags int, op string) resu
 	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
-	return okOrFault(writeMemory(c.pid(), buf, asBytes(&st)))
+	return okOrFault(c.writeMemory(buf, asBytes(&st)))
 }
 
 // statx(dirfd, path, flags, mask, buf)
@@ -65,7 +65,7 @@ func sysStatx(c *call) result {
 	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|flags&atStatxSyncType, int(mask), &stx); err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
-	return okOrFault(writeMemory(c.pid(), buf, asBytes(&stx)))
+	return okOrFault(c.writeMemory(buf, asBytes(&stx)))
 }
 
 // statfs(path, buf)
@@ -81,7 +81,7 @@ func sysStatfs(c *call) result {
 	if err := unix.Fstatfs(fd, &st); err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
-	return okOrFault(writeMemory(c.pid(), buf, asBytes(&st)))
+	return okOrFault(c.writeMemory(buf, asBytes(&st)))
 }
 
 func okOrFault(errno unix.Errno) result {

@@ -124,7 +124,7 @@ func (p *pool) run(w *worker) {
 
 func (p *pool) serve(w *worker) error {
 	c := &call{s: p.s, listener: p.listener}
-	defer c.closePidfds()
+	defer c.closeCaches()
 	for {
 		p.idle.Add(1)
 		err := recv(c.listener, &c.req)

@@ -97,7 +97,7 @@ func (s *Supervisor) Serve(listener int) error {
 		return s.servePool(listener)
 	}
 	c := &call{s: s, listener: listener}
-	defer c.closePidfds()
+	defer c.closeCaches()
 	pfd := []unix.PollFd{{Fd: int32(listener), Events: unix.POLLIN}}
 	for {
 		pfd[0].Revents = 0

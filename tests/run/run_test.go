@@ -29,6 +29,10 @@ func TestUnmodifiedPrograms(t *testing.T) {
 		{"ls -l a granted dir", f.data, []string{"ls", "-l", "sub"}, "inner.txt", 0, false},
 		{"sh with a pipeline", f.data, []string{"sh", "-c", "cat hello.txt | tr a-z A-Z"}, "HELLO", 0, false},
 		{"sh writes in an rw grant", f.rw, []string{"sh", "-c", "echo made > made.txt && mkdir d && mv made.txt d/ && cat d/made.txt"}, "made", 0, false},
+		// The shell stats its PATH entries (writes into its memory), then
+		// the same thread execs ls, whose stat results must reach the new
+		// address space.
+		{"stat after exec in the same thread", f.data, []string{"sh", "-c", "ls -l . >/dev/null; exec ls -ln sub"}, "0 0 6", 0, false},
 		{"exit status propagates", f.root, []string{"sh", "-c", "exit 7"}, "", 7, false},
 		{"signal status propagates", f.root, []string{"sh", "-c", "kill -9 $$"}, "", 137, false},
 		{"without grants cat gets nothing", f.root, []string{"cat", f.data + "/hello.txt"}, "", 1, true},
