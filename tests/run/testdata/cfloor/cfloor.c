@@ -5,7 +5,9 @@
 // SECCOMP_ADDFD_FLAG_SEND, close). No policy, no checks: it only measures
 // the mechanism. Prints the child's mean ns per open+close.
 //
-// usage: cfloor FILE N
+// usage: cfloor FILE N [sync]
+// With "sync" the listener gets SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux
+// 6.6+), as capfd's supervisor uses.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -77,8 +79,8 @@ static void child(int sock, const char *path, long n) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 3) {
-		fprintf(stderr, "usage: cfloor FILE N\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: cfloor FILE N [sync]\n");
 		return 2;
 	}
 	long n = atol(argv[2]);
@@ -92,6 +94,14 @@ int main(int argc, char **argv) {
 	close(sp[1]);
 	int listener = recv_fd(sp[0]);
 	if (listener < 0) return 1;
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS _IOW('!', 4, __u64)
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1
+#endif
+	if (argc == 4 && ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)) {
+		perror("cfloor: SET_FLAGS");
+		return 1;
+	}
 	if (write(sp[0], "G", 1) != 1) return 1;
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
