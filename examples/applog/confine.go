@@ -24,10 +24,11 @@ import (
 //     logger's own descriptor.
 //
 // Not covered here: append-only itself. Landlock has one "write file"
-// access for write and append alike, so a raw re-open O_WRONLY without
-// O_APPEND, or fcntl(F_SETFL) clearing O_APPEND on the logger's own
-// descriptor, still lets it write over history. Those need the BPF LSM
-// layer (broker/lsm) or a broker that does the appending.
+// access for write and append alike, so opening the log (by path or
+// through /proc/self/fd/N) O_WRONLY without O_APPEND, or fcntl(F_SETFL)
+// clearing O_APPEND on the logger's own descriptor, still lets it write
+// over history. Those need the BPF LSM layer (broker/lsm) or a broker
+// that does the appending: run under capfd run with -broker.
 func confine(dir string) (string, error) {
 	report, err := landlock.Restrict([]landlock.Grant{{Path: dir, Rights: logDirRights}})
 	if err != nil {

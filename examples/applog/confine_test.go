@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,24 +14,35 @@ import (
 
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/seccomp"
+	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/examples/internal/exampletest"
 )
 
 func TestMain(m *testing.M) {
 	exampletest.MainIfChild(main)
-	if os.Getenv(envAttack) != "" {
-		os.Exit(attackChild())
+	if mode := os.Getenv(envAttack); mode != "" {
+		os.Exit(attackChild(mode))
 	}
 	os.Exit(m.Run())
 }
 
-// Environment of an attack child: set, the log directory, and whether
-// to confine first.
+// Environment of an attack child: the mode it sets the logger up in, and
+// the log directory.
 const (
-	envAttack  = "APPLOG_TEST_ATTACK"
-	envDir     = "APPLOG_TEST_DIR"
-	envConfine = "APPLOG_TEST_CONFINE"
+	envAttack = "APPLOG_TEST_ATTACK"
+	envDir    = "APPLOG_TEST_DIR"
 )
+
+// The ways a logger process is run, as applog runs them.
+const (
+	modeFree     = "unconfined"
+	modeConfined = "applog -confine"           // Landlock and seccomp
+	modeBrokered = "capfd run, applog -broker" // the launcher's broker holds the log
+)
+
+// errNoDescriptor: the attack needs a descriptor of the log, and the
+// process holds none.
+var errNoDescriptor = errors.New("no descriptor of the log in this process")
 
 // forgeAt writes over the start of the log through fd, and closes fd.
 func forgeAt(fd int, err error) error {
@@ -42,55 +54,69 @@ func forgeAt(fd int, err error) error {
 	return err
 }
 
+// withFd runs attack on the log's descriptor, if the process has one.
+func withFd(attack func(fd int) error) func(fd int, path string) error {
+	return func(fd int, _ string) error {
+		if fd < 0 {
+			return errNoDescriptor
+		}
+		return attack(fd)
+	}
+}
+
 func magicLink(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 
 // rawAttacks are what code inside the logger process can do to the log
-// with raw system calls, going around capfd: fd is the logger's own
-// append-only descriptor, path the log's path.
+// with raw system calls, going around capfd: fd is a descriptor of the
+// log the process holds (found by scanning, as an attacker would; -1 if
+// none), path the log's path.
 var rawAttacks = []struct {
 	name string
 	run  func(fd int, path string) error
-	// blocked: the kernel layer on this host (Landlock and seccomp)
-	// refuses it. The others are the append-only gap: Landlock has one
-	// access for write and append, so they need BPF LSM or a broker.
-	blocked bool
+	// confineGap: applog -confine (Landlock and seccomp) does not stop
+	// it. Landlock has one access for write and append, so these need
+	// BPF LSM or a broker. Everything is stopped under capfd run.
+	confineGap bool
 }{
-	{"reopen /proc/self/fd/N read-write", func(fd int, _ string) error {
+	{"reopen /proc/self/fd/N read-write", withFd(func(fd int) error {
 		return forgeAt(unix.Open(magicLink(fd), unix.O_RDWR|unix.O_CLOEXEC, 0))
-	}, true},
-	{"reopen /proc/self/fd/N with O_TRUNC", func(fd int, _ string) error {
+	}), false},
+	{"reopen /proc/self/fd/N with O_TRUNC", withFd(func(fd int) error {
 		nfd, err := unix.Open(magicLink(fd), unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
 		if err == nil {
 			unix.Close(nfd)
 		}
 		return err
-	}, true},
-	{"truncate /proc/self/fd/N", func(fd int, _ string) error {
+	}), false},
+	{"truncate /proc/self/fd/N", withFd(func(fd int) error {
 		return unix.Truncate(magicLink(fd), 0)
-	}, true},
-	{"ftruncate own fd", func(fd int, _ string) error {
+	}), false},
+	{"ftruncate the descriptor", withFd(func(fd int) error {
 		return unix.Ftruncate(fd, 0)
-	}, true},
-	{"punch a hole through own fd", func(fd int, _ string) error {
+	}), false},
+	{"punch a hole through the descriptor", withFd(func(fd int) error {
 		return unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, int64(len(history)))
-	}, true},
+	}), false},
 	{"open the log path read-write", func(_ int, path string) error {
 		return forgeAt(unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0))
-	}, true},
+	}, false},
+	{"truncate the log path", func(_ int, path string) error {
+		return unix.Truncate(path, 0)
+	}, false},
 	{"unlink the log", func(_ int, path string) error {
 		return unix.Unlink(path)
-	}, true},
+	}, false},
 	{"rename a forged log over it", func(_ int, path string) error {
 		forged := path + ".forged"
 		if err := os.WriteFile(forged, []byte("FORGED\n"), 0o640); err != nil {
 			return err
 		}
 		return unix.Rename(forged, path)
-	}, true},
-	{"reopen /proc/self/fd/N write-only without O_APPEND", func(fd int, _ string) error {
-		return forgeAt(unix.Open(magicLink(fd), unix.O_WRONLY|unix.O_CLOEXEC, 0))
 	}, false},
-	{"clear O_APPEND on own fd with fcntl", func(fd int, _ string) error {
+	{"reopen /proc/self/fd/N write-only without O_APPEND", withFd(func(fd int) error {
+		return forgeAt(unix.Open(magicLink(fd), unix.O_WRONLY|unix.O_CLOEXEC, 0))
+	}), true},
+	{"clear O_APPEND on the descriptor with fcntl", withFd(func(fd int) error {
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 		if err != nil {
 			return err
@@ -100,25 +126,57 @@ var rawAttacks = []struct {
 		}
 		_, err = unix.Pwrite(fd, []byte("FORGED"), 0)
 		return err
-	}, false},
+	}), true},
+	{"open the log path write-only without O_APPEND", func(_ int, path string) error {
+		return forgeAt(unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0))
+	}, true},
+}
+
+// findDescriptor returns a descriptor of this process open on the file at
+// path, or -1. It looks at every descriptor, as an attacker in the
+// process would, rather than asking the logger.
+func findDescriptor(path string) int {
+	var want unix.Stat_t
+	if err := unix.Stat(path, &want); err != nil {
+		return -1
+	}
+	for fd := 0; fd < 1024; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			return fd
+		}
+	}
+	return -1
 }
 
 // attackChild is a compromised logger: it sets up exactly as applog does
-// (confining itself to dir first if asked), then, for each raw attack i,
-// writes history to dir/i/app.log and runs the attack on it, printing
-// "i: outcome" on stdout. One process runs them all, since each attack
-// touches only its own log, and starting a process per attack is slow.
-func attackChild() int {
+// in mode, then, for each raw attack i, writes history to dir/i/app.log
+// and runs the attack on it, printing "i: outcome" on stdout. One process
+// runs them all, since each attack touches only its own log.
+func attackChild(mode string) int {
 	dir := os.Getenv(envDir)
-	if os.Getenv(envConfine) == "1" {
+	open := func(i int) (*Logger, error) {
+		return OpenLogger(filepath.Join(dir, strconv.Itoa(i)), "app.log")
+	}
+	switch mode {
+	case modeConfined:
 		if _, err := confine(dir); err != nil {
 			fmt.Printf("setup: %v\n", err)
 			return 1
 		}
+	case modeBrokered:
+		remote, err := capfd.FromEnv()
+		if err != nil {
+			fmt.Printf("setup: %v\n", err)
+			return 1
+		}
+		defer remote.Close()
+		open = func(i int) (*Logger, error) {
+			return OpenBrokeredLogger(remote, dir, filepath.Join(strconv.Itoa(i), "app.log"))
+		}
 	}
 	for i, a := range rawAttacks {
-		sub := filepath.Join(dir, strconv.Itoa(i))
-		lg, err := OpenLogger(sub, "app.log")
+		lg, err := open(i)
 		if err == nil {
 			err = lg.Append("history 1")
 		}
@@ -129,8 +187,9 @@ func attackChild() int {
 			fmt.Printf("setup: %v\n", err)
 			return 1
 		}
+		path := filepath.Join(dir, strconv.Itoa(i), "app.log")
 		outcome := "done"
-		if err := a.run(int(lg.file.Fd()), filepath.Join(sub, "app.log")); err != nil {
+		if err := a.run(findDescriptor(path), path); err != nil {
 			outcome = "refused: " + err.Error()
 		}
 		fmt.Printf("%d: %s\n", i, outcome)
@@ -139,9 +198,9 @@ func attackChild() int {
 	return 0
 }
 
-// runAttacks runs every raw attack in one logger process and returns each
-// one's outcome and the log it left.
-func runAttacks(t *testing.T, confined bool) (outcomes, logs []string) {
+// runAttacks runs every raw attack in one logger process set up in mode
+// and returns each one's outcome and the log it left.
+func runAttacks(t *testing.T, mode string) (outcomes, logs []string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -153,16 +212,23 @@ func runAttacks(t *testing.T, confined bool) (outcomes, logs []string) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(exe)
-	cmd.Env = exampletest.ChildEnv(envAttack+"=1", envDir+"="+dir, envConfine+"="+map[bool]string{true: "1"}[confined])
+	argv := []string{exe}
+	if mode == modeBrokered {
+		// The test binary needs exec (Landlock) and the log directory the
+		// rights applog documents for -broker; nothing else is granted.
+		argv = []string{exampletest.BuildCapfd(t, t.TempDir()), "run", "-q",
+			"--grant", filepath.Dir(exe) + "=rx",
+			"--grant", dir + "=lookup,create,stat:append,stat",
+			"--", exe}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = exampletest.ChildEnv(envAttack+"="+mode, envDir+"="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if err != nil || len(lines) != len(rawAttacks) {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("attack child (confined %v): %v:\n%s\n%s", confined, err, out, stderr)
+		t.Fatalf("attack child (%s): %v:\n%s\n%s", mode, err, out, stderr.String())
 	}
 	for i, line := range lines {
 		outcome, ok := strings.CutPrefix(line, strconv.Itoa(i)+": ")
@@ -175,37 +241,41 @@ func runAttacks(t *testing.T, confined bool) (outcomes, logs []string) {
 	return outcomes, logs
 }
 
-// TestConfinedAgainstRawAttacks is the part the library cannot do: code in
-// the logger process that makes raw system calls. Every attack runs in an
-// unconfined logger process, where it rewrites history (so the attack is
-// real), and in one confined by -confine's Landlock and seccomp, where the
-// kernel refuses it and history is intact. The two drop-O_APPEND attacks
-// are beyond this host's kernel layer; their confined outcome is logged,
-// not asserted (see confine).
-func TestConfinedAgainstRawAttacks(t *testing.T) {
+// TestRawAttacks is the part the library cannot do: code in the logger
+// process that makes raw system calls. Every attack runs in an unconfined
+// logger, where it rewrites history (so the attack is real); in one run
+// with -confine (Landlock and seccomp), where the kernel refuses all but
+// the three that write without O_APPEND (their outcome there is logged,
+// not asserted: see confine); and in one run under capfd run with
+// -broker, where every one is refused and history is intact.
+func TestRawAttacks(t *testing.T) {
 	if _, err := landlock.Probe(); err != nil {
 		t.Skipf("Landlock is not available: %v", err)
 	}
 	if err := seccomp.Probe(); err != nil {
 		t.Skipf("seccomp filters are not available: %v", err)
 	}
-	freeOutcomes, freeLogs := runAttacks(t, false)
-	confinedOutcomes, confinedLogs := runAttacks(t, true)
+	free, freeLogs := runAttacks(t, modeFree)
+	confined, confinedLogs := runAttacks(t, modeConfined)
+	brokered, brokeredLogs := runAttacks(t, modeBrokered)
 	for i, a := range rawAttacks {
 		t.Run(a.name, func(t *testing.T) {
-			if freeOutcomes[i] != "done" || freeLogs[i] == history {
-				t.Errorf("unconfined: %s, log %q; want the attack to rewrite history", freeOutcomes[i], freeLogs[i])
+			if free[i] != "done" || freeLogs[i] == history {
+				t.Errorf("unconfined: %s, log %q; want the attack to rewrite history", free[i], freeLogs[i])
 			}
-			outcome, log := confinedOutcomes[i], confinedLogs[i]
-			if !a.blocked {
-				t.Logf("confined (append-only gap of Landlock, needs BPF LSM or a broker): %s, log %q", outcome, log)
-				return
+			check := func(mode, outcome, log string) {
+				if !strings.HasPrefix(outcome, "refused:") || log != history {
+					t.Errorf("%s: %s, log %q; want refused and history intact", mode, outcome, log)
+				} else {
+					t.Logf("%s: %s", mode, outcome)
+				}
 			}
-			if !strings.HasPrefix(outcome, "refused:") || log != history {
-				t.Errorf("confined: %s, log %q; want refused and history intact", outcome, log)
+			if a.confineGap {
+				t.Logf("%s (append-only is beyond Landlock): %s, log %q", modeConfined, confined[i], confinedLogs[i])
 			} else {
-				t.Logf("confined: %s", outcome)
+				check(modeConfined, confined[i], confinedLogs[i])
 			}
+			check(modeBrokered, brokered[i], brokeredLogs[i])
 		})
 	}
 }

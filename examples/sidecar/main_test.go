@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,24 +31,6 @@ type sidecar struct {
 	base, shared, socket, auditLog string
 	clientExe                      string // the test binary, executable by nobody
 	metricsURL                     string
-}
-
-// buildCapfd builds the capfd command the broker runs as.
-func buildCapfd(t *testing.T, dir string) string {
-	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			t.Skip("no go command to build cmd/capfd with")
-		}
-	}
-	out := filepath.Join(dir, "capfd")
-	cmd := exec.Command(gobin, "build", "-o", out, "github.com/capfd/capfd/cmd/capfd")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building cmd/capfd: %v\n%s", err, b)
-	}
-	return out
 }
 
 // startSidecar starts `capfd broker` with sidecar.yaml, its paths moved
@@ -97,7 +78,7 @@ func startSidecar(t *testing.T) sidecar {
 		t.Fatal(err)
 	}
 
-	broker := exec.Command(buildCapfd(t, base), "broker", "--config", cfgPath)
+	broker := exec.Command(exampletest.BuildCapfd(t, base), "broker", "--config", cfgPath)
 	stderr, err := broker.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +140,23 @@ func ChildEnv(extra ...string) []string {
 		env = append(env, "GORACE=atexit_sleep_ms=0")
 	}
 	return append(env, extra...)
+}
+
+// BuildCapfd builds the capfd command (cmd/capfd) into dir and returns
+// its path; the test is skipped if there is no go command to build with.
+func BuildCapfd(t testing.TB, dir string) string {
+	t.Helper()
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		if gobin, err = exec.LookPath("go"); err != nil {
+			t.Skip("no go command to build cmd/capfd with")
+		}
+	}
+	out := filepath.Join(dir, "capfd")
+	cmd := exec.Command(gobin, "build", "-o", out, "github.com/capfd/capfd/cmd/capfd")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/capfd: %v\n%s", err, b)
+	}
+	return out
 }
