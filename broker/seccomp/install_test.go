@@ -205,6 +205,7 @@ func notifyScenario(string) report {
 	r["cloexec"] = fmt.Sprint(err == nil && flags&unix.FD_CLOEXEC != 0)
 
 	supervised := make(chan string)
+	callerTID := make(chan int, 1)
 	go func() {
 		var req seccompNotif
 		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); errno != 0 {
@@ -216,8 +217,14 @@ func notifyScenario(string) report {
 			supervised <- "send: " + errno.Error()
 			return
 		}
-		supervised <- fmt.Sprintf("nr=%d pid-matches=%v", req.Data.Nr, int(req.Pid) == os.Getpid())
+		supervised <- fmt.Sprintf("nr=%d pid-matches=%v", req.Data.Nr, int(req.Pid) == <-callerTID)
 	}()
+	// The notification names the calling thread (its TID), which is the
+	// process's PID only on the main thread: pin the call to one thread and
+	// compare with that thread's id.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	callerTID <- unix.Gettid()
 	_, err = unix.Getcwd(buf)
 	r["after"] = outcome(err)
 	r["supervisor"] = <-supervised
