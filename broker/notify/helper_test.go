@@ -3,14 +3,18 @@ package notify
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -225,6 +229,8 @@ func runStep(step string) string {
 		long := bytes.Repeat([]byte{'a'}, pathMax+16)
 		_, _, errno := unix.Syscall6(unix.SYS_OPENAT, atFdcwd, uintptr(unsafe.Pointer(&long[0])), unix.O_RDONLY, 0, 0, 0)
 		return unix.ErrnoName(errno)
+	case "race": // open arg(0) while another thread keeps swapping in arg(1)
+		return raceStep(arg(0), arg(1))
 	case "mount":
 		return okOr(unix.Mount("none", arg(0), "tmpfs", 0, ""))
 	case "fifo": // a FIFO opened by two tasks: must not deadlock the supervisor
@@ -267,6 +273,13 @@ func okOr(err error) string {
 // one result per step and the supervisor's log.
 func runChild(t *testing.T, grants []Grant, unconfined bool, dir string, steps ...string) ([]string, string) {
 	t.Helper()
+	return runChildServed(t, grants, unconfined, dir, (*Supervisor).Serve, steps...)
+}
+
+// runChildServed is runChild with the serving loop given: the supervisor's
+// own, or a deliberately naive one to show what an attack would do to it.
+func runChildServed(t *testing.T, grants []Grant, unconfined bool, dir string, serve func(*Supervisor, int) error, steps ...string) ([]string, string) {
+	t.Helper()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +321,7 @@ func runChild(t *testing.T, grants []Grant, unconfined bool, dir string, steps .
 			t.Fatalf("%v (child stderr: %s)", err, stderr.String())
 		}
 		go func() {
-			err := sup.Serve(listener)
+			err := serve(sup, listener)
 			unix.Close(listener)
 			served <- err
 		}()
@@ -348,3 +361,69 @@ func unsafePointer[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
 
 // atFdcwd is AT_FDCWD as a raw syscall argument.
 var atFdcwd = func() uintptr { fd := int64(unix.AT_FDCWD); return uintptr(fd) }()
+
+// raceStep opens path a in a loop for up to 5 s while another thread keeps
+// overwriting the path buffer with b and back, the classic attack on a
+// supervisor that checks a path and then lets the kernel re-read it
+// (SECCOMP_USER_NOTIF_FLAG_CONTINUE). It reports "leaked N" as soon as an
+// open returns anything but a's content, else "held N" (N: opens tried).
+// a and b must have equal length.
+func raceStep(a, b string) string {
+	if len(a) != len(b) {
+		return "race: paths differ in length"
+	}
+	words := (len(a) + 1 + 7) / 8
+	buf := make([]uint64, words) // NUL-terminated, word-aligned
+	pack := func(s string) []uint64 {
+		raw := make([]byte, words*8)
+		copy(raw, s)
+		out := make([]uint64, words)
+		for i := range out {
+			out[i] = binary.NativeEndian.Uint64(raw[8*i:])
+		}
+		return out
+	}
+	wa, wb := pack(a), pack(b)
+	for i := range buf {
+		buf[i] = wa[i]
+	}
+	// Read before the race: the allowed file's content. Anything else an
+	// open of the buffer returns came from b.
+	contentA, err := os.ReadFile(a)
+	if err != nil {
+		return "race: " + err.Error()
+	}
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer close(done)
+		for !stop.Load() {
+			for i := range buf {
+				atomic.StoreUint64(&buf[i], wb[i])
+			}
+			for i := range buf {
+				atomic.StoreUint64(&buf[i], wa[i])
+			}
+		}
+	}()
+	defer func() { stop.Store(true); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	p := uintptr(unsafe.Pointer(&buf[0]))
+	var tries int
+	for tries = 0; time.Now().Before(deadline); tries++ {
+		fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, atFdcwd, p, unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+		if errno != 0 {
+			continue
+		}
+		var got [64]byte
+		n, _ := unix.Read(int(fd), got[:])
+		unix.Close(int(fd))
+		if n > 0 && string(got[:n]) != string(contentA) {
+			return fmt.Sprintf("leaked %d", tries)
+		}
+	}
+	return fmt.Sprintf("held %d", tries)
+}
+
+func asPointerTo[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
