@@ -102,7 +102,9 @@ func (f *File) Limit(r rights.Rights) (*File, error) {
 // has its own offset. Creating flags (O_CREAT, O_EXCL, O_TMPFILE) are
 // refused: there is nothing to create.
 func (f *File) Reopen(flags int) (*File, error) {
-	if flags&(unix.O_CREAT|unix.O_EXCL|unix.O_TMPFILE) != 0 {
+	// O_TMPFILE includes the O_DIRECTORY bit, so it must be compared whole:
+	// a masked test would refuse a plain O_DIRECTORY reopen.
+	if flags&(unix.O_CREAT|unix.O_EXCL) != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE {
 		return nil, pathError("reopen", f.name, unix.EINVAL)
 	}
 	fileNeed, _ := vfsops.OpenRights(flags)

@@ -171,6 +171,11 @@ var fileCases = []struct {
 	{"Reopen/rdwr", "file", os.O_RDONLY, lookup | read | write, func(f *File) error { return closeFile(f.Reopen(os.O_RDWR)) }},
 	{"Reopen/trunc", "file", unix.O_PATH, lookup | write | truncate, func(f *File) error { return closeFile(f.Reopen(os.O_WRONLY | os.O_TRUNC)) }},
 	{"Reopen/append", "file", unix.O_PATH, lookup | appendR, func(f *File) error { return closeFile(f.Reopen(os.O_WRONLY | os.O_APPEND)) }},
+	// O_TMPFILE shares O_DIRECTORY's bit: a directory reopen must not be
+	// mistaken for it.
+	{"Reopen/directory", "sub", unix.O_PATH | unix.O_DIRECTORY, lookup | readdir, func(f *File) error {
+		return closeFile(f.Reopen(os.O_RDONLY | unix.O_DIRECTORY))
+	}},
 }
 
 func TestFileMethodsRights(t *testing.T) {
