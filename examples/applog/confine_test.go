@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(envAttack); mode != "" {
 		os.Exit(attackChild(mode))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	exampletest.RemoveBuilt()
+	os.Exit(code)
 }
 
 // Environment of an attack child: the mode it sets the logger up in, and
@@ -216,7 +218,7 @@ func runAttacks(t *testing.T, mode string) (outcomes, logs []string) {
 	if mode == modeBrokered {
 		// The test binary needs exec (Landlock) and the log directory the
 		// rights applog documents for -broker; nothing else is granted.
-		argv = []string{exampletest.BuildCapfd(t, t.TempDir()), "run", "-q",
+		argv = []string{exampletest.BuildCapfd(t), "run", "-q",
 			"--grant", filepath.Dir(exe) + "=rx",
 			"--grant", dir + "=lookup,create,stat:append,stat",
 			"--", exe}
@@ -301,5 +303,43 @@ func TestCommandConfined(t *testing.T) {
 	if len(lines) != 4 || !strings.HasPrefix(readLog(t, dir), history) ||
 		!strings.HasSuffix(lines[2], " one") || !strings.HasSuffix(lines[3], " two") {
 		t.Errorf("log after applog -confine: %q", lines)
+	}
+}
+
+// TestCommandBrokered runs applog -broker under capfd run, as its doc
+// says to: the log is appended to through the launcher's broker.
+func TestCommandBrokered(t *testing.T) {
+	if err := seccomp.Probe(); err != nil {
+		t.Skipf("seccomp user notification is not available: %v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeHistory(t, dir)
+	cmd := exampletest.CommandIn(t, exampletest.BuildCapfd(t), "run", "-q",
+		"--grant", filepath.Dir(exe)+"=rx",
+		"--grant", dir+"=lookup,create,stat:append,stat",
+		"--", exe, "-broker", "-dir", dir)
+	cmd.Stdin = strings.NewReader("one\ntwo\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "appended 2 lines") {
+		t.Fatalf("capfd run -- applog -broker: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSuffix(readLog(t, dir), "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(readLog(t, dir), history) ||
+		!strings.HasSuffix(lines[2], " one") || !strings.HasSuffix(lines[3], " two") {
+		t.Errorf("log after applog -broker: %q", lines)
+	}
+
+	// A grant without the logger's rights is a plain error, not a
+	// logger that quietly holds less (or more).
+	cmd = exampletest.CommandIn(t, exampletest.BuildCapfd(t), "run", "-q",
+		"--grant", filepath.Dir(exe)+"=rx", "--grant", dir+"=ro",
+		"--", exe, "-broker", "-dir", dir)
+	cmd.Stdin = strings.NewReader("three\n")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not capable") {
+		t.Errorf("applog -broker with a read-only grant: %v\n%s", err, out)
 	}
 }

@@ -21,7 +21,9 @@ import (
 
 func TestMain(m *testing.M) {
 	exampletest.MainIfChild(main)
-	os.Exit(m.Run())
+	code := m.Run()
+	exampletest.RemoveBuilt()
+	os.Exit(code)
 }
 
 const nobody = 65534
@@ -78,7 +80,7 @@ func startSidecar(t *testing.T) sidecar {
 		t.Fatal(err)
 	}
 
-	broker := exec.Command(exampletest.BuildCapfd(t, base), "broker", "--config", cfgPath)
+	broker := exec.Command(exampletest.BuildCapfd(t), "broker", "--config", cfgPath)
 	stderr, err := broker.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -142,21 +143,54 @@ func ChildEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// BuildCapfd builds the capfd command (cmd/capfd) into dir and returns
-// its path; the test is skipped if there is no go command to build with.
-func BuildCapfd(t testing.TB, dir string) string {
+// built is the capfd command BuildCapfd made for this test process.
+var built struct {
+	sync.Mutex
+	dir, path string
+}
+
+// BuildCapfd builds the capfd command (cmd/capfd) once per test process
+// and returns its path; the test is skipped if there is no go command to
+// build with. TestMain removes it with RemoveBuilt.
+func BuildCapfd(t testing.TB) string {
 	t.Helper()
+	built.Lock()
+	defer built.Unlock()
+	if built.path != "" {
+		return built.path
+	}
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(gobin); err != nil {
 		if gobin, err = exec.LookPath("go"); err != nil {
 			t.Skip("no go command to build cmd/capfd with")
 		}
 	}
+	dir, err := os.MkdirTemp("", "capfd-example-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Others may need to run it (the sidecar's clients run as nobody).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "capfd")
 	cmd := exec.Command(gobin, "build", "-o", out, "github.com/capfd/capfd/cmd/capfd")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
 		t.Fatalf("building cmd/capfd: %v\n%s", err, b)
 	}
+	built.dir, built.path = dir, out
 	return out
+}
+
+// RemoveBuilt removes what BuildCapfd built; TestMain calls it after the
+// tests.
+func RemoveBuilt() {
+	built.Lock()
+	defer built.Unlock()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+		built.dir, built.path = "", ""
+	}
 }
