@@ -140,10 +140,16 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 		mode &^= c.umask()
 	}
 	if how&vfsops.NoSymlinks != 0 {
-		return c.openIn(l, l.g.fd, l.rest, flags, mode, how, op)
+		// RESOLVE_NO_SYMLINKS: no symlink is followed, out of the grant
+		// or not.
+		r := c.openIn(l, l.g.fd, l.rest, flags, mode, how, op)
+		if r.escaped {
+			c.escaped(op, l)
+		}
+		return r
 	}
 	var r result
-	l, err, errno := c.resolveOut(l, need{op: op, object: file, parent: dir}, func(at location) error {
+	l, errno, err := c.resolveOut(l, need{op: op, object: file, parent: dir}, func(at location) error {
 		r = c.openIn(at, at.g.fd, at.rest, flags, mode, how, op)
 		if r.escaped {
 			return vfsops.ErrEscape

@@ -142,7 +142,7 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 		return fd, l, result{}, false
 	}
 	fd = -1
-	l, err, errno := c.resolveOut(l, n, func(at location) error {
+	l, errno, err := c.resolveOut(l, n, func(at location) error {
 		var err error
 		if at.rest == "." {
 			fd, err = unix.FcntlInt(uintptr(at.g.fd), unix.F_DUPFD_CLOEXEC, 0)

@@ -67,21 +67,24 @@ func (c *call) followOut(l location) (location, bool) {
 // resolveOut runs try on l and, while it fails with an escape through a
 // symlink, on the location the symlink leads to, re-checked with n. It
 // returns the location finally used, so errors name the right path.
-func (c *call) resolveOut(l location, n need, try func(location) error) (location, error, unix.Errno) {
+//
+// A non-zero errno is a refusal (or ENOENT) of the location a symlink led
+// to, already logged; err is try's own failure.
+func (c *call) resolveOut(l location, n need, try func(location) error) (location, unix.Errno, error) {
 	for hop := 0; ; hop++ {
 		err := try(l)
 		if err == nil || !errors.Is(err, vfsops.ErrEscape) || hop == maxHops {
-			return l, err, 0
+			return l, 0, err
 		}
 		next, ok := c.followOut(l)
 		if !ok {
-			return l, err, 0
+			return l, 0, err
 		}
 		if errno := c.check(next, n); errno != 0 {
-			return next, nil, errno
+			return next, errno, nil
 		}
 		if next.g.fd < 0 {
-			return next, nil, unix.ENOENT
+			return next, unix.ENOENT, nil
 		}
 		l = next
 	}
