@@ -128,18 +128,21 @@ func runStep(step string) string {
 		var b [256]byte
 		n, _ := unix.Read(fd, b[:])
 		return "ok " + strings.TrimSpace(string(b[:n]))
-	case "beneath": // openat2(dirfd of arg(0), arg(1), RESOLVE_BENEATH)
+	case "beneath", "inroot", "nosymlinks": // openat2(dirfd of arg(0), arg(1), RESOLVE_*)
+		resolve := map[string]uint64{"beneath": unix.RESOLVE_BENEATH, "inroot": unix.RESOLVE_IN_ROOT, "nosymlinks": unix.RESOLVE_NO_SYMLINKS}[op]
 		dfd, err := unix.Open(arg(0), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return "dir " + errText(err)
 		}
 		defer unix.Close(dfd)
-		fd, err := unix.Openat2(dfd, arg(1), &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH})
+		fd, err := unix.Openat2(dfd, arg(1), &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: resolve})
 		if err != nil {
 			return errText(err)
 		}
-		unix.Close(fd)
-		return "ok"
+		defer unix.Close(fd)
+		var b [64]byte
+		n, _ := unix.Read(fd, b[:])
+		return "ok " + strings.TrimSpace(string(b[:n]))
 	case "reopen-write": // open arg(0) read-only, then reopen it for writing through /proc/self/fd
 		fd, err := unix.Open(arg(0), unix.O_RDONLY, 0)
 		if err != nil {
