@@ -43,10 +43,15 @@ type Config struct {
 	// then the connections close regardless (a request stuck in a system
 	// call keeps only its goroutine). Zero means 5 seconds.
 	DrainTimeout time.Duration
-	// OnConnect, if set, runs for every client before it is served; an
-	// error refuses the client. The kernel layer uses it to mark the
-	// client's process through id.PidFD.
-	OnConnect func(id Identity) error
+	// OnConnect, if set, runs for every client before it is served, with
+	// the grants the client is about to receive; an error refuses the
+	// client. The kernel layer (package broker/enforce) uses it to mark the
+	// client's process through id.PidFD and to record the granted inodes.
+	// The release it returns (nil for none) runs once the connection is
+	// over, whether or not the client was then served; id.PidFD is no
+	// longer valid by then. Over ServeConn, id is the caller's own process
+	// (see ServeConn).
+	OnConnect func(id Identity, grants []Grant) (release func(), err error)
 }
 
 func (c *Config) setDefaults() error {

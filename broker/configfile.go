@@ -20,6 +20,10 @@ type FileConfig struct {
 	// SocketMode is the socket file's permission bits, octal ("0660").
 	// Who may connect is decided by the policy; the mode is a first fence.
 	SocketMode string `yaml:"socket_mode"`
+	// Kernel is the kernel enforcement mode (package broker/enforce):
+	// "auto" (the default: BPF LSM when this kernel can load it), "off",
+	// or "require" (refuse to start without BPF LSM).
+	Kernel string `yaml:"kernel"`
 
 	Metrics struct {
 		// Address is host:port for /metrics; empty disables metrics.
@@ -96,6 +100,11 @@ func ParseFile(data []byte) (*FileConfig, error) {
 	}
 	if _, err := fc.Policy(); err != nil {
 		return nil, err
+	}
+	switch fc.Kernel {
+	case "", "auto", "off", "require":
+	default:
+		return nil, fmt.Errorf("kernel %q: want auto, off or require", fc.Kernel)
 	}
 	return &fc, nil
 }

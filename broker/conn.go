@@ -52,10 +52,17 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	}
 	defer c.table.closeAll()
 	if s.cfg.OnConnect != nil {
-		if err := s.cfg.OnConnect(id); err != nil {
+		release, err := s.cfg.OnConnect(id, grants)
+		if err != nil {
 			s.m.refused.Inc()
 			s.cfg.Audit.Warn("refused", "client", id, "reason", "connect hook failed", "err", err.Error())
 			return fmt.Errorf("broker: connect hook: %w", err)
+		}
+		if release != nil {
+			// Runs when serve returns, after the drain: whatever the
+			// hook set up for this client lives as long as the
+			// connection.
+			defer release()
 		}
 	}
 	if err := c.openRoots(grants); err != nil {

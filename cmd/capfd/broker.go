@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/enforce"
 )
 
 func init() {
@@ -27,8 +28,9 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("broker", stderr)
 	configPath := fs.String("config", "", "the broker's configuration file (YAML; see examples/broker.yaml)")
 	socketOverride := fs.String("socket", "", "listen on this socket instead of the configured one")
+	kernelOverride := fs.String("kernel", "", "kernel enforcement: auto (BPF LSM if this kernel loads it), off, or require (default: the config's kernel, else auto)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: capfd broker --config broker.yaml [--socket PATH]")
+		fmt.Fprintln(stderr, "usage: capfd broker --config broker.yaml [--socket PATH] [--kernel auto|off|require]")
 		fs.PrintDefaults()
 	}
 	if code := parseFlags(fs, args); code >= 0 {
@@ -45,6 +47,13 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 	}
 	if *socketOverride != "" {
 		fc.Socket = *socketOverride
+	}
+	if *kernelOverride != "" {
+		fc.Kernel = *kernelOverride
+	}
+	if _, err := enforce.ParseMode(fc.Kernel); err != nil {
+		fmt.Fprintf(stderr, "capfd broker: %v\n", err)
+		return 2
 	}
 	if err := serveBroker(fc, stderr); err != nil {
 		fmt.Fprintf(stderr, "capfd broker: %v\n", err)
@@ -67,14 +76,33 @@ func serveBroker(fc *broker.FileConfig, stderr io.Writer) error {
 		auditOut = f
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	audit := slog.New(slog.NewJSONHandler(auditOut, nil))
+
+	kernelMode, _ := enforce.ParseMode(fc.Kernel) // checked by runBroker
+	kernel, err := enforce.Setup(kernelMode, logger, audit)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: clients lose their kernel
+	// confinement only once the broker has stopped serving them.
+	defer func() {
+		if err := kernel.Close(); err != nil {
+			logger.Error("kernel layer", "err", err)
+		}
+	}()
+
 	srv, err := broker.New(broker.Config{
-		Policy:   policy,
-		Limits:   fc.LimitsConfig(),
-		Audit:    slog.New(slog.NewJSONHandler(auditOut, nil)),
-		AuditAll: fc.Audit.AllOperations,
-		Log:      logger,
+		Policy:    policy,
+		Limits:    fc.LimitsConfig(),
+		Audit:     audit,
+		AuditAll:  fc.Audit.AllOperations,
+		Log:       logger,
+		OnConnect: kernel.OnConnect,
 	})
 	if err != nil {
+		return err
+	}
+	if err := kernel.Register(srv.Registry()); err != nil {
 		return err
 	}
 
