@@ -139,6 +139,16 @@ func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) (out outcome
 		} else {
 			out.err = s.Link(req.Path, to, req.Path2, how)
 		}
+	case wire.OpBindMount:
+		// Served checks mount on the source and lookup|mount on the target
+		// before open_tree; the mount lands in the broker's own mount
+		// namespace (docs/broker.md).
+		to, ok := c.table.get(req.Handle2)
+		if !ok {
+			out.err = errBadHandle(fmt.Sprintf("no handle %d", req.Handle2))
+			return out
+		}
+		out.err = s.BindMount(to, req.Path, how)
 
 	case wire.OpFstat:
 		var st unix.Stat_t

@@ -2,6 +2,7 @@ package capfd
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/rights"
@@ -356,9 +357,19 @@ func (t *remoteTransport) Removexattr(h handleID, name string) error {
 	return t.do(&wire.Request{Op: wire.OpXattrRemove, Handle: uint32(h), Name: name})
 }
 
-// BindMount is not served remotely: the mount would be made in the
-// broker's mount namespace, not the client's, and a sandboxed client has
-// no business changing either.
+// BindMount asks the broker to bind-mount h onto targetPath beneath
+// targetDir. The broker checks mount on h and lookup|mount on targetDir,
+// and the mount is made in the broker's mount namespace: the client sees
+// it only if it shares that namespace.
 func (t *remoteTransport) BindMount(h handleID, targetDir handleID, targetPath string, how vfsops.Resolve) error {
-	return &BrokerError{Code: wire.CodeUnsupported, Errno: unix.EOPNOTSUPP, Message: "bind mounts are not served through a broker"}
+	req := &wire.Request{Op: wire.OpBindMount, Handle: uint32(h), Handle2: uint32(targetDir), Path: targetPath, Resolve: uint8(how)}
+	res := t.r.call(req)
+	defer res.release()
+	err := res.result(req.Op)
+	if er := res.rep.Err; err != nil && er != nil && er.Code == wire.CodeErrno && er.Message != err.Error() {
+		// A plain errno loses the broker's reason (most often: the broker
+		// itself lacks CAP_SYS_ADMIN); keep it, and the errno for errors.Is.
+		return fmt.Errorf("broker: %s: %w", strings.TrimSuffix(er.Message, ": "+err.Error()), err)
+	}
+	return err
 }

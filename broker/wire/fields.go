@@ -8,7 +8,7 @@ type field uint32
 const (
 	rqVersions  field = 1 << iota // u8 min, u8 max
 	rqRequested                   // u64 rights asked for in the handshake
-	rqHandle2                     // u32 second directory handle (rename, link)
+	rqHandle2                     // u32 second directory handle (rename, link, bind-mount)
 	rqPath                        // str
 	rqPath2                       // str: new path (rename, link), target (symlink)
 	rqFlags                       // u32: open/reopen flags, whence, flock how, xattr flags
@@ -75,6 +75,7 @@ var requestSchema = map[Op]field{
 	OpSync:        0,
 	OpLock:        rqFlags,
 	OpExec:        0,
+	OpBindMount:   rqHandle2 | rqPath | rqResolve, // no flags: open_tree/move_mount's are the broker's choice
 }
 
 var replySchema = map[Op]field{
@@ -115,6 +116,7 @@ var replySchema = map[Op]field{
 	OpSync:        0,
 	OpLock:        0,
 	OpExec:        0,
+	OpBindMount:   0,
 }
 
 // replyFDs says which replies carry a descriptor: always (Fd, Exec), or

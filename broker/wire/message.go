@@ -18,7 +18,7 @@ type Request struct {
 
 	VersionMin, VersionMax uint8         // Hello
 	Requested              rights.Rights // Hello: rights the client wants to know about
-	Handle2                uint32        // Rename, Link: the target directory handle
+	Handle2                uint32        // Rename, Link, BindMount: the target directory handle
 	Path                   string
 	Path2                  string // Rename, Link: new path; Symlink: the link's target text
 	SysFlags               uint32 // open/reopen flags, seek whence, flock how, xattr flags

@@ -46,8 +46,9 @@ const (
 	OpOpenDir     Op = 47 // open a directory beneath a directory handle: new handle
 	OpFd          Op = 48 // pass the handle's own descriptor (shares its offset)
 	OpXattrRemove Op = 49
+	OpBindMount   Op = 50 // handle: source (file or dir); Handle2: target dir; Path: beneath it
 
-	opEnd = OpXattrRemove + 1 // sentinel for tables: keep equal to the last op + 1
+	opEnd = OpBindMount + 1 // sentinel for tables: keep equal to the last op + 1
 )
 
 var opNames = map[Op]string{
@@ -61,6 +62,7 @@ var opNames = map[Op]string{
 	OpChtimes: "chtimes", OpFchmod: "fchmod", OpFchown: "fchown",
 	OpFutimes: "futimes", OpXattrGet: "xattr-get", OpXattrSet: "xattr-set",
 	OpXattrList: "xattr-list", OpSync: "sync", OpLock: "lock", OpExec: "exec",
+	OpBindMount: "bind-mount",
 }
 
 func (op Op) String() string {
