@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -294,9 +295,9 @@ func hasSysAdmin(t *testing.T) bool {
 	}
 	for _, line := range strings.Split(string(status), "\n") {
 		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var eff uint64
-			for _, ch := range strings.TrimSpace(hex) {
-				eff = eff<<4 | uint64(strings.IndexRune("0123456789abcdef", ch))
+			eff, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			if err != nil {
+				t.Fatal(err)
 			}
 			return eff&(1<<unix.CAP_SYS_ADMIN) != 0
 		}
