@@ -64,10 +64,12 @@ apt_setup() {
 	: >"$d/preferences"
 	[ -e "$d/status" ] || : >"$d/status"
 	[ -r "$keyring" ] || die "missing $keyring (apt-get install debian-archive-keyring)"
-	cat >"$d/sources.list" <<-EOF
-		deb [signed-by=$keyring] $mirror/debian $suite main
-		deb [signed-by=$keyring] $mirror/debian-security $suite-security main
-	EOF
+	echo "deb [signed-by=$keyring] $mirror/debian $suite main" >"$d/sources.list"
+	# Backports suites have no security suite of their own.
+	case $suite in
+	*-backports) ;;
+	*) echo "deb [signed-by=$keyring] $mirror/debian-security $suite-security main" >>"$d/sources.list" ;;
+	esac
 }
 
 apt_update() {

@@ -23,7 +23,7 @@ const EnvKernelDir = "CAPFD_VM_KERNEL_DIR"
 
 // Kernel is one entry of the matrix.
 type Kernel struct {
-	Name    string // matrix name, e.g. "trixie-6.12"; used as the subtest name
+	Name    string // matrix name, e.g. "bookworm-6.12"; used as the subtest name
 	Suite   string // Debian suite the package comes from
 	Package string // Debian binary package, e.g. "linux-image-6.1.0-47-cloud-amd64"
 	Version string // pinned Debian package version, e.g. "6.1.170-3"

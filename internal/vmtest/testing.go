@@ -19,7 +19,7 @@ const (
 	// instead of a skip. CI sets it, so the VM tests cannot silently vanish.
 	EnvRequire = "CAPFD_VM_REQUIRE"
 	// EnvKernels limits the matrix to a comma-separated list of names,
-	// e.g. CAPFD_VM_KERNELS=trixie-6.12 for a quicker local run.
+	// e.g. CAPFD_VM_KERNELS=bookworm-6.12 for a quicker local run.
 	EnvKernels = "CAPFD_VM_KERNELS"
 )
 
