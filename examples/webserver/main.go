@@ -10,9 +10,15 @@
 // anything outside, and the capability's rights (read-only) mean no request
 // could write even if the handler tried.
 //
+// With -broker it gets the directory from the broker that capfd run
+// provides instead (the grant named by -root's absolute path), and holds
+// no descriptor of it at all: every request becomes requests to the broker,
+// which checks the rights again on its side.
+//
 // Usage:
 //
 //	webserver -root DIR [-addr 127.0.0.1:8080]
+//	capfd run --grant DIR=ro -- webserver -broker -root DIR
 //
 // It prints "serving DIR on http://ADDR/" on stdout once it listens
 // (-addr with port 0 picks a free port).
@@ -36,6 +42,7 @@ import (
 func main() {
 	root := flag.String("root", ".", "directory to serve")
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	brokered := flag.Bool("broker", false, "get -root from the broker capfd run provides (an absolute path, as granted)")
 	flag.Parse()
 	log.SetPrefix("webserver: ")
 	log.SetFlags(0)
@@ -45,7 +52,14 @@ func main() {
 	// read-only rights (Inherit). "ro" holds no write, create, unlink or
 	// truncate, so this handle cannot change the tree whatever the handler
 	// does with it.
-	dir, err := capfd.OpenDir(*root, rights.Pair{Base: rights.ReadOnly, Inherit: rights.ReadOnly})
+	readOnly := rights.Pair{Base: rights.ReadOnly, Inherit: rights.ReadOnly}
+	var dir *capfd.Dir
+	var err error
+	if *brokered {
+		dir, err = brokeredDir(*root, readOnly)
+	} else {
+		dir, err = capfd.OpenDir(*root, readOnly)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -80,4 +94,21 @@ func (r refusalsForbidden) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
 	}
 	return f, err
+}
+
+// brokeredDir returns the directory the launcher's broker granted as name,
+// limited to r: the server holds read-only rights even if the grant is
+// wider, and a grant without them is an error at start.
+func brokeredDir(name string, r rights.Pair) (*capfd.Dir, error) {
+	remote, err := capfd.FromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("-broker: %w (run under capfd run)", err)
+	}
+	// remote stays open for the life of the server.
+	granted, err := remote.Dir(name)
+	if err != nil {
+		return nil, fmt.Errorf("-broker: %w", err)
+	}
+	defer granted.Close()
+	return granted.Limit(r)
 }

@@ -7,17 +7,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/examples/internal/exampletest"
 )
 
 func TestMain(m *testing.M) {
 	exampletest.MainIfChild(main)
-	os.Exit(m.Run())
+	code := m.Run()
+	exampletest.RemoveBuilt()
+	os.Exit(code)
 }
 
 // tree is a served directory with a secret next to it and the usual ways
@@ -93,20 +97,54 @@ func get(t *testing.T, addr, target string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func startServer(t *testing.T, root string) (addr string, pid int) {
+// How the server is run: with its own capability, or under capfd run
+// with the directory from the launcher's broker.
+const (
+	local    = "local"
+	brokered = "capfd run -- webserver -broker"
+)
+
+// startServer starts the webserver on root and returns its address and
+// the pid of the process holding its descriptors (0 when that is not the
+// process started: under capfd run the server is the launcher's child).
+func startServer(t *testing.T, root, mode string) (addr string, pid int) {
 	t.Helper()
-	line, cmd := exampletest.Start(t, "-root", root, "-addr", "127.0.0.1:0")
+	var cmd *exec.Cmd
+	if mode == brokered {
+		if err := seccomp.Probe(); err != nil {
+			t.Skipf("capfd run needs seccomp user notification: %v", err)
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd = exampletest.CommandIn(t, exampletest.BuildCapfd(t), "run", "-q",
+			"--grant", filepath.Dir(exe)+"=rx", "--grant", root+"=ro",
+			"--", exe, "-broker", "-root", root, "-addr", "127.0.0.1:0")
+	} else {
+		cmd = exampletest.Command(t, "-root", root, "-addr", "127.0.0.1:0")
+	}
+	line, cmd := exampletest.StartCmd(t, cmd)
 	// "serving DIR on http://ADDR/"
 	_, url, ok := strings.Cut(line, " on http://")
 	if !ok {
 		t.Fatalf("unexpected first line %q", line)
 	}
+	if mode == brokered {
+		return strings.TrimSuffix(url, "/"), 0
+	}
 	return strings.TrimSuffix(url, "/"), cmd.Process.Pid
 }
 
 func TestServesFilesInside(t *testing.T) {
+	for _, mode := range []string{local, brokered} {
+		t.Run(mode, func(t *testing.T) { testServesFilesInside(t, mode) })
+	}
+}
+
+func testServesFilesInside(t *testing.T, mode string) {
 	tr := newTree(t)
-	addr, _ := startServer(t, tr.www)
+	addr, _ := startServer(t, tr.www, mode)
 	for _, tc := range []struct{ target, want string }{
 		{"/", "<h1>hello</h1>\n"},
 		{"/sub/page.txt", "a page\n"},
@@ -123,10 +161,17 @@ func TestServesFilesInside(t *testing.T) {
 // http.FileServer(http.Dir(root)) over the same tree. net/http cleans
 // ".." out of URLs itself, so those requests fail on both; the planted
 // symlinks are what the naive server follows out, and the capfd server
-// must refuse every one of them.
+// must refuse every one of them, with its own capability or with the
+// broker's.
 func TestTraversal(t *testing.T) {
+	for _, mode := range []string{local, brokered} {
+		t.Run(mode, func(t *testing.T) { testTraversal(t, mode) })
+	}
+}
+
+func testTraversal(t *testing.T, mode string) {
 	tr := newTree(t)
-	addr, pid := startServer(t, tr.www)
+	addr, pid := startServer(t, tr.www, mode)
 	naive := httptest.NewServer(http.FileServer(http.Dir(tr.www)))
 	defer naive.Close()
 	naiveAddr := strings.TrimPrefix(naive.URL, "http://")
@@ -160,7 +205,10 @@ func TestTraversal(t *testing.T) {
 		{"/fdlink", ""}, // the naive server's stdin: not a readable file
 	}
 
-	before := exampletest.OpenFds(t, pid)
+	before := 0
+	if pid != 0 {
+		before = exampletest.OpenFds(t, pid)
+	}
 	for _, tc := range tests {
 		t.Run(tc.target, func(t *testing.T) {
 			code, body := get(t, naiveAddr, tc.target)
@@ -184,6 +232,9 @@ func TestTraversal(t *testing.T) {
 	// Every refused request closed what it opened: the server holds the
 	// same descriptors as before (connections close asynchronously, so
 	// give them a moment).
+	if pid == 0 {
+		return
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for exampletest.OpenFds(t, pid) != before && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,6 +63,12 @@ func CommandIn(t testing.TB, exe string, args ...string) *exec.Cmd {
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = ChildEnv(envRunMain + "=1")
+	// Its own process group, so that ending the test ends the example's
+	// children too (under capfd run the example is the launcher's child).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	// A child left holding the output pipes must not hang the test.
+	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
 
@@ -83,7 +90,14 @@ func Run(t testing.TB, args ...string) (stdout, stderr string, err error) {
 // logged then, to explain a failure.
 func Start(t testing.TB, args ...string) (firstLine string, cmd *exec.Cmd) {
 	t.Helper()
-	cmd = Command(t, args...)
+	return StartCmd(t, Command(t, args...))
+}
+
+// StartCmd is Start for a command made by Command or CommandIn (say, the
+// example run under capfd run).
+func StartCmd(t testing.TB, cmd *exec.Cmd) (firstLine string, _ *exec.Cmd) {
+	t.Helper()
+	args := cmd.Args
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -94,8 +108,7 @@ func Start(t testing.TB, args ...string) (firstLine string, cmd *exec.Cmd) {
 		t.Fatalf("starting %v: %v", args, err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		stop(cmd)
 		if s := stderr.String(); s != "" {
 			t.Logf("stderr of %v:\n%s", args, s)
 		}
@@ -193,4 +206,27 @@ func RemoveBuilt() {
 		os.RemoveAll(built.dir)
 		built.dir, built.path = "", ""
 	}
+}
+
+// stop ends cmd: SIGTERM first, which capfd run passes on to the program
+// it runs (a SIGKILL would end the launcher and leave the program
+// running), then SIGKILL to its process group if it is still there.
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		killGroup(cmd.Process)
+		<-done
+	}
+}
+
+// killGroup kills p's process group, if p leads one, and p.
+func killGroup(p *os.Process) error {
+	if pgid, err := syscall.Getpgid(p.Pid); err == nil && pgid == p.Pid {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+	return p.Kill()
 }
