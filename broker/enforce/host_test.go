@@ -86,6 +86,43 @@ func TestSetup(t *testing.T) {
 	}
 }
 
+// TestSetupCloseLeaksNothing: after a first cycle has filled the
+// libraries' caches, a Setup and Close in every mode leave the process with
+// the descriptors it had (programs, maps, links, the ring buffer, probes'
+// descriptors all closed).
+func TestSetupCloseLeaksNothing(t *testing.T) {
+	cycle := func(mode Mode) {
+		t.Helper()
+		k, err := Setup(mode, nil, nil)
+		if err != nil {
+			if mode == Require {
+				return // covered by TestSetup; nothing was kept
+			}
+			t.Fatal(err)
+		}
+		if err := k.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, mode := range []Mode{Off, Auto, Require} {
+		cycle(mode)
+		before := openFDs(t)
+		cycle(mode)
+		if after := openFDs(t); after != before {
+			t.Errorf("%v: %d descriptors open after Setup and Close, %d before", mode, after, before)
+		}
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
 func TestParseMode(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -45,7 +45,9 @@ type enforcer interface {
 }
 
 // Kernel is the broker's kernel layer: the backends found at Setup and,
-// when BPF LSM loaded, the sandboxes of the clients connected now.
+// when BPF LSM loaded, the sandboxes of the clients connected now. Its
+// methods are safe for concurrent use (OnConnect runs on every client's
+// goroutine).
 type Kernel struct {
 	mode     Mode
 	backends []Backend
