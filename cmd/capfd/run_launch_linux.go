@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -89,6 +90,15 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), stage2Env+"="+string(cfg))
 	cmd.ExtraFiles = []*os.File{childControl}
+	// If the launcher dies outright (SIGKILL, OOM), its program must die
+	// with it rather than run on with nobody answering its path syscalls.
+	// The parent-death signal survives the program's exec: no_new_privs
+	// keeps that exec from gaining privilege, which is what would clear it.
+	// It fires when the forking *thread* exits, so the thread stays locked
+	// to this goroutine until the program has been waited for.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
