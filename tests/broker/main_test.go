@@ -61,12 +61,28 @@ type grantSpec struct{ name, path, rights string }
 // appended to the limits section.
 func startBroker(t testing.TB, grants []grantSpec, limits string) *brokerProc {
 	t.Helper()
+	return startBrokerWith(t, grants, brokerOptions{limits: limits})
+}
+
+// brokerOptions vary how startBrokerWith runs the broker process.
+type brokerOptions struct {
+	limits    string               // the config's limits map, "" for defaults
+	wrapper   []string             // a command the broker runs under (e.g. setpriv ...)
+	extraArgs []string             // after "broker --config FILE"
+	attr      *syscall.SysProcAttr // e.g. a new mount namespace
+	// skipOnStartError skips the test, instead of failing it, when the
+	// process cannot be started at all (a namespace the host refuses).
+	skipOnStartError bool
+}
+
+func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerProc {
+	t.Helper()
 	dir := t.TempDir()
 	b := &brokerProc{socket: filepath.Join(dir, "broker.sock"), audit: filepath.Join(dir, "audit.json"), dir: dir}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "socket: %s\nsocket_mode: \"0600\"\nmetrics: {address: \"127.0.0.1:0\"}\naudit: {path: %s}\n", b.socket, b.audit)
-	if limits != "" {
-		fmt.Fprintf(&cfg, "limits: {%s}\n", limits)
+	if o.limits != "" {
+		fmt.Fprintf(&cfg, "limits: {%s}\n", o.limits)
 	}
 	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
 	for _, g := range grants {
@@ -76,12 +92,18 @@ func startBroker(t testing.TB, grants []grantSpec, limits string) *brokerProc {
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.cmd = exec.Command(capfdBin, "broker", "--config", cfgPath)
+	args := append(append([]string{}, o.wrapper...), capfdBin, "broker", "--config", cfgPath)
+	args = append(args, o.extraArgs...)
+	b.cmd = exec.Command(args[0], args[1:]...)
+	b.cmd.SysProcAttr = o.attr
 	stderr, err := b.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.cmd.Start(); err != nil {
+		if o.skipOnStartError {
+			t.Skipf("cannot start the broker (%v): %v", o.attr, err)
+		}
 		t.Fatal(err)
 	}
 	metricsRE := regexp.MustCompile(`address=(http://\S+/metrics)`)

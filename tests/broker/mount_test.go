@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
@@ -205,57 +203,12 @@ func TestBindMountBrokerWithoutSysAdmin(t *testing.T) {
 // namespace dies with the broker, which the cleanup stops.
 func startBrokerInMountNS(t *testing.T, grants []grantSpec, wrapper []string) *brokerProc {
 	t.Helper()
-	dir := t.TempDir()
-	b := &brokerProc{socket: filepath.Join(dir, "broker.sock"), audit: filepath.Join(dir, "audit.json"), dir: dir}
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "socket: %s\nsocket_mode: \"0600\"\nmetrics: {address: \"127.0.0.1:0\"}\naudit: {path: %s}\n", b.socket, b.audit)
-	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
-	for _, g := range grants {
-		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q}\n", g.name, g.path, g.rights)
-	}
-	cfgPath := filepath.Join(dir, "broker.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := append(wrapper, capfdBin, "broker", "--config", cfgPath, "--kernel", "off")
-	b.cmd = exec.Command(args[0], args[1:]...)
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	stderr, err := b.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.cmd.Start(); err != nil {
-		t.Skipf("cannot start the broker in a new mount namespace: %v", err)
-	}
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			if _, addr, ok := strings.Cut(line, "address="); ok && strings.HasSuffix(strings.Fields(addr)[0], "/metrics") {
-				b.metrics = strings.Fields(addr)[0]
-			}
-			if strings.Contains(line, "msg=listening") && !sent {
-				ready <- true
-				sent = true
-			}
-		}
-		if !sent {
-			ready <- false
-		}
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			b.cmd.Wait()
-			t.Fatal("broker exited before listening")
-		}
-	case <-time.After(20 * time.Second):
-		b.cmd.Process.Kill()
-		t.Fatal("broker did not start")
-	}
-	t.Cleanup(func() { b.stop(t) })
+	b := startBrokerWith(t, grants, brokerOptions{
+		wrapper:          wrapper,
+		extraArgs:        []string{"--kernel", "off"},
+		attr:             &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS},
+		skipOnStartError: true,
+	})
 	// Everything below relies on the broker mounting somewhere else.
 	self, err1 := os.Readlink("/proc/self/ns/mnt")
 	theirs, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", b.pid()))
