@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -123,7 +126,7 @@ func launch(opts *runOptions, stderr io.Writer) int {
 		// stage 2 explained on stderr; its status says how it failed.
 		return waitTree(pid)
 	}
-	markForLSM(pid, sup, opts, stderr)
+	enf := markForLSM(pid, sup, opts, stderr)
 
 	served := make(chan error, 1)
 	go func() {
@@ -163,6 +166,9 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	if opts.verbose {
 		handled, refused := sup.Stats()
 		fmt.Fprintf(stderr, "capfd run: %d requests served, %d refused\n", handled, refused)
+		if enf != nil {
+			fmt.Fprintf(stderr, "capfd run: BPF LSM denials: %s\n", denialCounts(enf.Counts()))
+		}
 	}
 	return status
 }
@@ -254,22 +260,28 @@ func attachBroker(ctx context.Context, cmd *exec.Cmd, opts *runOptions, sup *not
 }
 
 // markForLSM confines the program with the BPF LSM as well, where the kernel
-// has it (lsm.Probe). Not reachable on hosts whose kernel refuses BPF
-// trampoline programs; there Landlock and seccomp are the kernel layers.
-func markForLSM(pid int, sup *notify.Supervisor, opts *runOptions, stderr io.Writer) {
+// has it (lsm.Probe), and returns the enforcer (nil if not used). Not
+// reachable on hosts whose kernel refuses BPF trampoline programs; there
+// Landlock and seccomp are the kernel layers.
+//
+// It runs while stage 2 waits for the go-ahead, so the mark is in place
+// before the program's execve: the mark lives in the task and survives
+// exec, and everything the program forks inherits it.
+func markForLSM(pid int, sup *notify.Supervisor, opts *runOptions, stderr io.Writer) *lsm.Enforcer {
 	if err := lsm.Probe(); err != nil {
 		if opts.verbose {
 			fmt.Fprintf(stderr, "capfd run: BPF LSM not used: %v\n", err)
 		}
-		return
+		return nil
 	}
 	enf, err := lsm.Load(lsm.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "capfd run: warning: BPF LSM: %v\n", err)
-		return
+		return nil
 	}
 	const sandbox = 1
-	for _, g := range sup.Grants() {
+	grants := sup.Grants()
+	for _, g := range grants {
 		if err := enf.GrantPath(sandbox, g.Path, g.Rights); err != nil {
 			fmt.Fprintf(stderr, "capfd run: warning: BPF LSM grant %s: %v\n", g.Path, err)
 		}
@@ -278,10 +290,33 @@ func markForLSM(pid int, sup *notify.Supervisor, opts *runOptions, stderr io.Wri
 	if err := enf.MarkPID(pid, sandbox); err != nil {
 		fmt.Fprintf(stderr, "capfd run: warning: BPF LSM mark: %v\n", err)
 		enf.Close()
-		return
+		return nil
+	}
+	if opts.verbose {
+		fmt.Fprintf(stderr, "capfd run: BPF LSM: marked pid %d (sandbox %d, %d grants, %d hooks attached)\n",
+			pid, sandbox, len(grants), len(enf.Attached()))
 	}
 	// The enforcer lives as long as this process: the programs stay
 	// attached until capfd run exits with the tree.
+	return enf
+}
+
+// denialCounts formats the non-zero per-hook denial counters, sorted by
+// hook, e.g. "file_open=2 mmap_file=1"; "none" if there are none. The
+// counters are bumped by the hooks themselves, before the refused call
+// returns, so unlike the Denials stream they are complete once the tree is
+// gone.
+func denialCounts(counts map[string]uint64) string {
+	var parts []string
+	for _, hook := range slices.Sorted(maps.Keys(counts)) {
+		if n := counts[hook]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", hook, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
 }
 
 func absPath(p string) (string, error) {
