@@ -121,6 +121,11 @@ func checkMmapExec(t *testing.T, capfd, mmapExec string, bpf bool) {
 			if tc.argv[0] == mmapExec {
 				return
 			}
+			for _, line := range strings.Split(stderr.String(), "\n") {
+				if strings.Contains(line, "BPF LSM") {
+					t.Log(line)
+				}
+			}
 			// Which layer answered: capfd run -v says whether it marked
 			// the program, and counts the BPF hooks' refusals when the
 			// tree is gone (the hooks count before the call returns).
