@@ -133,21 +133,9 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 		oldNeed |= rights.RenameTo
 		newNeed |= rights.RenameFrom
 	}
-	oldPath, errno := c.readPath(oldAddr, &c.path)
-	if errno != 0 {
-		return fail(errno)
-	}
-	newPath, errno := c.readPath(newAddr, &c.path2)
-	if errno != 0 {
-		return fail(errno)
-	}
-	from, errno := c.locate(olddirfd, oldPath)
-	if errno != 0 {
-		return resultFor(errno)
-	}
-	to, errno := c.locate(newdirfd, newPath)
-	if errno != 0 {
-		return resultFor(errno)
+	from, to, r, done := c.locatePair(olddirfd, oldAddr, newdirfd, newAddr)
+	if done {
+		return r
 	}
 	if errno := c.check(from, need{op: op, parent: oldNeed}); errno != 0 {
 		return fail(errno)
@@ -199,21 +187,9 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 		c.s.logf("capfd: not supported: link with flags %#x [pid %d]", flags, c.pid())
 		return fail(unix.EPERM)
 	}
-	oldPath, errno := c.readPath(oldAddr, &c.path)
-	if errno != 0 {
-		return fail(errno)
-	}
-	newPath, errno := c.readPath(newAddr, &c.path2)
-	if errno != 0 {
-		return fail(errno)
-	}
-	from, errno := c.locate(olddirfd, oldPath)
-	if errno != 0 {
-		return resultFor(errno)
-	}
-	to, errno := c.locate(newdirfd, newPath)
-	if errno != 0 {
-		return resultFor(errno)
+	from, to, r, done := c.locatePair(olddirfd, oldAddr, newdirfd, newAddr)
+	if done {
+		return r
 	}
 	// A hard link gives the object a second name, possibly in a grant
 	// with wider rights: the source needs link-from on the object itself.
@@ -228,6 +204,27 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 
 // locateChecked reads the path at addr, locates and checks it, and refuses
 // a missing optional grant.
+// locatePair reads and locates the two paths of a rename or link. Both are
+// copied out of the program before either is resolved, so neither lookup
+// can see the other's buffer change underneath it.
+func (c *call) locatePair(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr uint64) (from, to location, r result, done bool) {
+	oldPath, errno := c.readPath(oldAddr, &c.path)
+	if errno != 0 {
+		return from, to, fail(errno), true
+	}
+	newPath, errno := c.readPath(newAddr, &c.path2)
+	if errno != 0 {
+		return from, to, fail(errno), true
+	}
+	if from, errno = c.locate(olddirfd, oldPath); errno != 0 {
+		return from, to, resultFor(errno), true
+	}
+	if to, errno = c.locate(newdirfd, newPath); errno != 0 {
+		return from, to, resultFor(errno), true
+	}
+	return from, to, result{}, false
+}
+
 func (c *call) locateChecked(dirfd int32, addr uint64, n need) (location, result, bool) {
 	p, errno := c.readPath(addr, &c.path)
 	if errno != 0 {
