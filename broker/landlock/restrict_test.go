@@ -2,17 +2,15 @@ package landlock
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/capfd/capfd/internal/childtest"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -30,18 +28,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type report map[string]string
+type report = childtest.Report
 
-func outcome(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return unix.ErrnoName(errno)
-	}
-	return err.Error()
-}
+var outcome = childtest.Outcome
 
 // fixture: dir/granted holds ro.txt and rw.txt; dir/outside is not granted.
 func fixture(t *testing.T) string {
@@ -138,16 +127,9 @@ func TestRestrict(t *testing.T) {
 		t.Skipf("Landlock missing: %v", err)
 	}
 	dir := fixture(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child: %v", err)
-	}
-	var r report
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("child report %q: %v", out, err)
+	r, sig := childtest.Run(t, childEnv+"="+dir)
+	if sig != 0 {
+		t.Fatalf("child killed by %v", sig)
 	}
 	if r["restrict"] != "ok" {
 		t.Fatalf("Restrict: %s", r["restrict"])

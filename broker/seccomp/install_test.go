@@ -2,10 +2,8 @@ package seccomp
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/broker/seccomp/internal/ia32"
+	"github.com/capfd/capfd/internal/childtest"
 	"github.com/capfd/capfd/internal/vmtest"
 	"github.com/capfd/capfd/rights"
 )
@@ -43,18 +42,9 @@ func TestMain(m *testing.M) {
 }
 
 // report is what a child saw: each observation is "ok" or an errno name.
-type report map[string]string
+type report = childtest.Report
 
-func outcome(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return unix.ErrnoName(errno)
-	}
-	return err.Error()
-}
+var outcome = childtest.Outcome
 
 var scenarios = map[string]func(dir string) report{
 	"deny":   denyScenario,
@@ -67,24 +57,7 @@ var scenarios = map[string]func(dir string) report{
 // child killed by a signal returns that signal and a nil report.
 func runChild(t *testing.T, scenario, dir string) (report, syscall.Signal) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+scenario, "CAPFD_SECCOMP_TEST_DIR="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return nil, ws.Signal()
-		}
-	}
-	if err != nil {
-		t.Fatalf("child %s: %v", scenario, err)
-	}
-	var r report
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("child %s: bad report %q: %v", scenario, out, err)
-	}
-	return r, 0
+	return childtest.Run(t, childEnv+"="+scenario, "CAPFD_SECCOMP_TEST_DIR="+dir)
 }
 
 func countFds() int {
