@@ -25,6 +25,9 @@ apt_install() {
 # qemu runs the BPF LSM tests inside stock Debian kernels (this host's kernel
 # refuses BPF trampolines). Kernels are downloaded, pinned, into .cache/.
 apt_install qemu-system-x86
+# A C compiler builds the tests' C programs (tests/run/testdata: the
+# supervisor floor and the many-threads open stress).
+apt_install gcc libc6-dev
 if [ -x scripts/fetch-kernels.sh ]; then
 	scripts/fetch-kernels.sh
 fi

@@ -86,9 +86,18 @@ func recv(listener int, req *notifReq) error {
 
 // respond completes a notification: the syscall returns val, or fails with
 // errno when errno is not 0.
+//
+// An interrupted NOTIF_SEND has done nothing (the kernel is interrupted
+// only while it waits for the filter's lock), so EINTR is retried; ENOENT
+// means the task died and nobody waits.
 func respond(listener int, id uint64, val int64, errno unix.Errno) error {
 	resp := notifResp{ID: id, Val: val, Error: -int32(errno)}
-	return ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&resp))
+	for {
+		err := ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&resp))
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // idValid reports whether notification id is still pending, i.e. the task
@@ -99,20 +108,51 @@ func idValid(listener int, id uint64) bool {
 	return ioctlPtr(listener, ioctlNotifIDValid, unsafe.Pointer(&id)) == nil
 }
 
-// addfdAndRespond installs srcfd in the notifying task and completes the
-// syscall with the new fd number, in one step (SECCOMP_ADDFD_FLAG_SEND):
-// there is no window in which the fd exists in the task but the syscall has
-// not returned it, and no way to install it twice.
-func addfdAndRespond(listener int, id uint64, srcfd int, cloexec bool) (int, error) {
-	req := notifAddfd{ID: id, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(srcfd)}
+// installAndRespond installs srcfd in the notifying task and completes the
+// syscall with the new descriptor's number, in two steps: ADDFD without
+// SECCOMP_ADDFD_FLAG_SEND, then NOTIF_SEND of the number it returned.
+//
+// The one-step form (ADDFD with FLAG_SEND) cannot be made safe. The kernel
+// marks the notification replied, with value 0, when it *queues* the
+// add-fd, and then waits for the task to take it with an interruptible
+// wait. A signal to the supervisor's thread in that wait (Go's preemption
+// signal, SIGCHLD, SIGSTOP, the cgroup freezer: not all can be blocked)
+// removes the queued add-fd, and the task, woken, finds a reply and no fd:
+// its open returns 0. The restarted ioctl then fails with ENOENT, which
+// looks exactly like a task that died. (kernel/seccomp.c,
+// seccomp_notify_addfd; reproduced by tests/run TestOpenUnderLoad.)
+//
+// Without FLAG_SEND nothing is replied until we say so. An interrupted
+// ADDFD either already installed the descriptor (the kernel returns its
+// number even so) or withdrew it unseen, and the notification is still
+// pending; a restart queues it again. So the task gets the descriptor we
+// opened or nothing, never another number. Between the two steps the task
+// cannot be interrupted either: the filter is installed with
+// WAIT_KILLABLE_RECV (Linux 5.19+), so once we have received the
+// notification only a fatal signal ends its wait, and then the whole fd
+// table goes with it. (Before 5.19 a signal there would restart the
+// syscall and leave the installed descriptor behind unreturned: a leak,
+// still never a wrong value.)
+//
+// ENOENT from ADDFD now means what it says: the task is gone.
+func installAndRespond(listener int, id uint64, srcfd int, cloexec bool) error {
+	req := notifAddfd{ID: id, Srcfd: uint32(srcfd)}
 	if cloexec {
 		req.NewfdFlags = unix.O_CLOEXEC
 	}
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), ioctlNotifAddfd, uintptr(unsafe.Pointer(&req)))
-	if errno != 0 {
-		return -1, errno
+	var newfd uintptr
+	for {
+		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), ioctlNotifAddfd, uintptr(unsafe.Pointer(&req)))
+		if errno == unix.EINTR {
+			continue // withdrawn unseen (see above): queue it again
+		}
+		if errno != 0 {
+			return errno
+		}
+		newfd = r
+		break
 	}
-	return int(r), nil
+	return respond(listener, id, int64(newfd), 0)
 }
 
 // setSyncWakeUp asks the kernel to wake the supervisor and the target on the

@@ -25,8 +25,8 @@ type call struct {
 	pidfds map[int]int
 	mems   map[int]int
 	// deferValid skips locate's ID_VALID check for a request whose only
-	// effect is the descriptor it returns (see open): there, ADDFD with
-	// SEND is the check, atomically with the install.
+	// effect is the descriptor it returns (see open): there, ADDFD is the
+	// check, atomically with the install.
 	deferValid bool
 }
 
@@ -82,7 +82,7 @@ func finish(listener int, id uint64, r result) {
 	case r.pending || r.gone:
 		return
 	case r.fd >= 0:
-		_, err := addfdAndRespond(listener, id, r.fd, r.cloexec)
+		err := installAndRespond(listener, id, r.fd, r.cloexec)
 		unix.Close(r.fd)
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			// The task's fd table is full (EMFILE) or similar: the

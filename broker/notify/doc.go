@@ -12,8 +12,8 @@
 //     the directory the program's dirfd or cwd names in /proc/PID;
 //  3. checks SECCOMP_IOCTL_NOTIF_ID_VALID: the task is still waiting, so
 //     its pid was not recycled while we read (for a read-only open, whose
-//     one effect is the descriptor, ADDFD|SEND is that check, atomically
-//     with the install);
+//     one effect is the descriptor, ADDFD is that check, atomically with
+//     the install);
 //  4. cleans the path lexically and matches it against the grants (the
 //     longest whole-component prefix wins);
 //  5. checks the rights the operation needs (vfsops.OpenRights for opens)
@@ -23,8 +23,9 @@
 //     the grant's own descriptor with openat2(RESOLVE_BENEATH|
 //     RESOLVE_NO_MAGICLINKS) through vfsops; and
 //  7. answers: an opened file is installed in the program with
-//     SECCOMP_IOCTL_NOTIF_ADDFD and SECCOMP_ADDFD_FLAG_SEND (install and
-//     reply are one atomic step; O_CLOEXEC is honoured), stat buffers are
+//     SECCOMP_IOCTL_NOTIF_ADDFD and the syscall completed with its number
+//     by NOTIF_SEND (never ADDFD_FLAG_SEND, whose interrupted form answers
+//     0: see installAndRespond; O_CLOEXEC is honoured), stat buffers are
 //     written back with process_vm_writev, other calls get their result or
 //     errno.
 //

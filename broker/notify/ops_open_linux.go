@@ -119,7 +119,7 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 		return c.openAnchored(dirfd, p, flags, mode, resolve, how, op)
 	}
 	// A read-only open of an existing file changes nothing: its one
-	// effect is the descriptor, and ADDFD|SEND installs it only if the
+	// effect is the descriptor, and ADDFD installs it only if the
 	// notification is still pending, atomically. So if the pid was
 	// recycled while we read its memory, the descriptor is simply never
 	// installed, and the ID_VALID round trip can be skipped. Every open

@@ -19,12 +19,14 @@ import (
 
 // bin holds the binaries built once for the whole package.
 var bin struct {
-	dir      string
-	capfd    string
-	openloop string
-	capaware string
-	cfloor   string // "" when no C compiler is installed
-	err      error
+	dir        string
+	capfd      string
+	openloop   string
+	capaware   string
+	openstress string
+	cfloor     string // "" when no C compiler is installed
+	cstress    string // "" when no C compiler is installed
+	err        error
 }
 
 func TestMain(m *testing.M) {
@@ -37,10 +39,12 @@ func TestMain(m *testing.M) {
 	bin.capfd = filepath.Join(dir, "capfd")
 	bin.openloop = filepath.Join(dir, "openloop")
 	bin.capaware = filepath.Join(dir, "capaware")
+	bin.openstress = filepath.Join(dir, "openstress")
 	for out, pkg := range map[string]string{
-		bin.capfd:    "github.com/capfd/capfd/cmd/capfd",
-		bin.openloop: "./testdata/openloop",
-		bin.capaware: "./testdata/capaware",
+		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
+		bin.openloop:   "./testdata/openloop",
+		bin.capaware:   "./testdata/capaware",
+		bin.openstress: "./testdata/openstress",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -48,13 +52,18 @@ func TestMain(m *testing.M) {
 			bin.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 		}
 	}
-	// The C supervisor floor is optional: it needs a C compiler.
+	// The C programs need a C compiler (scripts/setup.sh installs one).
 	if cc, err := exec.LookPath("cc"); err == nil {
-		out := filepath.Join(dir, "cfloor")
-		if b, err := exec.Command(cc, "-O2", "-o", out, "testdata/cfloor/cfloor.c").CombinedOutput(); err == nil {
-			bin.cfloor = out
-		} else {
-			fmt.Fprintf(os.Stderr, "cfloor not built: %v\n%s", err, b)
+		for out, src := range map[*string]string{
+			&bin.cfloor:  "testdata/cfloor/cfloor.c",
+			&bin.cstress: "testdata/cstress/cstress.c",
+		} {
+			exe := filepath.Join(dir, filepath.Base(filepath.Dir(src)))
+			if b, err := exec.Command(cc, "-O2", "-pthread", "-o", exe, src).CombinedOutput(); err == nil {
+				*out = exe
+			} else {
+				fmt.Fprintf(os.Stderr, "%s not built: %v\n%s", src, err, b)
+			}
 		}
 	}
 	code := m.Run()
