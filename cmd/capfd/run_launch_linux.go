@@ -31,13 +31,18 @@ import (
 // The process tree:
 //
 //	capfd run (supervisor; embedded broker)
-//	└── capfd __capfd_run_stage2 → execve(PROG)   confined
-//	    └── ...                                   inherit the confinement
+//	└── capfd __capfd_run_stage2    confined; init of a new PID namespace
+//	    └── PROG                    confined; pid 2 in the namespace
+//	        └── ...                 inherit the confinement
 //
-// The supervisor is a subreaper, so descendants the program orphans are
-// reparented to it; it serves notifications until the last process of the
-// tree is gone (the listener reports POLLHUP), and exits with the status of
-// the program itself.
+// Stage 2 reaps what the program orphans and exits with the program's
+// status once the last process of the namespace is gone; when it dies, the
+// kernel kills the namespace, and it dies with the launcher (parent-death
+// signal): see treeContainment. Without a namespace (neither CAP_SYS_ADMIN
+// nor user namespaces) stage 2 execs the program itself and the launcher,
+// a subreaper, reaps the orphans. Either way the supervisor serves
+// notifications until the last process of the tree is gone (the listener
+// reports POLLHUP), and exits with the status of the program itself.
 func launch(opts *runOptions, stderr io.Writer) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "capfd run: "+format+"\n", args...)
@@ -95,11 +100,10 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	cmd.ExtraFiles = []*os.File{childControl}
 	// If the launcher dies outright (SIGKILL, OOM), its program must die
 	// with it rather than run on with nobody answering its path syscalls.
-	// The parent-death signal survives the program's exec: no_new_privs
-	// keeps that exec from gaining privilege, which is what would clear it.
-	// It fires when the forking *thread* exits, so the thread stays locked
-	// to this goroutine until the program has been waited for.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Stage 2 has the parent-death signal, and the program's whole tree
+	// dies with it (treeContainment). The signal fires when the forking
+	// *thread* exits, so the thread stays locked to this goroutine until
+	// the program has been waited for.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
@@ -111,7 +115,7 @@ func launch(opts *runOptions, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 
-	if err := cmd.Start(); err != nil {
+	if err := startContained(cmd, stderr, opts.verbose); err != nil {
 		childControl.Close()
 		return fail("start: %v", err)
 	}
@@ -124,7 +128,7 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	listener, err := notify.RecvFd(control[0])
 	if err != nil {
 		// stage 2 explained on stderr; its status says how it failed.
-		return waitTree(pid)
+		return reapAll(pid)
 	}
 	enf := markForLSM(pid, sup, opts, stderr)
 
@@ -151,11 +155,11 @@ func launch(opts *runOptions, stderr io.Writer) int {
 
 	if _, err := unix.Write(control[0], []byte{'G'}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
-		waitTree(pid)
+		reapAll(pid)
 		return fail("start the program: %v", err)
 	}
 
-	status := waitTree(pid)
+	status := reapAll(pid)
 	if err := <-served; err != nil {
 		fmt.Fprintf(stderr, "capfd run: %v\n", err)
 	}
@@ -173,30 +177,35 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	return status
 }
 
-// waitTree reaps every child (the program and, as subreaper, its orphans)
-// until none is left, and returns the program's exit status the way a
-// shell reports it (128+N for a signal).
-func waitTree(pid int) int {
-	status := 126
-	for {
-		var ws unix.WaitStatus
-		got, err := unix.Wait4(-1, &ws, 0, nil)
-		if errors.Is(err, unix.EINTR) {
+// startContained starts stage 2 with the best tree containment this
+// process can have (treeContainment), falling back to the next when the
+// kernel refuses a namespace, and warns when there is none.
+func startContained(cmd *exec.Cmd, stderr io.Writer, verbose bool) error {
+	var refused []string
+	if os.Getenv(noNamespaceEnv) == "1" {
+		refused = append(refused, "disabled by "+noNamespaceEnv+"=1")
+	}
+	for _, c := range containments() {
+		try := *cmd
+		try.SysProcAttr = containmentAttrs(c)
+		err := try.Start()
+		if err != nil && c != containNone && namespaceRefused(err) {
+			refused = append(refused, fmt.Sprintf("%v: %v", c, err))
 			continue
 		}
 		if err != nil {
-			return status // ECHILD: the tree is gone
+			return err
 		}
-		if got != pid {
-			continue
-		}
+		*cmd = try
 		switch {
-		case ws.Exited():
-			status = ws.ExitStatus()
-		case ws.Signaled():
-			status = 128 + int(ws.Signal())
+		case c == containNone:
+			fmt.Fprintf(stderr, "capfd run: warning: no PID namespace (%s): if capfd run is killed outright, processes the program starts in the background may outlive it\n", strings.Join(refused, "; "))
+		case verbose:
+			fmt.Fprintf(stderr, "capfd run: the program tree runs in a %v\n", c)
 		}
+		return nil
 	}
+	return errors.New("no way to start the program") // containNone is always tried
 }
 
 // attachBroker gives the program a broker connection for capability-aware

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -47,7 +49,8 @@ func init() {
 
 // stage2 runs in the child: Landlock (best effort), then the seccomp filter,
 // hands the listener to the supervisor, waits for its go-ahead, and execs
-// the program. Exit codes follow the shell's: 126 when the sandbox cannot be
+// the program, or, as the init of a PID namespace, starts it as its child
+// (runAsInit). Exit codes follow the shell's: 126 when the sandbox cannot be
 // set up, 127 when the program cannot be executed.
 //
 // Landlock comes first: its own setup opens the granted paths, which under
@@ -64,7 +67,7 @@ func stage2() int {
 	}
 	os.Unsetenv(stage2Env)
 
-	report, err := landlock.Restrict(cfg.Landlock)
+	report, err := landlock.RestrictThread(cfg.Landlock)
 	switch {
 	case err != nil:
 		// The supervisor still confines every path syscall; what is
@@ -92,6 +95,14 @@ func stage2() int {
 		if err := dropCapabilities(); err != nil {
 			return fail(126, "%v", err)
 		}
+	}
+	if os.Getpid() == 1 {
+		// The init of the program's PID namespace (treeContainment).
+		brokerFd := -1
+		if v, err := strconv.Atoi(os.Getenv(capfd.EnvBrokerFD)); err == nil {
+			brokerFd = v
+		}
+		return runAsInit(cfg.Path, cfg.Argv, brokerFd)
 	}
 	err = unix.Exec(cfg.Path, cfg.Argv, os.Environ())
 	return fail(127, "exec %s: %v", cfg.Path, err)
