@@ -45,6 +45,10 @@ type FileConfig struct {
 		MaxInflight int `yaml:"max_inflight"`
 		MaxMessage  int `yaml:"max_message"`
 		MaxClients  int `yaml:"max_clients"`
+		// Requests that may block in a system call, per client and in
+		// all (Limits.MaxBlocking, MaxBlockingTotal).
+		MaxBlocking      int `yaml:"max_blocking"`
+		MaxBlockingTotal int `yaml:"max_blocking_total"`
 	} `yaml:"limits"`
 
 	Clients []struct {
@@ -147,5 +151,7 @@ func (fc *FileConfig) Policy() (Policy, error) {
 
 // LimitsConfig returns the configured limits (zero fields take defaults in New).
 func (fc *FileConfig) LimitsConfig() Limits {
-	return Limits{MaxHandles: fc.Limits.MaxHandles, MaxInflight: fc.Limits.MaxInflight, MaxMessage: fc.Limits.MaxMessage, MaxClients: fc.Limits.MaxClients}
+	l := fc.Limits
+	return Limits{MaxHandles: l.MaxHandles, MaxInflight: l.MaxInflight, MaxMessage: l.MaxMessage, MaxClients: l.MaxClients,
+		MaxBlocking: l.MaxBlocking, MaxBlockingTotal: l.MaxBlockingTotal}
 }

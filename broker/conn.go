@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/capfd/capfd/broker/wire"
@@ -30,6 +32,8 @@ type clientConn struct {
 	roots []wire.Root
 
 	inflight chan struct{} // one slot per request being served
+	blocking gate          // one slot per blocked request (blocking.go)
+	overflow atomic.Bool   // a request is blocked without a server slot
 	workers  sync.WaitGroup
 
 	// The reader's state, handed from reader to reader (see read).
@@ -48,6 +52,7 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		id:         id,
 		table:      newHandleTable(s.cfg.Limits.MaxHandles, func(d int) { s.m.handles.Add(float64(d)) }),
 		inflight:   make(chan struct{}, s.cfg.Limits.MaxInflight),
+		blocking:   newGate(s.cfg.Limits.MaxBlocking),
 		readerDone: make(chan error, 1),
 	}
 	defer c.table.closeAll()
@@ -173,7 +178,7 @@ func (c *clientConn) mayBlock(req *wire.Request) bool {
 func (c *clientConn) read(ctx context.Context) {
 	bufp := c.srv.readBufs.Get().(*[]byte)
 	defer c.srv.readBufs.Put(bufp)
-	slot := &readerSlot{handoff: func() { c.read(ctx) }}
+	slot := &readerSlot{handoff: func() { c.read(ctx) }, stalled: c.stalled, unstalled: c.unstalled}
 	defer slot.register()()
 	for {
 		req, err := c.conn.RecvRequest(*bufp)
@@ -197,7 +202,7 @@ func (c *clientConn) read(ctx context.Context) {
 			// Closes are cheap and must never be refused for want of an
 			// in-flight slot, or a client could not free handles when it
 			// most needs to: served right here.
-			c.serveRequest(&req, time.Now())
+			c.serveRequest(&req, time.Now(), nil)
 			continue
 		}
 		select {
@@ -207,19 +212,35 @@ func (c *clientConn) read(ctx context.Context) {
 			c.sendError(req.ID, req.Op, req.Handle, errLimit(fmt.Sprintf("%d requests already in flight (limit %d)", len(c.inflight), cap(c.inflight))))
 			continue
 		}
+		armed := c.mayBlock(&req)
+		if armed {
+			if err := c.admitBlocking(); err != nil {
+				<-c.inflight
+				c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
+				c.sendError(req.ID, req.Op, req.Handle, err)
+				continue
+			}
+		}
 		arrived := time.Now()
 		c.workers.Add(1)
 		c.srv.m.inflight.Inc()
-		armed := c.mayBlock(&req)
+		watched := (*readerSlot)(nil)
 		if armed {
 			slot.arm()
+			watched = slot
 		}
-		c.serveRequest(&req, arrived)
+		handed := c.serveRequest(&req, arrived, watched)
 		c.srv.m.inflight.Dec()
 		<-c.inflight
 		c.workers.Done()
-		if armed && !slot.disarm() {
-			return // handed off: another goroutine reads now
+		if handed {
+			// Handed off: another goroutine reads now, and this one
+			// ends. It ends locked to its thread so that the thread
+			// ends with it: the runtime keeps idle threads for good,
+			// and a burst of blocked requests would otherwise leave
+			// the broker holding one thread per request it waited on.
+			runtime.LockOSThread()
+			return
 		}
 	}
 }
@@ -301,9 +322,13 @@ func (c *clientConn) hello(req *wire.Request) error {
 
 // serveRequest dispatches req, accounts for it, and sends the reply. The
 // accounting comes first so that whoever sees the reply also sees it in
-// the metrics and the audit log.
-func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
+// the metrics and the audit log. A watched request (one that may block)
+// is disarmed before the reply goes, so that a client told its blocked
+// request returned finds the blocking slot free again; handed reports
+// that the watchdog handed the reading on meanwhile.
+func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time, watched *readerSlot) (handed bool) {
 	res := c.dispatch(req)
+	handed = watched != nil && !watched.disarm()
 	if res.release != nil {
 		defer res.release()
 	}
@@ -328,6 +353,7 @@ func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
 		res.rep.ID, res.rep.Op, res.rep.Handle = req.ID, req.Op, req.Handle
 		c.sendReply(&res.rep, -1)
 	}
+	return handed
 }
 
 func resultFor(code wire.Code) string {

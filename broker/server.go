@@ -25,6 +25,8 @@ type Server struct {
 
 	readBufs sync.Pool // receive buffers of Limits.MaxMessage bytes
 
+	blocking gate // server-wide slots for requests that may block (blocking.go)
+
 	accepted atomic.Int64 // clients Serve is serving now
 }
 
@@ -33,11 +35,14 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	if note := cfg.Limits.fitThreads(); note != "" {
+		cfg.Log.Warn(note)
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("broker: metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, m: m}
+	s := &Server{cfg: cfg, m: m, blocking: newGate(cfg.Limits.MaxBlockingTotal)}
 	s.readBufs.New = func() any { b := make([]byte, cfg.Limits.MaxMessage); return &b }
 	return s, nil
 }
