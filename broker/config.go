@@ -49,6 +49,12 @@ type Config struct {
 	// then the connections close regardless (a request stuck in a system
 	// call keeps only its goroutine). Zero means 5 seconds.
 	DrainTimeout time.Duration
+	// IdleTimeout ends a connection accepted by Serve that has had no
+	// request in flight and received none for this long, freeing its slot
+	// and handles; the client is told why first. Zero means 5 minutes;
+	// NoIdleTimeout (any negative value) never. ServeConn's connections
+	// (a launcher's child) are never timed out.
+	IdleTimeout time.Duration
 	// OnConnect, if set, runs for every client before it is served, with
 	// the grants the client is about to receive; an error refuses the
 	// client. The kernel layer (package broker/enforce) uses it to mark the
@@ -60,9 +66,18 @@ type Config struct {
 	OnConnect func(id Identity, grants []Grant) (release func(), err error)
 }
 
+// NoIdleTimeout as Config.IdleTimeout keeps idle clients connected.
+const NoIdleTimeout time.Duration = -1
+
+// DefaultIdleTimeout is used for a zero Config.IdleTimeout.
+const DefaultIdleTimeout = 5 * time.Minute
+
 func (c *Config) setDefaults() error {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.Limits.MaxHandles == 0 {
 		c.Limits.MaxHandles = DefaultLimits.MaxHandles
