@@ -88,6 +88,8 @@ type brokerOptions struct {
 	// uid, if not 0, runs the broker as that user (and group); its
 	// directory is then theirs.
 	uid int
+	// optional marks every grant optional (it may be missing at start).
+	optional bool
 }
 
 func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerProc {
@@ -101,7 +103,7 @@ func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerP
 	}
 	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
 	for _, g := range grants {
-		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q}\n", g.name, g.path, g.rights)
+		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q, optional: %v}\n", g.name, g.path, g.rights, o.optional)
 	}
 	cfgPath := filepath.Join(dir, "broker.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
