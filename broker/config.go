@@ -16,10 +16,16 @@ type Limits struct {
 	MaxInflight int // requests per client being served at once
 	MaxMessage  int // bytes per message, header included
 	MaxClients  int // clients Serve serves at once (ServeConn's are not counted)
+	// MaxBlocking and MaxBlockingTotal bound the requests that may block
+	// in a system call (see blocking.go) being served at once, per client
+	// and over all clients; each pins a thread while it waits. New lowers
+	// MaxBlockingTotal to what RLIMIT_NPROC leaves room for.
+	MaxBlocking      int
+	MaxBlockingTotal int
 }
 
 // DefaultLimits are used for every zero field of Config.Limits.
-var DefaultLimits = Limits{MaxHandles: 1024, MaxInflight: 64, MaxMessage: wire.MaxMessage, MaxClients: 256}
+var DefaultLimits = Limits{MaxHandles: 1024, MaxInflight: 64, MaxMessage: wire.MaxMessage, MaxClients: 256, MaxBlocking: 16, MaxBlockingTotal: 256}
 
 // Config configures a Server.
 type Config struct {
@@ -43,6 +49,12 @@ type Config struct {
 	// then the connections close regardless (a request stuck in a system
 	// call keeps only its goroutine). Zero means 5 seconds.
 	DrainTimeout time.Duration
+	// IdleTimeout ends a connection accepted by Serve that has had no
+	// request in flight and received none for this long, freeing its slot
+	// and handles; the client is told why first. Zero means 5 minutes;
+	// NoIdleTimeout (any negative value) never. ServeConn's connections
+	// (a launcher's child) are never timed out.
+	IdleTimeout time.Duration
 	// OnConnect, if set, runs for every client before it is served, with
 	// the grants the client is about to receive; an error refuses the
 	// client. The kernel layer (package broker/enforce) uses it to mark the
@@ -54,9 +66,18 @@ type Config struct {
 	OnConnect func(id Identity, grants []Grant) (release func(), err error)
 }
 
+// NoIdleTimeout as Config.IdleTimeout keeps idle clients connected.
+const NoIdleTimeout time.Duration = -1
+
+// DefaultIdleTimeout is used for a zero Config.IdleTimeout.
+const DefaultIdleTimeout = 5 * time.Minute
+
 func (c *Config) setDefaults() error {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 5 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.Limits.MaxHandles == 0 {
 		c.Limits.MaxHandles = DefaultLimits.MaxHandles
@@ -70,6 +91,12 @@ func (c *Config) setDefaults() error {
 	if c.Limits.MaxClients == 0 {
 		c.Limits.MaxClients = DefaultLimits.MaxClients
 	}
+	if c.Limits.MaxBlocking == 0 {
+		c.Limits.MaxBlocking = min(DefaultLimits.MaxBlocking, c.Limits.MaxInflight)
+	}
+	if c.Limits.MaxBlockingTotal == 0 {
+		c.Limits.MaxBlockingTotal = DefaultLimits.MaxBlockingTotal
+	}
 	switch {
 	case c.Limits.MaxHandles < 1 || c.Limits.MaxHandles > 1<<20:
 		return fmt.Errorf("broker: max handles %d outside 1..%d", c.Limits.MaxHandles, 1<<20)
@@ -79,6 +106,10 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("broker: max message %d outside 4096..%d", c.Limits.MaxMessage, wire.MaxMessage)
 	case c.Limits.MaxClients < 1:
 		return fmt.Errorf("broker: max clients %d below 1", c.Limits.MaxClients)
+	case c.Limits.MaxBlocking < 1 || c.Limits.MaxBlocking > c.Limits.MaxInflight:
+		return fmt.Errorf("broker: max blocking %d outside 1..%d (max in-flight)", c.Limits.MaxBlocking, c.Limits.MaxInflight)
+	case c.Limits.MaxBlockingTotal < 1 || c.Limits.MaxBlockingTotal > maxBlockingTotal:
+		return fmt.Errorf("broker: max blocking total %d outside 1..%d", c.Limits.MaxBlockingTotal, maxBlockingTotal)
 	}
 	for i := range c.Policy.Rules {
 		if err := c.Policy.Rules[i].validate(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/capfd/capfd/rights"
 	"gopkg.in/yaml.v3"
@@ -24,6 +25,9 @@ type FileConfig struct {
 	// "auto" (the default: BPF LSM when this kernel can load it), "off",
 	// or "require" (refuse to start without BPF LSM).
 	Kernel string `yaml:"kernel"`
+	// IdleTimeout ends a client's connection after this long with no
+	// request (Go duration text: "5m", "90s"); "0" never; "" is 5m.
+	IdleTimeout string `yaml:"idle_timeout"`
 
 	Metrics struct {
 		// Address is host:port for /metrics; empty disables metrics.
@@ -45,6 +49,10 @@ type FileConfig struct {
 		MaxInflight int `yaml:"max_inflight"`
 		MaxMessage  int `yaml:"max_message"`
 		MaxClients  int `yaml:"max_clients"`
+		// Requests that may block in a system call, per client and in
+		// all (Limits.MaxBlocking, MaxBlockingTotal).
+		MaxBlocking      int `yaml:"max_blocking"`
+		MaxBlockingTotal int `yaml:"max_blocking_total"`
 	} `yaml:"limits"`
 
 	Clients []struct {
@@ -54,6 +62,9 @@ type FileConfig struct {
 			Name   string `yaml:"name"`
 			Path   string `yaml:"path"`
 			Rights string `yaml:"rights"` // rights.Pair text: "ro", "rw:ro", ...
+			// Optional: the directory may appear after the broker
+			// starts (until then its clients are refused, told why).
+			Optional bool `yaml:"optional"`
 		} `yaml:"grants"`
 	} `yaml:"clients"`
 }
@@ -106,7 +117,29 @@ func ParseFile(data []byte) (*FileConfig, error) {
 	default:
 		return nil, fmt.Errorf("kernel %q: want auto, off or require", fc.Kernel)
 	}
+	if _, err := ParseIdleTimeout(fc.IdleTimeout); err != nil {
+		return nil, fmt.Errorf("idle_timeout: %w", err)
+	}
 	return &fc, nil
+}
+
+// ParseIdleTimeout reads an idle timeout as Config.IdleTimeout takes it:
+// "" is the default, "0" is NoIdleTimeout, anything else a positive Go
+// duration.
+func ParseIdleTimeout(text string) (time.Duration, error) {
+	if text == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(text)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%q: want a duration such as \"5m\", or \"0\" for none", text)
+	case d < 0:
+		return 0, fmt.Errorf("%q: negative", text)
+	case d == 0:
+		return NoIdleTimeout, nil
+	}
+	return d, nil
 }
 
 // Mode returns the socket's permission bits (0600 by default).
@@ -135,7 +168,7 @@ func (fc *FileConfig) Policy() (Policy, error) {
 			if err != nil {
 				return Policy{}, fmt.Errorf("client %q: grant %q: rights: %w", name, g.Name, err)
 			}
-			rule.Grants = append(rule.Grants, Grant{Name: g.Name, Path: g.Path, Rights: pair})
+			rule.Grants = append(rule.Grants, Grant{Name: g.Name, Path: g.Path, Rights: pair, Optional: g.Optional})
 		}
 		if err := rule.validate(); err != nil {
 			return Policy{}, err
@@ -147,5 +180,7 @@ func (fc *FileConfig) Policy() (Policy, error) {
 
 // LimitsConfig returns the configured limits (zero fields take defaults in New).
 func (fc *FileConfig) LimitsConfig() Limits {
-	return Limits{MaxHandles: fc.Limits.MaxHandles, MaxInflight: fc.Limits.MaxInflight, MaxMessage: fc.Limits.MaxMessage, MaxClients: fc.Limits.MaxClients}
+	l := fc.Limits
+	return Limits{MaxHandles: l.MaxHandles, MaxInflight: l.MaxInflight, MaxMessage: l.MaxMessage, MaxClients: l.MaxClients,
+		MaxBlocking: l.MaxBlocking, MaxBlockingTotal: l.MaxBlockingTotal}
 }

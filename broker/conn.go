@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/capfd/capfd/broker/wire"
@@ -21,16 +24,24 @@ import (
 // only costs the broker.
 const maxProtocolErrors = 64
 
+var errTooManyMalformed = errors.New("broker: too many malformed messages")
+
 // clientConn is one client's connection and everything it holds.
 type clientConn struct {
 	srv   *Server
 	conn  *wire.Conn
 	id    Identity
+	rule  string // the policy rule that matched, "" over ServeConn
 	table *handleTable
 	roots []wire.Root
 
 	inflight chan struct{} // one slot per request being served
-	workers  sync.WaitGroup
+	blocking gate          // one slot per blocked request (blocking.go)
+	overflow atomic.Bool   // a request is blocked without a server slot
+
+	idleExpired atomic.Bool // the idle timeout ended the connection (idle.go)
+	lastActive  atomic.Int64
+	workers     sync.WaitGroup
 
 	// The reader's state, handed from reader to reader (see read).
 	readerDone     chan error
@@ -39,24 +50,47 @@ type clientConn struct {
 
 // serve runs the connection: handshake, then requests until the client
 // goes away or ctx is cancelled; then it drains the requests in flight and
-// releases every handle the client held.
-func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule string, grants []Grant) error {
+// releases every handle the client held. slot, if not nil, is taken once
+// the client has said hello (Serve's client limit: a client that connects
+// and says nothing holds no slot) and returns its release. Whatever ends
+// the connection, the client is told why in an error reply first, except
+// when it left by itself.
+func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule string, grants []Grant, slot func() (func(), error)) error {
 	defer uc.Close()
 	c := &clientConn{
 		srv:        s,
 		conn:       wire.NewConn(uc),
 		id:         id,
+		rule:       rule,
 		table:      newHandleTable(s.cfg.Limits.MaxHandles, func(d int) { s.m.handles.Add(float64(d)) }),
 		inflight:   make(chan struct{}, s.cfg.Limits.MaxInflight),
+		blocking:   newGate(s.cfg.Limits.MaxBlocking),
 		readerDone: make(chan error, 1),
 	}
 	defer c.table.closeAll()
+	hello, err := c.readHello()
+	if err != nil {
+		c.refused("handshake failed", err)
+		return err
+	}
+	if slot != nil {
+		release, err := slot()
+		if err != nil {
+			c.refuseHello(&hello, err)
+			c.refused("client limit", err)
+			return err
+		}
+		// Deferred after uc.Close, so it runs before it: a client that
+		// sees its connection end finds the slot free again.
+		defer release()
+	}
 	if s.cfg.OnConnect != nil {
 		release, err := s.cfg.OnConnect(id, grants)
 		if err != nil {
-			s.m.refused.Inc()
-			s.cfg.Audit.Warn("refused", "client", id, "reason", "connect hook failed", "err", err.Error())
-			return fmt.Errorf("broker: connect hook: %w", err)
+			err = fmt.Errorf("broker: kernel layer refused this client: %w", err)
+			c.refuseHello(&hello, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: err.Error()})
+			c.refused("connect hook failed", err)
+			return err
 		}
 		if release != nil {
 			// Runs when serve returns, after the drain: whatever the
@@ -66,13 +100,17 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		}
 	}
 	if err := c.openRoots(grants); err != nil {
-		s.m.refused.Inc()
-		s.cfg.Audit.Warn("refused", "client", id, "reason", err.Error())
+		var ge *GrantError
+		if errors.As(err, &ge) {
+			c.refuseHello(&hello, ge.refusal())
+		} else {
+			c.refuseHello(&hello, &replyError{code: wire.CodeLimit, errno: unix.EMFILE, msg: err.Error()})
+		}
+		c.refused(err.Error(), err)
 		return err
 	}
-	if err := c.handshake(); err != nil {
-		s.m.refused.Inc()
-		s.cfg.Audit.Warn("refused", "client", id, "reason", "handshake failed", "err", err.Error())
+	if err := c.hello(&hello); err != nil {
+		c.refused("handshake failed", err)
 		return err
 	}
 	s.m.clients.Inc()
@@ -88,16 +126,29 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		uc.SetWriteDeadline(time.Now().Add(s.cfg.DrainTimeout))
 	})
 	defer stop()
+	if slot != nil {
+		defer c.watchIdle(s.cfg.IdleTimeout)()
+	}
 
 	go c.read(ctx)
-	err := <-c.readerDone
+	err = <-c.readerDone
 	if ctx.Err() == nil {
-		// The client is gone: its handles go now, even while a request
-		// of its is still blocked in a system call (that call keeps its
-		// descriptor alive until it returns).
+		// The client is gone, or is being sent away: its handles go now,
+		// even while a request of its is still blocked in a system call
+		// (that call keeps its descriptor alive until it returns).
 		released := c.table.len()
 		c.table.closeAll()
-		s.cfg.Audit.Info("disconnect", "client", id, "handles_released", released)
+		reason := "client left"
+		switch {
+		case c.idleExpired.Load():
+			reason = "idle"
+			err = fmt.Errorf("broker: idle for %v", s.cfg.IdleTimeout)
+			c.goodbye(&replyError{code: wire.CodeLimit, errno: unix.ETIMEDOUT, msg: fmt.Sprintf("no request for %v (the idle timeout): closing the connection", s.cfg.IdleTimeout)})
+		case errors.Is(err, errTooManyMalformed):
+			reason = "malformed messages"
+			c.goodbye(errBadRequest(err.Error() + ": closing the connection"))
+		}
+		s.cfg.Audit.Info("disconnect", "client", id, "handles_released", released, "reason", reason)
 		// Nobody is left to answer; a request stuck in a system call
 		// must not keep ServeConn (and a launcher waiting on it) forever.
 		waitTimeout(&c.workers, s.cfg.DrainTimeout)
@@ -107,8 +158,15 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		return err
 	}
 	drained := waitTimeout(&c.workers, s.cfg.DrainTimeout)
+	c.goodbye(&replyError{code: wire.CodeShutdown, errno: unix.ESHUTDOWN, msg: "broker shutting down: closing the connection"})
 	s.cfg.Audit.Info("disconnect", "client", id, "handles_released", c.table.len(), "reason", "shutdown", "drained", drained)
 	return nil
+}
+
+// refused audits and counts a client turned away before it was served.
+func (c *clientConn) refused(reason string, err error) {
+	c.srv.m.refused.Inc()
+	c.srv.cfg.Audit.Warn("refused", "client", c.id, "rule", c.rule, "reason", reason, "err", err.Error())
 }
 
 // waitTimeout waits for wg for at most d and reports whether it finished.
@@ -131,7 +189,7 @@ func (c *clientConn) openRoots(grants []Grant) error {
 	for _, g := range grants {
 		d, err := capfd.OpenDir(g.Path, g.Rights)
 		if err != nil {
-			return fmt.Errorf("broker: grant %q: %w", g.Name, err)
+			return grantError(c.rule, g, err)
 		}
 		h, ok := c.table.add(capfd.ServeDir(d, g.Name))
 		if !ok {
@@ -173,10 +231,11 @@ func (c *clientConn) mayBlock(req *wire.Request) bool {
 func (c *clientConn) read(ctx context.Context) {
 	bufp := c.srv.readBufs.Get().(*[]byte)
 	defer c.srv.readBufs.Put(bufp)
-	slot := &readerSlot{handoff: func() { c.read(ctx) }}
+	slot := &readerSlot{handoff: func() { c.read(ctx) }, stalled: c.stalled, unstalled: c.unstalled}
 	defer slot.register()()
 	for {
 		req, err := c.conn.RecvRequest(*bufp)
+		c.touch(time.Now())
 		if err != nil {
 			if err := c.rejected(err); err != nil {
 				c.readerDone <- err
@@ -197,7 +256,7 @@ func (c *clientConn) read(ctx context.Context) {
 			// Closes are cheap and must never be refused for want of an
 			// in-flight slot, or a client could not free handles when it
 			// most needs to: served right here.
-			c.serveRequest(&req, time.Now())
+			c.serveRequest(&req, time.Now(), nil)
 			continue
 		}
 		select {
@@ -207,19 +266,38 @@ func (c *clientConn) read(ctx context.Context) {
 			c.sendError(req.ID, req.Op, req.Handle, errLimit(fmt.Sprintf("%d requests already in flight (limit %d)", len(c.inflight), cap(c.inflight))))
 			continue
 		}
+		armed := c.mayBlock(&req)
+		if armed {
+			if err := c.admitBlocking(); err != nil {
+				<-c.inflight
+				c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
+				c.sendError(req.ID, req.Op, req.Handle, err)
+				continue
+			}
+		}
 		arrived := time.Now()
 		c.workers.Add(1)
 		c.srv.m.inflight.Inc()
-		armed := c.mayBlock(&req)
+		watched := (*readerSlot)(nil)
 		if armed {
 			slot.arm()
+			watched = slot
 		}
-		c.serveRequest(&req, arrived)
+		handed := c.serveRequest(&req, arrived, watched)
+		if watched != nil {
+			c.touch(time.Now()) // the end of a long wait restarts the idle period
+		}
 		c.srv.m.inflight.Dec()
 		<-c.inflight
 		c.workers.Done()
-		if armed && !slot.disarm() {
-			return // handed off: another goroutine reads now
+		if handed {
+			// Handed off: another goroutine reads now, and this one
+			// ends. It ends locked to its thread so that the thread
+			// ends with it: the runtime keeps idle threads for good,
+			// and a burst of blocked requests would otherwise leave
+			// the broker holding one thread per request it waited on.
+			runtime.LockOSThread()
+			return
 		}
 	}
 }
@@ -245,18 +323,19 @@ func (c *clientConn) rejected(err error) error {
 	c.srv.m.ops.WithLabelValues(opLabel(h.Op), resultBad).Inc()
 	c.sendError(h.ID, h.Op, h.Handle, errBadRequest(err.Error()))
 	if c.protocolErrors >= maxProtocolErrors {
-		return fmt.Errorf("broker: %d malformed messages, hanging up", c.protocolErrors)
+		return fmt.Errorf("%w (%d)", errTooManyMalformed, c.protocolErrors)
 	}
 	return nil
 }
 
 // handshakeTimeout bounds how long a new connection may take to say hello:
 // a client that connects and says nothing must not hold a goroutine and
-// descriptors forever.
+// descriptors forever. It holds no client slot meanwhile (see serve).
 const handshakeTimeout = 10 * time.Second
 
-// handshake reads the first request, which must be hello, and answers it.
-func (c *clientConn) handshake() error {
+// readHello reads the first request, which must be hello. Whatever is
+// wrong with it is answered before the error is returned.
+func (c *clientConn) readHello() (wire.Request, error) {
 	uc := c.conn.UnixConn()
 	uc.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	defer uc.SetReadDeadline(time.Time{})
@@ -265,16 +344,27 @@ func (c *clientConn) handshake() error {
 	req, err := c.conn.RecvRequest(*bufp)
 	if err != nil {
 		var re *wire.RecvError
-		if errors.As(err, &re) && re.HeaderOK {
+		switch {
+		case errors.As(err, &re) && re.HeaderOK:
 			c.sendError(re.Header.ID, re.Header.Op, re.Header.Handle, errBadRequest(err.Error()))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			c.goodbye(errBadRequest(fmt.Sprintf("no hello within %v: closing the connection", handshakeTimeout)))
+		default:
+			c.goodbye(errBadRequest(err.Error()))
 		}
-		return fmt.Errorf("broker: handshake: %w", err)
+		return req, fmt.Errorf("broker: handshake: %w", err)
 	}
 	if req.Op != wire.OpHello {
 		c.sendError(req.ID, req.Op, req.Handle, errBadRequest("the first request must be hello"))
-		return fmt.Errorf("broker: client skipped the handshake")
+		return req, fmt.Errorf("broker: client skipped the handshake")
 	}
-	return c.hello(&req)
+	req.Path, req.Path2, req.Name, req.Data = "", "", "", nil // alias the buffer; hello has none
+	return req, nil
+}
+
+// refuseHello answers the client's hello with err instead of the roots.
+func (c *clientConn) refuseHello(hello *wire.Request, err error) {
+	c.sendError(hello.ID, wire.OpHello, 0, err)
 }
 
 // hello answers the handshake: the version both sides speak, the rights
@@ -301,9 +391,13 @@ func (c *clientConn) hello(req *wire.Request) error {
 
 // serveRequest dispatches req, accounts for it, and sends the reply. The
 // accounting comes first so that whoever sees the reply also sees it in
-// the metrics and the audit log.
-func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
+// the metrics and the audit log. A watched request (one that may block)
+// is disarmed before the reply goes, so that a client told its blocked
+// request returned finds the blocking slot free again; handed reports
+// that the watchdog handed the reading on meanwhile.
+func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time, watched *readerSlot) (handed bool) {
 	res := c.dispatch(req)
+	handed = watched != nil && !watched.disarm()
 	if res.release != nil {
 		defer res.release()
 	}
@@ -328,6 +422,7 @@ func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time) {
 		res.rep.ID, res.rep.Op, res.rep.Handle = req.ID, req.Op, req.Handle
 		c.sendReply(&res.rep, -1)
 	}
+	return handed
 }
 
 func resultFor(code wire.Code) string {

@@ -28,6 +28,12 @@ type readerSlot struct {
 	state   atomic.Int32
 	since   atomic.Int64 // when the request being served started, UnixNano
 	handoff func()       // starts the next reader
+	// stalled takes the blocking slots of a request found blocked (see
+	// blocking.go) and returns what it took, for unstalled; held records
+	// it, written before the state becomes readerHanded.
+	stalled   func() int32
+	unstalled func(int32)
+	held      atomic.Int32
 }
 
 // watchdog is the one goroutine (per process) that hands the reading on
@@ -69,9 +75,15 @@ func watchdogRun() {
 			now := time.Now().UnixNano()
 			watchdog.mu.Lock()
 			for s := range watchdog.readers {
-				if s.state.Load() == readerServing && now-s.since.Load() >= int64(handoffAfter) &&
-					s.state.CompareAndSwap(readerServing, readerHanded) {
+				if s.state.Load() != readerServing || now-s.since.Load() < int64(handoffAfter) {
+					continue
+				}
+				held := s.stalled()
+				s.held.Store(held)
+				if s.state.CompareAndSwap(readerServing, readerHanded) {
 					go s.handoff()
+				} else {
+					s.unstalled(held) // it returned meanwhile
 				}
 			}
 			watchdog.mu.Unlock()
@@ -105,8 +117,13 @@ func (s *readerSlot) arm() {
 }
 
 // disarm marks the end of the request and reports whether this goroutine
-// is still the reader (false: the watchdog handed the reading on).
+// is still the reader (false: the watchdog handed the reading on, and
+// what the blocked request held is given back now).
 func (s *readerSlot) disarm() bool {
 	watchdog.armed.Add(-1)
-	return s.state.CompareAndSwap(readerServing, readerReading)
+	if s.state.CompareAndSwap(readerServing, readerReading) {
+		return true
+	}
+	s.unstalled(s.held.Load())
+	return false
 }

@@ -28,6 +28,8 @@ type Identity struct {
 	// is valid during Config.OnConnect (the kernel layer marks the client
 	// through it).
 	PidFD int
+
+	pidfdErr error // why there is no pidfd (EMFILE, say), for a refusal's reason
 }
 
 // LogValue makes an Identity a tidy group in the audit log.
@@ -77,8 +79,11 @@ func peerIdentity(uc *net.UnixConn) (Identity, error) {
 	}
 	id.PID, id.UID, id.GID = cred.Pid, cred.Uid, cred.Gid
 	if pidfd < 0 && cred.Pid > 0 {
-		if fd, err := unix.PidfdOpen(int(cred.Pid), 0); err == nil {
+		fd, err := unix.PidfdOpen(int(cred.Pid), 0)
+		if err == nil {
 			pidfd = fd
+		} else {
+			id.pidfdErr = fmt.Errorf("pidfd: %w", err)
 		}
 	}
 	if pidfd >= 0 {

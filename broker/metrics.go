@@ -25,6 +25,7 @@ type metrics struct {
 	clients   prometheus.Gauge
 	handles   prometheus.Gauge
 	inflight  prometheus.Gauge
+	blocking  prometheus.Gauge
 	refused   prometheus.Counter
 	malformed prometheus.Counter
 
@@ -80,6 +81,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "capfd", Subsystem: "broker", Name: "inflight",
 			Help: "Requests being served now, over all clients.",
 		}),
+		blocking: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "capfd", Subsystem: "broker", Name: "blocking",
+			Help: "Requests that may block in a system call being served now, over all clients (each pins a thread while it waits).",
+		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "capfd", Subsystem: "broker", Name: "clients_refused_total",
 			Help: "Connections refused: no policy rule matched, or the handshake failed.",
@@ -89,7 +94,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Messages rejected by the protocol decoder.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.ops, m.denials, m.latency, m.clients, m.handles, m.inflight, m.refused, m.malformed} {
+	for _, c := range []prometheus.Collector{m.ops, m.denials, m.latency, m.clients, m.handles, m.inflight, m.blocking, m.refused, m.malformed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

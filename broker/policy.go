@@ -13,6 +13,10 @@ type Grant struct {
 	Name   string
 	Path   string
 	Rights rights.Pair
+	// Optional lets the directory appear after the broker starts: New does
+	// not require it, and until it exists a client of the rule is refused
+	// with the reason (see GrantError).
+	Optional bool
 }
 
 // Match says which clients a rule applies to. Every field that is set must

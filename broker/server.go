@@ -9,9 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/capfd/capfd/broker/wire"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sys/unix"
 )
 
 // Server is a broker. It serves any number of connections at once, each
@@ -25,7 +23,11 @@ type Server struct {
 
 	readBufs sync.Pool // receive buffers of Limits.MaxMessage bytes
 
+	blocking gate // server-wide slots for requests that may block (blocking.go)
+
 	accepted atomic.Int64 // clients Serve is serving now
+
+	idleDeferred atomic.Int64 // idle checks that found a request in flight (tests)
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -33,11 +35,17 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	if err := cfg.Policy.CheckGrants(); err != nil {
+		return nil, fmt.Errorf("broker: policy: %w", err)
+	}
+	if note := cfg.Limits.fitThreads(); note != "" {
+		cfg.Log.Warn(note)
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("broker: metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, m: m}
+	s := &Server{cfg: cfg, m: m, blocking: newGate(cfg.Limits.MaxBlockingTotal)}
 	s.readBufs.New = func() any { b := make([]byte, cfg.Limits.MaxMessage); return &b }
 	return s, nil
 }
@@ -58,6 +66,8 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	defer ln.Close()
+	spare := newSpareFD()
+	defer spare.close()
 	var delay time.Duration
 	for {
 		uc, err := ln.AcceptUnix()
@@ -68,6 +78,9 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 					return nil
 				}
 				return err
+			}
+			if outOfDescriptors(err) && s.refuseOutOfDescriptors(ln, spare) {
+				continue
 			}
 			// Out of descriptors and the like: back off and retry, as
 			// net/http does, rather than give up on every client.
@@ -82,35 +95,6 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 			defer s.wg.Done()
 			s.serveAccepted(ctx, uc)
 		}()
-	}
-}
-
-func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
-	if n := s.accepted.Add(1); n > int64(s.cfg.Limits.MaxClients) {
-		s.accepted.Add(-1)
-		s.m.refused.Inc()
-		s.cfg.Audit.Warn("refused", "reason", "client limit", "limit", s.cfg.Limits.MaxClients)
-		refuse(uc, wire.CodeLimit, unix.EAGAIN, fmt.Sprintf("the broker serves at most %d clients", s.cfg.Limits.MaxClients))
-		return
-	}
-	defer s.accepted.Add(-1)
-	id, err := peerIdentity(uc)
-	if err != nil {
-		s.m.refused.Inc()
-		s.cfg.Audit.Warn("refused", "reason", "no peer identity", "err", err.Error())
-		uc.Close()
-		return
-	}
-	defer id.close()
-	rule, ok := s.cfg.Policy.Lookup(id)
-	if !ok {
-		s.m.refused.Inc()
-		s.cfg.Audit.Warn("refused", "client", id, "reason", "no policy rule matches")
-		refuse(uc, wire.CodeRefused, unix.EACCES, "no policy rule matches this client")
-		return
-	}
-	if err := s.serve(ctx, uc, id, rule.Name, rule.Grants); err != nil {
-		s.cfg.Log.Info("client connection ended", "client", id, "err", err)
 	}
 }
 
@@ -133,22 +117,5 @@ func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn, grants []Gra
 	defer id.close()
 	s.wg.Add(1)
 	defer s.wg.Done()
-	return s.serve(ctx, conn, id, "", grants)
-}
-
-// refuse answers whatever the client sends first with an error, so a
-// refused client learns why instead of seeing a bare hang-up.
-func refuse(uc *net.UnixConn, code wire.Code, errno unix.Errno, why string) {
-	defer uc.Close()
-	uc.SetDeadline(time.Now().Add(time.Second))
-	c := wire.NewConn(uc)
-	buf := make([]byte, wire.MaxMessage)
-	req, err := c.RecvRequest(buf)
-	if err != nil {
-		return
-	}
-	msg, err := wire.AppendError(nil, req.ID, req.Op, req.Handle, wire.ErrorReply{Code: code, Errno: uint32(errno), Message: why})
-	if err == nil {
-		c.Send(msg, -1)
-	}
+	return s.serve(ctx, conn, id, "", grants, nil)
 }

@@ -29,8 +29,9 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "the broker's configuration file (YAML; see examples/broker.yaml)")
 	socketOverride := fs.String("socket", "", "listen on this socket instead of the configured one")
 	kernelOverride := fs.String("kernel", "", "kernel enforcement: auto (BPF LSM if this kernel loads it), off, or require (default: the config's kernel, else auto)")
+	idleOverride := fs.String("idle-timeout", "", "close a client's connection after this long without a request, e.g. 5m; 0 for never (default: the config's idle_timeout, else 5m)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: capfd broker --config broker.yaml [--socket PATH] [--kernel auto|off|require]")
+		fmt.Fprintln(stderr, "usage: capfd broker --config broker.yaml [--socket PATH] [--kernel auto|off|require] [--idle-timeout DURATION]")
 		fs.PrintDefaults()
 	}
 	if code := parseFlags(fs, args); code >= 0 {
@@ -51,8 +52,22 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 	if *kernelOverride != "" {
 		fc.Kernel = *kernelOverride
 	}
+	if *idleOverride != "" {
+		fc.IdleTimeout = *idleOverride
+	}
 	if _, err := enforce.ParseMode(fc.Kernel); err != nil {
 		fmt.Fprintf(stderr, "capfd broker: %v\n", err)
+		return 2
+	}
+	if _, err := broker.ParseIdleTimeout(fc.IdleTimeout); err != nil {
+		fmt.Fprintf(stderr, "capfd broker: --idle-timeout: %v\n", err)
+		return 2
+	}
+	// Every grant that is not optional must open now: a broker that
+	// started anyway would refuse each of its clients.
+	policy, _ := fc.Policy() // validated by LoadFile
+	if err := policy.CheckGrants(); err != nil {
+		fmt.Fprintf(stderr, "capfd broker: %s: %v\n", *configPath, err)
 		return 2
 	}
 	if err := serveBroker(fc, stderr); err != nil {
@@ -91,13 +106,15 @@ func serveBroker(fc *broker.FileConfig, stderr io.Writer) error {
 		}
 	}()
 
+	idle, _ := broker.ParseIdleTimeout(fc.IdleTimeout) // checked by runBroker
 	srv, err := broker.New(broker.Config{
-		Policy:    policy,
-		Limits:    fc.LimitsConfig(),
-		Audit:     audit,
-		AuditAll:  fc.Audit.AllOperations,
-		Log:       logger,
-		OnConnect: kernel.OnConnect,
+		IdleTimeout: idle,
+		Policy:      policy,
+		Limits:      fc.LimitsConfig(),
+		Audit:       audit,
+		AuditAll:    fc.Audit.AllOperations,
+		Log:         logger,
+		OnConnect:   kernel.OnConnect,
 	})
 	if err != nil {
 		return err

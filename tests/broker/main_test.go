@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	capfdBin = filepath.Join(dir, "capfd")
+	os.Chmod(dir, 0o755) // brokers run as another user execute it too
 	build := exec.Command("go", "build", "-o", capfdBin, "github.com/capfd/capfd/cmd/capfd")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
@@ -51,6 +53,16 @@ type brokerProc struct {
 	metrics string // http://.../metrics
 	audit   string // audit log path
 	dir     string
+
+	logMu sync.Mutex
+	log   strings.Builder // the broker's standard error
+}
+
+// logText returns what the broker wrote to standard error so far.
+func (b *brokerProc) logText() string {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	return b.log.String()
 }
 
 // grantSpec is one grant in the generated configuration.
@@ -73,6 +85,11 @@ type brokerOptions struct {
 	// skipOnStartError skips the test, instead of failing it, when the
 	// process cannot be started at all (a namespace the host refuses).
 	skipOnStartError bool
+	// uid, if not 0, runs the broker as that user (and group); its
+	// directory is then theirs.
+	uid int
+	// optional marks every grant optional (it may be missing at start).
+	optional bool
 }
 
 func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerProc {
@@ -86,11 +103,23 @@ func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerP
 	}
 	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
 	for _, g := range grants {
-		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q}\n", g.name, g.path, g.rights)
+		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q, optional: %v}\n", g.name, g.path, g.rights, o.optional)
 	}
 	cfgPath := filepath.Join(dir, "broker.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if o.uid != 0 {
+		for _, p := range []string{dir, cfgPath} {
+			if err := os.Chown(p, o.uid, o.uid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.Chmod(filepath.Dir(dir), 0o755)
+		if o.attr == nil {
+			o.attr = &syscall.SysProcAttr{}
+		}
+		o.attr.Credential = &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.uid)}
 	}
 	args := append(append([]string{}, o.wrapper...), capfdBin, "broker", "--config", cfgPath)
 	args = append(args, o.extraArgs...)
@@ -113,6 +142,9 @@ func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerP
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
+			b.logMu.Lock()
+			b.log.WriteString(line + "\n")
+			b.logMu.Unlock()
 			if m := metricsRE.FindStringSubmatch(line); m != nil {
 				b.metrics = m[1]
 			}
