@@ -24,6 +24,8 @@ type call struct {
 	// descriptors (see writeMemory).
 	pidfds map[int]int
 	mems   map[int]int
+	// cred is the state of asCaller (creds_linux.go).
+	cred credState
 	// deferValid skips locate's ID_VALID check for a request whose only
 	// effect is the descriptor it returns (see open): there, ADDFD is the
 	// check, atomically with the install.
@@ -70,6 +72,8 @@ func (c *call) handle() {
 	}
 	r := fail(unix.ENOSYS)
 	c.deferValid = false
+	// The task's credentials are read afresh for every notification.
+	c.cred.loaded, c.cred.nsChecked, c.cred.realIDs = false, false, false
 	if h != nil {
 		r = h(c)
 	}
@@ -79,7 +83,7 @@ func (c *call) handle() {
 // finish sends r for notification id.
 func finish(listener int, id uint64, r result) {
 	switch {
-	case r.pending || r.gone:
+	case r.pending || r.gone || r.errno == errGone:
 		return
 	case r.fd >= 0:
 		err := installAndRespond(listener, id, r.fd, r.cloexec)
@@ -263,6 +267,7 @@ func (c *call) dropPidfd(tid int) {
 func (c *call) closeCaches() {
 	c.closePidfds()
 	c.closeMems()
+	c.closeProcs()
 }
 
 func (c *call) closePidfds() {

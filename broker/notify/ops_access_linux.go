@@ -24,8 +24,13 @@ func sysFaccessat2(c *call) result {
 // faccessat answers "may I?" in two layers: first the capability (R_OK
 // needs read, W_OK write, X_OK exec; F_OK only the lookup), then the
 // kernel's own permission check on the object, made on an O_PATH fd with
-// AT_EMPTY_PATH so no path is walked. The kernel check runs with the
-// supervisor's credentials, which capfd run shares with the program.
+// AT_EMPTY_PATH so no path is walked. Lookup and check run with the task's
+// credentials as access(2) takes them: its real uid and gid (and no
+// capabilities unless the real uid is root) without AT_EACCESS, its
+// filesystem ids and effective capabilities with it (asCaller). The
+// supervisor's own check always passes AT_EACCESS, so that the kernel
+// takes the credentials the thread was given, not the supervisor's real
+// ids.
 func (c *call) faccessat(dirfd int32, addr uint64, mode uint32, flags int) result {
 	const op = "access"
 	if mode&^(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
@@ -44,6 +49,7 @@ func (c *call) faccessat(dirfd int32, addr uint64, mode uint32, flags int) resul
 	if mode&unix.X_OK != 0 {
 		want |= rights.Exec
 	}
+	c.cred.realIDs = flags&unix.AT_EACCESS == 0
 	fd, l, r, done := c.openForMeta(dirfd, addr, flags&(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH), need{op: op, probe: true})
 	if done {
 		return r
@@ -64,7 +70,8 @@ func (c *call) faccessat(dirfd int32, addr uint64, mode uint32, flags int) resul
 			return fail(unix.EACCES)
 		}
 	}
-	if err := unix.Faccessat2(fd, "", mode, unix.AT_EMPTY_PATH|flags&unix.AT_EACCESS); err != nil {
+	err := c.asCaller(func() error { return unix.Faccessat2(fd, "", mode, unix.AT_EMPTY_PATH|unix.AT_EACCESS) })
+	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
 	return ok(0)

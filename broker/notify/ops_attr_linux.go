@@ -33,7 +33,7 @@ func (c *call) fchmodat(dirfd int32, addr uint64, mode uint32, flags int) result
 		return r
 	}
 	defer unix.Close(fd)
-	return c.errResult(op, l, vfsops.Fchmod(fd, mode&0o7777))
+	return c.errResult(op, l, c.asCaller(func() error { return vfsops.Fchmod(fd, mode&0o7777) }))
 }
 
 // chown(path, uid, gid)
@@ -63,7 +63,9 @@ func (c *call) fchownat(dirfd int32, addr, uid, gid uint64, flags int) result {
 	defer unix.Close(fd)
 	// fchownat(fd, "", AT_EMPTY_PATH) works on O_PATH fds, symlinks
 	// included, and walks no path.
-	err := unix.Fchownat(fd, "", int(int32(uid)), int(int32(gid)), unix.AT_EMPTY_PATH)
+	err := c.asCaller(func() error {
+		return unix.Fchownat(fd, "", int(int32(uid)), int(int32(gid)), unix.AT_EMPTY_PATH)
+	})
 	return c.errResult(op, l, err)
 }
 
@@ -93,7 +95,7 @@ func sysUtimensat(c *call) result {
 		return r
 	}
 	defer unix.Close(fd)
-	return c.errResult(op, l, vfsops.Futimes(fd, times[0], times[1]))
+	return c.errResult(op, l, c.asCaller(func() error { return vfsops.Futimes(fd, times[0], times[1]) }))
 }
 
 // truncate(path, length)
@@ -124,7 +126,9 @@ func sysTruncate(c *call) result {
 		return fail(c.errnoOf(op, l, err))
 	}
 	defer unix.Close(fd)
-	return c.errResult(op, l, vfsops.Ftruncate(fd, length))
+	// As the task too: truncating clears set-user-ID bits unless the
+	// caller holds CAP_FSETID.
+	return c.errResult(op, l, c.asCaller(func() error { return vfsops.Ftruncate(fd, length) }))
 }
 
 // The xattr syscalls that take a path are not served: they answer

@@ -53,7 +53,11 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 			// object is never a symlink.
 			return fail(unix.EINVAL)
 		}
-		t, err := vfsops.Readlink(l.g.fd, l.rest, resolveHow)
+		var t string
+		err := c.asCaller(func() (err error) {
+			t, err = vfsops.Readlink(l.g.fd, l.rest, resolveHow)
+			return err
+		})
 		if err != nil {
 			return fail(c.errnoOf(op, l, err))
 		}
@@ -79,7 +83,7 @@ func (c *call) mkdirat(dirfd int32, addr uint64, mode uint32) result {
 		return r
 	}
 	mode = mode & 0o7777 &^ c.umask()
-	return c.errResult(op, l, vfsops.Mkdir(l.g.fd, l.rest, mode, resolveHow))
+	return c.errResult(op, l, c.asCaller(func() error { return vfsops.Mkdir(l.g.fd, l.rest, mode, resolveHow) }))
 }
 
 // unlink(path)
@@ -100,10 +104,12 @@ func (c *call) unlinkat(dirfd int32, addr uint64, flags int) result {
 	if done {
 		return r
 	}
-	if flags&unix.AT_REMOVEDIR != 0 {
-		return c.errResult(op, l, vfsops.Rmdir(l.g.fd, l.rest, resolveHow))
-	}
-	return c.errResult(op, l, vfsops.Unlink(l.g.fd, l.rest, resolveHow))
+	return c.errResult(op, l, c.asCaller(func() error {
+		if flags&unix.AT_REMOVEDIR != 0 {
+			return vfsops.Rmdir(l.g.fd, l.rest, resolveHow)
+		}
+		return vfsops.Unlink(l.g.fd, l.rest, resolveHow)
+	}))
 }
 
 // rename(old, new)
@@ -143,7 +149,9 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 	if errno := c.check(to, need{op: op, parent: newNeed}); errno != 0 {
 		return fail(errno)
 	}
-	return c.errResult(op, from, vfsops.RenameFlags(from.g.fd, from.rest, to.g.fd, to.rest, flags, resolveHow))
+	return c.errResult(op, from, c.asCaller(func() error {
+		return vfsops.RenameFlags(from.g.fd, from.rest, to.g.fd, to.rest, flags, resolveHow)
+	}))
 }
 
 // symlink(target, linkpath)
@@ -168,7 +176,7 @@ func (c *call) symlinkat(targetAddr uint64, dirfd int32, addr uint64) result {
 	if done {
 		return r
 	}
-	return c.errResult(op, l, vfsops.Symlink(target, l.g.fd, l.rest, resolveHow))
+	return c.errResult(op, l, c.asCaller(func() error { return vfsops.Symlink(target, l.g.fd, l.rest, resolveHow) }))
 }
 
 // link(old, new)
@@ -199,7 +207,9 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 	if errno := c.check(to, need{op: op, parent: rights.LinkTo}); errno != 0 {
 		return fail(errno)
 	}
-	return c.errResult(op, from, vfsops.Link(from.g.fd, from.rest, to.g.fd, to.rest, resolveHow))
+	return c.errResult(op, from, c.asCaller(func() error {
+		return vfsops.Link(from.g.fd, from.rest, to.g.fd, to.rest, resolveHow)
+	}))
 }
 
 // locateChecked reads the path at addr, locates and checks it, and refuses

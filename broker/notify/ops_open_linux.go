@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"path"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -202,7 +203,11 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 	if anchor.g.fd < 0 || !anchor.g.isDir {
 		return fail(unix.ENOTDIR)
 	}
-	anchorFd, err := vfsops.OpenBeneath(anchor.g.fd, anchor.rest, unix.O_PATH|unix.O_DIRECTORY, 0, how&^vfsops.InRoot)
+	anchorFd := -1
+	err := c.asCaller(func() (err error) {
+		anchorFd, err = vfsops.OpenBeneath(anchor.g.fd, anchor.rest, unix.O_PATH|unix.O_DIRECTORY, 0, how&^vfsops.InRoot)
+		return err
+	})
 	if err != nil {
 		return fail(c.errnoOf(op, anchor, err))
 	}
@@ -315,7 +320,11 @@ func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) r
 		c.refuse(op, l.abs, needed, l.g.describe()+"; O_PATH is served as a read-only open, seccomp cannot install O_PATH descriptors")
 		return fail(unix.EACCES)
 	}
-	fd, err := vfsops.Reopen(pathFd, flags|unix.O_NONBLOCK)
+	fd := -1
+	err := c.asCaller(func() (err error) {
+		fd, err = vfsops.Reopen(pathFd, flags|unix.O_NONBLOCK)
+		return err
+	})
 	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
@@ -326,17 +335,29 @@ func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) r
 	return installFd(fd, cloexec)
 }
 
-// openAt opens the granted object itself (rest "."), or rest beneath dirfd.
-// A granted file is not a directory to resolve in: it is reopened through
-// vfsops.Reopen, which checks it is still the same inode.
+// openAt opens the granted object itself (rest "."), or rest beneath dirfd,
+// with the task's credentials (asCaller). A granted file is not a
+// directory to resolve in: it is reopened through vfsops.Reopen, which
+// checks it is still the same inode.
 func (c *call) openAt(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve) (int, error) {
 	if dirfd == l.g.fd && rest == "." && !l.g.isDir {
 		if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
 			return -1, unix.EEXIST
 		}
-		return vfsops.Reopen(dirfd, flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW))
+		flags &^= unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW
+		fd := -1
+		err := c.asCaller(func() (err error) {
+			fd, err = vfsops.Reopen(dirfd, flags)
+			return err
+		})
+		return fd, err
 	}
-	return vfsops.OpenBeneath(dirfd, rest, flags, mode, how)
+	fd := -1
+	err := c.asCaller(func() (err error) {
+		fd, err = vfsops.OpenBeneath(dirfd, rest, flags, mode, how)
+		return err
+	})
+	return fd, err
 }
 
 // awaitWriter answers a FIFO reader's open with fd (opened O_NONBLOCK)
@@ -346,6 +367,9 @@ func (c *call) openAt(l location, dirfd int, rest string, flags int, mode uint32
 // reads is the same.
 func (c *call) awaitWriter(fd int, cloexec bool) result {
 	listener, id := c.listener, c.req.ID
+	// No VFS operation here (the FIFO is open already: poll, fcntl and
+	// ADDFD check no file permission), so this goroutine needs neither a
+	// locked thread nor the task's credentials.
 	go func() {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		for {
@@ -381,8 +405,14 @@ func (c *call) openSlow(l location, dirfd int, rest string, flags int, mode uint
 	l.g = &grant{Grant: l.g.Grant, names: l.g.names, fd: dup, isDir: l.g.isDir}
 	listener, id, s, pid := c.listener, c.req.ID, c.s, c.req.Pid
 	go func() {
+		// The open runs with the task's credentials (asCaller), which
+		// are per thread: lock this goroutine to its thread, and never
+		// unlock it, so the thread ends with the goroutine and whatever
+		// it held can never serve another goroutine.
+		runtime.LockOSThread()
 		defer unix.Close(dup)
 		sub := &call{s: s, listener: listener}
+		defer sub.closeCaches()
 		sub.req.ID, sub.req.Pid = id, pid
 		fd, err := sub.openAt(l, dup, rest, flags, mode, how)
 		if err != nil {

@@ -143,13 +143,17 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 	}
 	fd = -1
 	l, errno, err := c.resolveOut(l, n, func(at location) error {
-		var err error
 		if at.rest == "." {
+			var err error
 			fd, err = unix.FcntlInt(uintptr(at.g.fd), unix.F_DUPFD_CLOEXEC, 0)
-		} else {
-			fd, err = vfsops.OpenBeneath(at.g.fd, at.rest, oflags, 0, resolveHow)
+			return err
 		}
-		return err
+		// The lookup needs search permission on every directory on the
+		// way, as the task's own would.
+		return c.asCaller(func() (err error) {
+			fd, err = vfsops.OpenBeneath(at.g.fd, at.rest, oflags, 0, resolveHow)
+			return err
+		})
 	})
 	switch {
 	case errno != 0:

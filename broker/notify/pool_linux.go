@@ -106,15 +106,29 @@ func (p *pool) retire() bool {
 }
 
 func (p *pool) run(w *worker) {
+	// Locked for good: the worker takes on the tasks' credentials
+	// (asCaller), which are per thread. The thread is unlocked only when
+	// the worker leaves with its own credentials; otherwise it ends with
+	// the goroutine.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	err := p.serve(w)
+	tainted := errors.Is(err, errTainted)
+	if !tainted {
+		defer runtime.UnlockOSThread()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.workers = slices.DeleteFunc(p.workers, func(x *worker) bool { return x == w })
+	if tainted && !p.closed {
+		// This thread is done for; a fresh one takes its place.
+		nw := &worker{}
+		p.workers = append(p.workers, nw)
+		go p.run(nw)
+		return
+	}
 	if err != nil && p.err == nil {
 		p.err = err
 	}
-	p.workers = slices.DeleteFunc(p.workers, func(x *worker) bool { return x == w })
 	p.live--
 	if p.live == 0 {
 		p.closed = true
@@ -133,6 +147,10 @@ func (p *pool) serve(w *worker) error {
 			w.busySince.Store(time.Now().UnixNano())
 			c.handle()
 			w.busySince.Store(0)
+			if c.cred.tainted {
+				// Another worker takes over if one is needed.
+				return errTainted
+			}
 			if p.retire() {
 				return nil
 			}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // Config configures a Supervisor.
@@ -57,6 +58,11 @@ func New(cfg Config) (*Supervisor, error) {
 	if log == nil {
 		log = os.Stderr
 	}
+	// The hardened procfs handle vfsops reopens through is opened once, on
+	// first use. Open it now, with the supervisor's own credentials:
+	// under a task's, the best kinds (which need CAP_SYS_ADMIN) would be
+	// refused and a lesser one kept for good.
+	_, _ = vfsops.ProcfsMode()
 	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose}, nil
 }
 
@@ -84,9 +90,16 @@ func (s *Supervisor) Stats() (handled, refused uint64) {
 // watchdog adds a worker when every worker has been busy too long
 // (servePool); on older kernels opens are probed without blocking and
 // finished on their own goroutine (openIn).
-func (s *Supervisor) Serve(listener int) error {
+func (s *Supervisor) Serve(listener int) (err error) {
+	// The thread takes on the tasks' credentials (asCaller): it is
+	// unlocked only if it has its own again, else it ends with the
+	// goroutine.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	defer func() {
+		if !errors.Is(err, errTainted) {
+			runtime.UnlockOSThread()
+		}
+	}()
 
 	if !forceLegacyServe && setSyncWakeUp(listener) == nil {
 		// Linux 6.6+: the receive waits on the filter's wait queue, so the
@@ -122,8 +135,15 @@ func (s *Supervisor) Serve(listener int) error {
 			return fmt.Errorf("notify: receive: %w", err)
 		}
 		c.handle()
+		if c.cred.tainted {
+			return errTainted
+		}
 	}
 }
+
+// errTainted stops a worker whose thread could not restore its own
+// credentials after acting for a task (see restore).
+var errTainted = errors.New("notify: a supervisor thread could not restore its credentials")
 
 // filterOrphaned reports whether the listener's filter has no users left.
 func filterOrphaned(listener int) (bool, error) {

@@ -33,7 +33,11 @@ func (c *call) followOut(l location) (location, bool) {
 	comps := strings.Split(rest, "/")
 	for i := range comps {
 		prefix := strings.Join(comps[:i+1], "/")
-		target, err := vfsops.Readlink(l.g.fd, prefix, resolveHow)
+		var target string
+		err := c.asCaller(func() (err error) {
+			target, err = vfsops.Readlink(l.g.fd, prefix, resolveHow)
+			return err
+		})
 		if err != nil {
 			if errors.Is(err, unix.EINVAL) {
 				continue // not a symlink
