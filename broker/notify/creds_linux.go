@@ -116,14 +116,17 @@ func (c *call) wantCreds() (threadCreds, unix.Errno) {
 	}
 	t := threadCreds{fsuid: cr.fsuid, fsgid: cr.fsgid, groups: cr.groups, eff: cr.eff & self.prm}
 	if c.cred.realIDs {
-		// access(2) without AT_EACCESS (do_faccessat): the real ids, and
-		// no capabilities unless the real uid is root. The kernel gives
-		// root its permitted set unless SECBIT_NO_SETUID_FIXUP is set,
-		// which /proc does not show: the effective set is never more
-		// than either, so use it (narrower at worst, never wider).
+		// access(2) without AT_EACCESS (do_faccessat): the real ids;
+		// no capabilities unless the real uid is root, whose check uses
+		// its permitted set. (Under SECBIT_NO_SETUID_FIXUP, which /proc
+		// does not show, the kernel keeps the effective set instead:
+		// then a non-root answer may be "no" where the kernel says
+		// "yes", and a root one "yes" where it says "no". Only the
+		// answer: no operation is performed with these credentials.)
 		t.fsuid, t.fsgid = cr.ruid, cr.rgid
-		if cr.ruid != 0 {
-			t.eff = 0
+		t.eff = 0
+		if cr.ruid == 0 {
+			t.eff = cr.prm & self.prm
 		}
 	}
 	if t.eff != 0 && !c.callerInOurUserNS() {

@@ -244,3 +244,38 @@ func TestCredsUnprivilegedLauncher(t *testing.T) {
 	credsDir(t, f, own, 65534)
 	check("capfd run --keep-caps as 65534", as65534(bin.capfd, "run", "--keep-caps", "--grant", f.rw+"=rw", "--", "sh", "-c", script))
 }
+
+// access(2) checks with the real uid and gid, faccessat(AT_EACCESS) with
+// the effective ones, under capfd run as directly. A program that is root
+// by its real uid only (setpriv --euid=65534: its capabilities permitted,
+// not effective) may read another user's 0600 file by access(2) but not
+// by AT_EACCESS; one that is root by its effective uid only (--ruid) the
+// other way round.
+func TestCredsAccessRealAndEffective(t *testing.T) {
+	setpriv := requireRootAndSetpriv(t)
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skip("needs " + python + " (os.access with and without effective_ids)")
+	}
+	f := newFixture(t)
+	credsDir(t, f, f.data, 12345)
+	probe := "import os; p = '" + f.data + "/secret'; print(os.access(p, os.R_OK), os.access(p, os.R_OK, effective_ids=True))"
+	grants := []string{"-q", "--keep-caps", "--grant", f.data + "=ro"}
+	for _, c := range []struct {
+		ids  string
+		want string
+	}{
+		{"--euid=65534", "True False"},
+		{"--ruid=65534", "False True"},
+	} {
+		argv := []string{setpriv, c.ids, "--", python, "-c", probe}
+		direct := run(t, f.root, argv...)
+		confined := capfdRun(t, f.root, grants, argv...)
+		if got := strings.TrimSpace(direct.stdout); got != c.want {
+			t.Errorf("setpriv %s directly: %q, want %q (%+v)", c.ids, got, c.want, direct)
+		}
+		if got := strings.TrimSpace(confined.stdout); got != c.want {
+			t.Errorf("setpriv %s under capfd run: %q, want %q (%+v)", c.ids, got, c.want, confined)
+		}
+	}
+}
