@@ -19,8 +19,9 @@
 //  5. checks the rights the operation needs (vfsops.OpenRights for opens)
 //     against the grant: base rights for the granted object and its
 //     entries, inherit rights deeper down;
-//  6. performs the operation itself, resolving the rest of the path beneath
-//     the grant's own descriptor with openat2(RESOLVE_BENEATH|
+//  6. performs the operation itself, with the calling thread's credentials
+//     (see "Whose credentials" below), resolving the rest of the path
+//     beneath the grant's own descriptor with openat2(RESOLVE_BENEATH|
 //     RESOLVE_NO_MAGICLINKS) through vfsops; and
 //  7. answers: an opened file is installed in the program with
 //     SECCOMP_IOCTL_NOTIF_ADDFD and the syscall completed with its number
@@ -73,9 +74,64 @@
 //     O_NONBLOCK so the single thread never blocks (openIn).
 //   - xattr syscalls with a path answer EOPNOTSUPP; the fd forms run
 //     natively.
-//   - Files are created by the supervisor, so with its uid/gid; capfd run
-//     gives the program the same credentials. The program's umask is read
-//     from /proc/PID/status and applied.
+//   - The program's umask is read from /proc/TID/status (with its
+//     credentials, below) and applied to creates.
+//
+// # Whose credentials
+//
+// Grants narrow what the kernel would allow the program; they must never
+// widen it. So the supervisor does not act as itself (a root supervisor
+// would read any file in a grant for a program that dropped to another uid
+// or lost its capabilities): every VFS operation it performs for a
+// notification (the lookups, opens, creates, unlinks, renames, links,
+// symlinks, mkdir, chmod, chown, utimensat, truncate, readlink, access and
+// the O_PATH lookups behind stat and statfs) runs with the notifying
+// thread's credentials as the kernel would check them:
+//
+//   - its fsuid and fsgid (access(2) without AT_EACCESS: its real uid and
+//     gid, as do_faccessat takes them), so files it creates are its own;
+//   - its supplementary groups;
+//   - its effective capabilities, as far as the supervisor's permitted set
+//     holds them (access(2): none unless the real uid is root, whose check
+//     uses its permitted set). Capabilities held in another user namespace
+//     (the program's own, or one it unshared) are not used at all: they
+//     apply there to the files its mappings cover, which the supervisor
+//     cannot tell apart cheaply, so it uses none (narrower, never wider).
+//
+// Mechanism (creds_linux.go, c.asCaller). Every worker goroutine is locked
+// to its OS thread for its whole life (pool_linux.go, Serve; the goroutine
+// openSlow starts never unlocks, so its thread ends with it). For each
+// notification the supervisor reads /proc/TID/status of the notifying
+// thread (credentials are per thread), through a descriptor of /proc/TID
+// that was opened and then proven to be the notifier's by ID_VALID, like
+// the pidfds and /proc/TID/mem descriptors: such a descriptor is bound to
+// the task, not the number, and reads fail once the task is gone, so a
+// recycled tid can never lend its credentials. The file is read again for
+// every notification (procfs regenerates it on each read from offset 0):
+// nothing is cached across notifications, so a credential change between
+// two system calls is always seen. Around the operation itself, and only
+// there, the thread switches with per-thread raw system calls (setgroups,
+// setfsgid, setfsuid, then capset of the effective set, since setfsuid
+// adjusts it; never Go's syscall.Setgroups and friends, which change every
+// thread) and switches back afterwards (capabilities first, to regain
+// CAP_SETUID/CAP_SETGID). Reading and writing the program's memory,
+// pidfd_getfd, the /proc links and the seccomp ioctls keep the
+// supervisor's own credentials. Go never clones a thread from a locked one
+// (newm hands that to its template thread), so a switched thread's
+// credentials cannot leak into a new one. If the switch is refused (a
+// supervisor without CAP_SETUID/CAP_SETGID and a program whose ids
+// differ), the operation is refused with EACCES; if switching back ever
+// failed, the thread would stop serving and end.
+//
+// The grant descriptors were opened by the supervisor, so, as with any
+// directory descriptor handed to a process, lookups beneath a grant need
+// search permission from the grant down, not on the grant's ancestors.
+//
+// Cost: one pread of /proc/TID/status per notification that reaches an
+// operation, and for a program whose credentials differ from the
+// supervisor's (the default for a root launcher: the program has no
+// capabilities) two capset calls and a capget; setfsuid, setfsgid and
+// setgroups only when the ids or groups differ.
 //
 // Writes into the program's memory (stat buffers, readlink) go through a
 // validated /proc/TID/mem descriptor, which is bound to the address space,
