@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -62,11 +63,30 @@ func TestTreeDiesWithLauncher(t *testing.T) {
 // procTree is a running `capfd run` and the processes below it.
 type procTree struct {
 	cmd     *exec.Cmd
-	errBuf  *strings.Builder
+	errBuf  *syncBuffer
 	members map[int]int // host pid -> pidfd, every descendant of the launcher
 }
 
 func (p *procTree) stderr() string { return p.errBuf.String() }
+
+// syncBuffer is a strings.Builder that the goroutine exec copies stderr
+// with may write while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // startTree runs prog under capfd run (no grants: sh and sleep come from
 // the default profile) and returns once it has printed "ready", by which
@@ -81,7 +101,7 @@ func startTree(t *testing.T, dir string, env []string, cred *syscall.Credential,
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
-	errBuf := &strings.Builder{}
+	errBuf := &syncBuffer{}
 	cmd.Stderr = errBuf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
