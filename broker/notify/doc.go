@@ -68,9 +68,10 @@
 //     process (ADDFD uses fget(), which refuses FMODE_PATH files), so a
 //     directory is given O_RDONLY|O_DIRECTORY and a regular file O_RDONLY,
 //     if the rights allow reading it; others are refused.
-//   - Blocking opens (FIFOs): one worker waits while the watchdog adds
-//     another (pool_linux.go); before Linux 6.6, opens are probed with
-//     O_NONBLOCK so the single thread never blocks (openIn).
+//   - Blocking opens (FIFOs): every open is probed with O_NONBLOCK, and a
+//     FIFO open that would wait is finished by a goroutine that polls
+//     without blocking and holds no thread (openIn, fifo_linux.go), so no
+//     number of waiting opens can stall the workers.
 //   - xattr syscalls with a path answer EOPNOTSUPP; the fd forms run
 //     natively.
 //   - Files are created by the supervisor, so with its uid/gid; capfd run
@@ -84,6 +85,7 @@
 //
 // # Residual risks (documented, not hidden)
 //
-//   - A task killed while its FIFO open waits leaves one goroutine and
-//     descriptor behind until the FIFO is opened from the other side.
+//   - A FIFO open returns up to fifoPollMax after its other end appears,
+//     and a writer is not released by a reader that opens and closes
+//     between two tries (fifo_linux.go).
 package notify

@@ -26,6 +26,7 @@ var bin struct {
 	openstress string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
+	fifostress string // "" when no C compiler is installed
 	err        error
 }
 
@@ -55,8 +56,9 @@ func TestMain(m *testing.M) {
 	// The C programs need a C compiler (scripts/setup.sh installs one).
 	if cc, err := exec.LookPath("cc"); err == nil {
 		for out, src := range map[*string]string{
-			&bin.cfloor:  "testdata/cfloor/cfloor.c",
-			&bin.cstress: "testdata/cstress/cstress.c",
+			&bin.cfloor:     "testdata/cfloor/cfloor.c",
+			&bin.cstress:    "testdata/cstress/cstress.c",
+			&bin.fifostress: "testdata/fifostress/fifostress.c",
 		} {
 			exe := filepath.Join(dir, filepath.Base(filepath.Dir(src)))
 			if b, err := exec.Command(cc, "-O2", "-pthread", "-o", exe, src).CombinedOutput(); err == nil {
