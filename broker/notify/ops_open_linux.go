@@ -333,4 +333,3 @@ func (c *call) openAt(l location, dirfd int, rest string, flags int, mode uint32
 	}
 	return vfsops.OpenBeneath(dirfd, rest, flags, mode, how)
 }
-
