@@ -24,6 +24,7 @@ var bin struct {
 	openloop   string
 	capaware   string
 	openstress string
+	fileattr   string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -41,11 +42,13 @@ func TestMain(m *testing.M) {
 	bin.openloop = filepath.Join(dir, "openloop")
 	bin.capaware = filepath.Join(dir, "capaware")
 	bin.openstress = filepath.Join(dir, "openstress")
+	bin.fileattr = filepath.Join(dir, "fileattr")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
 		bin.capaware:   "./testdata/capaware",
 		bin.openstress: "./testdata/openstress",
+		bin.fileattr:   "./testdata/fileattr",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
