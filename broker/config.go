@@ -55,6 +55,10 @@ type Config struct {
 	// NoIdleTimeout (any negative value) never. ServeConn's connections
 	// (a launcher's child) are never timed out.
 	IdleTimeout time.Duration
+	// HandshakeTimeout bounds how long a new connection may take to say
+	// hello: a client that connects and says nothing is told so and
+	// dropped. It holds no client slot meanwhile. Zero means 10 seconds.
+	HandshakeTimeout time.Duration
 	// OnConnect, if set, runs for every client before it is served, with
 	// the grants the client is about to receive; an error refuses the
 	// client. The kernel layer (package broker/enforce) uses it to mark the
@@ -72,12 +76,18 @@ const NoIdleTimeout time.Duration = -1
 // DefaultIdleTimeout is used for a zero Config.IdleTimeout.
 const DefaultIdleTimeout = 5 * time.Minute
 
+// DefaultHandshakeTimeout is used for a zero Config.HandshakeTimeout.
+const DefaultHandshakeTimeout = 10 * time.Second
+
 func (c *Config) setDefaults() error {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 5 * time.Second
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.Limits.MaxHandles == 0 {
 		c.Limits.MaxHandles = DefaultLimits.MaxHandles

@@ -248,7 +248,12 @@ func (c *clientConn) read(ctx context.Context) {
 			continue
 		}
 		if ctx.Err() != nil {
-			c.sendError(req.ID, req.Op, req.Handle, &replyError{code: wire.CodeShutdown, errno: unix.ESHUTDOWN, msg: "broker shutting down"})
+			// A posted request (no-reply, request id 0) gets no answer
+			// here either: an error with id 0 would read as the
+			// connection's goodbye, which comes after the drain.
+			if req.Flags&wire.FlagNoReply == 0 {
+				c.sendError(req.ID, req.Op, req.Handle, &replyError{code: wire.CodeShutdown, errno: unix.ESHUTDOWN, msg: "broker shutting down"})
+			}
 			c.srv.m.ops.WithLabelValues(req.Op.String(), resultShutdown).Inc()
 			continue
 		}
@@ -328,16 +333,14 @@ func (c *clientConn) rejected(err error) error {
 	return nil
 }
 
-// handshakeTimeout bounds how long a new connection may take to say hello:
-// a client that connects and says nothing must not hold a goroutine and
-// descriptors forever. It holds no client slot meanwhile (see serve).
-const handshakeTimeout = 10 * time.Second
-
-// readHello reads the first request, which must be hello. Whatever is
-// wrong with it is answered before the error is returned.
+// readHello reads the first request, which must be hello, within
+// Config.HandshakeTimeout: a client that connects and says nothing must
+// not hold a goroutine and descriptors forever (it holds no client slot
+// meanwhile, see serve). Whatever is wrong is answered before the error
+// is returned.
 func (c *clientConn) readHello() (wire.Request, error) {
 	uc := c.conn.UnixConn()
-	uc.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	uc.SetReadDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
 	defer uc.SetReadDeadline(time.Time{})
 	bufp := c.srv.readBufs.Get().(*[]byte)
 	defer c.srv.readBufs.Put(bufp)
@@ -348,7 +351,7 @@ func (c *clientConn) readHello() (wire.Request, error) {
 		case errors.As(err, &re) && re.HeaderOK:
 			c.sendError(re.Header.ID, re.Header.Op, re.Header.Handle, errBadRequest(err.Error()))
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			c.goodbye(errBadRequest(fmt.Sprintf("no hello within %v: closing the connection", handshakeTimeout)))
+			c.goodbye(errBadRequest(fmt.Sprintf("no hello within %v (the handshake timeout): closing the connection", c.srv.cfg.HandshakeTimeout)))
 		default:
 			c.goodbye(errBadRequest(err.Error()))
 		}

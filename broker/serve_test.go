@@ -363,6 +363,31 @@ func TestExampleConfig(t *testing.T) {
 	if err := CheckMetricsAddr(fc.Metrics.Address, fc.Metrics.AllowNonLoopback); err != nil {
 		t.Errorf("example metrics address: %v", err)
 	}
+	// The keys the example documents reach their fields (LoadFile
+	// already fails on unknown keys).
+	optional := false
+	for _, r := range p.Rules {
+		for _, g := range r.Grants {
+			optional = optional || g.Optional
+		}
+	}
+	shown := []struct {
+		key string
+		ok  bool
+	}{
+		{"idle_timeout", fc.IdleTimeout != ""},
+		{"limits.max_blocking", fc.Limits.MaxBlocking != 0},
+		{"limits.max_blocking_total", fc.Limits.MaxBlockingTotal != 0},
+		{"grants[].optional", optional},
+	}
+	for _, k := range shown {
+		if !k.ok {
+			t.Errorf("example config does not show %s", k.key)
+		}
+	}
+	if _, err := ParseIdleTimeout(fc.IdleTimeout); err != nil {
+		t.Errorf("example idle_timeout: %v", err)
+	}
 }
 
 // TestShutdownGivesUpOnStuckRequests cancels Serve while a request is

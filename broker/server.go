@@ -68,6 +68,10 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	defer ln.Close()
 	spare := newSpareFD()
 	defer spare.close()
+	// Said only now, with the spare descriptor held: whoever waits for
+	// this line (an operator, the tests' descriptor baselines) sees the
+	// broker as it will be while serving.
+	s.cfg.Log.Info("listening", "socket", ln.Addr().String(), "clients", len(s.cfg.Policy.Rules))
 	var delay time.Duration
 	for {
 		uc, err := ln.AcceptUnix()

@@ -41,7 +41,8 @@ type Remote struct {
 
 	mu      sync.Mutex
 	pending map[uint32]chan callResult // by request id; nil channel: reply is discarded
-	dead    error                      // set once the connection is unusable
+	dead    error                      // set once the connection is unusable; matches ErrBrokerClosed
+	reset   error                      // a recv's ECONNRESET, kept while what was queued is read (see readOne)
 	fds     map[handleID]int           // descriptors the broker passed, by handle
 }
 
@@ -54,7 +55,11 @@ type callResult struct {
 
 var recvBufs = sync.Pool{New: func() any { b := make([]byte, wire.MaxMessage); return &b }}
 
-var errRemoteClosed = errors.New("capfd: broker connection closed")
+// ErrBrokerClosed is matched (errors.Is) by the error of every call on a
+// Remote whose connection is over: closed by Remote.Close, closed by the
+// broker (the error then also carries the broker's reason: a *BrokerError,
+// whose errno errors.Is matches too), or failed.
+var ErrBrokerClosed = errors.New("capfd: broker connection closed")
 
 // Dial connects to the broker listening on the SOCK_SEQPACKET Unix socket
 // at path and performs the handshake.
@@ -202,7 +207,7 @@ func (r *Remote) SetDirectIO(on bool) { r.directIO.Store(on) }
 func (r *Remote) Close() error {
 	r.mu.Lock()
 	if r.dead == nil {
-		r.dead = errRemoteClosed
+		r.dead = ErrBrokerClosed
 	}
 	for h, fd := range r.fds {
 		closeIfValid(fd)

@@ -3,6 +3,7 @@ package capfd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/capfd/capfd/broker/wire"
@@ -73,10 +74,36 @@ func (r *Remote) send(req *wire.Request) error {
 	}
 	*bufp = msg
 	if err := r.conn.Send(msg, -1); err != nil {
-		r.fail(err)
-		return err
+		return r.sendFailed(err)
 	}
 	return nil
+}
+
+// sendFailed ends the connection after a failed send and returns the
+// error for the call. A send fails this way once the broker has closed
+// its end, and the broker says why before it closes: the reason is then
+// still queued in the socket (a call made after an idle timeout is the
+// usual case). It is read, under the reader token like any read, before
+// the connection is declared dead, so that the call fails with it. The
+// reads end: the peer is gone, so the socket yields what is queued and
+// then its end.
+func (r *Remote) sendFailed(err error) error {
+	if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.ENOTCONN) {
+		r.reader <- struct{}{}
+		for r.deadErr() == nil {
+			r.readOne()
+		}
+		<-r.reader
+	} else {
+		r.fail(&connError{"capfd: broker connection", err})
+	}
+	return r.deadErr()
+}
+
+func (r *Remote) deadErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dead
 }
 
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
@@ -116,11 +143,29 @@ func (r *Remote) readOne() {
 	if err != nil {
 		recvBufs.Put(bufp)
 		var re *wire.RecvError
-		if errors.As(err, &re) && re.HeaderOK {
+		switch {
+		case errors.As(err, &re) && re.HeaderOK:
 			r.deliver(re.Header.ID, callResult{fd: -1, err: fmt.Errorf("capfd: bad reply from broker: %w", err)})
 			return
+		case errors.Is(err, unix.ECONNRESET) && r.reset == nil:
+			// The broker closed with a request of ours unread. The
+			// kernel reports that once, then still delivers what the
+			// broker sent before it closed: its reason among it.
+			r.reset = err
+			return
+		case errors.Is(err, io.EOF) && r.reset != nil:
+			err = r.reset
 		}
-		r.fail(fmt.Errorf("capfd: broker connection: %w", err))
+		r.fail(&connError{"capfd: broker connection", err})
+		return
+	}
+	if rep.ID == 0 && rep.Err != nil {
+		// Request id 0 is never a call's (see register): this is the
+		// broker saying why it closes the connection, its last message.
+		reason := remoteError(rep.Op, rep.Err)
+		closeIfValid(fd)
+		recvBufs.Put(bufp)
+		r.fail(&connError{"capfd: the broker closed the connection", reason})
 		return
 	}
 	r.deliver(rep.ID, callResult{rep: rep, fd: fd, buf: bufp})
@@ -139,7 +184,8 @@ func (r *Remote) deliver(id uint32, res callResult) {
 	ch <- res
 }
 
-// fail marks the connection dead and fails every waiting call.
+// fail marks the connection dead and fails every waiting call with err,
+// or with the reason it was already dead for.
 func (r *Remote) fail(err error) {
 	r.mu.Lock()
 	if r.dead == nil {

@@ -49,3 +49,17 @@ func remoteError(op wire.Op, er *wire.ErrorReply) error {
 	}
 	return &BrokerError{Code: er.Code, Errno: errno, Message: er.Message}
 }
+
+// connError is the error of every call on a connection that is over. The
+// broker says why it closes a connection (an error reply with request id
+// 0: idle timeout, shutdown, ...) before it does; the reason is kept as
+// the cause so that errors.Is matches its errno, and ErrBrokerClosed
+// matches whatever the cause.
+type connError struct {
+	context string
+	cause   error
+}
+
+func (e *connError) Error() string        { return e.context + ": " + e.cause.Error() }
+func (e *connError) Is(target error) bool { return target == ErrBrokerClosed }
+func (e *connError) Unwrap() error        { return e.cause }

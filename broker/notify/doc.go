@@ -69,9 +69,10 @@
 //     process (ADDFD uses fget(), which refuses FMODE_PATH files), so a
 //     directory is given O_RDONLY|O_DIRECTORY and a regular file O_RDONLY,
 //     if the rights allow reading it; others are refused.
-//   - Blocking opens (FIFOs): one worker waits while the watchdog adds
-//     another (pool_linux.go); before Linux 6.6, opens are probed with
-//     O_NONBLOCK so the single thread never blocks (openIn).
+//   - Blocking opens (FIFOs): every open is probed with O_NONBLOCK, and a
+//     FIFO open that would wait is finished by a goroutine that polls
+//     without blocking and holds no thread (openIn, fifo_linux.go), so no
+//     number of waiting opens can stall the workers.
 //   - xattr syscalls with a path answer EOPNOTSUPP; the fd forms run
 //     natively.
 //   - The program's umask is read from /proc/TID/status (with its
@@ -99,8 +100,9 @@
 //     cannot tell apart cheaply, so it uses none (narrower, never wider).
 //
 // Mechanism (creds_linux.go, c.asCaller). Every worker goroutine is locked
-// to its OS thread for its whole life (pool_linux.go, Serve; the goroutine
-// openSlow starts never unlocks, so its thread ends with it). For each
+// to its OS thread for its whole life (pool_linux.go, Serve), and the
+// goroutine finishing a FIFO writer's open holds its thread while it acts
+// (awaitReader); asCaller never runs on an unlocked goroutine. For each
 // notification the supervisor reads /proc/TID/status of the notifying
 // thread (credentials are per thread), through a descriptor of /proc/TID
 // that was opened and then proven to be the notifier's by ID_VALID, like
@@ -140,6 +142,7 @@
 //
 // # Residual risks (documented, not hidden)
 //
-//   - A task killed while its FIFO open waits leaves one goroutine and
-//     descriptor behind until the FIFO is opened from the other side.
+//   - A FIFO open returns up to fifoPollMax after its other end appears,
+//     and a writer is not released by a reader that opens and closes
+//     between two tries (fifo_linux.go).
 package notify

@@ -9,38 +9,41 @@ import (
 	"github.com/capfd/capfd/rights"
 )
 
-// Filter is the seccomp filter that puts a program under a Supervisor:
+// Filter is the seccomp filter that puts a program under a Supervisor, an
+// allow-list (classify.go):
 //
-//   - the mount family and the syscalls in Refused fail with EPERM;
+//   - the mount family, the syscalls in Refused and deniedSyscalls fail
+//     with EPERM;
 //   - syscalls that need a right no grant carries (union) fail with EPERM
 //     in the kernel, without a round trip (seccomp.RulesFor);
 //   - the path syscalls in Syscalls are notified to the supervisor;
-//   - everything else runs: it acts on descriptors the program already
-//     holds, or on no file at all.
+//   - nativeSyscalls run: they act on descriptors the program already
+//     holds, or on no file at all;
+//   - everything else fails with ENOSYS, as on a kernel without it.
 //
 // execve/execveat are left to the kernel: their authorization is Landlock's
 // exec right, checked in the kernel against the file actually executed, so
 // there is no string to race.
 func Filter(union rights.Rights) seccomp.Filter {
-	var deny []string
-	for _, name := range refused {
-		if seccomp.Known(name) {
-			deny = append(deny, name)
+	known := func(names []string) []string {
+		var out []string
+		for _, name := range names {
+			if seccomp.Known(name) {
+				out = append(out, name)
+			}
 		}
+		return out
 	}
 	rules := []seccomp.Rule{
 		seccomp.DenyMountFamily(),
-		{Syscalls: deny, Action: seccomp.Errno(unix.EPERM)},
+		{Syscalls: known(append(Refused(), groupNames(deniedSyscalls)...)), Action: seccomp.Errno(unix.EPERM)},
 	}
 	rules = append(rules, seccomp.RulesFor(union)...)
-	var notified []string
-	for _, name := range Syscalls() {
-		if seccomp.Known(name) {
-			notified = append(notified, name)
-		}
-	}
-	rules = append(rules, seccomp.Rule{Syscalls: notified, Action: seccomp.Notify})
-	return seccomp.Filter{Default: seccomp.Allow, Rules: rules}
+	rules = append(rules,
+		seccomp.Rule{Syscalls: known(Syscalls()), Action: seccomp.Notify},
+		seccomp.Rule{Syscalls: known(groupNames(nativeSyscalls)), Action: seccomp.Allow},
+	)
+	return seccomp.Filter{Default: seccomp.Errno(unix.ENOSYS), Rules: rules}
 }
 
 // SendFd passes fd over the Unix socket sock (SCM_RIGHTS): how the

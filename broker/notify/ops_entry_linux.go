@@ -149,6 +149,23 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 	if errno := c.check(to, need{op: op, parent: newNeed}); errno != 0 {
 		return fail(errno)
 	}
+	// Replacing an existing entry destroys it, which rename-to alone does
+	// not allow: as in Capsicum (renameat needs CAP_UNLINKAT on the target
+	// directory) and the library (Dir.Rename), it also needs unlink there.
+	// Without it the rename is made with RENAME_NOREPLACE, so an entry that
+	// appears after any check we could make is not replaced either; the
+	// kernel's EEXIST is then our refusal. RENAME_EXCHANGE destroys
+	// nothing.
+	if _, toDir := to.rightsAt(); flags&(unix.RENAME_EXCHANGE|unix.RENAME_NOREPLACE) == 0 && !toDir.Has(rights.Unlink) {
+		err := c.asCaller(func() error {
+			return vfsops.RenameFlags(from.g.fd, from.rest, to.g.fd, to.rest, flags|unix.RENAME_NOREPLACE, resolveHow)
+		})
+		if errnoIs(err, unix.EEXIST) {
+			c.refuse(op, to.abs, rights.Unlink, to.g.describe()+"; replacing an existing entry destroys it")
+			return fail(unix.EACCES)
+		}
+		return c.errResult(op, from, err)
+	}
 	return c.errResult(op, from, c.asCaller(func() error {
 		return vfsops.RenameFlags(from.g.fd, from.rest, to.g.fd, to.rest, flags, resolveHow)
 	}))

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"path"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -225,26 +224,21 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 // openIn opens rest beneath dirfd and returns the descriptor to install.
 //
 // A FIFO's open blocks until the other end is opened, which may be by
-// another task of the same program waiting for this supervisor. With a
-// worker pool (Linux 6.6+) that only occupies one worker. Without one,
-// answering it inline would deadlock, so the open is first tried with
-// O_NONBLOCK, which never blocks, and then:
+// another task of the same program waiting for this supervisor, or never.
+// Answering it on the serving thread would stall every other request, and
+// a thread per waiting open is a resource the program could exhaust (70
+// blocked opens once filled the 64-worker pool and hung the sandbox). So
+// the open is first tried with O_NONBLOCK, which never blocks, and then:
 //
 //   - not a FIFO: O_NONBLOCK is cleared again and the fd installed;
 //   - a FIFO writer that succeeded: a reader exists, the blocking open
 //     would not have waited either: same;
-//   - a FIFO writer that failed with ENXIO (no reader yet): the blocking
-//     open is finished on a goroutine of its own (openSlow);
-//   - a FIFO reader: the probe fd itself is the answer, given once a
-//     writer has shown up (data to read, or a writer came and went), on a
-//     goroutine of its own (awaitWriter). Reopening blocking instead would
-//     race: a writer satisfied by the probe could be gone before the
-//     second open starts waiting, which would then wait forever.
+//   - a FIFO writer that failed with ENXIO (no reader yet), or a FIFO
+//     reader: the wait is handed to a fifoWait, which holds no thread and
+//     no worker (fifo_linux.go).
 func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string) result {
 	cloexec := flags&unix.O_CLOEXEC != 0
-	// With a worker pool a blocking open holds one worker only: open as
-	// asked, exactly as the kernel would.
-	probe := flags&(unix.O_NONBLOCK|unix.O_PATH) == 0 && !c.s.blockingOpens
+	probe := flags&(unix.O_NONBLOCK|unix.O_PATH) == 0
 	tryFlags := flags
 	if probe {
 		tryFlags |= unix.O_NONBLOCK
@@ -255,7 +249,7 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 	}
 	if err != nil {
 		if probe && errnoIs(err, unix.ENXIO) {
-			return c.openSlow(l, dirfd, rest, flags, mode, how, op)
+			return c.awaitReader(l, dirfd, rest, flags, mode, how, op)
 		}
 		if errors.Is(err, vfsops.ErrEscape) {
 			// Not logged here: the caller may follow the symlink.
@@ -276,7 +270,7 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 				unix.Close(fd)
 				return gone
 			}
-			return c.awaitWriter(fd, cloexec)
+			return c.awaitWriter(l, op, fd, cloexec)
 		}
 		// F_SETFL sets exactly these status flags; the others are fixed
 		// at open. O_ASYNC is left out: open(2) ignores it.
@@ -358,68 +352,4 @@ func (c *call) openAt(l location, dirfd int, rest string, flags int, mode uint32
 		return err
 	})
 	return fd, err
-}
-
-// awaitWriter answers a FIFO reader's open with fd (opened O_NONBLOCK)
-// once the FIFO has data or a writer has come and gone, which is as soon
-// as a blocking read could return. The open returns later than natively
-// (when the writer writes rather than when it opens); what the program
-// reads is the same.
-func (c *call) awaitWriter(fd int, cloexec bool) result {
-	listener, id := c.listener, c.req.ID
-	// No VFS operation here (the FIFO is open already: poll, fcntl and
-	// ADDFD check no file permission), so this goroutine needs neither a
-	// locked thread nor the task's credentials.
-	go func() {
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			_, err := unix.Poll(pfd, 1000)
-			if err == nil && pfd[0].Revents != 0 {
-				break
-			}
-			if err != nil && !errnoIs(err, unix.EINTR) {
-				break
-			}
-			if !idValid(listener, id) {
-				unix.Close(fd) // the reader died waiting
-				return
-			}
-		}
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
-			unix.Close(fd)
-			finish(listener, id, fail(unix.EIO))
-			return
-		}
-		finish(listener, id, installFd(fd, cloexec))
-	}()
-	return pending
-}
-
-// openSlow finishes a blocking open on its own goroutine. dirfd is
-// duplicated because the caller may close it when this returns.
-func (c *call) openSlow(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string) result {
-	dup, err := unix.FcntlInt(uintptr(dirfd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return fail(unix.EMFILE)
-	}
-	l.g = &grant{Grant: l.g.Grant, names: l.g.names, fd: dup, isDir: l.g.isDir}
-	listener, id, s, pid := c.listener, c.req.ID, c.s, c.req.Pid
-	go func() {
-		// The open runs with the task's credentials (asCaller), which
-		// are per thread: lock this goroutine to its thread, and never
-		// unlock it, so the thread ends with the goroutine and whatever
-		// it held can never serve another goroutine.
-		runtime.LockOSThread()
-		defer unix.Close(dup)
-		sub := &call{s: s, listener: listener}
-		defer sub.closeCaches()
-		sub.req.ID, sub.req.Pid = id, pid
-		fd, err := sub.openAt(l, dup, rest, flags, mode, how)
-		if err != nil {
-			finish(listener, id, fail(sub.errnoOf(op, l, err)))
-			return
-		}
-		finish(listener, id, installFd(fd, flags&unix.O_CLOEXEC != 0))
-	}()
-	return pending
 }

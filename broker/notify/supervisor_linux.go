@@ -38,10 +38,9 @@ type Supervisor struct {
 	logMu   sync.Mutex
 	verbose bool
 
-	// blockingOpens is set when Serve runs a worker pool (servePool): an
-	// open that blocks (a FIFO waiting for its other end) then only
-	// occupies one worker, and opens need no non-blocking probe.
-	blockingOpens bool
+	// fifoWaits counts the FIFO opens waiting for their other end
+	// (fifo_linux.go), bounded by maxFifoWaits.
+	fifoWaits atomic.Int32
 
 	// Counters, for tests and reports.
 	handled atomic.Uint64
@@ -86,10 +85,10 @@ func (s *Supervisor) Stats() (handled, refused uint64) {
 // the notification round trip is dominated by two wake-ups, and handing
 // each request to another goroutine would add a third. A request that
 // blocks (opening a FIFO waits for its other end, which another task may be
-// about to open through us) must not stall the rest: on Linux 6.6+ a
-// watchdog adds a worker when every worker has been busy too long
-// (servePool); on older kernels opens are probed without blocking and
-// finished on their own goroutine (openIn).
+// about to open through us) must not stall the rest: opens are probed
+// without blocking and FIFO waits finished without a thread (openIn); on
+// Linux 6.6+ a watchdog also adds a worker when every worker has been busy
+// too long on anything else (servePool).
 func (s *Supervisor) Serve(listener int) (err error) {
 	// The thread takes on the tasks' credentials (asCaller): it is
 	// unlocked only if it has its own again, else it ends with the
@@ -106,7 +105,6 @@ func (s *Supervisor) Serve(listener int) (err error) {
 		// synchronous wake-up applies to it, and it returns ENOENT once no
 		// task uses the filter any more. Block in the receive itself: one
 		// system call per notification instead of poll + receive.
-		s.blockingOpens = true
 		return s.servePool(listener)
 	}
 	c := &call{s: s, listener: listener}

@@ -160,3 +160,17 @@ func Known(name string) bool {
 	_, ok := native.SyscallNames[name]
 	return ok
 }
+
+// Table returns the syscall table the filter's names resolve against, for
+// the running architecture: name to number. Callers that classify every
+// syscall (an allow-list) check themselves against it.
+func Table() map[string]int {
+	out := make(map[string]int, len(native.SyscallNames))
+	if nativeErr != nil {
+		return out
+	}
+	for name, nr := range native.SyscallNames {
+		out[name] = nr
+	}
+	return out
+}

@@ -143,7 +143,6 @@ func serveBroker(fc *broker.FileConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "socket", fc.Socket, "clients", len(policy.Rules))
 	err = srv.Serve(ctx, ln)
 	logger.Info("stopped")
 	return err

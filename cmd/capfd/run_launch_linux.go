@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -160,8 +161,17 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	}
 
 	status := reapAll(pid)
-	if err := <-served; err != nil {
-		fmt.Fprintf(stderr, "capfd run: %v\n", err)
+	// The tree is gone, so the filter has no users and every waiting
+	// worker returns at once. One stuck inside an operation (a hung
+	// network or FUSE file system) answers nobody any more: it is not
+	// waited for beyond a grace period.
+	select {
+	case err := <-served:
+		if err != nil {
+			fmt.Fprintf(stderr, "capfd run: %v\n", err)
+		}
+	case <-time.After(serveGrace):
+		fmt.Fprintf(stderr, "capfd run: warning: the supervisor was still inside an operation %v after the program tree ended; exiting anyway\n", serveGrace)
 	}
 	cancel()
 	if brokerDone != nil {
@@ -176,6 +186,10 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	}
 	return status
 }
+
+// serveGrace is how long the launcher waits, once the program tree is
+// gone, for the supervisor's workers to return.
+const serveGrace = 2 * time.Second
 
 // startContained starts stage 2 with the best tree containment this
 // process can have (treeContainment), falling back to the next when the

@@ -24,8 +24,10 @@ var bin struct {
 	openloop   string
 	capaware   string
 	openstress string
+	fileattr   string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
+	fifostress string // "" when no C compiler is installed
 	err        error
 }
 
@@ -40,11 +42,13 @@ func TestMain(m *testing.M) {
 	bin.openloop = filepath.Join(dir, "openloop")
 	bin.capaware = filepath.Join(dir, "capaware")
 	bin.openstress = filepath.Join(dir, "openstress")
+	bin.fileattr = filepath.Join(dir, "fileattr")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
 		bin.capaware:   "./testdata/capaware",
 		bin.openstress: "./testdata/openstress",
+		bin.fileattr:   "./testdata/fileattr",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -55,8 +59,9 @@ func TestMain(m *testing.M) {
 	// The C programs need a C compiler (scripts/setup.sh installs one).
 	if cc, err := exec.LookPath("cc"); err == nil {
 		for out, src := range map[*string]string{
-			&bin.cfloor:  "testdata/cfloor/cfloor.c",
-			&bin.cstress: "testdata/cstress/cstress.c",
+			&bin.cfloor:     "testdata/cfloor/cfloor.c",
+			&bin.cstress:    "testdata/cstress/cstress.c",
+			&bin.fifostress: "testdata/fifostress/fifostress.c",
 		} {
 			exe := filepath.Join(dir, filepath.Base(filepath.Dir(src)))
 			if b, err := exec.Command(cc, "-O2", "-pthread", "-o", exe, src).CombinedOutput(); err == nil {
