@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"errors"
 	"path"
 	"strings"
 
@@ -45,15 +46,9 @@ import (
 // elsewhere), otherwise grants whose base and inherit rights differ.
 
 // fileID is a file's identity.
-type fileID struct{ dev, ino uint64 }
+type fileID = vfsops.FileID
 
-func idOf(fd int) (fileID, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fileID{}, err
-	}
-	return fileID{st.Dev, st.Ino}, nil
-}
+func idOf(fd int) (fileID, error) { return vfsops.IDOf(fd) }
 
 // indexRoots records each grant's identity and whether any grant lies
 // inside another (by name, at start: grants are opened from trusted
@@ -103,39 +98,25 @@ func (t *grantTable) pinNeeded(g *grant) bool {
 	return g != nil && g.fd >= 0 && g.isDir && (t.nested || g.Rights.Base != g.Rights.Inherit)
 }
 
-// maxPlaceDepth bounds the walk up from a directory to its grant.
-const maxPlaceDepth = 4096
-
 // placeOf finds the grant whose root is dirfd's directory or its nearest
 // ancestor, and how many levels up it is; nil if none is (the directory
-// was moved out of every grant meanwhile).
+// was moved out of every grant meanwhile). The walk is vfsops.Place's.
 func (t *grantTable) placeOf(dirfd int) (*grant, int, error) {
-	cur, err := unix.Dup(dirfd)
+	var found *grant
+	depth, err := vfsops.Place(dirfd, func(id fileID, _ int) bool {
+		if g, ok := t.roots[id]; ok && g.isDir {
+			found = g
+			return true
+		}
+		return false
+	})
+	if errors.Is(err, vfsops.ErrNotPlaced) {
+		return nil, 0, nil
+	}
 	if err != nil {
 		return nil, 0, err
 	}
-	defer func() { unix.Close(cur) }()
-	prev := fileID{}
-	for depth := 0; depth < maxPlaceDepth; depth++ {
-		id, err := idOf(cur)
-		if err != nil {
-			return nil, 0, err
-		}
-		if g, ok := t.roots[id]; ok && g.isDir {
-			return g, depth, nil
-		}
-		if depth > 0 && id == prev {
-			return nil, 0, nil // ".." of the root is the root
-		}
-		prev = id
-		up, err := unix.Openat(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, 0, err
-		}
-		unix.Close(cur)
-		cur = up
-	}
-	return nil, 0, unix.ELOOP
+	return found, depth, nil
 }
 
 // pin replaces a location in a grant where names can mislead by one
@@ -192,7 +173,7 @@ func (c *call) pin(l location, follow bool) (location, unix.Errno) {
 			pinned.rest += "/"
 		}
 		if statErr == nil {
-			if obj, ok := c.s.grants.roots[fileID{st.Dev, st.Ino}]; ok {
+			if obj, ok := c.s.grants.roots[fileID{Dev: st.Dev, Ino: st.Ino}]; ok {
 				pinned.object = obj
 			}
 		}
