@@ -185,15 +185,34 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 }
 
 // openRoots opens every granted directory as a handle of this client.
+// The grants' roots are indexed by identity (capfd.NewPlaces) so that,
+// where grants nest or a grant's base and inherit rights differ, every
+// operation gets the rights of the object it reaches (docs/broker.md,
+// "Rights follow the object").
 func (c *clientConn) openRoots(grants []Grant) error {
+	dirs := make([]*capfd.Dir, 0, len(grants))
+	closeFrom := func(i int) {
+		for _, d := range dirs[i:] {
+			d.Close()
+		}
+	}
 	for _, g := range grants {
 		d, err := capfd.OpenDir(g.Path, g.Rights)
 		if err != nil {
+			closeFrom(0)
 			return grantError(c.rule, g, err)
 		}
-		h, ok := c.table.add(capfd.ServeDir(d, g.Name))
+		dirs = append(dirs, d)
+	}
+	places, err := capfd.NewPlaces(dirs)
+	if err != nil {
+		closeFrom(0)
+		return err
+	}
+	for i, g := range grants {
+		h, ok := c.table.add(capfd.ServeGrant(dirs[i], g.Name, places))
 		if !ok {
-			d.Close()
+			closeFrom(i)
 			return fmt.Errorf("broker: %d grants exceed the handle limit %d", len(grants), c.srv.cfg.Limits.MaxHandles)
 		}
 		c.roots = append(c.roots, wire.Root{Name: g.Name, Handle: h, Rights: g.Rights})

@@ -25,6 +25,11 @@ type Served struct {
 	file *File // set for file handles
 
 	regular atomic.Int32 // 0 unknown, 1 a regular file, 2 something else
+
+	// places, when set, makes every path operation placed by identity
+	// (remote_serve_place.go); root is the handle's own directory.
+	places *Places
+	root   vfsops.FileID
 }
 
 // Regular reports whether s is an open regular file, whose reads and
@@ -147,6 +152,9 @@ func (s *Served) Open(path string, flags int, mode uint32, extra Resolve, r righ
 	if err != nil {
 		return nil, err
 	}
+	if s.placing() {
+		return s.placedOpen(path, flags, mode, extra, r)
+	}
 	fileNeed, dirNeed := openNeeds(flags)
 	if !d.rights.Base.Has(dirNeed) {
 		return nil, notCapable("open", path, dirNeed, d.rights.Base)
@@ -173,6 +181,9 @@ func (s *Served) OpenDir(path string, extra Resolve, r rights.Pair) (*Served, er
 	d, err := s.asDir("opendir", path)
 	if err != nil {
 		return nil, err
+	}
+	if s.placing() {
+		return s.placedOpenDir(path, extra, r)
 	}
 	_, dirNeed := openNeeds(unix.O_PATH | unix.O_DIRECTORY)
 	if !d.rights.Base.Has(dirNeed) {
@@ -236,7 +247,7 @@ func (s *Served) Dup(r rights.Pair) (*Served, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Served{dir: d}, nil
+		return &Served{dir: d, places: s.places, root: s.root}, nil
 	}
 	if r.Inherit != 0 {
 		return nil, notCapable("limit", s.Name(), r.Inherit, 0)

@@ -23,6 +23,14 @@ func (s *Served) BindMount(to *Served, targetPath string, extra Resolve) error {
 	if err != nil {
 		return err
 	}
+	if to.placing() {
+		a, err := to.placeAt(opName, targetPath, extra, false, false)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		return placedPath(s.BindMount(a.ps, a.name, extra), targetPath)
+	}
 	if err := target.check(opName, vfsops.OpBindMount, vfsops.OnTargetDir, targetPath); err != nil {
 		return err
 	}

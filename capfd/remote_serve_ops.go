@@ -27,23 +27,42 @@ func (s *Served) entry(opName string, op vfsops.Op, path string, fn func(d *Dir)
 }
 
 func (s *Served) Mkdir(path string, mode uint32, extra Resolve) error {
+	if s.placing() {
+		return s.viaPlace("mkdir", path, extra, false, 0, func(a *placedAt) error { return a.ps.Mkdir(a.name, mode, extra) })
+	}
 	return s.entry("mkdir", vfsops.OpMkdir, path, func(d *Dir) error { return d.t.Mkdir(d.h, path, mode, how(d, extra)) })
 }
 
 func (s *Served) Unlink(path string, extra Resolve) error {
+	if s.placing() {
+		return s.viaPlace("unlink", path, extra, false, 0, func(a *placedAt) error { return a.ps.Unlink(a.name, extra) })
+	}
 	return s.entry("unlink", vfsops.OpUnlink, path, func(d *Dir) error { return d.t.Unlink(d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Rmdir(path string, extra Resolve) error {
+	if s.placing() {
+		return s.viaPlace("rmdir", path, extra, false, 0, func(a *placedAt) error { return a.ps.Rmdir(a.name, extra) })
+	}
 	return s.entry("rmdir", vfsops.OpRmdir, path, func(d *Dir) error { return d.t.Rmdir(d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Symlink(target, path string, extra Resolve) error {
+	if s.placing() {
+		return s.viaPlace("symlink", path, extra, false, 0, func(a *placedAt) error { return a.ps.Symlink(target, a.name, extra) })
+	}
 	return s.entry("symlink", vfsops.OpSymlink, path, func(d *Dir) error { return d.t.Symlink(target, d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Readlink(path string, extra Resolve) (string, error) {
 	var target string
+	if s.placing() {
+		err := s.viaPlace("readlink", path, extra, false, need(vfsops.OpReadlink, vfsops.OnDir), func(a *placedAt) (err error) {
+			target, err = a.ps.Readlink(a.name, extra)
+			return err
+		})
+		return target, err
+	}
 	err := s.entry("readlink", vfsops.OpReadlink, path, func(d *Dir) (err error) {
 		target, err = d.t.Readlink(d.h, path, how(d, extra))
 		return err
@@ -71,6 +90,13 @@ func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, err
 		}
 		return st, nil
 	}
+	if s.placing() {
+		err := s.viaPlace("stat", path, extra, follow, need(vfsops.OpStat, vfsops.OnDir), func(a *placedAt) (err error) {
+			st, err = a.ps.Stat(a.name, extra, follow)
+			return err
+		})
+		return st, err
+	}
 	err := s.entry("stat", vfsops.OpStat, path, func(d *Dir) (err error) {
 		st, err = d.t.Stat(d.h, path, how(d, extra), follow)
 		return err
@@ -79,14 +105,27 @@ func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, err
 }
 
 func (s *Served) Chmod(path string, mode uint32, extra Resolve) error {
+	if s.placing() {
+		return s.viaPlace("chmod", path, extra, true, need(vfsops.OpChmod, vfsops.OnDir), func(a *placedAt) error { return a.ps.Chmod(a.name, mode, extra) })
+	}
 	return s.entry("chmod", vfsops.OpChmod, path, func(d *Dir) error { return d.t.Chmod(d.h, path, mode, how(d, extra)) })
 }
 
 func (s *Served) Chown(path string, uid, gid int, extra Resolve, follow bool) error {
+	if s.placing() {
+		return s.viaPlace("chown", path, extra, follow, need(vfsops.OpChown, vfsops.OnDir), func(a *placedAt) error {
+			return a.ps.Chown(a.name, uid, gid, extra, follow)
+		})
+	}
 	return s.entry("chown", vfsops.OpChown, path, func(d *Dir) error { return d.t.Chown(d.h, path, uid, gid, how(d, extra), follow) })
 }
 
 func (s *Served) Chtimes(path string, atime, mtime unix.Timespec, extra Resolve, follow bool) error {
+	if s.placing() {
+		return s.viaPlace("chtimes", path, extra, follow, need(vfsops.OpChtimes, vfsops.OnDir), func(a *placedAt) error {
+			return a.ps.Chtimes(a.name, atime, mtime, extra, follow)
+		})
+	}
 	return s.entry("chtimes", vfsops.OpChtimes, path, func(d *Dir) error {
 		return d.t.Chtimes(d.h, path, atime, mtime, how(d, extra), follow)
 	})
@@ -95,6 +134,11 @@ func (s *Served) Chtimes(path string, atime, mtime unix.Timespec, extra Resolve,
 func (s *Served) Truncate(path string, size int64, extra Resolve) error {
 	if size < 0 {
 		return pathError("truncate", path, unix.EINVAL)
+	}
+	if s.placing() {
+		return s.viaPlace("truncate", path, extra, true, need(vfsops.OpTruncate, vfsops.OnDir), func(a *placedAt) error {
+			return a.ps.Truncate(a.name, size, extra)
+		})
 	}
 	return s.entry("truncate", vfsops.OpTruncate, path, func(d *Dir) error { return d.t.Truncate(d.h, path, size, how(d, extra)) })
 }
@@ -110,6 +154,11 @@ func (s *Served) Rename(oldPath string, to *Served, newPath string, flags uint, 
 	if flags&^uint(unix.RENAME_NOREPLACE) != 0 {
 		return linkError("rename", oldPath, newPath, unix.EINVAL)
 	}
+	if s.placing() || to.placing() {
+		return s.twoPlaced("rename", oldPath, to, newPath, extra, func(from, target *placedAt) error {
+			return from.ps.Rename(from.name, target.ps, target.name, flags, extra)
+		})
+	}
 	if to.dir != nil && !to.dir.rights.Base.Has(need(vfsops.OpUnlink, vfsops.OnDir)) {
 		flags |= unix.RENAME_NOREPLACE
 	}
@@ -119,6 +168,11 @@ func (s *Served) Rename(oldPath string, to *Served, newPath string, flags uint, 
 }
 
 func (s *Served) Link(oldPath string, to *Served, newPath string, extra Resolve) error {
+	if s.placing() || to.placing() {
+		return s.twoPlaced("link", oldPath, to, newPath, extra, func(from, target *placedAt) error {
+			return from.ps.Link(from.name, target.ps, target.name, extra)
+		})
+	}
 	return s.twoDir("link", vfsops.OpLink, oldPath, to, newPath, func(from, to *Dir) error {
 		return from.t.Link(from.h, oldPath, to.h, newPath, how(from, extra)|how(to, extra))
 	})

@@ -3,6 +3,7 @@ package run
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -150,5 +151,50 @@ func TestNestedGrantUnderSwaps(t *testing.T) {
 		if b, _ := os.ReadFile(h + "/pub/key"); string(b) != "pwned\n" {
 			t.Errorf("round %d: no write reached H/pub/key (%q, %s): the positive control failed", round, b, o.stdout)
 		}
+	}
+}
+
+// TestEmbeddedBrokerNestedGrant: the broker `capfd run` attaches for
+// capability-aware code (CAPFD_BROKER_FD) gives the rights of the object
+// reached too. With --grant H=rw --grant H/secret=ro, a write of
+// secret/key through H's root handle, directly or through a symlink H/l ->
+// secret, is refused (plainly the file is writable), and a write of another
+// file through H works.
+func TestEmbeddedBrokerNestedGrant(t *testing.T) {
+	requireRun(t)
+	root := t.TempDir()
+	h, secret := root+"/H", root+"/H/secret"
+	if err := os.MkdirAll(secret, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key := secret + "/key"
+	if err := os.WriteFile(key, []byte("key\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("secret", h+"/l"); err != nil {
+		t.Fatal(err)
+	}
+	// Plainly, the attack target is writable.
+	if f, err := os.OpenFile(key, os.O_WRONLY, 0); err != nil {
+		t.Fatalf("the key is not writable plainly: %v", err)
+	} else {
+		f.Close()
+	}
+	flags := []string{"--grant", h + "=rw", "--grant", secret + "=ro", "--grant", bin.dir + "=rx"}
+	for _, path := range []string{"secret/key", "l/key"} {
+		o := capfdRun(t, root, flags, bin.capaware, "-write", h, path)
+		if o.code == 0 || !strings.Contains(o.stderr, "not capable") {
+			t.Errorf("write of %s through H's handle: %+v", path, o)
+		}
+	}
+	if b, err := os.ReadFile(key); err != nil || string(b) != "key\n" {
+		t.Fatalf("the nested read-only grant's file changed: %q %v", b, err)
+	}
+	o := capfdRun(t, root, flags, bin.capaware, "-write", h, "other.txt")
+	if o.code != 0 || o.stdout != "wrote\n" {
+		t.Fatalf("write of other.txt through H's handle: %+v", o)
+	}
+	if b, err := os.ReadFile(h + "/other.txt"); err != nil || string(b) != "written\n" {
+		t.Fatalf("other.txt: %q %v", b, err)
 	}
 }

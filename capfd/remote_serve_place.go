@@ -1,0 +1,386 @@
+package capfd
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+	"golang.org/x/sys/unix"
+)
+
+// Rights follow the object reached, not the name (served handles).
+//
+// A broker client's grants are root handles. When one grant's directory
+// lies inside another's (H=rw and H/secret=ro), or a grant's base and
+// inherit rights differ, a path beneath a handle can reach an object whose
+// rights its name does not say: "l/key" with l -> secret is H/secret/key;
+// after "mv a b" the nested grant once at a/secret2 is at b/secret2; and
+// "sub/up" with sub/up -> .. is the granted directory itself, which an
+// OpenDir would otherwise hand out with inherit rights as its base.
+//
+// So for such a client every path operation is placed first
+// (Served.placeAt):
+//
+//  1. The directory holding the final entry is opened beneath the handle
+//     (vfsops.OpenParent; for a final "." or "..", the directory itself).
+//     A final symlink that the operation follows is spliced into the path
+//     (its target, relative to the link's directory) and the result
+//     placed again, so its target is placed the same way.
+//  2. That directory's place is found by identity (vfsops.Place): up ".."
+//     comparing each (device, inode) with the client's grant roots, to the
+//     nearest one. Zero steps: the directory is a granted one and has its
+//     grant's rights; more: its grant's inherit rights (rights.Pair.Child
+//     of the grant, as an OpenDir would give at best).
+//  3. The operation is checked, with the same code as always, as if it
+//     were made through a handle for that directory carrying the handle's
+//     own rights intersected with the place's: a handle never does more
+//     than it says, and never more than where it acts allows. If the
+//     final entry is itself a root (a grant's directory, or the handle's
+//     own), what is done to that object is bounded by the root's rights
+//     too: an OpenDir of it within its pair, an open or a stat, chmod,
+//     chown, chtimes, truncate or readlink of it within its base.
+//  4. The operation acts on the placed directory's descriptor with the
+//     single final name and NoSymlinks (RESOLVE_NO_SYMLINKS): a symlink
+//     swapped in after the check fails with ELOOP instead of being
+//     followed, and a rename racing the walk can only make the check see
+//     the tree as it was a moment before. What was checked is the
+//     directory the kernel acts in.
+//
+// Handles opened through a placed handle are placed the same way (they
+// keep the client's Places, and their own root). Placement costs an open
+// and a stat per level between the directory and its grant, so clients
+// whose grants neither nest nor differ in base and inherit are not placed.
+
+// Places is one client's grant roots by identity, shared by every handle
+// the client holds.
+type Places struct {
+	roots  map[vfsops.FileID]rights.Pair
+	active bool // names can mislead: grants nest, repeat, or differ in base and inherit
+}
+
+// NewPlaces indexes a client's grants: local directory handles the broker
+// opened. Nesting is decided by identity (a grant's root has another's
+// among its ancestors), once, when the client connects.
+func NewPlaces(grants []*Dir) (*Places, error) {
+	p := &Places{roots: make(map[vfsops.FileID]rights.Pair, len(grants))}
+	for _, d := range grants {
+		if d.t != local {
+			return nil, errors.New("capfd: places: not a local handle")
+		}
+		id, err := vfsops.IDOf(fd(d.h))
+		if err != nil {
+			return nil, pathError("places", d.name, err)
+		}
+		r := d.rights
+		if prev, dup := p.roots[id]; dup {
+			// The same directory granted twice: the client holds both.
+			r = rights.Pair{Base: prev.Base.Union(r.Base), Inherit: prev.Inherit.Union(r.Inherit)}
+			p.active = true
+		}
+		p.roots[id] = r
+		if d.rights.Base != d.rights.Inherit {
+			p.active = true
+		}
+	}
+	for _, d := range grants {
+		if p.active {
+			break
+		}
+		_, err := vfsops.Place(fd(d.h), func(id vfsops.FileID, depth int) bool {
+			_, ok := p.roots[id]
+			return ok && depth > 0
+		})
+		if err == nil {
+			p.active = true
+		}
+	}
+	return p, nil
+}
+
+// Active reports whether the client's operations are placed.
+func (p *Places) Active() bool { return p != nil && p.active }
+
+// ServeGrant serves a grant d under name, as ServeDir, placing its
+// operations with p (from NewPlaces over all the client's grants).
+func ServeGrant(d *Dir, name string, p *Places) *Served {
+	s := ServeDir(d, name)
+	s.setPlaces(p)
+	return s
+}
+
+// setPlaces makes s a placed handle rooted at its own directory.
+func (s *Served) setPlaces(p *Places) {
+	if !p.Active() || s.dir == nil || s.dir.t != local {
+		return
+	}
+	id, err := vfsops.IDOf(fd(s.dir.h))
+	if err != nil {
+		return
+	}
+	s.places, s.root = p, id
+}
+
+func (s *Served) placing() bool { return s.dir != nil && s.places != nil }
+
+// placedAt is the directory holding a path's final entry, placed: ps is a
+// handle for it with the rights of the operation there, name the final
+// entry, bound the rights of that entry when it is itself a root.
+type placedAt struct {
+	ps    *Served
+	name  string
+	bound *rights.Pair
+	fd    int
+}
+
+func (a *placedAt) close() {
+	if a.fd >= 0 {
+		unix.Close(a.fd)
+	}
+}
+
+// maxSplices bounds the symlinks placeAt follows, as the kernel's 40.
+const maxSplices = 40
+
+// placeAt places path beneath s (see the comment at the top of this file).
+// follow: the operation follows a final symlink. noSymlinks: the handle
+// for the directory refuses every symlink (off only for BindMount, whose
+// final open is O_NOFOLLOW already and which takes no resolve options).
+func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks bool) (*placedAt, error) {
+	d := s.dir
+	if err := d.use(opName, path); err != nil {
+		return nil, err
+	}
+	defer d.done()
+	h := how(d, extra)
+	follow = follow || strings.HasSuffix(path, "/")
+	cur := path
+	for hop := 0; ; hop++ {
+		parent, name, err := openParentOrSelf(fd(d.h), cur, h)
+		if err != nil {
+			return nil, pathError(opName, path, err)
+		}
+		var st unix.Stat_t
+		var statErr error = unix.ENOENT
+		if name == "." {
+			statErr = unix.Fstat(parent, &st)
+		} else {
+			statErr = unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if statErr == nil && follow && h&NoSymlinks == 0 && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			target, err := readlinkAt(parent, name)
+			unix.Close(parent)
+			if err == nil && hop >= maxSplices {
+				err = unix.ELOOP
+			}
+			if err == nil {
+				cur, err = splice(cur, target, h)
+			}
+			if err != nil {
+				return nil, pathError(opName, path, err)
+			}
+			continue
+		}
+		var place rights.Pair
+		depth, err := vfsops.Place(parent, func(id vfsops.FileID, _ int) bool {
+			r, ok := s.places.roots[id]
+			place = r
+			return ok
+		})
+		if err != nil {
+			unix.Close(parent)
+			if errors.Is(err, vfsops.ErrNotPlaced) {
+				// Moved out of every grant: nothing here is granted.
+				return nil, notCapable(opName, path, rights.Lookup, rights.None)
+			}
+			return nil, pathError(opName, path, err)
+		}
+		if depth > 0 {
+			place = rights.Pair{Base: place.Inherit, Inherit: place.Inherit}
+		}
+		r := rights.Pair{Base: d.rights.Base.Intersect(place.Base), Inherit: d.rights.Inherit.Intersect(place.Inherit)}
+		a := &placedAt{name: name, fd: parent}
+		if statErr == nil {
+			id := vfsops.FileID{Dev: st.Dev, Ino: st.Ino}
+			if b, ok := s.places.roots[id]; ok {
+				a.bound = &b
+			}
+			if id == s.root {
+				b := d.rights
+				if a.bound != nil {
+					b = rights.Pair{Base: b.Base.Intersect(a.bound.Base), Inherit: b.Inherit.Intersect(a.bound.Inherit)}
+				}
+				a.bound = &b
+			}
+		}
+		if strings.HasSuffix(path, "/") && name != "." {
+			a.name += "/"
+		}
+		ph := h
+		if noSymlinks {
+			ph |= NoSymlinks
+		}
+		a.ps = &Served{dir: &Dir{t: d.t, h: handleID(parent), rights: r, how: ph, name: d.name}}
+		return a, nil
+	}
+}
+
+// openParentOrSelf is vfsops.OpenParent, except that a path whose final
+// component is "." or ".." (or that is all slashes) names a directory
+// that is opened itself, with "." as the name.
+func openParentOrSelf(dirfd int, path string, how Resolve) (int, string, error) {
+	trimmed := strings.TrimRight(path, "/")
+	last := trimmed[strings.LastIndexByte(trimmed, '/')+1:]
+	if last == "" || last == "." || last == ".." {
+		fd, err := vfsops.OpenBeneath(dirfd, path, unix.O_PATH|unix.O_DIRECTORY, 0, how)
+		return fd, ".", err
+	}
+	return vfsops.OpenParent(dirfd, path, how)
+}
+
+// splice replaces the final component of path, a symlink, by its target,
+// relative to the link's directory as the kernel resolves it. An absolute
+// target starts at the handle's root under InRoot and escapes otherwise.
+func splice(path, target string, how Resolve) (string, error) {
+	if target == "" {
+		return "", unix.ENOENT
+	}
+	var next string
+	if strings.HasPrefix(target, "/") {
+		if how&InRoot == 0 {
+			return "", vfsops.ErrEscape
+		}
+		next = target
+	} else {
+		trimmed := strings.TrimRight(path, "/")
+		next = trimmed[:strings.LastIndexByte(trimmed, '/')+1] + target
+	}
+	if strings.HasSuffix(path, "/") {
+		next += "/"
+	}
+	return next, nil
+}
+
+func readlinkAt(dirfd int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// viaPlace runs fn on path placed beneath s, after checking that what the
+// operation does to the final entry (obj, on its base) is within the
+// entry's own rights when it is a root. Errors name the caller's path.
+func (s *Served) viaPlace(opName, path string, extra Resolve, follow bool, obj rights.Rights, fn func(a *placedAt) error) error {
+	a, err := s.placeAt(opName, path, extra, follow, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if a.bound != nil && !a.bound.Base.Has(obj) {
+		return notCapable(opName, path, obj, a.bound.Base)
+	}
+	return placedPath(fn(a), path)
+}
+
+// placedPath puts the caller's path on an error made with a placed name.
+func placedPath(err error, path string) error {
+	var ce *Error
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &ce):
+		ce.Path = path
+	case errors.As(err, &pe):
+		pe.Path = path
+	}
+	return err
+}
+
+// twoPlaced places both paths of a rename or link (each beneath its own
+// handle) and runs fn on the two placed directories.
+func (s *Served) twoPlaced(opName, oldPath string, to *Served, newPath string, extra Resolve, fn func(from, target *placedAt) error) error {
+	if _, err := s.asDir(opName, oldPath); err != nil {
+		return err
+	}
+	if _, err := to.asDir(opName, newPath); err != nil {
+		return err
+	}
+	place := func(side *Served, p string) (*placedAt, error) {
+		if !side.placing() {
+			return &placedAt{ps: side, name: p, fd: -1}, nil
+		}
+		return side.placeAt(opName, p, extra, false, true)
+	}
+	from, err := place(s, oldPath)
+	if err != nil {
+		return err
+	}
+	defer from.close()
+	target, err := place(to, newPath)
+	if err != nil {
+		return err
+	}
+	defer target.close()
+	err = fn(from, target)
+	var ce *Error
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &ce):
+		if ce.Path == target.name {
+			ce.Path = newPath
+		} else {
+			ce.Path = oldPath
+		}
+	case errors.As(err, &le):
+		le.Old, le.New = oldPath, newPath
+	}
+	return err
+}
+
+// placedOpen is Served.Open on a placed handle.
+func (s *Served) placedOpen(path string, flags int, mode uint32, extra Resolve, r rights.Rights) (*Served, error) {
+	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
+	p := path
+	if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		// The file is made in the directory path names: place that.
+		p = strings.TrimRight(path, "/") + "/."
+	}
+	fileNeed, _ := openNeeds(flags)
+	var ns *Served
+	err := s.viaPlace("open", p, extra, follow, fileNeed.Union(r), func(a *placedAt) (err error) {
+		ns, err = a.ps.Open(a.name, flags, mode, extra, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	ns.file.name, ns.file.how = path, how(s.dir, extra)
+	return ns, nil
+}
+
+// placedOpenDir is Served.OpenDir on a placed handle; the new handle is
+// placed too.
+func (s *Served) placedOpenDir(path string, extra Resolve, r rights.Pair) (*Served, error) {
+	a, err := s.placeAt("opendir", path, extra, true, true)
+	if err != nil {
+		return nil, err
+	}
+	defer a.close()
+	if b := a.bound; b != nil && (!b.Base.Has(r.Base) || !b.Inherit.Has(r.Inherit)) {
+		if !b.Base.Has(r.Base) {
+			return nil, notCapable("opendir", path, r.Base, b.Base)
+		}
+		return nil, notGrantable("opendir", path, r.Inherit, b.Inherit)
+	}
+	ns, err := a.ps.OpenDir(a.name, extra, r)
+	if err != nil {
+		return nil, placedPath(err, path)
+	}
+	ns.dir.name, ns.dir.how = path, how(s.dir, extra)
+	ns.setPlaces(s.places)
+	return ns, nil
+}
