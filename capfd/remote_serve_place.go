@@ -351,8 +351,16 @@ func (s *Served) placedOpen(path string, flags int, mode uint32, extra Resolve, 
 	}
 	fileNeed, _ := openNeeds(flags)
 	var ns *Served
-	err := s.viaPlace("open", p, extra, follow, fileNeed.Union(r), func(a *placedAt) (err error) {
-		ns, err = a.ps.Open(a.name, flags, mode, extra, r)
+	err := s.viaPlace("open", p, extra, follow, fileNeed, func(a *placedAt) (err error) {
+		// The new file's ceiling is the client's (its Dir's inherit rights)
+		// cut to what the place allows: a read of the nested read-only
+		// grant's file through H=rw gets a read-only file, recorded as
+		// such (and so answered). What the flags need must be within it.
+		within := r.Intersect(a.ps.dir.rights.Inherit)
+		if a.bound != nil {
+			within = within.Intersect(a.bound.Base)
+		}
+		ns, err = a.ps.Open(a.name, flags, mode, extra, within)
 		return err
 	})
 	if err != nil {
