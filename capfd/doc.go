@@ -59,6 +59,35 @@
 // vfsops in this process; a remote one sends each call to a broker, which
 // holds the real descriptors and checks the rights again on its side.
 //
+// # Nested Dirs: authority, not policy
+//
+// A program that holds a Dir for H with read-write rights and another for
+// H/secret with read-only rights holds read-write authority over H/secret:
+// H's Dir reaches it ("secret/key", a symlink to it, its new name after a
+// rename) and writes it. That is deliberate, and it is Capsicum's rule: a
+// capability is a descriptor plus rights, and one capability is never
+// narrowed by another, narrower one its holder also has. Local Dirs are
+// not placed by identity, and nothing compares them: a program that wants
+// H/secret read-only passes on only the narrower Dir (or H's Limit).
+//
+// "H is read-write but H/secret is read-only" is a statement of policy
+// about two grants, and it is enforced where a policy exists: by the
+// broker for its clients' root handles and every handle opened through
+// them (Served: each path operation is checked with the rights of the
+// directory it reaches, found by identity, and acts on that directory's
+// descriptor with RESOLVE_NO_SYMLINKS; docs/broker.md, "Rights follow the
+// object"), and by the supervisor of capfd run (broker/notify).
+//
+// The same holds for base and inherit: a Dir's Base governs every path
+// operation made through it at any depth, and Inherit what it opens,
+// whatever names lead there. OpenDir of a name that reaches the Dir's own
+// directory again ("sub/..", or sub/up -> ..) gives a Dir with rights
+// within Inherit, which may exceed Base: in-process that is no new
+// authority (the program chose the pair, and holds the descriptor), so
+// Limit a Dir before passing it to code that must not have its Inherit as
+// Base. A broker refuses it (the final entry is a root, bounded by its
+// own pair).
+//
 // # What the rights do not cover
 //
 // File.Fd hands out the raw descriptor, on which system calls are checked
