@@ -25,6 +25,7 @@ var bin struct {
 	capaware   string
 	openstress string
 	fileattr   string
+	fdops      string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -43,12 +44,14 @@ func TestMain(m *testing.M) {
 	bin.capaware = filepath.Join(dir, "capaware")
 	bin.openstress = filepath.Join(dir, "openstress")
 	bin.fileattr = filepath.Join(dir, "fileattr")
+	bin.fdops = filepath.Join(dir, "fdops")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
 		bin.capaware:   "./testdata/capaware",
 		bin.openstress: "./testdata/openstress",
 		bin.fileattr:   "./testdata/fileattr",
+		bin.fdops:      "./testdata/fdops",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
