@@ -24,6 +24,9 @@ type call struct {
 	// descriptors (see writeMemory).
 	pidfds map[int]int
 	mems   map[int]int
+	// pinnedFds are the parent directories pin opened for the current
+	// notification, closed once it is answered.
+	pinnedFds []int
 	// cred is the state of asCaller (creds_linux.go).
 	cred credState
 	// deferValid skips locate's ID_VALID check for a request whose only
@@ -78,6 +81,7 @@ func (c *call) handle() {
 		r = h(c)
 	}
 	finish(c.listener, c.req.ID, r)
+	c.closePinned()
 }
 
 // finish sends r for notification id.
@@ -119,6 +123,12 @@ type location struct {
 	abs  string // clean absolute path, for messages and matching
 	g    *grant // nil: outside every grant
 	rest string // path beneath g, "." for g itself; trailing "/" kept
+	// pinned: g.fd is the real parent directory, rest its final name, and
+	// g's rights those of its real place (place_linux.go).
+	pinned bool
+	// object is the grant whose root the final name is, if any (pinned
+	// locations only): its base rights are the object's.
+	object *grant
 }
 
 // locate turns the task's (dirfd, path) into a location.
@@ -283,6 +293,10 @@ func (c *call) closePidfds() {
 // directory lies outside the grant: no entry rights there.
 func (l location) rightsAt() (object, parent rights.Rights) {
 	g := l.g
+	if l.object != nil {
+		_, parent = location{g: g, rest: l.rest}.rightsAt()
+		return l.object.Rights.Base, parent
+	}
 	rest := strings.TrimSuffix(l.rest, "/")
 	switch {
 	case rest == ".":
@@ -300,12 +314,30 @@ type need struct {
 	object rights.Rights
 	parent rights.Rights
 	probe  bool // stat-like: refusals outside every grant are logged only when verbose
+	// follow: the operation follows a symlink in the final name, so
+	// pinning follows it too (place_linux.go).
+	follow bool
+	// anchored: openat2 RESOLVE_BENEATH/IN_ROOT, resolved from the task's
+	// dirfd rather than the grant; not pinned (see openAnchored).
+	anchored bool
 }
 
 // check refuses l unless it lies in a grant with the rights n needs, and
 // logs the refusal. It returns 0 or EACCES, the errno Landlock and DAC give
 // for a path one may not use.
-func (c *call) check(l location, n need) unix.Errno {
+//
+// Where names can mislead (nested grants, base rights narrower than
+// inherit), l is first pinned to the object it reaches (pin), and the
+// caller then acts on the pinned location.
+func (c *call) check(lp *location, n need) unix.Errno {
+	if lp.g != nil && !n.anchored {
+		pinned, errno := c.pin(*lp, n.follow)
+		if errno != 0 {
+			return errno
+		}
+		*lp = pinned
+	}
+	l := *lp
 	if l.g == nil {
 		if !n.probe || c.s.verbose {
 			c.refuse(n.op, l.abs, headline(n.object|n.parent|rights.Lookup), "outside every grant")

@@ -15,10 +15,13 @@
 //     one effect is the descriptor, ADDFD is that check, atomically with
 //     the install);
 //  4. cleans the path lexically and matches it against the grants (the
-//     longest whole-component prefix wins);
+//     longest whole-component prefix wins); where names can mislead
+//     (nested grants, base rights narrower than inherit) the location is
+//     then pinned to the object it reaches, by identity (place_linux.go);
 //  5. checks the rights the operation needs (vfsops.OpenRights for opens)
 //     against the grant: base rights for the granted object and its
-//     entries, inherit rights deeper down;
+//     entries, inherit rights deeper down, the nearest grant by identity
+//     deciding;
 //  6. performs the operation itself, with the calling thread's credentials
 //     (see "Whose credentials" below), resolving the rest of the path
 //     beneath the grant's own descriptor with openat2(RESOLVE_BENEATH|

@@ -42,6 +42,10 @@ type grant struct {
 // grantTable is the supervisor's fixed set of grants.
 type grantTable struct {
 	grants []*grant
+	// roots finds a grant by the identity of its root (place_linux.go);
+	// nested is set when a grant lies inside another.
+	roots  map[fileID]*grant
+	nested bool
 }
 
 // openGrants opens every grant. Paths must be absolute; a grant on procfs is
@@ -58,6 +62,7 @@ func openGrants(list []Grant) (*grantTable, error) {
 		}
 		t.grants = append(t.grants, og)
 	}
+	t.indexRoots()
 	return t, nil
 }
 

@@ -113,7 +113,7 @@ func sysTruncate(c *call) result {
 	if errno != 0 {
 		return resultFor(errno)
 	}
-	if errno := c.check(l, need{op: op, object: rights.Truncate}); errno != 0 {
+	if errno := c.check(&l, need{op: op, object: rights.Truncate, follow: true}); errno != 0 {
 		return fail(errno)
 	}
 	if l.g.fd < 0 {
@@ -121,7 +121,7 @@ func sysTruncate(c *call) result {
 	}
 	// truncate(2) needs the file writable; O_NONBLOCK keeps a FIFO from
 	// blocking the supervisor (ftruncate then fails on it, as natively).
-	fd, err := c.openAt(l, l.g.fd, l.rest, unix.O_WRONLY|unix.O_NONBLOCK, 0, resolveHow)
+	fd, err := c.openAt(l, l.g.fd, l.rest, unix.O_WRONLY|unix.O_NONBLOCK, 0, l.how())
 	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}

@@ -45,7 +45,7 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 		if errno != 0 {
 			return resultFor(errno)
 		}
-		if errno := c.check(l, need{op: op, object: rights.Readlink, probe: true}); errno != 0 {
+		if errno := c.check(&l, need{op: op, object: rights.Readlink, probe: true}); errno != 0 {
 			return fail(errno)
 		}
 		if l.rest == "." {
@@ -143,10 +143,10 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 	if done {
 		return r
 	}
-	if errno := c.check(from, need{op: op, parent: oldNeed}); errno != 0 {
+	if errno := c.check(&from, need{op: op, parent: oldNeed}); errno != 0 {
 		return fail(errno)
 	}
-	if errno := c.check(to, need{op: op, parent: newNeed}); errno != 0 {
+	if errno := c.check(&to, need{op: op, parent: newNeed}); errno != 0 {
 		return fail(errno)
 	}
 	// Replacing an existing entry destroys it, which rename-to alone does
@@ -218,10 +218,10 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 	}
 	// A hard link gives the object a second name, possibly in a grant
 	// with wider rights: the source needs link-from on the object itself.
-	if errno := c.check(from, need{op: op, object: rights.LinkFrom}); errno != 0 {
+	if errno := c.check(&from, need{op: op, object: rights.LinkFrom}); errno != 0 {
 		return fail(errno)
 	}
-	if errno := c.check(to, need{op: op, parent: rights.LinkTo}); errno != 0 {
+	if errno := c.check(&to, need{op: op, parent: rights.LinkTo}); errno != 0 {
 		return fail(errno)
 	}
 	return c.errResult(op, from, c.asCaller(func() error {
@@ -261,7 +261,7 @@ func (c *call) locateChecked(dirfd int32, addr uint64, n need) (location, result
 	if errno != 0 {
 		return l, resultFor(errno), true
 	}
-	if errno := c.check(l, n); errno != 0 {
+	if errno := c.check(&l, n); errno != 0 {
 		return l, fail(errno), true
 	}
 	if l.g.fd < 0 {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"path"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -34,7 +35,16 @@ type fdObject struct {
 	gone   bool     // an unlinked file: no name to judge it by
 }
 
-// objectOf finds the object of our duplicate fd.
+// objectOf finds the object of our duplicate fd and its place among the
+// grants. The path procfs reports is the kernel's own name for the object
+// (no symlinks, no ".."), so it is matched by name, with two identity
+// checks (place_linux.go): an object that is a grant's root has that
+// grant's base rights (also through a hard link or after a move), and a
+// name that says "a grant's root" for an object that is not that root is
+// outside it. With nested grants, which can be moved, the object is placed
+// by identity: from its directory (for a file, the directory its name says,
+// checked to hold it) up ".." to the nearest grant root; beneath a root an
+// object has the grant's inherit rights.
 func (c *call) objectOf(fd int) fdObject {
 	p, err := readlinkString("/proc/self/fd/" + strconv.Itoa(fd))
 	switch {
@@ -43,8 +53,44 @@ func (c *call) objectOf(fd int) fdObject {
 	case strings.HasSuffix(p, " (deleted)"):
 		return fdObject{l: location{abs: p}, gone: true}
 	}
-	g, rest := c.s.grants.match(p)
-	return fdObject{l: location{abs: p, g: g, rest: rest}}
+	t := c.s.grants
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fdObject{l: location{abs: p}}
+	}
+	id := fileID{st.Dev, st.Ino}
+	if g, isRoot := t.roots[id]; isRoot {
+		return fdObject{l: location{abs: p, g: g, rest: "."}}
+	}
+	g, rest := t.match(p)
+	if g == nil || rest == "." {
+		// Outside every grant, or at a grant's name but not its root
+		// (replaced since the grant was opened): outside it.
+		return fdObject{l: location{abs: p}}
+	}
+	if !t.nested {
+		return fdObject{l: location{abs: p, g: g, rest: rest}}
+	}
+	dir := fd
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		parent, err := unix.Open(path.Dir(p), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fdObject{l: location{abs: p}}
+		}
+		defer unix.Close(parent)
+		var in unix.Stat_t
+		if err := unix.Fstatat(parent, path.Base(p), &in, unix.AT_SYMLINK_NOFOLLOW); err != nil || (fileID{in.Dev, in.Ino}) != id {
+			return fdObject{l: location{abs: p}} // renamed meanwhile: no place to judge by
+		}
+		dir = parent
+	}
+	g, _, err = t.placeOf(dir)
+	if err != nil || g == nil {
+		return fdObject{l: location{abs: p}}
+	}
+	// Beneath g's root: rightsAt gives inherit rights for any rest that
+	// is not ".".
+	return fdObject{l: location{abs: p, g: g, rest: path.Base(p)}}
 }
 
 // objectRights are the rights the grants give the object, None outside

@@ -130,7 +130,9 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 		return resultFor(errno)
 	}
 	file, dir := vfsops.OpenRights(flags)
-	if errno := c.check(l, need{op: op, object: file, parent: dir}); errno != 0 {
+	// O_EXCL with O_CREAT never follows a final symlink (it fails).
+	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
+	if errno := c.check(&l, need{op: op, object: file, parent: dir, follow: follow}); errno != 0 {
 		return fail(errno)
 	}
 	if l.g.fd < 0 {
@@ -142,15 +144,15 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 	if how&vfsops.NoSymlinks != 0 {
 		// RESOLVE_NO_SYMLINKS: no symlink is followed, out of the grant
 		// or not.
-		r := c.openIn(l, l.g.fd, l.rest, flags, mode, how, op)
+		r := c.openIn(l, l.g.fd, l.rest, flags, mode, how|l.how(), op)
 		if r.escaped {
 			c.escaped(op, l)
 		}
 		return r
 	}
 	var r result
-	l, errno, err := c.resolveOut(l, need{op: op, object: file, parent: dir}, func(at location) error {
-		r = c.openIn(at, at.g.fd, at.rest, flags, mode, how, op)
+	l, errno, err := c.resolveOut(l, need{op: op, object: file, parent: dir, follow: follow}, func(at location) error {
+		r = c.openIn(at, at.g.fd, at.rest, flags, mode, how|at.how(), op)
 		if r.escaped {
 			return vfsops.ErrEscape
 		}
@@ -196,7 +198,7 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 		l.rest = path.Join(anchor.rest, within)
 	}
 	file, dir := vfsops.OpenRights(flags)
-	if errno := c.check(l, need{op: op, object: file, parent: dir}); errno != 0 {
+	if errno := c.check(&l, need{op: op, object: file, parent: dir, anchored: true}); errno != 0 {
 		return fail(errno)
 	}
 	if anchor.g.fd < 0 || !anchor.g.isDir {

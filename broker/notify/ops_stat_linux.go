@@ -130,7 +130,8 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 	if errno != 0 {
 		return -1, l, resultFor(errno), true
 	}
-	if errno := c.check(l, n); errno != 0 {
+	n.follow = flags&unix.AT_SYMLINK_NOFOLLOW == 0
+	if errno := c.check(&l, n); errno != 0 {
 		return -1, l, fail(errno), true
 	}
 	if l.g.fd < 0 {
@@ -159,7 +160,7 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 		// The lookup needs search permission on every directory on the
 		// way, as the task's own would.
 		return c.asCaller(func() (err error) {
-			fd, err = vfsops.OpenBeneath(at.g.fd, at.rest, oflags, 0, resolveHow)
+			fd, err = vfsops.OpenBeneath(at.g.fd, at.rest, oflags, 0, at.how())
 			return err
 		})
 	})

@@ -84,7 +84,7 @@ func (c *call) resolveOut(l location, n need, try func(location) error) (locatio
 		if !ok {
 			return l, 0, err
 		}
-		if errno := c.check(next, n); errno != 0 {
+		if errno := c.check(&next, n); errno != 0 {
 			return next, errno, nil
 		}
 		if next.g.fd < 0 {

@@ -333,3 +333,40 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// TestFdRightsFollowTheObject: with a read-only grant nested in a rw one
+// (H=rw, H/a/secret=ro), an fchmod through a descriptor of the nested
+// grant's file is refused, also after the program moved the nested grant
+// (mv H/a H/b, allowed by H's rights), where the file's name no longer
+// says which grant it is in; a file of H itself can be changed.
+func TestFdRightsFollowTheObject(t *testing.T) {
+	requireRun(t)
+	root := t.TempDir()
+	h := root + "/H"
+	if err := os.MkdirAll(h+"/a/secret", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{h + "/a/secret/key", h + "/own"} {
+		if err := os.WriteFile(p, []byte("key\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grants := []string{"--grant", h + "=rw", "--grant", h + "/a/secret=ro", "--grant", bin.dir + "=rx"}
+	script := "mv H/a H/b && " + bin.fdops + " chmod H/b/secret/key; " + bin.fdops + " chmod H/own"
+	o := run(t, root, "sh", "-c", script)
+	wantContains(t, "plainly", o.stdout, "fchmod ok\nopen ok\nfchmod ok")
+	if got := modeOf(t, h+"/b/secret/key").Perm(); got != 0o600 {
+		t.Fatalf("plainly: mode %o, want 600 (the attack must be real)", got)
+	}
+	os.Rename(h+"/b", h+"/a")
+	chmod(t, h+"/a/secret/key", 0o644)
+	chmod(t, h+"/own", 0o644)
+	o = capfdRun(t, root, grants, "sh", "-c", script)
+	wantContains(t, "confined", o.stdout, "fchmod EPERM\nopen ok\nfchmod ok")
+	if got := modeOf(t, h+"/b/secret/key").Perm(); got != 0o644 {
+		t.Errorf("confined: nested grant's file mode %o, want 644\n%+v", got, o)
+	}
+	if got := modeOf(t, h+"/own").Perm(); got != 0o600 {
+		t.Errorf("confined: H/own mode %o, want 600\n%+v", got, o)
+	}
+}

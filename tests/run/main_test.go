@@ -26,6 +26,7 @@ var bin struct {
 	openstress string
 	fileattr   string
 	fdops      string
+	swapwrite  string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -45,6 +46,7 @@ func TestMain(m *testing.M) {
 	bin.openstress = filepath.Join(dir, "openstress")
 	bin.fileattr = filepath.Join(dir, "fileattr")
 	bin.fdops = filepath.Join(dir, "fdops")
+	bin.swapwrite = filepath.Join(dir, "swapwrite")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
@@ -52,6 +54,7 @@ func TestMain(m *testing.M) {
 		bin.openstress: "./testdata/openstress",
 		bin.fileattr:   "./testdata/fileattr",
 		bin.fdops:      "./testdata/fdops",
+		bin.swapwrite:  "./testdata/swapwrite",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

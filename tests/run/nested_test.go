@@ -1,0 +1,154 @@
+package run
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestRightsFollowTheObject: rights are those of the object a path reaches,
+// not of its name. Each attack reaches a file of a nested read-only grant,
+// or an entry of a directory whose base rights are narrower than its
+// inherit rights, through another name: a symlink, a rename of an ancestor,
+// or a symlink to "..". Each is run plainly, where it changes the file (the
+// attack is real), and under capfd run, where the file is untouched; the
+// positive controls show the grants still work for the names they cover.
+func TestRightsFollowTheObject(t *testing.T) {
+	requireRun(t)
+	type fixture struct{ root, h, secret, d string }
+	setup := func(t *testing.T) fixture {
+		root := t.TempDir()
+		f := fixture{root: root, h: root + "/H", secret: root + "/H/secret", d: root + "/D"}
+		for _, dir := range []string{f.secret, f.h + "/a/secret2", f.d + "/sub"} {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, file := range []string{f.secret + "/key", f.h + "/a/secret2/key"} {
+			if err := os.WriteFile(file, []byte("key\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f
+	}
+	nested := func(f fixture) []string {
+		return []string{"--grant", f.h + "=rw", "--grant", f.secret + "=ro", "--grant", f.h + "/a/secret2=ro"}
+	}
+	narrowBase := func(f fixture) []string { return []string{"--grant", f.d + "=lookup,readdir,stat:rw"} }
+	unchanged := func(name string) func(t *testing.T, f fixture) bool {
+		return func(t *testing.T, f fixture) bool {
+			b, err := os.ReadFile(filepath.Join(f.root, name))
+			return err == nil && string(b) == "key\n"
+		}
+	}
+	absent := func(name string) func(t *testing.T, f fixture) bool {
+		return func(t *testing.T, f fixture) bool {
+			_, err := os.Lstat(filepath.Join(f.root, name))
+			return os.IsNotExist(err)
+		}
+	}
+	mode644 := func(name string) func(*testing.T, fixture) bool {
+		return func(t *testing.T, f fixture) bool {
+			fi, err := os.Stat(filepath.Join(f.root, name))
+			return err == nil && fi.Mode().Perm() == 0o644
+		}
+	}
+	cases := []struct {
+		name   string
+		grants func(fixture) []string
+		prep   string // a file made before the run, holding "key\n"
+		script string // run by sh in the fixture's root
+		intact func(*testing.T, fixture) bool
+	}{
+		{"write through a symlink into a nested ro grant", nested, "",
+			"ln -s secret H/l; echo pwned > H/l/key", unchanged("H/secret/key")},
+		{"remove through a symlink into a nested ro grant", nested, "",
+			"ln -s secret H/l; rm H/l/key", unchanged("H/secret/key")},
+		{"chmod through a symlink into a nested ro grant", nested, "",
+			"ln -s secret H/l; chmod 600 H/l/key", mode644("H/secret/key")},
+		{"write after renaming the nested grant's parent", nested, "",
+			"mv H/a H/b && echo pwned > H/b/secret2/key", unchanged("H/b/secret2/key")},
+		{"create in D itself through a symlink to ..", narrowBase, "",
+			"ln -s .. D/sub/up; echo pwned > D/sub/up/made", absent("D/made")},
+		{"unlink in D itself through a symlink to ..", narrowBase, "D/victim",
+			"ln -s .. D/sub/up; rm D/sub/up/victim", unchanged("D/victim")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			prepared := func() fixture {
+				f := setup(t)
+				if c.prep != "" {
+					if err := os.WriteFile(filepath.Join(f.root, c.prep), []byte("key\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return f
+			}
+			plain := prepared()
+			run(t, plain.root, "sh", "-c", c.script)
+			if c.intact(t, plain) {
+				t.Fatalf("the attack does nothing even plainly: the test shows nothing")
+			}
+			confined := prepared()
+			o := capfdRun(t, confined.root, c.grants(confined), "sh", "-c", c.script)
+			if !c.intact(t, confined) {
+				t.Errorf("under capfd run the attack worked\nstderr: %s", o.stderr)
+			}
+		})
+	}
+	t.Run("positive controls", func(t *testing.T) {
+		f := setup(t)
+		script := "echo new > H/new && cat H/new && cat H/secret/key && ln -s secret H/l && cat H/l/key && " +
+			"echo y > D/sub/inner && cat D/sub/inner && ls D"
+		grants := append(nested(f), narrowBase(f)...)
+		o := capfdRun(t, f.root, grants, "sh", "-c", script)
+		if o.code != 0 || o.stdout != "new\nkey\nkey\ny\nsub\n" {
+			t.Fatalf("granted names: %+v", o)
+		}
+	})
+}
+
+// TestNestedGrantUnderSwaps races the check against the name: one thread
+// keeps swapping H/l between a symlink to the nested read-only grant
+// H/secret and one to H/pub, another keeps writing H/l/key. Plainly both
+// keys get written; under capfd run the pinned parent is what the write
+// acts on, so H/secret/key is never touched in any of the rounds, while
+// writes to H/pub/key still succeed.
+func TestNestedGrantUnderSwaps(t *testing.T) {
+	requireRun(t)
+	const rounds = 3
+	setup := func(t *testing.T) (root, h string) {
+		root = t.TempDir()
+		h = root + "/H"
+		for _, d := range []string{h + "/secret", h + "/pub"} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(h+"/secret/key", []byte("key\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return root, h
+	}
+	root, h := setup(t)
+	if o := run(t, root, bin.swapwrite, h, "2000"); o.code != 0 {
+		t.Fatalf("plain run: %+v", o)
+	}
+	if b, _ := os.ReadFile(h + "/secret/key"); string(b) != "pwned\n" {
+		t.Fatalf("plainly the race never wrote the secret key (%q): the test shows nothing", b)
+	}
+	for round := range rounds {
+		root, h := setup(t)
+		o := capfdRun(t, root, []string{"-q", "--grant", h + "=rw", "--grant", h + "/secret=ro", "--grant", bin.dir + "=rx"},
+			bin.swapwrite, h, "2000")
+		if o.code != 0 {
+			t.Fatalf("round %d: %+v", round, o)
+		}
+		if b, _ := os.ReadFile(h + "/secret/key"); string(b) != "key\n" {
+			t.Fatalf("round %d: the nested ro grant's key was written: %q", round, b)
+		}
+		if b, _ := os.ReadFile(h + "/pub/key"); string(b) != "pwned\n" {
+			t.Errorf("round %d: no write reached H/pub/key (%q, %s): the positive control failed", round, b, o.stdout)
+		}
+	}
+}
