@@ -34,8 +34,10 @@ type stage2Config struct {
 	Argv     []string         `json:"argv"`
 	Landlock []landlock.Grant `json:"landlock"`
 	Union    rights.Rights    `json:"union"`
-	Verbose  bool             `json:"verbose"`
-	KeepCaps bool             `json:"keep_caps"`
+	// AppendOnly: some grant is append-only (notify.FilterShape).
+	AppendOnly bool `json:"append_only"`
+	Verbose    bool `json:"verbose"`
+	KeepCaps   bool `json:"keep_caps"`
 }
 
 func init() {
@@ -77,7 +79,7 @@ func stage2() int {
 		fmt.Fprintf(os.Stderr, "capfd run: landlock: %v\n", report)
 	}
 
-	listener, err := notify.Filter(cfg.Union).Install()
+	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly}).Install()
 	if err != nil {
 		return fail(126, "seccomp: %v", err)
 	}

@@ -25,6 +25,7 @@ var bin struct {
 	capaware   string
 	openstress string
 	fileattr   string
+	fdops      string
 	swapwrite  string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 	bin.capaware = filepath.Join(dir, "capaware")
 	bin.openstress = filepath.Join(dir, "openstress")
 	bin.fileattr = filepath.Join(dir, "fileattr")
+	bin.fdops = filepath.Join(dir, "fdops")
 	bin.swapwrite = filepath.Join(dir, "swapwrite")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
@@ -51,6 +53,7 @@ func TestMain(m *testing.M) {
 		bin.capaware:   "./testdata/capaware",
 		bin.openstress: "./testdata/openstress",
 		bin.fileattr:   "./testdata/fileattr",
+		bin.fdops:      "./testdata/fdops",
 		bin.swapwrite:  "./testdata/swapwrite",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
