@@ -69,6 +69,12 @@ func stage2() int {
 	}
 	os.Unsetenv(stage2Env)
 
+	if os.Getpid() == 1 {
+		// Before Landlock, which would refuse the write to /proc/sys.
+		if err := forbidExecutableMemfds(); err != nil && cfg.Verbose {
+			fmt.Fprintf(os.Stderr, "capfd run: memfds stay executable: %v\n", err)
+		}
+	}
 	report, err := landlock.RestrictThread(cfg.Landlock)
 	switch {
 	case err != nil:
