@@ -45,6 +45,12 @@ func init() {
 		// Capabilities are per thread: the thread that drops them must
 		// be the one that execs.
 		runtime.LockOSThread()
+		// Setting GOMAXPROCS stops the runtime re-reading the cgroup's
+		// CPU limit every second (Go 1.25+): as the namespace's init,
+		// stage 2 lives under the program's filter, where those reads of
+		// /sys and /proc are refused and would be logged as the
+		// program's.
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 		os.Exit(stage2())
 	}
 }
