@@ -321,6 +321,15 @@ func hookCases(t *testing.T, e *Enforcer) []struct {
 				deny:  grants{"a": dir(ro, 0), "b": dir(rights.RenameTo, 0)},
 				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo, 0)}, hook: "inode_rename"}
 		}},
+		{"rename over an existing file without unlink", func(t *testing.T, d string) scenario {
+			twoDirs(t, d)
+			if err := os.WriteFile(filepath.Join(d, "b", "f"), []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return scenario{op: "rename", args: []string{"a/f", "b/f"},
+				deny:  grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo, 0)},
+				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo|rights.Unlink, 0)}, hook: "inode_rename"}
+		}},
 		{"link into directory without link-to", func(t *testing.T, d string) scenario {
 			twoDirs(t, d)
 			return scenario{op: "link", args: []string{"a/f", "b/g"},

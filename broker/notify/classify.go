@@ -22,13 +22,17 @@ type syscallGroup struct {
 // Where a group still reaches beyond the granted files (signals, sockets,
 // IPC), that is ambient authority outside the file tree, not a path
 // escape, and is said so.
+//
+// ioctl, fcntl, fallocate, pwritev2 and mmap run natively except for the
+// argument values fdRules (filter_fd_linux.go) notifies or refuses: the
+// requests and modes whose answer depends on the object's rights.
 var nativeSyscalls = []syscallGroup{
-	{"act on descriptors the program holds; what a descriptor may do was decided when it was opened",
+	{"act on descriptors the program holds; what a descriptor may do was decided when it was opened (fchmod, fchown, ftruncate, fsetxattr, fremovexattr are notified: decided per object)",
 		[]string{"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2",
 			"lseek", "close", "close_range", "dup", "dup2", "dup3", "fcntl", "ioctl", "fstat", "fstatfs",
 			"getdents", "getdents64", "fsync", "fdatasync", "sync_file_range", "syncfs", "fadvise64", "readahead",
 			"fallocate", "sendfile", "splice", "tee", "vmsplice", "copy_file_range", "fchdir", "cachestat",
-			"mmap", "flock", "fchmod", "fchown", "ftruncate", "fgetxattr", "fsetxattr", "flistxattr", "fremovexattr"}},
+			"mmap", "flock", "fgetxattr", "flistxattr"}},
 	{"descriptors of kinds that hold no file: pipes, events, timers, signals, epoll, inotify (its watch is refused), anonymous memory",
 		[]string{"pipe", "pipe2", "eventfd", "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
 			"signalfd", "signalfd4", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",

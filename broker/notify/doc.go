@@ -76,10 +76,28 @@
 //     FIFO open that would wait is finished by a goroutine that polls
 //     without blocking and holds no thread (openIn, fifo_linux.go), so no
 //     number of waiting opens can stall the workers.
-//   - xattr syscalls with a path answer EOPNOTSUPP; the fd forms run
-//     natively.
+//   - xattr syscalls with a path answer EOPNOTSUPP; fsetxattr and
+//     fremovexattr are decided per object (below).
 //   - The program's umask is read from /proc/TID/status (with its
 //     credentials, below) and applied to creates.
+//
+// # Per-object descriptor operations
+//
+// A descriptor carries no rights, so the calls that change an object
+// through one (fchmod, fchown, ftruncate, fsetxattr, fremovexattr, futimens
+// and the AT_EMPTY_PATH forms, the attribute ioctls FS_IOC_SETFLAGS and
+// FS_IOC_FSSETXATTR, and, while some grant is append-only, F_SETFL without
+// O_APPEND and fallocate beyond KEEP_SIZE) are notified and decided by the
+// rights of the object the descriptor refers to: the supervisor
+// duplicates it (pidfd_getfd), reads its duplicate's path from
+// /proc/self/fd, matches that against the grants, takes the object's
+// rights as for a path, and performs the call on the duplicate (which
+// shares the task's open file description) as the task. ioctl, fcntl and
+// fallocate are notified only for those argument values (seccomp.ArgMatch,
+// compared on the low 32 bits the kernel reads), so terminals and the Go
+// runtime keep their native calls. Refusals answer EPERM. Details and the
+// calls refused outright (RWF_NOAPPEND, shared file mappings next to an
+// append-only grant): ops_fd_linux.go, filter_fd_linux.go, docs/run.md.
 //
 // # Whose credentials
 //

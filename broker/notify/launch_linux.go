@@ -16,7 +16,12 @@ import (
 //     with EPERM;
 //   - syscalls that need a right no grant carries (union) fail with EPERM
 //     in the kernel, without a round trip (seccomp.RulesFor);
-//   - the path syscalls in Syscalls are notified to the supervisor;
+//   - the fd operations whose answer depends on the object are notified or
+//     refused by argument value (fdRules: attribute ioctls and, with an
+//     append-only grant, what would defeat O_APPEND);
+//   - the path syscalls in Syscalls, and the descriptor forms decided per
+//     object (fchmod, fchown, ftruncate, fsetxattr, fremovexattr), are
+//     notified to the supervisor;
 //   - nativeSyscalls run: they act on descriptors the program already
 //     holds, or on no file at all;
 //   - everything else fails with ENOSYS, as on a kernel without it.
@@ -24,7 +29,16 @@ import (
 // execve/execveat are left to the kernel: their authorization is Landlock's
 // exec right, checked in the kernel against the file actually executed, so
 // there is no string to race.
+//
+// Filter assumes some grant is append-only (the safe side: it costs F_SETFL
+// calls a round trip); FilterFor takes the grants' real shape.
 func Filter(union rights.Rights) seccomp.Filter {
+	return FilterFor(FilterShape{Union: union, AppendOnly: true})
+}
+
+// FilterFor is Filter for grants of the given shape (Supervisor.Shape).
+func FilterFor(sh FilterShape) seccomp.Filter {
+	union := sh.Union
 	known := func(names []string) []string {
 		var out []string
 		for _, name := range names {
@@ -39,6 +53,7 @@ func Filter(union rights.Rights) seccomp.Filter {
 		{Syscalls: known(append(Refused(), groupNames(deniedSyscalls)...)), Action: seccomp.Errno(unix.EPERM)},
 	}
 	rules = append(rules, seccomp.RulesFor(union)...)
+	rules = append(rules, fdRules(sh)...)
 	rules = append(rules,
 		seccomp.Rule{Syscalls: known(Syscalls()), Action: seccomp.Notify},
 		seccomp.Rule{Syscalls: known(groupNames(nativeSyscalls)), Action: seccomp.Allow},

@@ -110,10 +110,18 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 			p = "."
 		} else {
 			// The task holds this descriptor already, and fstat(2) on it
-			// is allowed natively: nothing to check.
+			// is allowed natively: nothing to check for a probe. A change
+			// (futimens, fchownat(fd, "", AT_EMPTY_PATH)) is decided by
+			// the object's rights (ops_fd_linux.go).
 			fd, errno := c.taskFd(dirfd)
 			if errno != 0 {
 				return -1, l, resultFor(errno), true
+			}
+			if !n.probe {
+				if errno := c.checkObject(fd, n.op, n.object); errno != 0 {
+					unix.Close(fd)
+					return -1, l, fail(errno), true
+				}
 			}
 			return fd, l, result{}, false
 		}

@@ -48,6 +48,12 @@ var served = []struct {
 	{"fchownat", unix.SYS_FCHOWNAT, sysFchownat},
 	{"utimensat", unix.SYS_UTIMENSAT, sysUtimensat},
 	{"truncate", unix.SYS_TRUNCATE, sysTruncate},
+	// Descriptor forms decided per object (ops_fd_linux.go).
+	{"fchmod", unix.SYS_FCHMOD, sysFchmod},
+	{"fchown", unix.SYS_FCHOWN, sysFchown},
+	{"ftruncate", unix.SYS_FTRUNCATE, sysFtruncate},
+	{"fsetxattr", unix.SYS_FSETXATTR, sysFsetxattr},
+	{"fremovexattr", unix.SYS_FREMOVEXATTR, sysFremovexattr},
 	{"getxattr", unix.SYS_GETXATTR, sysXattrUnsupported},
 	{"lgetxattr", unix.SYS_LGETXATTR, sysXattrUnsupported},
 	{"listxattr", unix.SYS_LISTXATTR, sysXattrUnsupported},
@@ -81,11 +87,11 @@ var refused = []string{
 // handlerByNr indexes served by syscall number for the hot path.
 var handlerByNr = func() []handler {
 	maxNr := 0
-	for _, s := range served {
+	for _, s := range append(served, servedIf...) {
 		maxNr = max(maxNr, s.nr)
 	}
 	t := make([]handler, maxNr+1)
-	for _, s := range served {
+	for _, s := range append(served, servedIf...) {
 		t[s.nr] = s.h
 	}
 	return t

@@ -14,10 +14,61 @@ import (
 
 // Rule gives one action to a set of syscalls, named as in the kernel's
 // syscall table for the running architecture ("openat", "fchmodat2").
+//
+// Args, when set, narrows the rule to calls whose arguments all match
+// (see ArgMatch); a call of one of the syscalls that fails them is not
+// decided here and goes on to the next rule, so first-match still holds.
 type Rule struct {
 	Syscalls []string
 	Action   Action
+	Args     []ArgMatch
 }
+
+// ArgOp is how an ArgMatch compares.
+type ArgOp uint8
+
+const (
+	// ArgEqual matches when the argument's low 32 bits equal Value.
+	ArgEqual ArgOp = iota
+	// ArgAnyBit matches when the argument's low 32 bits share a set bit
+	// with Value.
+	ArgAnyBit
+	// ArgNoBit matches when they share none.
+	ArgNoBit
+)
+
+// ArgMatch is a condition on one syscall argument, compared on its low 32
+// bits only. That is what the kernel itself reads of the arguments this is
+// meant for: fcntl's cmd and ioctl's request are unsigned int in their
+// SYSCALL_DEFINEs, open flags and rwf_t are int, so whatever a program puts
+// in the upper half is ignored by the kernel and must be by the filter too
+// (comparing all 64 bits would let 0xffffffff_40086602 slip past a rule for
+// FS_IOC_SETFLAGS and still reach it). Not meant for pointers or 64-bit
+// quantities.
+type ArgMatch struct {
+	Index int // 0 to 5
+	Op    ArgOp
+	Value uint32
+}
+
+func (m ArgMatch) validate() error {
+	if m.Index < 0 || m.Index > 5 {
+		return fmt.Errorf("argument index %d: a syscall has arguments 0 to 5", m.Index)
+	}
+	if m.Op > ArgNoBit {
+		return fmt.Errorf("argument %d: unknown comparison %d", m.Index, m.Op)
+	}
+	return nil
+}
+
+// reloadNr is a placeholder for "load the syscall number again", which
+// the assembler library has no instruction for: emitted as a load of an
+// offset far beyond struct seccomp_data (64 bytes), so no real load can
+// look like it, and rewritten to a load of offset 0 after assembly. Jump
+// resolution only counts instructions, so the rewrite moves nothing.
+const reloadNrArg = 100
+
+var reloadNrPlaceholder = bpf.LoadAbsolute{Off: 16 + 8*reloadNrArg + 4, Size: 4}
 
 // Filter is a seccomp program: the first rule naming a syscall decides its
 // fate, every other syscall gets Default. First-match lets a caller put a
@@ -73,6 +124,11 @@ func (f Filter) Assemble() ([]unix.SockFilter, error) {
 			problems = append(problems, fmt.Errorf("rule %d: %w", i, err))
 			continue
 		}
+		for _, m := range rule.Args {
+			if err := m.validate(); err != nil {
+				problems = append(problems, fmt.Errorf("rule %d: %w", i, err))
+			}
+		}
 		if len(numbers) == 0 {
 			continue
 		}
@@ -82,7 +138,29 @@ func (f Filter) Assemble() ([]unix.SockFilter, error) {
 		}
 		prog.JmpIf(bpf.JumpEqual, numbers[len(numbers)-1], matched, next)
 		prog.SetLabel(matched)
-		prog.Ret(seccompbpf.Action(rule.Action))
+		if len(rule.Args) > 0 {
+			// The accumulator now holds arguments: a call that fails a
+			// condition reloads the number before the next rule.
+			miss := prog.NewLabel()
+			for _, m := range rule.Args {
+				pass := prog.NewLabel()
+				prog.LdLo(uint32(m.Index))
+				switch m.Op {
+				case ArgEqual:
+					prog.JmpIf(bpf.JumpEqual, m.Value, pass, miss)
+				case ArgAnyBit:
+					prog.JmpIf(bpf.JumpBitsSet, m.Value, pass, miss)
+				case ArgNoBit:
+					prog.JmpIf(bpf.JumpBitsNotSet, m.Value, pass, miss)
+				}
+				prog.SetLabel(pass)
+			}
+			prog.Ret(seccompbpf.Action(rule.Action))
+			prog.SetLabel(miss)
+			prog.LdHi(reloadNrArg)
+		} else {
+			prog.Ret(seccompbpf.Action(rule.Action))
+		}
 		prog.SetLabel(next)
 	}
 	if len(problems) > 0 {
@@ -93,6 +171,11 @@ func (f Filter) Assemble() ([]unix.SockFilter, error) {
 	body, err := prog.Assemble()
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: assemble: %w", err)
+	}
+	for i, inst := range body {
+		if inst == bpf.Instruction(reloadNrPlaceholder) {
+			body[i] = bpf.LoadAbsolute{Off: offsetNr, Size: 4}
+		}
 	}
 
 	insts := append(prologue(), body...)

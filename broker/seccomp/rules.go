@@ -50,7 +50,8 @@ func DenyMountFamily() Rule {
 // Left alone on purpose: open/openat/openat2, stat*, readlink*, getdents,
 // execve, mmap, ioctl, fcntl, fsync. The Go runtime, the dynamic loader and
 // libc need them to start at all; their per-object checks are Landlock's
-// (read/write/exec/truncate/ioctl on devices) and the broker's.
+// (read/write/exec/truncate/ioctl on devices) and the broker's. (capfd run
+// notifies a few ioctl and fcntl values by argument, with Rule.Args.)
 var rightSyscalls = []struct {
 	need     rights.Rights // all of these rights are needed for the syscalls
 	syscalls []string

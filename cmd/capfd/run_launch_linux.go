@@ -76,7 +76,7 @@ func launch(opts *runOptions, stderr io.Writer) int {
 	for _, g := range sup.Grants() {
 		ll = append(ll, landlock.Grant{Path: g.Path, Rights: g.Rights})
 	}
-	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.argv, Landlock: ll, Union: sup.Union(), Verbose: opts.verbose, KeepCaps: opts.keepCaps})
+	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Verbose: opts.verbose, KeepCaps: opts.keepCaps})
 	if err != nil {
 		return fail("%v", err)
 	}

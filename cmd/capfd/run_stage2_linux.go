@@ -34,8 +34,10 @@ type stage2Config struct {
 	Argv     []string         `json:"argv"`
 	Landlock []landlock.Grant `json:"landlock"`
 	Union    rights.Rights    `json:"union"`
-	Verbose  bool             `json:"verbose"`
-	KeepCaps bool             `json:"keep_caps"`
+	// AppendOnly: some grant is append-only (notify.FilterShape).
+	AppendOnly bool `json:"append_only"`
+	Verbose    bool `json:"verbose"`
+	KeepCaps   bool `json:"keep_caps"`
 }
 
 func init() {
@@ -43,6 +45,12 @@ func init() {
 		// Capabilities are per thread: the thread that drops them must
 		// be the one that execs.
 		runtime.LockOSThread()
+		// Setting GOMAXPROCS stops the runtime re-reading the cgroup's
+		// CPU limit every second (Go 1.25+): as the namespace's init,
+		// stage 2 lives under the program's filter, where those reads of
+		// /sys and /proc are refused and would be logged as the
+		// program's.
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 		os.Exit(stage2())
 	}
 }
@@ -67,6 +75,12 @@ func stage2() int {
 	}
 	os.Unsetenv(stage2Env)
 
+	if os.Getpid() == 1 {
+		// Before Landlock, which would refuse the write to /proc/sys.
+		if err := forbidExecutableMemfds(); err != nil && cfg.Verbose {
+			fmt.Fprintf(os.Stderr, "capfd run: memfds stay executable: %v\n", err)
+		}
+	}
 	report, err := landlock.RestrictThread(cfg.Landlock)
 	switch {
 	case err != nil:
@@ -77,7 +91,7 @@ func stage2() int {
 		fmt.Fprintf(os.Stderr, "capfd run: landlock: %v\n", report)
 	}
 
-	listener, err := notify.Filter(cfg.Union).Install()
+	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly}).Install()
 	if err != nil {
 		return fail(126, "seccomp: %v", err)
 	}

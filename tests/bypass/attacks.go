@@ -104,6 +104,14 @@ func Catalogue() []Attack {
 				}
 				return exists(dst)
 			}},
+		{Name: "rename-over-without-unlink", Doc: "rename onto an existing file in a directory with the rename rights but not unlink: replacing destroys the old file",
+			Run: func(e *Env) error {
+				keep := filepath.Join(e.Renamable, "keep.txt")
+				if err := unix.Rename(filepath.Join(e.Renamable, "new.txt"), keep); err != nil {
+					return err
+				}
+				return contentStartsWith(keep, "new")
+			}},
 		{Name: "link-without-right", Doc: "hard-link a file in a directory without the link rights",
 			Run: func(e *Env) error {
 				dst := filepath.Join(e.Granted, "linked")

@@ -21,6 +21,10 @@ type Env struct {
 	AppendOnly string // granted/append.log: read and append, not write
 	Prog       string // granted/prog: a copy of /bin/true, granted without exec
 
+	// renamable/: lookup, readdir, stat, rename-from and rename-to, no
+	// unlink; holds new.txt and keep.txt.
+	Renamable string
+
 	Sibling string // sibling/: never granted
 	Secret  string // sibling/secret.txt
 
@@ -42,6 +46,7 @@ type Env struct {
 const (
 	roContent     = "read-only: must never change\n"
 	secretContent = "secret: must never be read\n"
+	keepContent   = "keep: must never be replaced\n"
 )
 
 // envAt names the fixture paths under root.
@@ -52,6 +57,7 @@ func envAt(root string) *Env {
 	e.RW = filepath.Join(e.Granted, "rw.txt")
 	e.AppendOnly = filepath.Join(e.Granted, "append.log")
 	e.Prog = filepath.Join(e.Granted, "prog")
+	e.Renamable = filepath.Join(root, "renamable")
 	e.Sibling = filepath.Join(root, "sibling")
 	e.Secret = filepath.Join(e.Sibling, "secret.txt")
 	e.Mnt = filepath.Join(root, "mnt")
@@ -68,7 +74,7 @@ func envAt(root string) *Env {
 func NewEnv(t testing.TB, helper string, withVictim bool) *Env {
 	t.Helper()
 	e := envAt(t.TempDir())
-	for _, d := range []string{e.Granted, e.Sibling, e.Mnt, e.Bin} {
+	for _, d := range []string{e.Granted, e.Renamable, e.Sibling, e.Mnt, e.Bin} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -81,6 +87,8 @@ func NewEnv(t testing.TB, helper string, withVictim bool) *Env {
 		{e.RW, "read-write\n", 0o644},
 		{e.AppendOnly, "log line 1\n", 0o644},
 		{e.Secret, secretContent, 0o644},
+		{filepath.Join(e.Renamable, "new.txt"), "new\n", 0o644},
+		{filepath.Join(e.Renamable, "keep.txt"), keepContent, 0o644},
 	}
 	for _, f := range files {
 		if err := os.WriteFile(f.path, []byte(f.content), f.mode); err != nil {

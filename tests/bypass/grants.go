@@ -29,10 +29,12 @@ func (g Grants) Union() rights.Rights {
 }
 
 // Rights of the fixture. None carries chmod, chown, chtimes, xattr-set,
-// create, mkdir, unlink, rename, link, symlink or mount, so those are
-// denied everywhere, and a backend may refuse them per process.
+// create, mkdir, unlink, link, symlink or mount, so those are denied
+// everywhere, and a backend may refuse them per process; only renamable/
+// carries the rename rights.
 var (
 	grantedDirRights = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat, Inherit: rights.ReadOnly}
+	renamableRights  = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat | rights.RenameFrom | rights.RenameTo, Inherit: rights.ReadOnly}
 	rwRights         = rights.ReadOnly | rights.Write | rights.Truncate | rights.Sync
 	appendRights     = rights.ReadOnly | rights.Append
 	systemRights     = rights.Uniform(rights.ReadExec)
@@ -44,6 +46,7 @@ var (
 func (e *Env) Grants() Grants {
 	g := Grants{
 		{Path: e.Granted, Rights: grantedDirRights},
+		{Path: e.Renamable, Rights: renamableRights},
 		{Path: e.RO, Rights: rights.Uniform(rights.ReadOnly)},
 		{Path: e.RW, Rights: rights.Uniform(rwRights)},
 		{Path: e.AppendOnly, Rights: rights.Uniform(appendRights)},

@@ -41,6 +41,7 @@ func (seccompOnly) Gaps() map[string]string {
 		"exec-without-right", "execveat-empty-path", "exec-via-dynamic-loader",
 		"proc-self-exe-write", "append-only-overwrite", "open-ungranted-sibling",
 		"stat-ungranted-sibling", "grandchild-inherits",
+		"rename-without-right", "rename-over-without-unlink",
 	} {
 		gaps[name] = paths
 	}

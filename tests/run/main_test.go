@@ -25,7 +25,9 @@ var bin struct {
 	capaware   string
 	openstress string
 	fileattr   string
+	fdops      string
 	swapwrite  string
+	memfdexec  string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -44,14 +46,18 @@ func TestMain(m *testing.M) {
 	bin.capaware = filepath.Join(dir, "capaware")
 	bin.openstress = filepath.Join(dir, "openstress")
 	bin.fileattr = filepath.Join(dir, "fileattr")
+	bin.fdops = filepath.Join(dir, "fdops")
 	bin.swapwrite = filepath.Join(dir, "swapwrite")
+	bin.memfdexec = filepath.Join(dir, "memfdexec")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
 		bin.capaware:   "./testdata/capaware",
 		bin.openstress: "./testdata/openstress",
 		bin.fileattr:   "./testdata/fileattr",
+		bin.fdops:      "./testdata/fdops",
 		bin.swapwrite:  "./testdata/swapwrite",
+		bin.memfdexec:  "./testdata/memfdexec",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -239,3 +239,17 @@ func allowUnprivileged(t *testing.T, f fixture) {
 		}
 	}
 }
+
+// TestInitIsQuiet: stage 2, the namespace's init, runs under the program's
+// filter; the Go runtime's once-a-second re-reading of the cgroup CPU limit
+// (Go 1.25+) was refused there and logged as the program's ("not capable:
+// open /sys/devices/system/cpu/online"). A program that makes no refused
+// call and outlives that period logs nothing.
+func TestInitIsQuiet(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	o := capfdRun(t, f.root, f.grants(), "sh", "-c", "sleep 1.5")
+	if o.code != 0 || o.stderr != "" {
+		t.Fatalf("exit %d, stderr %q, want a silent run", o.code, o.stderr)
+	}
+}

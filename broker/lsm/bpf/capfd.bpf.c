@@ -599,13 +599,19 @@ int BPF_PROG(inode_rmdir, struct inode *dir, struct dentry *dentry)
 	return require_all(HOOK_INODE_RMDIR, m, BPF_CORE_READ(dentry, d_parent), RIGHT_UNLINK);
 }
 
-/* rename: rename-from on the old directory, rename-to on the new one. The
- * kernel calls this hook twice for RENAME_EXCHANGE, once each way round, so
- * an exchange needs both rights on both directories. */
+/* rename: rename-from on the old directory, rename-to on the new one, and
+ * unlink there too when the new name exists: replacing an entry destroys
+ * it, as in Capsicum (renameat needs CAP_UNLINKAT on the target directory)
+ * and capfd's library and supervisor. The kernel calls this hook twice for
+ * RENAME_EXCHANGE, once each way round, with both names existing, so an
+ * exchange needs all three rights on both directories: stricter than the
+ * supervisor, which needs no unlink for an exchange (this hook cannot tell
+ * an exchange from a replacing rename). */
 SEC("lsm/inode_rename")
 int BPF_PROG(inode_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir, struct dentry *new_dentry)
 {
 	struct mark *m = current_mark();
+	__u64 need_new = RIGHT_RENAME_TO;
 	int err;
 
 	if (!m)
@@ -613,7 +619,9 @@ int BPF_PROG(inode_rename, struct inode *old_dir, struct dentry *old_dentry, str
 	err = require_all(HOOK_INODE_RENAME, m, BPF_CORE_READ(old_dentry, d_parent), RIGHT_RENAME_FROM);
 	if (err)
 		return err;
-	return require_all(HOOK_INODE_RENAME, m, BPF_CORE_READ(new_dentry, d_parent), RIGHT_RENAME_TO);
+	if (BPF_CORE_READ(new_dentry, d_inode))
+		need_new |= RIGHT_UNLINK;
+	return require_all(HOOK_INODE_RENAME, m, BPF_CORE_READ(new_dentry, d_parent), need_new);
 }
 
 /* link: link-from on the directory the existing name is in, link-to on the

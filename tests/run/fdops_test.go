@@ -1,0 +1,372 @@
+package run
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Descriptor operations are decided by the rights of the object the
+// descriptor refers to, not by whether any grant carries the right: with
+// D granted ro and W rw (which carries chmod, chown is added to it), a
+// program that opens D/f read-only could fchmod, fchown, futimens,
+// fsetxattr and chattr it before, as it can plainly. fdops makes each call
+// on a descriptor (testdata/fdops).
+
+// fdFixture is D (ro), W (rw,chown) and A (append-only), each with a file;
+// A/log holds "HEADER\n".
+type fdFixture struct{ root, d, w, a string }
+
+func newFdFixture(t *testing.T) fdFixture {
+	t.Helper()
+	root := t.TempDir()
+	f := fdFixture{root: root, d: filepath.Join(root, "D"), w: filepath.Join(root, "W"), a: filepath.Join(root, "A")}
+	for _, dir := range []string{f.d, f.w, f.a} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{f.d + "/f", f.w + "/f"} {
+		if err := os.WriteFile(p, []byte("data\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(f.a+"/log", []byte("HEADER\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A failed chattr test must not leave a file the cleanup cannot
+	// remove.
+	t.Cleanup(func() {
+		for _, p := range []string{f.d + "/f", f.w + "/f"} {
+			setAppendFlag(p, false)
+		}
+	})
+	return f
+}
+
+func (f fdFixture) grants() []string {
+	return []string{
+		"--grant", f.d + "=ro",
+		"--grant", f.w + "=rw,chown",
+		"--grant", f.a + "=append,read,lookup,stat,create",
+		"--grant", bin.dir + "=rx",
+	}
+}
+
+// fdops runs testdata/fdops plainly or under capfd run (with extra flags)
+// and returns its step lines and the outcome.
+func (f fdFixture) fdops(t *testing.T, confined bool, flags []string, args ...string) (map[string]string, outcome) {
+	t.Helper()
+	var o outcome
+	if confined {
+		o = capfdRun(t, f.root, append(flags, f.grants()...), append([]string{bin.fdops}, args...)...)
+	} else {
+		o = run(t, f.root, append([]string{bin.fdops}, args...)...)
+	}
+	steps := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(o.stdout), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			steps[k] = v
+		}
+	}
+	return steps, o
+}
+
+func wantSteps(t *testing.T, what string, got, want map[string]string, o outcome) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s: got %q, want %q\n%+v", what, k, got[k], v, o)
+		}
+	}
+}
+
+func modeOf(t *testing.T, p string) os.FileMode {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Mode()
+}
+
+// TestFdAttrsPerObject: fchmod, fchown, futimens and fsetxattr of a
+// read-only descriptor of a ro-granted file work plainly and are refused
+// under capfd run, the file unchanged; on the rw-granted file they work.
+func TestFdAttrsPerObject(t *testing.T) {
+	requireRun(t)
+	if os.Geteuid() != 0 {
+		t.Skip("fchown to the file's own owner and the setuid bit it clears are shown as root")
+	}
+	cases := []struct {
+		op    string
+		steps []string
+		// changed reports whether the op changed p.
+		changed func(t *testing.T, p string) bool
+		prep    func(t *testing.T, p string)
+	}{
+		{op: "chmod", steps: []string{"fchmod"},
+			prep:    func(t *testing.T, p string) { chmod(t, p, 0o644) },
+			changed: func(t *testing.T, p string) bool { return modeOf(t, p).Perm() == 0o600 }},
+		// chown clears the set-user-ID bit, even to the same owner, even
+		// for root: stripping it from setuid binaries is the attack.
+		{op: "chown", steps: []string{"fchown"},
+			prep:    func(t *testing.T, p string) { chmod(t, p, os.ModeSetuid|0o755) },
+			changed: func(t *testing.T, p string) bool { return modeOf(t, p)&os.ModeSetuid == 0 }},
+		{op: "futimens", steps: []string{"futimens", "utimensat-null"},
+			prep: func(t *testing.T, p string) {
+				if err := os.Chtimes(p, time.Now(), time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			},
+			changed: func(t *testing.T, p string) bool {
+				st, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st.ModTime().Unix() == 1000000000
+			}},
+		{op: "setxattr", steps: []string{"fsetxattr", "fremovexattr"},
+			prep:    func(t *testing.T, p string) {},
+			changed: func(t *testing.T, p string) bool { return false }},
+	}
+	f := newFdFixture(t)
+	for _, c := range cases {
+		t.Run(c.op, func(t *testing.T) {
+			for _, tc := range []struct {
+				name     string
+				confined bool
+				file     string
+				works    bool
+			}{
+				{"plainly, ro file", false, f.d + "/f", true},
+				{"confined, ro file", true, f.d + "/f", false},
+				{"confined, rw file", true, f.w + "/f", true},
+			} {
+				c.prep(t, tc.file)
+				steps, o := f.fdops(t, tc.confined, nil, c.op, tc.file)
+				if c.op == "setxattr" && !tc.confined && steps["fsetxattr"] == "EOPNOTSUPP" {
+					t.Skipf("%s has no user xattrs", f.root)
+				}
+				want := map[string]string{"open": "ok"}
+				for _, s := range c.steps {
+					want[s] = "ok"
+					if !tc.works {
+						want[s] = "EPERM"
+					}
+				}
+				wantSteps(t, tc.name, steps, want, o)
+				if c.op != "setxattr" {
+					if got := c.changed(t, tc.file); got != tc.works {
+						t.Errorf("%s: file changed: %v, want %v", tc.name, got, tc.works)
+					}
+				}
+				if !tc.works {
+					wantContains(t, tc.name+": stderr", o.stderr, "not capable")
+				}
+			}
+		})
+	}
+}
+
+func chmod(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setAppendFlag sets or clears FS_APPEND_FL (chattr +a/-a) from the test
+// process itself.
+func setAppendFlag(p string, on bool) error {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var attr int32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), 0x80086601, uintptr(unsafe.Pointer(&attr))); e != 0 {
+		return e
+	}
+	if on {
+		attr |= 0x20
+	} else {
+		attr &^= 0x20
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), 0x40086602, uintptr(unsafe.Pointer(&attr))); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func appendFlag(t *testing.T, p string) bool {
+	t.Helper()
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	var attr int32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), 0x80086601, uintptr(unsafe.Pointer(&attr))); e != 0 {
+		t.Fatalf("FS_IOC_GETFLAGS: %v", e)
+	}
+	return attr&0x20 != 0
+}
+
+// TestFdChattrPerObject: FS_IOC_SETFLAGS (chattr +a) through an O_RDONLY
+// descriptor of a ro-granted file works plainly as root and is refused
+// under capfd run; on the rw-granted file it works. The program keeps its
+// capabilities (--keep-caps: +a needs CAP_LINUX_IMMUTABLE), so the refusal
+// is capfd's and not the kernel's.
+func TestFdChattrPerObject(t *testing.T) {
+	requireRun(t)
+	if os.Geteuid() != 0 {
+		t.Skip("chattr +a needs CAP_LINUX_IMMUTABLE")
+	}
+	f := newFdFixture(t)
+	if err := setAppendFlag(f.d+"/f", true); err != nil {
+		t.Skipf("%s: FS_IOC_SETFLAGS unsupported here: %v", f.root, err)
+	}
+	setAppendFlag(f.d+"/f", false)
+	keep := []string{"--keep-caps"}
+	for _, tc := range []struct {
+		name     string
+		confined bool
+		file     string
+		works    bool
+	}{
+		{"plainly, ro file", false, f.d + "/f", true},
+		{"confined, ro file", true, f.d + "/f", false},
+		{"confined, rw file", true, f.w + "/f", true},
+	} {
+		steps, o := f.fdops(t, tc.confined, keep, "chattr", "+a", tc.file)
+		want := map[string]string{"open": "ok", "getflags": "ok", "setflags": "ok"}
+		if !tc.works {
+			want["setflags"] = "EPERM"
+			wantContains(t, tc.name+": stderr", o.stderr, "not capable: setflags")
+		}
+		wantSteps(t, tc.name, steps, want, o)
+		if got := appendFlag(t, tc.file); got != tc.works {
+			t.Errorf("%s: append-only flag set: %v, want %v", tc.name, got, tc.works)
+		}
+		if err := setAppendFlag(tc.file, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAppendOnlyStaysAppend: through append-only rights a file can be
+// added to, never rewritten. Plainly, clearing O_APPEND with F_SETFL lets
+// pwrite overwrite the first bytes, and ftruncate, fallocate(PUNCH_HOLE),
+// pwritev2(RWF_NOAPPEND) and a shared mapping rewrite them with O_APPEND
+// still set; under capfd run each is refused and the header survives,
+// while F_SETFL that keeps O_APPEND still works.
+func TestAppendOnlyStaysAppend(t *testing.T) {
+	requireRun(t)
+	t.Run("clear O_APPEND", func(t *testing.T) {
+		for _, confined := range []bool{false, true} {
+			f := newFdFixture(t)
+			steps, o := f.fdops(t, confined, nil, "clearappend", f.a+"/log")
+			got := readFile(t, f.a+"/log")
+			if !confined {
+				wantSteps(t, "plainly", steps, map[string]string{"open": "ok", "setfl": "ok", "pwrite": "ok"}, o)
+				if !strings.HasPrefix(got, "XX") {
+					t.Errorf("plainly: log %q, want it overwritten at 0", got)
+				}
+				continue
+			}
+			// pwrite still appends: Linux ignores the offset on O_APPEND.
+			wantSteps(t, "confined", steps, map[string]string{"open": "ok", "setfl": "EPERM", "pwrite": "ok"}, o)
+			if !strings.HasPrefix(got, "HEADER\n") {
+				t.Errorf("confined: log %q, want the header intact", got)
+			}
+			wantContains(t, "stderr", o.stderr, "not capable: clear O_APPEND")
+		}
+	})
+	t.Run("keep O_APPEND", func(t *testing.T) {
+		f := newFdFixture(t)
+		steps, o := f.fdops(t, true, nil, "keepappend", f.a+"/log")
+		wantSteps(t, "confined", steps, map[string]string{"open": "ok", "getfl": "ok", "setfl": "ok", "nonblock": "true append true", "write": "ok"}, o)
+		if got := readFile(t, f.a+"/log"); got != "HEADER\n+" {
+			t.Errorf("log %q, want %q", got, "HEADER\n+")
+		}
+	})
+	t.Run("rewrite with O_APPEND set", func(t *testing.T) {
+		for _, confined := range []bool{false, true} {
+			f := newFdFixture(t)
+			steps, o := f.fdops(t, confined, nil, "overwrite", f.a+"/log")
+			got := readFile(t, f.a+"/log")
+			if !confined {
+				wantSteps(t, "plainly", steps, map[string]string{"open": "ok", "ftruncate": "ok", "punch": "ok", "pwritev2-noappend": "ok", "mmap-shared": "ok", "fallocate-extend": "ok"}, o)
+				if strings.HasPrefix(got, "HEADER") {
+					t.Errorf("plainly: log %q, want it rewritten", got)
+				}
+				continue
+			}
+			wantSteps(t, "confined", steps, map[string]string{"open": "ok", "ftruncate": "EPERM", "punch": "EPERM", "pwritev2-noappend": "EPERM", "mmap-shared": "EACCES", "fallocate-extend": "ok"}, o)
+			if !strings.HasPrefix(got, "HEADER\n") {
+				t.Errorf("confined: log %q, want the header intact", got)
+			}
+		}
+	})
+	t.Run("rw file and memfd unaffected", func(t *testing.T) {
+		f := newFdFixture(t)
+		steps, o := f.fdops(t, true, nil, "overwrite", f.w+"/f")
+		// The shared mapping and RWF_NOAPPEND are refused for every
+		// file while an append-only grant exists (docs/run.md).
+		wantSteps(t, "rw file", steps, map[string]string{"open": "ok", "ftruncate": "ok", "punch": "ok", "pwritev2-noappend": "EPERM", "mmap-shared": "EACCES"}, o)
+		steps, o = f.fdops(t, true, nil, "memfd", "-")
+		wantSteps(t, "memfd", steps, map[string]string{"memfd": "ok", "ftruncate": "ok", "punch": "ok"}, o)
+	})
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestFdRightsFollowTheObject: with a read-only grant nested in a rw one
+// (H=rw, H/a/secret=ro), an fchmod through a descriptor of the nested
+// grant's file is refused, also after the program moved the nested grant
+// (mv H/a H/b, allowed by H's rights), where the file's name no longer
+// says which grant it is in; a file of H itself can be changed.
+func TestFdRightsFollowTheObject(t *testing.T) {
+	requireRun(t)
+	root := t.TempDir()
+	h := root + "/H"
+	if err := os.MkdirAll(h+"/a/secret", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{h + "/a/secret/key", h + "/own"} {
+		if err := os.WriteFile(p, []byte("key\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grants := []string{"--grant", h + "=rw", "--grant", h + "/a/secret=ro", "--grant", bin.dir + "=rx"}
+	script := "mv H/a H/b && " + bin.fdops + " chmod H/b/secret/key; " + bin.fdops + " chmod H/own"
+	o := run(t, root, "sh", "-c", script)
+	wantContains(t, "plainly", o.stdout, "fchmod ok\nopen ok\nfchmod ok")
+	if got := modeOf(t, h+"/b/secret/key").Perm(); got != 0o600 {
+		t.Fatalf("plainly: mode %o, want 600 (the attack must be real)", got)
+	}
+	os.Rename(h+"/b", h+"/a")
+	chmod(t, h+"/a/secret/key", 0o644)
+	chmod(t, h+"/own", 0o644)
+	o = capfdRun(t, root, grants, "sh", "-c", script)
+	wantContains(t, "confined", o.stdout, "fchmod EPERM\nopen ok\nfchmod ok")
+	if got := modeOf(t, h+"/b/secret/key").Perm(); got != 0o644 {
+		t.Errorf("confined: nested grant's file mode %o, want 644\n%+v", got, o)
+	}
+	if got := modeOf(t, h+"/own").Perm(); got != 0o600 {
+		t.Errorf("confined: H/own mode %o, want 600\n%+v", got, o)
+	}
+}
