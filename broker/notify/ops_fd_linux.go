@@ -58,7 +58,7 @@ func (c *call) objectOf(fd int) fdObject {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fdObject{l: location{abs: p}}
 	}
-	id := fileID{st.Dev, st.Ino}
+	id := fileID{Dev: st.Dev, Ino: st.Ino}
 	if g, isRoot := t.roots[id]; isRoot {
 		return fdObject{l: location{abs: p, g: g, rest: "."}}
 	}
@@ -79,7 +79,7 @@ func (c *call) objectOf(fd int) fdObject {
 		}
 		defer unix.Close(parent)
 		var in unix.Stat_t
-		if err := unix.Fstatat(parent, path.Base(p), &in, unix.AT_SYMLINK_NOFOLLOW); err != nil || (fileID{in.Dev, in.Ino}) != id {
+		if err := unix.Fstatat(parent, path.Base(p), &in, unix.AT_SYMLINK_NOFOLLOW); err != nil || (fileID{Dev: in.Dev, Ino: in.Ino}) != id {
 			return fdObject{l: location{abs: p}} // renamed meanwhile: no place to judge by
 		}
 		dir = parent
