@@ -67,9 +67,12 @@ const (
 	capfdHookHOOK_INODE_LISTXATTR     capfdHook = 24
 	capfdHookHOOK_PTRACE_ACCESS_CHECK capfdHook = 25
 	capfdHookHOOK_INODE_GETATTR       capfdHook = 26
-	capfdHookHOOK_COUNT               capfdHook = 27
-	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 27
-	capfdHookCOUNTER_COUNT            capfdHook = 28
+	capfdHookHOOK_FILE_IOCTL          capfdHook = 27
+	capfdHookHOOK_INODE_FILE_SETATTR  capfdHook = 28
+	capfdHookHOOK_INODE_FILE_GETATTR  capfdHook = 29
+	capfdHookHOOK_COUNT               capfdHook = 30
+	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 30
+	capfdHookCOUNTER_COUNT            capfdHook = 31
 )
 
 type capfdMark struct {
@@ -87,10 +90,13 @@ const (
 	capfdMapMarks              = "marks"
 	capfdProgBprmCheckSecurity = "bprm_check_security"
 	capfdProgFileFcntl         = "file_fcntl"
+	capfdProgFileIoctl         = "file_ioctl"
 	capfdProgFileMprotect      = "file_mprotect"
 	capfdProgFileOpen          = "file_open"
 	capfdProgFileTruncate      = "file_truncate"
 	capfdProgInodeCreate       = "inode_create"
+	capfdProgInodeFileGetattr  = "inode_file_getattr"
+	capfdProgInodeFileSetattr  = "inode_file_setattr"
 	capfdProgInodeGetattr      = "inode_getattr"
 	capfdProgInodeGetxattr     = "inode_getxattr"
 	capfdProgInodeLink         = "inode_link"
@@ -160,10 +166,13 @@ type capfdSpecs struct {
 type capfdProgramSpecs struct {
 	BprmCheckSecurity *ebpf.ProgramSpec `ebpf:"bprm_check_security"`
 	FileFcntl         *ebpf.ProgramSpec `ebpf:"file_fcntl"`
+	FileIoctl         *ebpf.ProgramSpec `ebpf:"file_ioctl"`
 	FileMprotect      *ebpf.ProgramSpec `ebpf:"file_mprotect"`
 	FileOpen          *ebpf.ProgramSpec `ebpf:"file_open"`
 	FileTruncate      *ebpf.ProgramSpec `ebpf:"file_truncate"`
 	InodeCreate       *ebpf.ProgramSpec `ebpf:"inode_create"`
+	InodeFileGetattr  *ebpf.ProgramSpec `ebpf:"inode_file_getattr"`
+	InodeFileSetattr  *ebpf.ProgramSpec `ebpf:"inode_file_setattr"`
 	InodeGetattr      *ebpf.ProgramSpec `ebpf:"inode_getattr"`
 	InodeGetxattr     *ebpf.ProgramSpec `ebpf:"inode_getxattr"`
 	InodeLink         *ebpf.ProgramSpec `ebpf:"inode_link"`
@@ -253,10 +262,13 @@ type capfdVariables struct {
 type capfdPrograms struct {
 	BprmCheckSecurity *ebpf.Program `ebpf:"bprm_check_security"`
 	FileFcntl         *ebpf.Program `ebpf:"file_fcntl"`
+	FileIoctl         *ebpf.Program `ebpf:"file_ioctl"`
 	FileMprotect      *ebpf.Program `ebpf:"file_mprotect"`
 	FileOpen          *ebpf.Program `ebpf:"file_open"`
 	FileTruncate      *ebpf.Program `ebpf:"file_truncate"`
 	InodeCreate       *ebpf.Program `ebpf:"inode_create"`
+	InodeFileGetattr  *ebpf.Program `ebpf:"inode_file_getattr"`
+	InodeFileSetattr  *ebpf.Program `ebpf:"inode_file_setattr"`
 	InodeGetattr      *ebpf.Program `ebpf:"inode_getattr"`
 	InodeGetxattr     *ebpf.Program `ebpf:"inode_getxattr"`
 	InodeLink         *ebpf.Program `ebpf:"inode_link"`
@@ -285,10 +297,13 @@ func (p *capfdPrograms) Close() error {
 	return _CapfdClose(
 		p.BprmCheckSecurity,
 		p.FileFcntl,
+		p.FileIoctl,
 		p.FileMprotect,
 		p.FileOpen,
 		p.FileTruncate,
 		p.InodeCreate,
+		p.InodeFileGetattr,
+		p.InodeFileSetattr,
 		p.InodeGetattr,
 		p.InodeGetxattr,
 		p.InodeLink,

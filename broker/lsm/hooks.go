@@ -34,6 +34,9 @@ var hookNames = [...]string{
 	capfdHookHOOK_INODE_LISTXATTR:     "inode_listxattr",
 	capfdHookHOOK_PTRACE_ACCESS_CHECK: "ptrace_access_check",
 	capfdHookHOOK_INODE_GETATTR:       "inode_getattr",
+	capfdHookHOOK_FILE_IOCTL:          "file_ioctl",
+	capfdHookHOOK_INODE_FILE_SETATTR:  "inode_file_setattr",
+	capfdHookHOOK_INODE_FILE_GETATTR:  "inode_file_getattr",
 }
 
 // Counter names beyond the hooks, as reported by Counts.

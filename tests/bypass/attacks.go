@@ -112,6 +112,14 @@ func Catalogue() []Attack {
 				}
 				return contentStartsWith(keep, "new")
 			}},
+		{Name: "nested-grant-via-symlink", Doc: "write a file of a nested read-only grant through a symlink in the read-write grant around it (outer/l -> inner)",
+			Run: writeNestedViaSymlink},
+		{Name: "append-only-fcntl-clear", Doc: "open an append-only file with O_APPEND, clear it with fcntl(F_SETFL) and overwrite its start",
+			Run: appendFcntlClear},
+		{Name: "chattr-readonly", Doc: "set an inode flag (chattr +d, FS_IOC_SETFLAGS; +a and +i take the same path) through an O_RDONLY fd of a read-only file",
+			needs: inodeFlags, Run: chattrReadonly},
+		{Name: "file-setattr-sibling", Doc: "set an inode flag of a file that was never granted with file_setattr(2) (Linux 6.17)",
+			needs: fileSetattr, Run: fileSetattrSibling},
 		{Name: "link-without-right", Doc: "hard-link a file in a directory without the link rights",
 			Run: func(e *Env) error {
 				dst := filepath.Join(e.Granted, "linked")

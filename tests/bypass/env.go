@@ -25,6 +25,10 @@ type Env struct {
 	// unlink; holds new.txt and keep.txt.
 	Renamable string
 
+	// outer/: write and truncate beneath; outer/inner/: a nested grant,
+	// read-only, holding key.txt; outer/l -> inner, made by the fixture.
+	Outer, Inner string
+
 	Sibling string // sibling/: never granted
 	Secret  string // sibling/secret.txt
 
@@ -58,6 +62,8 @@ func envAt(root string) *Env {
 	e.AppendOnly = filepath.Join(e.Granted, "append.log")
 	e.Prog = filepath.Join(e.Granted, "prog")
 	e.Renamable = filepath.Join(root, "renamable")
+	e.Outer = filepath.Join(root, "outer")
+	e.Inner = filepath.Join(e.Outer, "inner")
 	e.Sibling = filepath.Join(root, "sibling")
 	e.Secret = filepath.Join(e.Sibling, "secret.txt")
 	e.Mnt = filepath.Join(root, "mnt")
@@ -74,7 +80,7 @@ func envAt(root string) *Env {
 func NewEnv(t testing.TB, helper string, withVictim bool) *Env {
 	t.Helper()
 	e := envAt(t.TempDir())
-	for _, d := range []string{e.Granted, e.Renamable, e.Sibling, e.Mnt, e.Bin} {
+	for _, d := range []string{e.Granted, e.Renamable, e.Outer, e.Inner, e.Sibling, e.Mnt, e.Bin} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -89,11 +95,15 @@ func NewEnv(t testing.TB, helper string, withVictim bool) *Env {
 		{e.Secret, secretContent, 0o644},
 		{filepath.Join(e.Renamable, "new.txt"), "new\n", 0o644},
 		{filepath.Join(e.Renamable, "keep.txt"), keepContent, 0o644},
+		{filepath.Join(e.Inner, "key.txt"), roContent, 0o644},
 	}
 	for _, f := range files {
 		if err := os.WriteFile(f.path, []byte(f.content), f.mode); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.Symlink("inner", filepath.Join(e.Outer, "l")); err != nil {
+		t.Fatal(err)
 	}
 	for _, dst := range []string{e.Prog, e.True} {
 		if err := copyFile(trueBinary(t), dst, 0o755); err != nil {

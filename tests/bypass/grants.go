@@ -34,6 +34,7 @@ func (g Grants) Union() rights.Rights {
 // carries the rename rights.
 var (
 	grantedDirRights = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat, Inherit: rights.ReadOnly}
+	outerRights      = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat | rights.Readlink, Inherit: rwRights | rights.Readlink}
 	renamableRights  = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat | rights.RenameFrom | rights.RenameTo, Inherit: rights.ReadOnly}
 	rwRights         = rights.ReadOnly | rights.Write | rights.Truncate | rights.Sync
 	appendRights     = rights.ReadOnly | rights.Append
@@ -47,6 +48,8 @@ func (e *Env) Grants() Grants {
 	g := Grants{
 		{Path: e.Granted, Rights: grantedDirRights},
 		{Path: e.Renamable, Rights: renamableRights},
+		{Path: e.Outer, Rights: outerRights},
+		{Path: e.Inner, Rights: rights.Uniform(rights.ReadOnly)},
 		{Path: e.RO, Rights: rights.Uniform(rights.ReadOnly)},
 		{Path: e.RW, Rights: rights.Uniform(rwRights)},
 		{Path: e.AppendOnly, Rights: rights.Uniform(appendRights)},

@@ -42,6 +42,7 @@ func (seccompOnly) Gaps() map[string]string {
 		"proc-self-exe-write", "append-only-overwrite", "open-ungranted-sibling",
 		"stat-ungranted-sibling", "grandchild-inherits",
 		"rename-without-right", "rename-over-without-unlink",
+		"nested-grant-via-symlink", "append-only-fcntl-clear", "chattr-readonly", "file-setattr-sibling",
 	} {
 		gaps[name] = paths
 	}

@@ -83,6 +83,9 @@ enum hook {
 	HOOK_INODE_LISTXATTR,
 	HOOK_PTRACE_ACCESS_CHECK,
 	HOOK_INODE_GETATTR,
+	HOOK_FILE_IOCTL,
+	HOOK_INODE_FILE_SETATTR,
+	HOOK_INODE_FILE_GETATTR,
 	HOOK_COUNT,
 	/* The counter after the hooks counts denials the ring buffer had no
 	 * room for: they were refused but not reported. */
@@ -375,6 +378,52 @@ int BPF_PROG(file_fcntl, struct file *file, unsigned int cmd, unsigned long arg)
 	if (!(BPF_CORE_READ(file, f_flags) & O_APPEND) || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
 		return 0;
 	return require_all(HOOK_FILE_FCNTL, m, BPF_CORE_READ(file, f_path.dentry), RIGHT_WRITE);
+}
+
+/* The inode flag ioctls (chattr +a/+i, FS_IOC_FSSETXATTR) change an
+ * object's attributes through any descriptor of it, a read-only one too:
+ * they need xattr-set on the object, as in the supervisor. Other ioctls
+ * are the device's business (open mode 3 and Landlock's IOCTL_DEV). */
+#define FS_IOC_SETFLAGS 0x40086602
+#define FS_IOC32_SETFLAGS 0x40046602
+#define FS_IOC_FSSETXATTR 0x401c5820
+
+SEC("lsm/file_ioctl")
+int BPF_PROG(file_ioctl, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mark *m;
+
+	if (cmd != FS_IOC_SETFLAGS && cmd != FS_IOC32_SETFLAGS && cmd != FS_IOC_FSSETXATTR)
+		return 0;
+	m = current_mark();
+	if (!m)
+		return 0;
+	return require_all(HOOK_FILE_IOCTL, m, BPF_CORE_READ(file, f_path.dentry), RIGHT_XATTR_SET);
+}
+
+/* file_setattr(2) and file_getattr(2) (Linux 6.17) do the same by path:
+ * xattr-set and xattr-get on the object reached. On older kernels the
+ * hooks do not exist and are skipped (hooks.go), as are the syscalls. */
+struct file_kattr;
+
+SEC("lsm/inode_file_setattr")
+int BPF_PROG(inode_file_setattr, struct dentry *dentry, struct file_kattr *fa)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_FILE_SETATTR, m, dentry, RIGHT_XATTR_SET);
+}
+
+SEC("lsm/inode_file_getattr")
+int BPF_PROG(inode_file_getattr, struct dentry *dentry, struct file_kattr *fa)
+{
+	struct mark *m = current_mark();
+
+	if (!m)
+		return 0;
+	return require_all(HOOK_INODE_FILE_GETATTR, m, dentry, RIGHT_XATTR_GET);
 }
 
 /* truncate(2), and on kernels without file_truncate also ftruncate(2) and
