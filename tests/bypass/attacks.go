@@ -120,6 +120,10 @@ func Catalogue() []Attack {
 			needs: inodeFlags, Run: chattrReadonly},
 		{Name: "file-setattr-sibling", Doc: "set an inode flag of a file that was never granted with file_setattr(2) (Linux 6.17)",
 			needs: fileSetattr, Run: fileSetattrSibling},
+		{Name: "fchmod-readonly-fd", Doc: "fchmod the O_RDONLY fd of a read-only file (the descriptor form of chmod)",
+			Run: fchmodReadonlyFd},
+		{Name: "memfd-exec-readonly", Doc: "copy a file granted without exec into a memfd and execute the copy",
+			Run: memfdExecReadonly},
 		{Name: "link-without-right", Doc: "hard-link a file in a directory without the link rights",
 			Run: func(e *Env) error {
 				dst := filepath.Join(e.Granted, "linked")

@@ -58,6 +58,7 @@ func (LandlockSeccomp) Gaps() map[string]string {
 		"append-only-fcntl-clear":    "Landlock has one WRITE_FILE right, and fcntl(F_SETFL) is no file access it mediates: O_APPEND is cleared and the file overwritten",
 		"chattr-readonly":            "Landlock's IOCTL_DEV covers devices only, and seccomp cannot tell one file's FS_IOC_SETFLAGS from another's (capfd run's filter notifies it and decides per object)",
 		"file-setattr-sibling":       "Landlock has no hook for file_setattr(2), and this filter's default is Allow (capfd run's allow-list answers ENOSYS)",
+		"memfd-exec-readonly":        "Landlock's EXECUTE cannot name a memfd (it lives on an internal mount no rule reaches); capfd run closes this with the PID namespace's vm.memfd_noexec = 2",
 		"rename-over-without-unlink": "Landlock models a rename as remove + make, so rename-from is REMOVE_FILE on the directory: where both rename rights are held an existing entry can be replaced without unlink; seccomp cannot refuse rename(2) once a grant carries the rename rights",
 	}
 	if abi, err := landlock.Probe(); err == nil && abi < 3 {

@@ -18,7 +18,7 @@ func (landlockOnly) ConfineSelf(g Grants) error {
 
 func (landlockOnly) Gaps() map[string]string {
 	gaps := LandlockSeccomp{}.Gaps()
-	for _, name := range []string{"chmod-readonly", "utimes-readonly", "setxattr-readonly"} {
+	for _, name := range []string{"chmod-readonly", "utimes-readonly", "setxattr-readonly", "fchmod-readonly-fd"} {
 		gaps[name] = "Landlock does not mediate setattr or xattr changes"
 	}
 	return gaps
@@ -43,6 +43,7 @@ func (seccompOnly) Gaps() map[string]string {
 		"stat-ungranted-sibling", "grandchild-inherits",
 		"rename-without-right", "rename-over-without-unlink",
 		"nested-grant-via-symlink", "append-only-fcntl-clear", "chattr-readonly", "file-setattr-sibling",
+		"memfd-exec-readonly",
 	} {
 		gaps[name] = paths
 	}
