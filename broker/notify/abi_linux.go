@@ -100,6 +100,20 @@ func respond(listener int, id uint64, val int64, errno unix.Errno) error {
 	}
 }
 
+// respondContinue lets the kernel run the notified syscall as if it had
+// not been notified (SECCOMP_USER_NOTIF_FLAG_CONTINUE). The kernel then
+// reads the task's arguments again: used only where that cannot widen
+// access (sysChdir).
+func respondContinue(listener int, id uint64) error {
+	resp := notifResp{ID: id, Flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+	for {
+		err := ioctlPtr(listener, ioctlNotifSend, unsafe.Pointer(&resp))
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
 // idValid reports whether notification id is still pending, i.e. the task
 // that raised it is still alive and waiting. Checked after reading the
 // task's memory or /proc entries: a pid can be reused once its task died,

@@ -46,6 +46,9 @@ type result struct {
 	pending bool
 	gone    bool
 	escaped bool // refused by the resolver: a symlink leads out (not yet logged)
+	// resume lets the kernel run the syscall itself (chdir only: see
+	// sysChdir for why that one may).
+	resume bool
 }
 
 func ok(val int64) result          { return result{val: val, fd: -1} }
@@ -89,6 +92,8 @@ func finish(listener int, id uint64, r result) {
 	switch {
 	case r.pending || r.gone || r.errno == errGone:
 		return
+	case r.resume:
+		_ = respondContinue(listener, id)
 	case r.fd >= 0:
 		err := installAndRespond(listener, id, r.fd, r.cloexec)
 		unix.Close(r.fd)

@@ -53,8 +53,6 @@ var nativeSyscalls = []syscallGroup{
 			"kcmp", "process_madvise", "process_mrelease", "pidfd_open", "restart_syscall", "uretprobe"}},
 	{"execve is judged by Landlock's exec right against the file actually reached (no string to race)",
 		[]string{"execve", "execveat"}},
-	{"chdir resolves natively but confers nothing: relative paths are matched by name (see doc.go)",
-		[]string{"chdir"}},
 	{"signals; reaching processes outside the sandbox is ambient authority beyond files (capability mode)",
 		[]string{"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal",
 			"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigsuspend", "rt_sigtimedwait",

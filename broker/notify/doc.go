@@ -39,7 +39,9 @@
 //
 // # Why there is no TOCTOU window
 //
-// The supervisor never uses SECCOMP_USER_NOTIF_FLAG_CONTINUE. CONTINUE
+// The supervisor never uses SECCOMP_USER_NOTIF_FLAG_CONTINUE for a file
+// operation (its one use, chdir into or above a grant, opens nothing and
+// is argued in ops_chdir_linux.go). CONTINUE
 // would let the kernel run the original syscall, which re-reads the path
 // from the program's memory: another thread of the program could swap
 // "data/x" for "/etc/shadow" between our check and the kernel's read. Here
@@ -51,8 +53,9 @@
 // The same holds for the things a path is relative to. The program's cwd
 // and dirfds are read from /proc as path *names* and re-checked against
 // the grants like any absolute path; they carry no authority. So a
-// directory descriptor obtained some other way, a chdir outside every grant
-// (chdir and fchdir run natively), or a directory renamed after the
+// directory descriptor obtained some other way, a chdir that raced its
+// check (chdir is checked, then run by the kernel; fchdir runs natively),
+// or a directory renamed after the
 // readlink can only change which name is checked, never let a lookup start
 // outside a grant. Symlinks and ".." inside the rest of the path are
 // resolved by the kernel with RESOLVE_BENEATH from the grant's descriptor,

@@ -152,6 +152,22 @@ func (t *grantTable) match(abs string) (g *grant, rest string) {
 	return g, rest
 }
 
+// above reports whether abs is a proper ancestor of some grant that
+// exists (by any of its names).
+func (t *grantTable) above(abs string) bool {
+	for _, g := range t.grants {
+		if g.fd < 0 {
+			continue
+		}
+		for _, name := range g.names {
+			if name != abs && (abs == "/" || strings.HasPrefix(name, abs+"/")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // describe names the grant for "not capable" messages.
 func (g *grant) describe() string {
 	return fmt.Sprintf("grant %s has %v", g.Path, g.Rights)

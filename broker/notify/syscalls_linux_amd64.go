@@ -48,6 +48,7 @@ var served = []struct {
 	{"fchownat", unix.SYS_FCHOWNAT, sysFchownat},
 	{"utimensat", unix.SYS_UTIMENSAT, sysUtimensat},
 	{"truncate", unix.SYS_TRUNCATE, sysTruncate},
+	{"chdir", unix.SYS_CHDIR, sysChdir},
 	// Descriptor forms decided per object (ops_fd_linux.go).
 	{"fchmod", unix.SYS_FCHMOD, sysFchmod},
 	{"fchown", unix.SYS_FCHOWN, sysFchown},
