@@ -30,6 +30,9 @@ type Served struct {
 	// (remote_serve_place.go); root is the handle's own directory.
 	places *Places
 	root   vfsops.FileID
+	// grant is the client grant the handle's directory lies in: its own
+	// root when it is one, else the nearest granted ancestor.
+	grant vfsops.FileID
 }
 
 // Regular reports whether s is an open regular file, whose reads and
@@ -247,7 +250,7 @@ func (s *Served) Dup(r rights.Pair) (*Served, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Served{dir: d, places: s.places, root: s.root}, nil
+		return &Served{dir: d, places: s.places, root: s.root, grant: s.grant}, nil
 	}
 	if r.Inherit != 0 {
 		return nil, notCapable("limit", s.Name(), r.Inherit, 0)

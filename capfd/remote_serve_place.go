@@ -31,9 +31,10 @@ import (
 //     placed again, so its target is placed the same way.
 //  2. That directory's place is found by identity (vfsops.Place): up ".."
 //     comparing each (device, inode) with the client's grant roots, to the
-//     nearest one. Zero steps: the directory is a granted one and has its
-//     grant's rights; more: its grant's inherit rights (rights.Pair.Child
-//     of the grant, as an OpenDir would give at best).
+//     nearest one. In the grant the handle itself lies in, the handle's
+//     rights stand (a Dir's base rights govern what is done through it at
+//     any depth); in another grant (a nested one, or one moved or linked
+//     in), the rights are narrowed to that grant's pair.
 //  3. The operation is checked, with the same code as always, as if it
 //     were made through a handle for that directory carrying the handle's
 //     own rights intersected with the place's: a handle never does more
@@ -120,7 +121,15 @@ func (s *Served) setPlaces(p *Places) {
 	if err != nil {
 		return
 	}
-	s.places, s.root = p, id
+	var grant vfsops.FileID
+	if _, err := vfsops.Place(fd(s.dir.h), func(g vfsops.FileID, _ int) bool {
+		_, ok := p.roots[g]
+		grant = g
+		return ok
+	}); err != nil {
+		return
+	}
+	s.places, s.root, s.grant = p, id, grant
 }
 
 func (s *Served) placing() bool { return s.dir != nil && s.places != nil }
@@ -184,9 +193,10 @@ func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks 
 			continue
 		}
 		var place rights.Pair
-		depth, err := vfsops.Place(parent, func(id vfsops.FileID, _ int) bool {
+		var placeID vfsops.FileID
+		_, err = vfsops.Place(parent, func(id vfsops.FileID, _ int) bool {
 			r, ok := s.places.roots[id]
-			place = r
+			place, placeID = r, id
 			return ok
 		})
 		if err != nil {
@@ -197,10 +207,15 @@ func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks 
 			}
 			return nil, pathError(opName, path, err)
 		}
-		if depth > 0 {
-			place = rights.Pair{Base: place.Inherit, Inherit: place.Inherit}
+		// In the grant the handle itself lies in, the handle's rights
+		// are the answer at any depth, as for every Dir: its base rights
+		// govern the operations made through it (WASI's rule), whatever
+		// the depth. Only another grant, found by identity, narrows them
+		// to what a handle on it could do.
+		r := d.rights
+		if placeID != s.grant {
+			r = rights.Pair{Base: d.rights.Base.Intersect(place.Base), Inherit: d.rights.Inherit.Intersect(place.Inherit)}
 		}
-		r := rights.Pair{Base: d.rights.Base.Intersect(place.Base), Inherit: d.rights.Inherit.Intersect(place.Inherit)}
 		a := &placedAt{name: name, fd: parent}
 		if statErr == nil {
 			id := vfsops.FileID{Dev: st.Dev, Ino: st.Ino}
