@@ -216,6 +216,9 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 	if flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
 		mode &^= c.umask()
 	}
+	if c.s.grants.pinNeeded(anchor.g) && flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) == 0 {
+		return c.openAnchoredPinned(l, anchorFd, p, flags, mode, how, op)
+	}
 	r := c.openIn(l, anchorFd, p, flags, mode, how, op)
 	if r.escaped {
 		c.escaped(op, l)

@@ -28,6 +28,7 @@ var bin struct {
 	fdops      string
 	swapwrite  string
 	memfdexec  string
+	openat2w   string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -49,6 +50,7 @@ func TestMain(m *testing.M) {
 	bin.fdops = filepath.Join(dir, "fdops")
 	bin.swapwrite = filepath.Join(dir, "swapwrite")
 	bin.memfdexec = filepath.Join(dir, "memfdexec")
+	bin.openat2w = filepath.Join(dir, "openat2w")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
@@ -58,6 +60,7 @@ func TestMain(m *testing.M) {
 		bin.fdops:      "./testdata/fdops",
 		bin.swapwrite:  "./testdata/swapwrite",
 		bin.memfdexec:  "./testdata/memfdexec",
+		bin.openat2w:   "./testdata/openat2w",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

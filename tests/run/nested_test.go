@@ -198,3 +198,73 @@ func TestEmbeddedBrokerNestedGrant(t *testing.T) {
 		t.Fatalf("other.txt: %q %v", b, err)
 	}
 }
+
+// TestAnchoredOpensFollowTheObject: openat2 with RESOLVE_BENEATH or
+// RESOLVE_IN_ROOT is resolved from the program's dirfd, and its objects
+// are placed by identity too. With H=rw and H/secret=ro, writing the
+// nested grant's key through H's dirfd, directly or through H/l -> secret,
+// and creating in it, works plainly and is refused under capfd run; reads
+// through the symlink, writes and creates elsewhere in H still work.
+func TestAnchoredOpensFollowTheObject(t *testing.T) {
+	requireRun(t)
+	cases := []struct {
+		name          string
+		args          []string // after the dirfd's directory, which is H unless dir says
+		dir           string
+		confined      string // what openat2w prints under capfd run
+		nestedChanged bool   // plainly, the nested grant changes
+	}{
+		{"write the nested key", []string{"secret/key", "w"}, "", "EACCES", true},
+		{"write it through a symlink", []string{"l/key", "w"}, "", "EACCES", true},
+		{"write it in root mode", []string{"-in-root", "/l/key", "w"}, "", "EACCES", true},
+		{"write it through its own dirfd", []string{"key", "w"}, "secret", "EACCES", true},
+		{"create in the nested grant", []string{"secret/new", "c"}, "", "EACCES", true},
+		{"create through the symlink", []string{"l/new", "c"}, "", "EACCES", true},
+		{"read through the symlink", []string{"l/key", "r"}, "", "ok key", false},
+		{"write elsewhere in H", []string{"other", "w"}, "", "ok", false},
+		{"create elsewhere in H", []string{"made", "c"}, "", "ok", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			setup := func() string {
+				h := filepath.Join(t.TempDir(), "H")
+				if err := os.MkdirAll(h+"/secret", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for name, body := range map[string]string{"secret/key": "key\n", "other": "other\n"} {
+					if err := os.WriteFile(filepath.Join(h, name), []byte(body), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.Symlink("secret", h+"/l"); err != nil {
+					t.Fatal(err)
+				}
+				return h
+			}
+			argv := func(h string) []string {
+				dir := filepath.Join(h, c.dir)
+				if len(c.args) == 3 { // -in-root
+					return []string{bin.openat2w, c.args[0], dir, c.args[1], c.args[2]}
+				}
+				return []string{bin.openat2w, dir, c.args[0], c.args[1]}
+			}
+			nestedSame := func(h string) bool {
+				b, err := os.ReadFile(h + "/secret/key")
+				entries, _ := os.ReadDir(h + "/secret")
+				return err == nil && string(b) == "key\n" && len(entries) == 1
+			}
+			plain := setup()
+			if o := run(t, plain, argv(plain)...); !strings.HasPrefix(o.stdout, "ok") || nestedSame(plain) == c.nestedChanged {
+				t.Fatalf("plainly: %+v (nested grant changed: %v, want %v)", o, !nestedSame(plain), c.nestedChanged)
+			}
+			h := setup()
+			o := capfdRun(t, h, []string{"-q", "--grant", h + "=rw", "--grant", h + "/secret=ro", "--grant", bin.dir + "=rx"}, argv(h)...)
+			if got := strings.TrimSpace(o.stdout); got != c.confined {
+				t.Errorf("under capfd run: %q, want %q\nstderr: %s", got, c.confined, o.stderr)
+			}
+			if !nestedSame(h) {
+				t.Errorf("under capfd run the nested grant changed")
+			}
+		})
+	}
+}
