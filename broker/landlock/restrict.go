@@ -66,18 +66,10 @@ func (r Report) String() string {
 // It cannot be undone: callers do it in the child that is about to exec
 // the confined program, or in a test's re-exec'd child.
 func Restrict(grants []Grant) (Report, error) {
-	abi, err := Probe()
-	if err != nil {
-		return Report{}, err
-	}
-	report := newReport(abi, grants)
-
-	rules, err := resolve(grants, report.Handled)
+	report, rules, err := plan(grants)
 	if err != nil {
 		return report, err
 	}
-	report.Widened = widenings(rules)
-
 	ruleset := make([]landlock.Rule, 0, len(rules))
 	for _, r := range rules {
 		if r.access != 0 {
@@ -94,6 +86,22 @@ func Restrict(grants []Grant) (Report, error) {
 		return report, fmt.Errorf("landlock: restrict: %w", err)
 	}
 	return report, nil
+}
+
+// plan is what Restrict and RestrictThread share: the running ABI, the
+// report of what it will enforce, and the grants resolved to rules.
+func plan(grants []Grant) (Report, []rule, error) {
+	abi, err := Probe()
+	if err != nil {
+		return Report{}, nil, err
+	}
+	report := newReport(abi, grants)
+	rules, err := resolve(grants, report.Handled)
+	if err != nil {
+		return report, nil, err
+	}
+	report.Widened = widenings(rules)
+	return report, rules, nil
 }
 
 func newReport(abi int, grants []Grant) Report {

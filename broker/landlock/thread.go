@@ -21,16 +21,10 @@ import (
 // program only inherits the thread that starts it, so that thread is all
 // that needs the ruleset.
 func RestrictThread(grants []Grant) (Report, error) {
-	abi, err := Probe()
-	if err != nil {
-		return Report{}, err
-	}
-	report := newReport(abi, grants)
-	rules, err := resolve(grants, report.Handled)
+	report, rules, err := plan(grants)
 	if err != nil {
 		return report, err
 	}
-	report.Widened = widenings(rules)
 
 	// Only the fields every ABI knows; the kernel's copy_struct_from_user
 	// takes a shorter struct as zero-extended.
