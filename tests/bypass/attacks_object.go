@@ -31,6 +31,34 @@ func writeNestedViaSymlink(e *Env) error {
 	return contentStartsWith(e.nestedKey(), "pwned")
 }
 
+// writeNestedAfterRename renames the nested grant's directory, which the
+// outer grant's rename rights allow, and writes its key by the new name.
+func writeNestedAfterRename(e *Env) error {
+	moved := filepath.Join(e.Outer, "moved")
+	if err := unix.Rename(e.Inner, moved); err != nil {
+		return fmt.Errorf("the granted rename: %w", err)
+	}
+	fd, err := unix.Open(filepath.Join(moved, "key.txt"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Pwrite(fd, []byte("pwned"), 0); err != nil {
+		return err
+	}
+	return contentStartsWith(filepath.Join(moved, "key.txt"), "pwned")
+}
+
+// createViaDotdot creates outer/made by a name two levels down.
+func createViaDotdot(e *Env) error {
+	fd, err := unix.Open(filepath.Join(e.Outer, "sub", "up", "made"), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	return exists(filepath.Join(e.Outer, "made"))
+}
+
 // appendFcntlClear opens the append-only file as its rights allow, then
 // clears O_APPEND and writes at offset 0.
 func appendFcntlClear(e *Env) error {

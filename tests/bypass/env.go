@@ -25,8 +25,10 @@ type Env struct {
 	// unlink; holds new.txt and keep.txt.
 	Renamable string
 
-	// outer/: write and truncate beneath; outer/inner/: a nested grant,
-	// read-only, holding key.txt; outer/l -> inner, made by the fixture.
+	// outer/: lookup, readdir, stat and the rename rights on its entries,
+	// write, truncate and create beneath; outer/inner/: a nested grant,
+	// read-only, holding key.txt; outer/l -> inner and outer/sub/up -> ..,
+	// made by the fixture.
 	Outer, Inner string
 
 	Sibling string // sibling/: never granted
@@ -80,7 +82,7 @@ func envAt(root string) *Env {
 func NewEnv(t testing.TB, helper string, withVictim bool) *Env {
 	t.Helper()
 	e := envAt(t.TempDir())
-	for _, d := range []string{e.Granted, e.Renamable, e.Outer, e.Inner, e.Sibling, e.Mnt, e.Bin} {
+	for _, d := range []string{e.Granted, e.Renamable, e.Outer, e.Inner, filepath.Join(e.Outer, "sub"), e.Sibling, e.Mnt, e.Bin} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -103,6 +105,9 @@ func NewEnv(t testing.TB, helper string, withVictim bool) *Env {
 		}
 	}
 	if err := os.Symlink("inner", filepath.Join(e.Outer, "l")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("..", filepath.Join(e.Outer, "sub", "up")); err != nil {
 		t.Fatal(err)
 	}
 	for _, dst := range []string{e.Prog, e.True} {

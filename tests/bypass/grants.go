@@ -34,7 +34,7 @@ func (g Grants) Union() rights.Rights {
 // carries the rename rights.
 var (
 	grantedDirRights = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat, Inherit: rights.ReadOnly}
-	outerRights      = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat | rights.Readlink, Inherit: rwRights | rights.Readlink}
+	outerRights      = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat | rights.Readlink | rights.RenameFrom | rights.RenameTo, Inherit: rwRights | rights.Readlink | rights.Lookup | rights.Create}
 	renamableRights  = rights.Pair{Base: rights.Lookup | rights.Readdir | rights.Stat | rights.RenameFrom | rights.RenameTo, Inherit: rights.ReadOnly}
 	rwRights         = rights.ReadOnly | rights.Write | rights.Truncate | rights.Sync
 	appendRights     = rights.ReadOnly | rights.Append
