@@ -3,7 +3,7 @@
 package lsm
 
 import (
-	"os"
+	_ "embed"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,18 +12,21 @@ import (
 	"github.com/capfd/capfd/rights"
 )
 
+// bpfSource is embedded so the test binary carries it into the VM guests,
+// which run this package's tests too.
+//
+//go:embed bpf/capfd.bpf.c
+var bpfSource string
+
 // TestRightsEnumMatchesPackage keeps the BPF program's copy of the rights
 // bits (enum right in bpf/capfd.bpf.c) equal to package rights, whose bit
 // order is the ABI: each RIGHT_X = 1ULL << N must be the right named x
 // (underscores as dashes) at bit N. A right renumbered or renamed on one
 // side fails here instead of granting the wrong thing in the kernel.
 func TestRightsEnumMatchesPackage(t *testing.T) {
-	src, err := os.ReadFile("bpf/capfd.bpf.c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := bpfSource
 	entry := regexp.MustCompile(`(?m)^\s*RIGHT_([A-Z_]+)\s*=\s*1ULL\s*<<\s*(\d+),`)
-	found := entry.FindAllStringSubmatch(string(src), -1)
+	found := entry.FindAllStringSubmatch(src, -1)
 	if len(found) < 20 {
 		t.Fatalf("found only %d RIGHT_ entries in bpf/capfd.bpf.c: the pattern no longer matches the source", len(found))
 	}
