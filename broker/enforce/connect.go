@@ -170,6 +170,15 @@ func (k *Kernel) release(sb *sandbox) {
 // kernel. Called with k.mu held.
 func (k *Kernel) revoke(sb *sandbox) {
 	delete(k.sandboxes, sb.id)
+	if k.revoked == nil {
+		k.revoked = make(map[uint32]broker.Identity)
+	}
+	if len(k.revokedOrder) == maxRevoked {
+		delete(k.revoked, k.revokedOrder[0])
+		k.revokedOrder = k.revokedOrder[1:]
+	}
+	k.revoked[sb.id] = sb.client
+	k.revokedOrder = append(k.revokedOrder, sb.id)
 	n, err := k.lsm.RevokeSandbox(sb.id)
 	if err != nil {
 		k.log.Error("kernel sandbox revoke failed", "sandbox", sb.id, "err", err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/capfd/capfd/broker"
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/seccomp"
@@ -61,7 +62,16 @@ type Kernel struct {
 	closed    bool
 	lastID    uint32
 	sandboxes map[uint32]*sandbox // live: at least one connection
+	// revoked remembers, for the last maxRevoked revoked sandboxes, the
+	// client each was made for: the hooks' denials reach the audit log
+	// through a ring buffer, and one made just before the last
+	// disconnect can be read just after it.
+	revoked      map[uint32]broker.Identity
+	revokedOrder []uint32
 }
+
+// maxRevoked bounds the revoked sandboxes whose client is remembered.
+const maxRevoked = 256
 
 // Setup probes the kernel backends and, unless mode is Off, loads the BPF
 // LSM programs when this kernel accepts them. With Require, a kernel
