@@ -76,8 +76,8 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	if slot != nil {
 		release, err := slot()
 		if err != nil {
-			c.refuseHello(&hello, err)
 			c.refused("client limit", err)
+			c.refuseHello(&hello, err)
 			return err
 		}
 		// Deferred after uc.Close, so it runs before it: a client that
@@ -88,8 +88,8 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		release, err := s.cfg.OnConnect(id, grants)
 		if err != nil {
 			err = fmt.Errorf("broker: kernel layer refused this client: %w", err)
-			c.refuseHello(&hello, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: err.Error()})
 			c.refused("connect hook failed", err)
+			c.refuseHello(&hello, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: err.Error()})
 			return err
 		}
 		if release != nil {
@@ -100,13 +100,13 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		}
 	}
 	if err := c.openRoots(grants); err != nil {
+		c.refused(err.Error(), err)
 		var ge *GrantError
 		if errors.As(err, &ge) {
 			c.refuseHello(&hello, ge.refusal())
 		} else {
 			c.refuseHello(&hello, &replyError{code: wire.CodeLimit, errno: unix.EMFILE, msg: err.Error()})
 		}
-		c.refused(err.Error(), err)
 		return err
 	}
 	if err := c.hello(&hello); err != nil {
@@ -164,6 +164,8 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 }
 
 // refused audits and counts a client turned away before it was served.
+// It is called before the refusal is sent: by the time the client knows,
+// the audit log does.
 func (c *clientConn) refused(reason string, err error) {
 	c.srv.m.refused.Inc()
 	c.srv.cfg.Audit.Warn("refused", "client", c.id, "rule", c.rule, "reason", reason, "err", err.Error())
