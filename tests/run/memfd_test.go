@@ -48,11 +48,7 @@ func TestMemfdExec(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("needs root to switch to an unprivileged user")
 		}
-		for _, d := range []string{bin.dir, filepath.Dir(dir), dir} {
-			if err := os.Chmod(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
+		allowUnprivileged(t, dir)
 		cmd := exec.Command(bin.capfd, append(append([]string{"run"}, grants...), "--", bin.memfdexec, copied, "ran")...)
 		cmd.Dir = dir
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

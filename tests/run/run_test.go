@@ -244,11 +244,7 @@ func TestUnprivileged(t *testing.T) {
 		t.Skip("needs root to switch to an unprivileged user")
 	}
 	f := newFixture(t)
-	for _, d := range []string{bin.dir, filepath.Dir(f.root), f.root} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	allowUnprivileged(t, f.root)
 	argv := append([]string{bin.capfd, "run"}, f.grants()...)
 	argv = append(argv, "--", "sh", "-c", "cat "+f.data+"/hello.txt; cat "+f.secret+"/s.txt")
 	cmd := exec.Command(argv[0], argv[1:]...)

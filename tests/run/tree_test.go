@@ -52,7 +52,7 @@ func TestTreeDiesWithLauncher(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("needs root to switch to an unprivileged user")
 		}
-		allowUnprivileged(t, f)
+		allowUnprivileged(t, f.root)
 		tree := startTree(t, f.root, nil, &syscall.Credential{Uid: 65534, Gid: 65534}, prog)
 		if s := tree.killLauncher(t); len(s) != 0 {
 			t.Fatalf("processes %v outlived the launcher", s)
@@ -229,11 +229,11 @@ func inNanosleep(pid int) bool {
 	return nr == strconv.Itoa(unix.SYS_NANOSLEEP) || nr == strconv.Itoa(unix.SYS_CLOCK_NANOSLEEP)
 }
 
-// allowUnprivileged makes the test binaries and the fixture reachable for
-// uid 65534.
-func allowUnprivileged(t *testing.T, f fixture) {
+// allowUnprivileged makes the test binaries and the directory root (a
+// t.TempDir, so its parent too) reachable for uid 65534.
+func allowUnprivileged(t *testing.T, root string) {
 	t.Helper()
-	for _, d := range []string{bin.dir, filepath.Dir(f.root), f.root} {
+	for _, d := range []string{bin.dir, filepath.Dir(root), root} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
