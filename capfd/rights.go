@@ -22,7 +22,7 @@ const FileRights = rights.Lookup | rights.Read | rights.Write | rights.Append |
 var needs = buildNeeds()
 
 // operands is how many Operand values the table can hold (they start at 1).
-const operands = int(vfsops.OnTargetDir) + 1
+const operands = int(vfsops.OnObject) + 1
 
 func buildNeeds() [][operands]rights.Rights {
 	var t [][operands]rights.Rights

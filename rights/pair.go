@@ -72,3 +72,41 @@ func (p *Pair) UnmarshalText(b []byte) error {
 	*p = v
 	return nil
 }
+
+// The rights of an object reached through a directory capability.
+//
+// A pair's Base is what its own directory holds; every object beneath it,
+// at any depth, holds Inherit. So an operation made by path is decided on
+// the objects it touches, exactly as if each directory on the way had
+// been opened in turn and the operation made on the last one: removing
+// "x/a" through a handle needs unlink on x, which lies beneath and so
+// holds Inherit, as x.Remove("a") would after OpenDir("x"); a stat of
+// "x" needs stat in Inherit, as fstat of the opened x would. A rule
+// keyed on the object, not on the name used, is the only kind the kernel
+// layers can enforce too (BPF LSM sees the dentry, Landlock the
+// hierarchy), and no other spelling of the same object decides
+// differently. This differs from WASI preview 1, where a directory's
+// base rights govern path operations at any depth.
+
+// Object returns the rights p gives an object: Base when it is p's own
+// directory (own), Inherit when it lies beneath.
+func (p Pair) Object(own bool) Rights {
+	if own {
+		return p.Base
+	}
+	return p.Inherit
+}
+
+// Dir returns the rights p gives a directory in which a name is looked
+// up or an entry changed: Base for p's own directory (own), else
+// Inherit; but lookup beneath needs lookup in Base as well, since
+// reaching anything beneath took a lookup in p's own directory first.
+func (p Pair) Dir(own bool) Rights {
+	if own {
+		return p.Base
+	}
+	if !p.Base.Has(Lookup) {
+		return p.Inherit.Without(Lookup)
+	}
+	return p.Inherit
+}

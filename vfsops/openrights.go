@@ -13,7 +13,8 @@ import (
 //   - O_PATH: Lookup only; the kernel ignores every other flag but
 //     O_DIRECTORY and O_NOFOLLOW, and an O_PATH fd can do nothing with data.
 //   - O_RDONLY: Read. With O_DIRECTORY, Readdir instead: a directory's
-//     "data" is its entries, and O_DIRECTORY guarantees the object is one.
+//     "data" is its entries, and O_DIRECTORY guarantees the object is one
+//     (OpenRightsOn decides by the object's type instead).
 //   - O_WRONLY: Write; O_RDWR: Read|Write.
 //   - O_APPEND with a writable mode: Append in place of Write. The kernel
 //     makes every write of an O_APPEND file description go to the end, so
@@ -27,6 +28,15 @@ import (
 // The directory always needs Lookup. Other flags (O_CLOEXEC, O_NOFOLLOW,
 // O_EXCL, O_NONBLOCK, O_SYNC, O_NOATIME, ...) need nothing.
 func OpenRights(flags int) (file rights.Rights, dir rights.Rights) {
+	return OpenRightsOn(flags, flags&unix.O_DIRECTORY != 0)
+}
+
+// OpenRightsOn is OpenRights for an object known to be a directory or
+// not: a read-mode open of a directory reads its entries and needs
+// Readdir, whether or not O_DIRECTORY asked for one (OpenRights, which
+// cannot know, takes O_DIRECTORY to mean a directory). O_TMPFILE creates a
+// file in the directory named, so isDir says nothing about its object.
+func OpenRightsOn(flags int, isDir bool) (file rights.Rights, dir rights.Rights) {
 	dir = rights.Lookup
 	if flags&unix.O_PATH != 0 {
 		return rights.Lookup, dir
@@ -41,7 +51,7 @@ func OpenRights(flags int) (file rights.Rights, dir rights.Rights) {
 	}
 	switch flags & unix.O_ACCMODE {
 	case unix.O_RDONLY:
-		if flags&unix.O_DIRECTORY != 0 && !tmpfile {
+		if isDir && !tmpfile {
 			file |= rights.Readdir
 		} else {
 			file |= rights.Read

@@ -59,10 +59,11 @@ type Operand uint8
 const (
 	// OnHandle is the file or directory handle the operation acts on.
 	OnHandle Operand = iota + 1
-	// OnDir is the directory handle a path is resolved in. For operations
-	// that act on the object the path names (stat, chmod, truncate, ...)
-	// the object has no handle of its own yet: the rights are checked on
-	// what it would get through the directory.
+	// OnDir is the directory the path's final entry is looked up in (for
+	// O_TMPFILE, the directory the path names, which gets the new file).
+	// Its rights are rights.Pair.Dir of the handle the path is resolved
+	// through: Base when it is the handle's own directory, Inherit when it
+	// lies beneath (rights/pair.go says why).
 	OnDir
 	// OnSourceDir is the directory the source path of rename or link is
 	// resolved in.
@@ -70,6 +71,12 @@ const (
 	// OnTargetDir is the directory the target path of rename, link or a
 	// bind mount is resolved in.
 	OnTargetDir
+	// OnObject is the object a path names (after a final symlink, for the
+	// operations that follow one): stat, chmod, truncate, readlink and the
+	// data rights of an open are the object's own, as they would be on a
+	// handle for it. Its rights are rights.Pair.Object: Base when it is the
+	// handle's own directory, Inherit otherwise.
+	OnObject
 )
 
 func (o Operand) String() string {
@@ -82,6 +89,8 @@ func (o Operand) String() string {
 		return "source-dir"
 	case OnTargetDir:
 		return "target-dir"
+	case OnObject:
+		return "object"
 	}
 	return fmt.Sprintf("Operand(%d)", uint8(o))
 }
@@ -105,8 +114,9 @@ func on(operand Operand, r rights.Rights) Requirement { return Requirement{opera
 // directory it resolves in: resolving is what Lookup grants, and a handle
 // without it is a leaf that can only be used as itself.
 var opTable = [opEnd]opInfo{
-	// Open needs Lookup on the directory; what the opened file needs
-	// depends on the flags and comes from OpenRights.
+	// Open needs Lookup on the directory; what the opened object needs
+	// (and Create on the directory) depends on the flags: Request.Needs
+	// adds it from OpenRightsOn.
 	OpOpen: {"open", []Requirement{on(OnDir, rights.Lookup)}},
 	// Reopen upgrades an O_PATH handle to an open file: the handle must be
 	// allowed to be named (Lookup); the access mode's rights come from
@@ -125,11 +135,13 @@ var opTable = [opEnd]opInfo{
 	OpPread:  {"pread", []Requirement{on(OnHandle, rights.Read|rights.Seek)}},
 	OpPwrite: {"pwrite", []Requirement{on(OnHandle, rights.Write|rights.Seek)}},
 	OpSeek:   {"seek", []Requirement{on(OnHandle, rights.Seek)}},
-	OpStat:   {"stat", []Requirement{on(OnDir, rights.Lookup|rights.Stat)}},
+	OpStat:   {"stat", []Requirement{on(OnDir, rights.Lookup), on(OnObject, rights.Stat)}},
 	OpFstat:  {"fstat", []Requirement{on(OnHandle, rights.Stat)}},
 	// Truncating by path opens the file for writing; Truncate alone is the
-	// right for it (O_TRUNC needs it too), Write is not implied.
-	OpTruncate:  {"truncate", []Requirement{on(OnDir, rights.Lookup|rights.Truncate)}},
+	// right for it (O_TRUNC needs it too), Write is not implied. Like the
+	// other operations on the object a path names, it is the object's
+	// right, as it would be on a handle for it (OnObject).
+	OpTruncate:  {"truncate", []Requirement{on(OnDir, rights.Lookup), on(OnObject, rights.Truncate)}},
 	OpFtruncate: {"ftruncate", []Requirement{on(OnHandle, rights.Truncate)}},
 	OpReaddir:   {"readdir", []Requirement{on(OnHandle, rights.Readdir)}},
 	OpMkdir:     {"mkdir", []Requirement{on(OnDir, rights.Lookup|rights.Mkdir)}},
@@ -138,24 +150,23 @@ var opTable = [opEnd]opInfo{
 	OpUnlink: {"unlink", []Requirement{on(OnDir, rights.Lookup|rights.Unlink)}},
 	OpRmdir:  {"rmdir", []Requirement{on(OnDir, rights.Lookup|rights.Unlink)}},
 	// Rename takes an entry out of one directory and puts it in another.
-	// Replacing an existing target also unlinks it: callers that allow
-	// replacement should require Unlink on the target directory as well, or
-	// use RenameFlags with RENAME_NOREPLACE (Capsicum's rule for
-	// CAP_RENAMEAT_TARGET).
+	// Replacing an existing target also unlinks it, and an exchange moves
+	// entries both ways: Request.Needs adds those rules.
 	OpRename: {"rename", []Requirement{on(OnSourceDir, rights.Lookup|rights.RenameFrom), on(OnTargetDir, rights.Lookup|rights.RenameTo)}},
 	// Link makes the source reachable from the target too: LinkFrom on the
-	// directory it is taken from, LinkTo on the one it appears in.
+	// directory it is taken from (Capsicum's CAP_LINKAT_SOURCE is on the
+	// source directory too), LinkTo on the one it appears in.
 	OpLink:     {"link", []Requirement{on(OnSourceDir, rights.Lookup|rights.LinkFrom), on(OnTargetDir, rights.Lookup|rights.LinkTo)}},
 	OpSymlink:  {"symlink", []Requirement{on(OnDir, rights.Lookup|rights.Symlink)}},
-	OpReadlink: {"readlink", []Requirement{on(OnDir, rights.Lookup|rights.Readlink)}},
+	OpReadlink: {"readlink", []Requirement{on(OnDir, rights.Lookup), on(OnObject, rights.Readlink)}},
 	// The metadata changes need their own right on the object, by path or
 	// on a handle; none of them needs Write (POSIX ties them to ownership,
 	// not to the data).
-	OpChmod:   {"chmod", []Requirement{on(OnDir, rights.Lookup|rights.Chmod)}},
+	OpChmod:   {"chmod", []Requirement{on(OnDir, rights.Lookup), on(OnObject, rights.Chmod)}},
 	OpFchmod:  {"fchmod", []Requirement{on(OnHandle, rights.Chmod)}},
-	OpChown:   {"chown", []Requirement{on(OnDir, rights.Lookup|rights.Chown)}},
+	OpChown:   {"chown", []Requirement{on(OnDir, rights.Lookup), on(OnObject, rights.Chown)}},
 	OpFchown:  {"fchown", []Requirement{on(OnHandle, rights.Chown)}},
-	OpChtimes: {"chtimes", []Requirement{on(OnDir, rights.Lookup|rights.Chtimes)}},
+	OpChtimes: {"chtimes", []Requirement{on(OnDir, rights.Lookup), on(OnObject, rights.Chtimes)}},
 	OpFutimes: {"futimes", []Requirement{on(OnHandle, rights.Chtimes)}},
 	// Listing attribute names reveals no more than reading them: both are
 	// XattrGet. Removing is a kind of setting: XattrSet.
