@@ -101,16 +101,6 @@ func (d *Dir) Close() error {
 	return nil
 }
 
-// check refuses op on path unless d's Base rights hold what the vfsops
-// table says op needs on the operand d plays in it.
-func (d *Dir) check(opName string, op vfsops.Op, on vfsops.Operand, path string) error {
-	n := need(op, on)
-	if !d.rights.Base.Has(n) {
-		return notCapable(opName, path, n, d.rights.Base)
-	}
-	return nil
-}
-
 // use registers a call on d; every successful use is paired with done.
 func (d *Dir) use(opName, path string) error {
 	if !d.life.acquire() {

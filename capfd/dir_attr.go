@@ -17,7 +17,14 @@ func (d *Dir) Stat(name string) (fs.FileInfo, error) { return d.stat("stat", nam
 func (d *Dir) Lstat(name string) (fs.FileInfo, error) { return d.stat("lstat", name, false) }
 
 func (d *Dir) stat(opName, name string, follow bool) (fs.FileInfo, error) {
-	if err := d.check(opName, vfsops.OpStat, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		st, err := d.served().Stat(name, 0, follow)
+		if err != nil {
+			return nil, err
+		}
+		return newFileInfo(path.Base(name), &st), nil
+	}
+	if err := d.check(opName, vfsops.Request{Op: vfsops.OpStat}, vfsops.OnDir, name, follow); err != nil {
 		return nil, err
 	}
 	if err := d.use(opName, name); err != nil {
@@ -33,7 +40,10 @@ func (d *Dir) stat(opName, name string, follow bool) (fs.FileInfo, error) {
 
 // Chmod changes the mode of name (following a final symlink beneath d).
 func (d *Dir) Chmod(name string, mode fs.FileMode) error {
-	if err := d.check("chmod", vfsops.OpChmod, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		return d.served().Chmod(name, syscallMode(mode), 0)
+	}
+	if err := d.check("chmod", vfsops.Request{Op: vfsops.OpChmod}, vfsops.OnDir, name, true); err != nil {
 		return err
 	}
 	if err := d.use("chmod", name); err != nil {
@@ -56,7 +66,10 @@ func (d *Dir) Lchown(name string, uid, gid int) error {
 }
 
 func (d *Dir) chown(opName, name string, uid, gid int, follow bool) error {
-	if err := d.check(opName, vfsops.OpChown, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		return d.served().Chown(name, uid, gid, 0, follow)
+	}
+	if err := d.check(opName, vfsops.Request{Op: vfsops.OpChown}, vfsops.OnDir, name, follow); err != nil {
 		return err
 	}
 	if err := d.use(opName, name); err != nil {
@@ -72,7 +85,10 @@ func (d *Dir) chown(opName, name string, uid, gid int, follow bool) error {
 // Chtimes changes the access and modification times of name, like
 // os.Chtimes: a zero time.Time leaves that time unchanged.
 func (d *Dir) Chtimes(name string, atime, mtime time.Time) error {
-	if err := d.check("chtimes", vfsops.OpChtimes, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		return d.served().Chtimes(name, timespec(atime), timespec(mtime), 0, true)
+	}
+	if err := d.check("chtimes", vfsops.Request{Op: vfsops.OpChtimes}, vfsops.OnDir, name, true); err != nil {
 		return err
 	}
 	if err := d.use("chtimes", name); err != nil {
@@ -87,7 +103,10 @@ func (d *Dir) Chtimes(name string, atime, mtime time.Time) error {
 
 // Truncate changes the size of the regular file name.
 func (d *Dir) Truncate(name string, size int64) error {
-	if err := d.check("truncate", vfsops.OpTruncate, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		return d.served().Truncate(name, size, 0)
+	}
+	if err := d.check("truncate", vfsops.Request{Op: vfsops.OpTruncate}, vfsops.OnDir, name, true); err != nil {
 		return err
 	}
 	if size < 0 {

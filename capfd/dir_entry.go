@@ -6,13 +6,17 @@ import (
 	"io/fs"
 	"path"
 
+	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
 
 // Mkdir creates the directory name with mode perm (before the umask).
 func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
-	if err := d.check("mkdir", vfsops.OpMkdir, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		return d.served().Mkdir(name, syscallMode(perm), 0)
+	}
+	if err := d.check("mkdir", vfsops.Request{Op: vfsops.OpMkdir}, vfsops.OnDir, name, false); err != nil {
 		return err
 	}
 	if err := d.use("mkdir", name); err != nil {
@@ -27,26 +31,37 @@ func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
 
 // Remove removes the file, symlink or empty directory name.
 func (d *Dir) Remove(name string) error {
-	if err := d.check("remove", vfsops.OpUnlink, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		s := d.served()
+		return removeWith(name, func() error { return asOp("remove", s.Unlink(name, 0)) }, func() error { return asOp("remove", s.Rmdir(name, 0)) })
+	}
+	if err := d.check("remove", vfsops.Request{Op: vfsops.OpUnlink}, vfsops.OnDir, name, false); err != nil {
 		return err
 	}
-	if err := d.check("remove", vfsops.OpRmdir, vfsops.OnDir, name); err != nil {
+	if err := d.check("remove", vfsops.Request{Op: vfsops.OpRmdir}, vfsops.OnDir, name, false); err != nil {
 		return err
 	}
 	if err := d.use("remove", name); err != nil {
 		return err
 	}
 	defer d.done()
-	// As os.Remove: try the file, then the directory, and report whichever
-	// error says more about why name could not go.
-	errUnlink := d.t.Unlink(d.h, name, d.how)
+	return removeWith(name, func() error { return d.t.Unlink(d.h, name, d.how) }, func() error { return d.t.Rmdir(d.h, name, d.how) })
+}
+
+// removeWith is os.Remove's order: try the file, then the directory, and
+// report whichever error says more about why name could not go.
+func removeWith(name string, unlink, rmdir func() error) error {
+	errUnlink := unlink()
 	if errUnlink == nil {
 		return nil
+	}
+	if errors.Is(errUnlink, ErrNotCapable) {
+		return errUnlink // a placed handle's refusal, named already
 	}
 	if errors.Is(errUnlink, ErrEscape) || errors.Is(errUnlink, vfsops.ErrBadName) {
 		return pathError("remove", name, errUnlink)
 	}
-	errRmdir := d.t.Rmdir(d.h, name, d.how)
+	errRmdir := rmdir()
 	if errRmdir == nil {
 		return nil
 	}
@@ -87,7 +102,8 @@ func (d *Dir) RemoveAll(name string) error {
 	}
 	// Descend through a Dir of our own so that the walk below clean is
 	// beneath the directory itself, not re-resolved from d for each entry.
-	sub, oerr := d.OpenDir(clean, d.rights.Child(d.rights))
+	// What lies beneath d has d's inherit rights, as base and inherit.
+	sub, oerr := d.OpenDir(clean, rights.Uniform(d.rights.Inherit))
 	if oerr != nil {
 		return fmt.Errorf("removeall %s: %w", name, oerr)
 	}
@@ -129,8 +145,17 @@ func (d *Dir) Rename(oldName string, newDir *Dir, newName string) error {
 		newDir = d
 	}
 	var flags uint
-	if !newDir.rights.Base.Has(need(vfsops.OpUnlink, vfsops.OnDir)) {
+	if w, _, _ := lexicalWhere(newName, false); !rightsAt(newDir.rights, w, vfsops.OnTargetDir).Has(rights.Unlink) {
+		// Where the target directory's place is unsure this looks at
+		// newDir's own directory; a placed rename decides on the placed
+		// one again (Served.Rename).
 		flags = unix.RENAME_NOREPLACE
+	}
+	if d.placedLocal() || newDir.placedLocal() {
+		if d.t != local || newDir.t != local {
+			return linkError("rename", oldName, newName, unix.EXDEV)
+		}
+		return d.served().Rename(oldName, newDir.served(), newName, flags, 0)
 	}
 	return d.twoDirOp("rename", vfsops.OpRename, oldName, newDir, newName,
 		func(how vfsops.Resolve) error {
@@ -145,6 +170,12 @@ func (d *Dir) Link(oldName string, newDir *Dir, newName string) error {
 	if newDir == nil {
 		newDir = d
 	}
+	if d.placedLocal() || newDir.placedLocal() {
+		if d.t != local || newDir.t != local {
+			return linkError("link", oldName, newName, unix.EXDEV)
+		}
+		return d.served().Link(oldName, newDir.served(), newName, 0)
+	}
 	return d.twoDirOp("link", vfsops.OpLink, oldName, newDir, newName,
 		func(how vfsops.Resolve) error {
 			return d.t.Link(d.h, oldName, newDir.h, newName, how)
@@ -155,10 +186,10 @@ func (d *Dir) Link(oldName string, newDir *Dir, newName string) error {
 // directory, keeps both open while it runs, and makes the call.
 func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir, newName string,
 	call func(how vfsops.Resolve) error) error {
-	if err := d.check(opName, op, vfsops.OnSourceDir, oldName); err != nil {
+	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnSourceDir, oldName, false); err != nil {
 		return err
 	}
-	if err := newDir.check(opName, op, vfsops.OnTargetDir, newName); err != nil {
+	if err := newDir.check(opName, vfsops.Request{Op: op}, vfsops.OnTargetDir, newName, false); err != nil {
 		return err
 	}
 	if d.t != newDir.t {
@@ -187,7 +218,10 @@ func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir,
 // given; whoever follows the link later resolves it beneath their own
 // directory, so an absolute or "../" target can name nothing outside.
 func (d *Dir) Symlink(target, name string) error {
-	if err := d.check("symlink", vfsops.OpSymlink, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		return d.served().Symlink(target, name, 0)
+	}
+	if err := d.check("symlink", vfsops.Request{Op: vfsops.OpSymlink}, vfsops.OnDir, name, false); err != nil {
 		return err
 	}
 	if err := d.use("symlink", name); err != nil {
@@ -202,7 +236,10 @@ func (d *Dir) Symlink(target, name string) error {
 
 // Readlink returns the target of the symbolic link name.
 func (d *Dir) Readlink(name string) (string, error) {
-	if err := d.check("readlink", vfsops.OpReadlink, vfsops.OnDir, name); err != nil {
+	if d.placedLocal() {
+		return d.served().Readlink(name, 0)
+	}
+	if err := d.check("readlink", vfsops.Request{Op: vfsops.OpReadlink}, vfsops.OnDir, name, false); err != nil {
 		return "", err
 	}
 	if err := d.use("readlink", name); err != nil {

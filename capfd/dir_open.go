@@ -41,14 +41,18 @@ func (d *Dir) Create(name string) (*File, error) {
 //     open file from it, because its rights allow one. Use File.Limit to
 //     drop rights before passing a File on.
 func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
-	fileNeed, dirNeed := openNeeds(flag)
-	if !d.rights.Base.Has(dirNeed) {
-		return nil, notCapable("open", name, dirNeed, d.rights.Base)
-	}
-	if !d.rights.Inherit.Has(fileNeed) {
-		return nil, notGrantable("open", name, fileNeed, d.rights.Inherit)
-	}
 	r := d.rights.Inherit.Intersect(FileRights)
+	if d.placedLocal() {
+		s, err := d.served().Open(name, flag, syscallMode(perm), 0, r)
+		if err != nil {
+			return nil, err
+		}
+		s.file.name = name
+		return s.file, nil
+	}
+	if err := d.check("open", openRequest(flag), vfsops.OnDir, name, flag&unix.O_NOFOLLOW == 0); err != nil {
+		return nil, err
+	}
 	if err := d.use("open", name); err != nil {
 		return nil, err
 	}
@@ -65,6 +69,14 @@ func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
 // with ErrNotCapable; so along any chain of OpenDir calls rights only
 // narrow. The new Dir keeps d's resolution options.
 func (d *Dir) OpenDir(name string, r rights.Pair) (*Dir, error) {
+	if d.placedLocal() {
+		s, err := d.served().OpenDir(name, 0, r)
+		if err != nil {
+			return nil, err
+		}
+		s.dir.name = filepath.Join(d.name, name)
+		return s.dir, nil
+	}
 	_, dirNeed := openNeeds(unix.O_PATH | unix.O_DIRECTORY)
 	if !d.rights.Base.Has(dirNeed) {
 		return nil, notCapable("opendir", name, dirNeed, d.rights.Base)

@@ -146,7 +146,9 @@ func (e dirEntry) String() string { return fs.FormatDirEntry(e) }
 
 // lstatEntry lstats an entry of the directory f, through f.
 func (f *File) lstatEntry(name string) (fs.FileInfo, error) {
-	n := need(vfsops.OpStat, vfsops.OnDir)
+	// The entry lies beneath f: f's rights are what it has there.
+	req := vfsops.Request{Op: vfsops.OpStat}
+	n := req.On(vfsops.OnDir) | req.On(vfsops.OnObject)
 	if !f.rights.Has(n) {
 		return nil, notCapable("lstat", name, n, f.rights)
 	}

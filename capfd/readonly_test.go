@@ -156,7 +156,7 @@ func TestRenameOverNeedsUnlink(t *testing.T) {
 		{"rename-and-unlink", lookup | renameFrom | renameTo | unlink, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			root, d := tree(t, rights.Pair{Base: c.rights})
+			root, d := tree(t, rights.Uniform(c.rights))
 			err := d.Rename("sub/inner", nil, "file")
 			data, rerr := os.ReadFile(root + "/file")
 			if rerr != nil {

@@ -33,6 +33,10 @@ type Served struct {
 	// grant is the client grant the handle's directory lies in: its own
 	// root when it is one, else the nearest granted ancestor.
 	grant vfsops.FileID
+	// final marks a placed directory's handle (placedAt.ps): the names
+	// it is given are single final entries that placement has decided,
+	// so it never places again.
+	final bool
 }
 
 // Regular reports whether s is an open regular file, whose reads and
@@ -158,9 +162,9 @@ func (s *Served) Open(path string, flags int, mode uint32, extra Resolve, r righ
 	if s.placing() {
 		return s.placedOpen(path, flags, mode, extra, r)
 	}
-	fileNeed, dirNeed := openNeeds(flags)
-	if !d.rights.Base.Has(dirNeed) {
-		return nil, notCapable("open", path, dirNeed, d.rights.Base)
+	fileNeed, _ := openNeeds(flags)
+	if err := d.check("open", openRequest(flags), vfsops.OnDir, path, flags&unix.O_NOFOLLOW == 0); err != nil {
+		return nil, err
 	}
 	if !d.rights.Inherit.Has(fileNeed.Union(r)) {
 		return nil, notGrantable("open", path, fileNeed.Union(r), d.rights.Inherit)

@@ -132,7 +132,17 @@ func (s *Served) setPlaces(p *Places) {
 	s.places, s.root, s.grant = p, id, grant
 }
 
-func (s *Served) placing() bool { return s.dir != nil && s.places != nil }
+func (s *Served) placing() bool {
+	if s.dir == nil || s.final {
+		return false
+	}
+	if s.places == nil && s.dir.placedLocal() {
+		// A handle outside any client's Places (a Dir's own, or one
+		// opened with base narrower than inherit) places itself.
+		s.setSelfPlaces()
+	}
+	return s.places != nil
+}
 
 // placedAt is the directory holding a path's final entry, placed: ps is a
 // handle for it with the rights of the operation there, name the final
@@ -194,7 +204,7 @@ func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks 
 		}
 		var place rights.Pair
 		var placeID vfsops.FileID
-		_, err = vfsops.Place(parent, func(id vfsops.FileID, _ int) bool {
+		placeDepth, err := vfsops.Place(parent, func(id vfsops.FileID, _ int) bool {
 			r, ok := s.places.roots[id]
 			place, placeID = r, id
 			return ok
@@ -207,14 +217,27 @@ func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks 
 			}
 			return nil, pathError(opName, path, err)
 		}
-		// In the grant the handle itself lies in, the handle's rights
-		// are the answer at any depth, as for every Dir: its base rights
-		// govern the operations made through it (WASI's rule), whatever
-		// the depth. Only another grant, found by identity, narrows them
-		// to what a handle on it could do.
+		// The directory's rights follow the object (rights/pair.go): the
+		// handle's own directory has the handle's rights; a directory
+		// beneath it has what the handle gives objects beneath (its
+		// inherit rights, as base and inherit). In another grant (found
+		// by identity: a nested one, or one moved or linked in) they are
+		// narrowed the same way by that grant's pair.
 		r := d.rights
+		parentID, err := vfsops.IDOf(parent)
+		if err != nil {
+			unix.Close(parent)
+			return nil, pathError(opName, path, err)
+		}
+		if parentID != s.root {
+			r = beneath(r)
+		}
 		if placeID != s.grant {
-			r = rights.Pair{Base: d.rights.Base.Intersect(place.Base), Inherit: d.rights.Inherit.Intersect(place.Inherit)}
+			at := place
+			if placeDepth > 0 {
+				at = beneath(at)
+			}
+			r = rights.Pair{Base: r.Base.Intersect(at.Base), Inherit: r.Inherit.Intersect(at.Inherit)}
 		}
 		a := &placedAt{name: name, fd: parent}
 		if statErr == nil {
@@ -237,9 +260,28 @@ func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks 
 		if noSymlinks {
 			ph |= NoSymlinks
 		}
-		a.ps = &Served{dir: &Dir{t: d.t, h: handleID(parent), rights: r, how: ph, name: d.name}}
+		a.ps = &Served{dir: &Dir{t: d.t, h: handleID(parent), rights: r, how: ph, name: d.name}, final: true}
 		return a, nil
 	}
+}
+
+// beneath is the pair of a directory beneath a handle with pair p: what p
+// gives a directory there, and p's inherit rights for what lies below it.
+func beneath(p rights.Pair) rights.Pair { return rights.Pair{Base: p.Dir(false), Inherit: p.Inherit} }
+
+// setSelfPlaces makes s, a local directory handle whose base and inherit
+// rights differ, placed with itself as the only root: what a path reaches
+// is then found by identity (a Dir's own directory, or beneath it).
+func (s *Served) setSelfPlaces() {
+	if s.dir == nil || s.dir.t != local {
+		return
+	}
+	id, err := vfsops.IDOf(fd(s.dir.h))
+	if err != nil {
+		return
+	}
+	s.places = &Places{roots: map[vfsops.FileID]rights.Pair{id: s.dir.rights}, active: true}
+	s.root, s.grant = id, id
 }
 
 // openParentOrSelf is vfsops.OpenParent, except that a path whose final
@@ -360,19 +402,23 @@ func (s *Served) twoPlaced(opName, oldPath string, to *Served, newPath string, e
 func (s *Served) placedOpen(path string, flags int, mode uint32, extra Resolve, r rights.Rights) (*Served, error) {
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
 	p := path
-	if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
-		// The file is made in the directory path names: place that.
-		p = strings.TrimRight(path, "/") + "/."
-	}
 	fileNeed, _ := openNeeds(flags)
+	obj := fileNeed
+	tmpfile := flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0
+	if tmpfile {
+		// The file is made in the directory path names: place that. The
+		// new file lies beneath it, never at a root.
+		p = strings.TrimRight(path, "/") + "/."
+		obj = 0
+	}
 	var ns *Served
-	err := s.viaPlace("open", p, extra, follow, fileNeed, func(a *placedAt) (err error) {
+	err := s.viaPlace("open", p, extra, follow, obj, func(a *placedAt) (err error) {
 		// The new file's ceiling is the client's (its Dir's inherit rights)
 		// cut to what the place allows: a read of the nested read-only
 		// grant's file through H=rw gets a read-only file, recorded as
 		// such (and so answered). What the flags need must be within it.
 		within := r.Intersect(a.ps.dir.rights.Inherit)
-		if a.bound != nil {
+		if a.bound != nil && !tmpfile {
 			within = within.Intersect(a.bound.Base)
 		}
 		ns, err = a.ps.Open(a.name, flags, mode, extra, within)

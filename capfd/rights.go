@@ -1,6 +1,8 @@
 package capfd
 
 import (
+	"golang.org/x/sys/unix"
+
 	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 )
@@ -45,6 +47,12 @@ func need(op vfsops.Op, on vfsops.Operand) rights.Rights {
 		return rights.All
 	}
 	return needs[op][on]
+}
+
+// openRequest is an open with flags, as vfsops decides it. The object's
+// type is not known before the open: O_DIRECTORY stands for a directory.
+func openRequest(flags int) vfsops.Request {
+	return vfsops.Request{Op: vfsops.OpOpen, Flags: flags, IsDir: flags&unix.O_DIRECTORY != 0}
 }
 
 // openNeeds returns what an open with flags needs: dirNeed on the

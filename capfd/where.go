@@ -1,0 +1,145 @@
+package capfd
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+)
+
+// Rights follow the objects a path reaches (rights/pair.go): through a Dir
+// with rights p, the Dir's own directory holds p.Base and everything
+// beneath it p.Inherit. An operation on "x/a" is decided on x and a, as if
+// x had been opened first.
+//
+// Where the two halves agree (Base == Inherit, the common case) the name
+// does not matter and a check is a mask. Otherwise what a path reaches
+// must be known, and the name says it only for a single plain component
+// ("a": an entry of the Dir's own directory) or "." (the directory
+// itself). Any other path ("x/a", "x/..", "l/a" with l a symlink, or a
+// followed final symlink) is placed by identity instead: local Dirs go
+// through the placed handles the broker uses (placedLocal), so one
+// implementation decides and acts on what it decided; a remote Dir leaves
+// the decision to the broker, which places it the same way.
+
+// where says what a path reaches relative to the Dir it is resolved
+// through.
+type where struct {
+	// self: the path names the Dir's own directory; nothing is looked
+	// up, and its entry lies outside the Dir.
+	self bool
+	// beneath: the directory holding the final entry lies beneath the
+	// Dir's own directory.
+	beneath bool
+}
+
+// lexicalWhere returns where path's objects are, as far as its name
+// says: dirSure when the directory holding the final entry is known (for
+// "." and a single plain component, the Dir's own), objSure when the
+// object is known too (not for an operation that follows a single name,
+// which may be a symlink to anywhere beneath, "." included).
+func lexicalWhere(path string, follow bool) (w where, dirSure, objSure bool) {
+	p := strings.TrimRight(path, "/")
+	for strings.HasPrefix(p, "./") {
+		p = strings.TrimLeft(p[2:], "/")
+	}
+	switch {
+	case p == "" || p == ".":
+		return where{self: true}, true, true
+	case p == "..":
+		// Beneath refuses it; no rights decide anything.
+		return where{}, true, true
+	case strings.Contains(p, "/"):
+		return where{}, false, false
+	case follow || strings.HasSuffix(path, "/"):
+		// A followed name may be a symlink to anywhere beneath, "."
+		// included; a local Dir places it (placedLocal). A remote
+		// Dir's early check takes it for an entry beneath, which it
+		// nearly always is; the broker places it exactly.
+		return where{}, true, true
+	}
+	return where{}, true, true
+}
+
+// rightsAt returns what p gives each operand of a request at w.
+func rightsAt(p rights.Pair, w where, operand vfsops.Operand) rights.Rights {
+	switch operand {
+	case vfsops.OnHandle:
+		return p.Base
+	case vfsops.OnObject:
+		return p.Object(w.self)
+	}
+	if w.self {
+		// Nothing is looked up in the Dir's own directory, whose entry
+		// lies outside the Dir: only a lookup (of nothing) is allowed.
+		return rights.Lookup
+	}
+	return p.Dir(!w.beneath)
+}
+
+// check refuses req on path unless d's rights hold what req needs of the
+// operands d plays: role (the directory operand d is for this path:
+// OnDir, OnSourceDir or OnTargetDir), the path's object when role is
+// OnDir, and d itself for OnHandle. A local Dir whose halves differ places
+// every path first (placedLocal) and gets here only with single names.
+func (d *Dir) check(opName string, req vfsops.Request, role vfsops.Operand, path string, follow bool) error {
+	// A handle that refuses every symlink (a placed one among them)
+	// follows none.
+	w, dirSure, objSure := lexicalWhere(path, follow && d.how&NoSymlinks == 0)
+	if req.Op == vfsops.OpOpen && req.Flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		// O_TMPFILE makes its file in the directory path names: that
+		// directory is the one that gains it, and the file lies beneath.
+		w = where{beneath: !w.self}
+		dirSure, objSure = dirSure && objSure, dirSure && objSure
+	}
+	for _, n := range req.Needs() {
+		if n.Operand != role && n.Operand != vfsops.OnHandle && (role != vfsops.OnDir || n.Operand != vfsops.OnObject) {
+			continue
+		}
+		have := rightsAt(d.rights, w, n.Operand)
+		if sure := objSure || (n.Operand != vfsops.OnObject && dirSure); !sure {
+			// Where the name does not say, refuse here only what no
+			// place could allow; the placement (placedLocal, or the
+			// broker for a remote Dir) decides the rest.
+			have = d.rights.Base | d.rights.Inherit
+		}
+		if !have.Has(n.Rights) {
+			if n.Operand == vfsops.OnObject && !w.self {
+				return notGrantable(opName, path, n.Rights, have)
+			}
+			return notCapable(opName, path, n.Rights, have)
+		}
+	}
+	return nil
+}
+
+// asOp names err's operation opName: a Dir method made of a placed
+// handle's calls reports under its own name.
+func asOp(opName string, err error) error {
+	var ce *Error
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &ce):
+		ce.Op = opName
+	case errors.As(err, &pe):
+		pe.Op = opName
+	}
+	return err
+}
+
+// placedLocal reports whether d's path operations go through a placed
+// handle (remote_serve_place.go): d is local and its halves differ.
+func (d *Dir) placedLocal() bool {
+	return d.t == local && d.rights.Base != d.rights.Inherit
+}
+
+// served returns a placed handle for d rooted at d itself, for one call.
+func (d *Dir) served() *Served {
+	s := ServeDir(d, d.name)
+	s.setSelfPlaces()
+	return s
+}
