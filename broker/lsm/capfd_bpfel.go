@@ -57,7 +57,7 @@ const (
 	capfdHookHOOK_INODE_MKDIR         capfdHook = 14
 	capfdHookHOOK_INODE_UNLINK        capfdHook = 15
 	capfdHookHOOK_INODE_RMDIR         capfdHook = 16
-	capfdHookHOOK_INODE_RENAME        capfdHook = 17
+	capfdHookHOOK_PATH_RENAME         capfdHook = 17
 	capfdHookHOOK_INODE_LINK          capfdHook = 18
 	capfdHookHOOK_INODE_SYMLINK       capfdHook = 19
 	capfdHookHOOK_INODE_READLINK      capfdHook = 20
@@ -105,7 +105,6 @@ const (
 	capfdProgInodeMknod        = "inode_mknod"
 	capfdProgInodeReadlink     = "inode_readlink"
 	capfdProgInodeRemovexattr  = "inode_removexattr"
-	capfdProgInodeRename       = "inode_rename"
 	capfdProgInodeRmdir        = "inode_rmdir"
 	capfdProgInodeSetattr      = "inode_setattr"
 	capfdProgInodeSetxattr     = "inode_setxattr"
@@ -113,6 +112,7 @@ const (
 	capfdProgInodeUnlink       = "inode_unlink"
 	capfdProgMmapFile          = "mmap_file"
 	capfdProgMoveMount         = "move_mount"
+	capfdProgPathRename        = "path_rename"
 	capfdProgPathTruncate      = "path_truncate"
 	capfdProgPtraceAccessCheck = "ptrace_access_check"
 	capfdProgSbMount           = "sb_mount"
@@ -181,7 +181,6 @@ type capfdProgramSpecs struct {
 	InodeMknod        *ebpf.ProgramSpec `ebpf:"inode_mknod"`
 	InodeReadlink     *ebpf.ProgramSpec `ebpf:"inode_readlink"`
 	InodeRemovexattr  *ebpf.ProgramSpec `ebpf:"inode_removexattr"`
-	InodeRename       *ebpf.ProgramSpec `ebpf:"inode_rename"`
 	InodeRmdir        *ebpf.ProgramSpec `ebpf:"inode_rmdir"`
 	InodeSetattr      *ebpf.ProgramSpec `ebpf:"inode_setattr"`
 	InodeSetxattr     *ebpf.ProgramSpec `ebpf:"inode_setxattr"`
@@ -189,6 +188,7 @@ type capfdProgramSpecs struct {
 	InodeUnlink       *ebpf.ProgramSpec `ebpf:"inode_unlink"`
 	MmapFile          *ebpf.ProgramSpec `ebpf:"mmap_file"`
 	MoveMount         *ebpf.ProgramSpec `ebpf:"move_mount"`
+	PathRename        *ebpf.ProgramSpec `ebpf:"path_rename"`
 	PathTruncate      *ebpf.ProgramSpec `ebpf:"path_truncate"`
 	PtraceAccessCheck *ebpf.ProgramSpec `ebpf:"ptrace_access_check"`
 	SbMount           *ebpf.ProgramSpec `ebpf:"sb_mount"`
@@ -277,7 +277,6 @@ type capfdPrograms struct {
 	InodeMknod        *ebpf.Program `ebpf:"inode_mknod"`
 	InodeReadlink     *ebpf.Program `ebpf:"inode_readlink"`
 	InodeRemovexattr  *ebpf.Program `ebpf:"inode_removexattr"`
-	InodeRename       *ebpf.Program `ebpf:"inode_rename"`
 	InodeRmdir        *ebpf.Program `ebpf:"inode_rmdir"`
 	InodeSetattr      *ebpf.Program `ebpf:"inode_setattr"`
 	InodeSetxattr     *ebpf.Program `ebpf:"inode_setxattr"`
@@ -285,6 +284,7 @@ type capfdPrograms struct {
 	InodeUnlink       *ebpf.Program `ebpf:"inode_unlink"`
 	MmapFile          *ebpf.Program `ebpf:"mmap_file"`
 	MoveMount         *ebpf.Program `ebpf:"move_mount"`
+	PathRename        *ebpf.Program `ebpf:"path_rename"`
 	PathTruncate      *ebpf.Program `ebpf:"path_truncate"`
 	PtraceAccessCheck *ebpf.Program `ebpf:"ptrace_access_check"`
 	SbMount           *ebpf.Program `ebpf:"sb_mount"`
@@ -312,7 +312,6 @@ func (p *capfdPrograms) Close() error {
 		p.InodeMknod,
 		p.InodeReadlink,
 		p.InodeRemovexattr,
-		p.InodeRename,
 		p.InodeRmdir,
 		p.InodeSetattr,
 		p.InodeSetxattr,
@@ -320,6 +319,7 @@ func (p *capfdPrograms) Close() error {
 		p.InodeUnlink,
 		p.MmapFile,
 		p.MoveMount,
+		p.PathRename,
 		p.PathTruncate,
 		p.PtraceAccessCheck,
 		p.SbMount,

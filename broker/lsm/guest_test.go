@@ -247,6 +247,8 @@ func hookCases(t *testing.T, e *Enforcer) []struct {
 		}},
 		{"open for write with read right", simple("open-write", rights.Read, rights.Write, "file_open")},
 		{"open O_APPEND with read right", simple("open-append", rights.Read, rights.Append, "file_open")},
+		{"open O_APPEND with write right only", simple("open-append", rights.Read|rights.Write, rights.Append, "file_open")},
+		{"open access mode 3 without ioctl", simple("open-mode3", rights.Read|rights.Write, rights.Ioctl, "file_open")},
 		{"open O_TRUNC without truncate", simple("open-trunc", rights.Read, rights.Read|rights.Truncate, "file_open")},
 		{"reopen /proc/self/fd/N read-write", simple("reopen-rdwr", ro, rights.Read|rights.Write, "file_open")},
 		{"clear O_APPEND with append right", simple("clear-append", rights.Append, rights.Write, "file_fcntl")},
@@ -313,13 +315,13 @@ func hookCases(t *testing.T, e *Enforcer) []struct {
 			twoDirs(t, d)
 			return scenario{op: "rename", args: []string{"a/f", "b/f"},
 				deny:  grants{"a": dir(rights.RenameFrom, 0), "b": dir(ro, 0)},
-				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo, 0)}, hook: "inode_rename"}
+				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo, 0)}, hook: "path_rename"}
 		}},
 		{"rename out of directory without rename-from", func(t *testing.T, d string) scenario {
 			twoDirs(t, d)
 			return scenario{op: "rename", args: []string{"a/f", "b/f"},
 				deny:  grants{"a": dir(ro, 0), "b": dir(rights.RenameTo, 0)},
-				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo, 0)}, hook: "inode_rename"}
+				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo, 0)}, hook: "path_rename"}
 		}},
 		{"rename over an existing file without unlink", func(t *testing.T, d string) scenario {
 			twoDirs(t, d)
@@ -328,7 +330,19 @@ func hookCases(t *testing.T, e *Enforcer) []struct {
 			}
 			return scenario{op: "rename", args: []string{"a/f", "b/f"},
 				deny:  grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo, 0)},
-				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo|rights.Unlink, 0)}, hook: "inode_rename"}
+				allow: grants{"a": dir(rights.RenameFrom, 0), "b": dir(rights.RenameTo|rights.Unlink, 0)}, hook: "path_rename"}
+		}},
+		{"exchange without rename-to on the old directory", func(t *testing.T, d string) scenario {
+			twoDirs(t, d)
+			if err := os.WriteFile(filepath.Join(d, "b", "f"), []byte("other"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// An exchange destroys nothing: no unlink, but both rename
+			// rights on both directories.
+			both := rights.RenameFrom | rights.RenameTo
+			return scenario{op: "exchange", args: []string{"a/f", "b/f"},
+				deny:  grants{"a": dir(rights.RenameFrom, 0), "b": dir(both, 0)},
+				allow: grants{"a": dir(both, 0), "b": dir(both, 0)}, hook: "path_rename"}
 		}},
 		{"link into directory without link-to", func(t *testing.T, d string) scenario {
 			twoDirs(t, d)

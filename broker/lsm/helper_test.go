@@ -158,6 +158,12 @@ var ops = map[string]op{
 	"rmdir": func(a []string) (func() error, error) {
 		return func() error { return unix.Rmdir(a[0]) }, nil
 	},
+	"open-mode3": func(a []string) (func() error, error) {
+		return func() error { return openClose(a[0], unix.O_ACCMODE) }, nil
+	},
+	"exchange": func(a []string) (func() error, error) {
+		return func() error { return unix.Renameat2(unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], unix.RENAME_EXCHANGE) }, nil
+	},
 	"rename": func(a []string) (func() error, error) {
 		return func() error { return unix.Rename(a[0], a[1]) }, nil
 	},

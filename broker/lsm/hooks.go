@@ -24,7 +24,7 @@ var hookNames = [...]string{
 	capfdHookHOOK_INODE_MKDIR:         "inode_mkdir",
 	capfdHookHOOK_INODE_UNLINK:        "inode_unlink",
 	capfdHookHOOK_INODE_RMDIR:         "inode_rmdir",
-	capfdHookHOOK_INODE_RENAME:        "inode_rename",
+	capfdHookHOOK_PATH_RENAME:         "path_rename",
 	capfdHookHOOK_INODE_LINK:          "inode_link",
 	capfdHookHOOK_INODE_SYMLINK:       "inode_symlink",
 	capfdHookHOOK_INODE_READLINK:      "inode_readlink",

@@ -19,16 +19,16 @@ import (
 var bpfSource string
 
 // TestRightsEnumMatchesPackage keeps the BPF program's copy of the rights
-// bits (enum right in bpf/capfd.bpf.c) equal to package rights, whose bit
+// bits (enum right in bpf/decide.h) equal to package rights, whose bit
 // order is the ABI: each RIGHT_X = 1ULL << N must be the right named x
 // (underscores as dashes) at bit N. A right renumbered or renamed on one
 // side fails here instead of granting the wrong thing in the kernel.
 func TestRightsEnumMatchesPackage(t *testing.T) {
-	src := bpfSource
+	src := decideHeader
 	entry := regexp.MustCompile(`(?m)^\s*RIGHT_([A-Z_]+)\s*=\s*1ULL\s*<<\s*(\d+),`)
 	found := entry.FindAllStringSubmatch(src, -1)
 	if len(found) < 20 {
-		t.Fatalf("found only %d RIGHT_ entries in bpf/capfd.bpf.c: the pattern no longer matches the source", len(found))
+		t.Fatalf("found only %d RIGHT_ entries in bpf/decide.h: the pattern no longer matches the source", len(found))
 	}
 	for _, m := range found {
 		name := strings.ReplaceAll(strings.ToLower(m[1]), "_", "-")

@@ -125,7 +125,7 @@ func TestDecodeDenial(t *testing.T) {
 // FuzzDecodeDenial: no ring buffer record, however mangled, panics the
 // reader.
 func FuzzDecodeDenial(f *testing.F) {
-	f.Add(encodeDenial(f, capfdDenial{Hook: capfdHookHOOK_INODE_RENAME, Pid: 1, Sandbox: 1, Needed: 1 << 11}))
+	f.Add(encodeDenial(f, capfdDenial{Hook: capfdHookHOOK_PATH_RENAME, Pid: 1, Sandbox: 1, Needed: 1 << 11}))
 	f.Add(encodeDenial(f, capfdDenial{Hook: 0xffffffff, Needed: ^uint64(0), Granted: ^uint64(0), Dev: ^uint32(0)}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {

@@ -294,7 +294,8 @@ func (c *call) closePidfds() {
 // rightsAt returns the rights of the object a location names and of the
 // directory it is an entry of. The grant's base rights cover the granted
 // object itself and the entries of a granted directory; its inherit rights
-// cover everything deeper (rights.Pair.Child). A granted object's own
+// cover everything deeper, and a directory deeper holds them less lookup
+// unless the base rights have it (rights.Pair.Dir). A granted object's own
 // directory lies outside the grant: no entry rights there.
 func (l location) rightsAt() (object, parent rights.Rights) {
 	g := l.g
@@ -309,8 +310,20 @@ func (l location) rightsAt() (object, parent rights.Rights) {
 	case !strings.Contains(rest, "/"):
 		return g.Rights.Inherit, g.Rights.Base
 	default:
-		return g.Rights.Inherit, g.Rights.Inherit
+		return g.Rights.Inherit, g.Rights.Dir(false)
 	}
+}
+
+// needFor is what req needs of a path's object and of the directory its
+// entry is in (operand: OnDir, or the source or target directory of a
+// rename or link), from the vfsops table: one rule for the supervisor and
+// every other layer.
+func needFor(op string, req vfsops.Request, operand vfsops.Operand) need {
+	n := need{op: op, parent: req.On(operand)}
+	if operand == vfsops.OnDir || operand == vfsops.OnSourceDir {
+		n.object = req.On(vfsops.OnObject)
+	}
+	return n
 }
 
 // need is what an operation requires of the object and of its directory.
@@ -326,6 +339,10 @@ type need struct {
 	// dirfd rather than the grant; not pinned (see openAnchored).
 	anchored bool
 }
+
+// withFollow marks n as following a final symlink; asProbe as stat-like.
+func withFollow(n need) need { n.follow = true; return n }
+func asProbe(n need) need    { n.probe = true; return n }
 
 // check refuses l unless it lies in a grant with the rights n needs, and
 // logs the refusal. It returns 0 or EACCES, the errno Landlock and DAC give

@@ -5,7 +5,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 )
 
@@ -28,7 +27,7 @@ func (c *call) fchmodat(dirfd int32, addr uint64, mode uint32, flags int) result
 	if flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
 		return fail(unix.EOPNOTSUPP) // symlinks have no mode on Linux
 	}
-	fd, l, r, done := c.openForMeta(dirfd, addr, flags, need{op: op, object: rights.Chmod})
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, needFor(op, vfsops.Request{Op: vfsops.OpChmod}, vfsops.OnDir))
 	if done {
 		return r
 	}
@@ -56,7 +55,7 @@ func (c *call) fchownat(dirfd int32, addr, uid, gid uint64, flags int) result {
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return fail(unix.EINVAL)
 	}
-	fd, l, r, done := c.openForMeta(dirfd, addr, flags, need{op: op, object: rights.Chown})
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, needFor(op, vfsops.Request{Op: vfsops.OpChown}, vfsops.OnDir))
 	if done {
 		return r
 	}
@@ -90,7 +89,7 @@ func sysUtimensat(c *call) result {
 	if addr == 0 {
 		flags |= unix.AT_EMPTY_PATH
 	}
-	fd, l, r, done := c.openForMeta(dirfd, addr, flags, need{op: op, object: rights.Chtimes})
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, needFor(op, vfsops.Request{Op: vfsops.OpChtimes}, vfsops.OnDir))
 	if done {
 		return r
 	}
@@ -113,7 +112,7 @@ func sysTruncate(c *call) result {
 	if errno != 0 {
 		return resultFor(errno)
 	}
-	if errno := c.check(&l, need{op: op, object: rights.Truncate, follow: true}); errno != 0 {
+	if errno := c.check(&l, withFollow(needFor(op, vfsops.Request{Op: vfsops.OpTruncate}, vfsops.OnDir))); errno != 0 {
 		return fail(errno)
 	}
 	if l.g.fd < 0 {

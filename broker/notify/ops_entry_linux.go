@@ -45,7 +45,7 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 		if errno != 0 {
 			return resultFor(errno)
 		}
-		if errno := c.check(&l, need{op: op, object: rights.Readlink, probe: true}); errno != 0 {
+		if errno := c.check(&l, asProbe(needFor(op, vfsops.Request{Op: vfsops.OpReadlink}, vfsops.OnDir))); errno != 0 {
 			return fail(errno)
 		}
 		if l.rest == "." {
@@ -78,7 +78,7 @@ func sysMkdirat(c *call) result { return c.mkdirat(c.argFd(0), c.arg(1), uint32(
 
 func (c *call) mkdirat(dirfd int32, addr uint64, mode uint32) result {
 	const op = "mkdir"
-	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Mkdir})
+	l, r, done := c.locateChecked(dirfd, addr, needFor(op, vfsops.Request{Op: vfsops.OpMkdir}, vfsops.OnDir))
 	if done {
 		return r
 	}
@@ -100,7 +100,11 @@ func (c *call) unlinkat(dirfd int32, addr uint64, flags int) result {
 	if flags&^unix.AT_REMOVEDIR != 0 {
 		return fail(unix.EINVAL)
 	}
-	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Unlink})
+	unlinkOp := vfsops.OpUnlink
+	if flags&unix.AT_REMOVEDIR != 0 {
+		unlinkOp = vfsops.OpRmdir
+	}
+	l, r, done := c.locateChecked(dirfd, addr, needFor(op, vfsops.Request{Op: unlinkOp}, vfsops.OnDir))
 	if done {
 		return r
 	}
@@ -133,20 +137,15 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 		// RENAME_WHITEOUT needs CAP_MKNOD and is for overlayfs: refused.
 		return fail(unix.EINVAL)
 	}
-	oldNeed, newNeed := rights.RenameFrom, rights.RenameTo
-	if flags&unix.RENAME_EXCHANGE != 0 {
-		// Both entries move both ways.
-		oldNeed |= rights.RenameTo
-		newNeed |= rights.RenameFrom
-	}
+	req := vfsops.Request{Op: vfsops.OpRename, Flags: int(flags)}
 	from, to, r, done := c.locatePair(olddirfd, oldAddr, newdirfd, newAddr)
 	if done {
 		return r
 	}
-	if errno := c.check(&from, need{op: op, parent: oldNeed}); errno != 0 {
+	if errno := c.check(&from, needFor(op, req, vfsops.OnSourceDir)); errno != 0 {
 		return fail(errno)
 	}
-	if errno := c.check(&to, need{op: op, parent: newNeed}); errno != 0 {
+	if errno := c.check(&to, needFor(op, req, vfsops.OnTargetDir)); errno != 0 {
 		return fail(errno)
 	}
 	// Replacing an existing entry destroys it, which rename-to alone does
@@ -156,7 +155,8 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 	// appears after any check we could make is not replaced either; the
 	// kernel's EEXIST is then our refusal. RENAME_EXCHANGE destroys
 	// nothing.
-	if _, toDir := to.rightsAt(); flags&(unix.RENAME_EXCHANGE|unix.RENAME_NOREPLACE) == 0 && !toDir.Has(rights.Unlink) {
+	req.Replaces = true
+	if _, toDir := to.rightsAt(); !toDir.Has(req.On(vfsops.OnTargetDir)) {
 		err := c.asCaller(func() error {
 			return vfsops.RenameFlags(from.g.fd, from.rest, to.g.fd, to.rest, flags|unix.RENAME_NOREPLACE, resolveHow)
 		})
@@ -189,7 +189,7 @@ func (c *call) symlinkat(targetAddr uint64, dirfd int32, addr uint64) result {
 	if target == "" {
 		return fail(unix.ENOENT)
 	}
-	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Symlink})
+	l, r, done := c.locateChecked(dirfd, addr, needFor(op, vfsops.Request{Op: vfsops.OpSymlink}, vfsops.OnDir))
 	if done {
 		return r
 	}
@@ -216,12 +216,15 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 	if done {
 		return r
 	}
-	// A hard link gives the object a second name, possibly in a grant
-	// with wider rights: the source needs link-from on the object itself.
-	if errno := c.check(&from, need{op: op, object: rights.LinkFrom}); errno != 0 {
+	// Link-from on the directory the name is taken from, as the table
+	// (and Capsicum's CAP_LINKAT_SOURCE) says. A link out of a nested
+	// grant into a wider one is bounded by the nested grant's rights on
+	// that directory.
+	req := vfsops.Request{Op: vfsops.OpLink}
+	if errno := c.check(&from, needFor(op, req, vfsops.OnSourceDir)); errno != 0 {
 		return fail(errno)
 	}
-	if errno := c.check(&to, need{op: op, parent: rights.LinkTo}); errno != 0 {
+	if errno := c.check(&to, needFor(op, req, vfsops.OnTargetDir)); errno != 0 {
 		return fail(errno)
 	}
 	return c.errResult(op, from, c.asCaller(func() error {

@@ -3,7 +3,6 @@ package notify
 import (
 	"golang.org/x/sys/unix"
 
-	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 )
 
@@ -32,7 +31,7 @@ func (c *call) fstatat(dirfd int32, addr, buf uint64, flags int, op string) resu
 	if flags&^statFlags != 0 {
 		return fail(unix.EINVAL)
 	}
-	fd, l, r, done := c.openForMeta(dirfd, addr, flags, need{op: op, object: rights.Stat, probe: true})
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, asProbe(needFor(op, vfsops.Request{Op: vfsops.OpStat}, vfsops.OnDir)))
 	if done {
 		return r
 	}
@@ -54,7 +53,7 @@ func sysStatx(c *call) result {
 	if mask&unix.STATX__RESERVED != 0 {
 		return fail(unix.EINVAL)
 	}
-	fd, l, r, done := c.openForMeta(dirfd, addr, flags, need{op: op, object: rights.Stat, probe: true})
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, asProbe(needFor(op, vfsops.Request{Op: vfsops.OpStat}, vfsops.OnDir)))
 	if done {
 		return r
 	}
@@ -72,7 +71,7 @@ func sysStatx(c *call) result {
 func sysStatfs(c *call) result {
 	const op = "statfs"
 	buf := c.arg(1)
-	fd, l, r, done := c.openForMeta(unix.AT_FDCWD, c.arg(0), 0, need{op: op, object: rights.Stat, probe: true})
+	fd, l, r, done := c.openForMeta(unix.AT_FDCWD, c.arg(0), 0, asProbe(needFor(op, vfsops.Request{Op: vfsops.OpStat}, vfsops.OnDir)))
 	if done {
 		return r
 	}

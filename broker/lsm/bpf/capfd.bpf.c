@@ -24,34 +24,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define EPERM 1
 
-/* Rights bits: github.com/capfd/capfd/rights, whose bit order is ABI. A Go
- * test compares every value here with the rights package. */
-enum right {
-	RIGHT_LOOKUP = 1ULL << 0,
-	RIGHT_READ = 1ULL << 1,
-	RIGHT_WRITE = 1ULL << 2,
-	RIGHT_APPEND = 1ULL << 3,
-	RIGHT_STAT = 1ULL << 5,
-	RIGHT_TRUNCATE = 1ULL << 6,
-	RIGHT_EXEC = 1ULL << 7,
-	RIGHT_CREATE = 1ULL << 8,
-	RIGHT_MKDIR = 1ULL << 9,
-	RIGHT_UNLINK = 1ULL << 10,
-	RIGHT_RENAME_FROM = 1ULL << 11,
-	RIGHT_RENAME_TO = 1ULL << 12,
-	RIGHT_LINK_FROM = 1ULL << 13,
-	RIGHT_LINK_TO = 1ULL << 14,
-	RIGHT_SYMLINK = 1ULL << 15,
-	RIGHT_READLINK = 1ULL << 16,
-	RIGHT_READDIR = 1ULL << 17,
-	RIGHT_CHMOD = 1ULL << 18,
-	RIGHT_CHOWN = 1ULL << 19,
-	RIGHT_CHTIMES = 1ULL << 20,
-	RIGHT_XATTR_GET = 1ULL << 21,
-	RIGHT_XATTR_SET = 1ULL << 22,
-	RIGHT_MMAP_EXEC = 1ULL << 25,
-	RIGHT_MOUNT = 1ULL << 27,
-};
+#include "decide.h"
 
 /* One counter per hook, in this order; the Go side names them. Keep in sync
  * with hookNames in hooks.go (a test checks the count). */
@@ -73,7 +46,7 @@ enum hook {
 	HOOK_INODE_MKDIR,
 	HOOK_INODE_UNLINK,
 	HOOK_INODE_RMDIR,
-	HOOK_INODE_RENAME,
+	HOOK_PATH_RENAME,
 	HOOK_INODE_LINK,
 	HOOK_INODE_SYMLINK,
 	HOOK_INODE_READLINK,
@@ -98,8 +71,6 @@ enum hook {
 #define FMODE_WRITE 0x2
 #define FMODE_EXEC 0x20
 #define __FMODE_EXEC 0x20 /* in f_flags: the open flag exec opens with */
-#define O_TRUNC 01000
-#define O_APPEND 02000
 #define S_IFMT 00170000
 #define S_IFDIR 0040000
 #define PROT_EXEC 0x4
@@ -322,7 +293,6 @@ int BPF_PROG(file_open, struct file *file)
 	struct dentry *d;
 	fmode_t mode;
 	unsigned int flags;
-	umode_t imode;
 	__u64 need = 0, have;
 
 	if (!m)
@@ -330,7 +300,6 @@ int BPF_PROG(file_open, struct file *file)
 	d = BPF_CORE_READ(file, f_path.dentry);
 	mode = BPF_CORE_READ(file, f_mode);
 	flags = BPF_CORE_READ(file, f_flags);
-	imode = BPF_CORE_READ(file, f_inode, i_mode);
 
 	/* An exec open (execve's binary, the ELF interpreter, uselib) reads
 	 * the file to map it executable: that needs exec or mmap-exec, and
@@ -345,19 +314,8 @@ int BPF_PROG(file_open, struct file *file)
 	 * /proc/self/exe end up: the magic link has been followed, file is the
 	 * target, and the access asked for is checked against the target's
 	 * grant, not against the fd the path went through. */
-	if (mode & FMODE_READ)
-		need |= (imode & S_IFMT) == S_IFDIR ? RIGHT_READDIR : RIGHT_READ;
-	if (mode & FMODE_WRITE)
-		need |= (flags & O_APPEND) ? RIGHT_APPEND : RIGHT_WRITE;
-	if (flags & O_TRUNC)
-		need |= RIGHT_TRUNCATE;
-	if (!need)
-		need = RIGHT_LOOKUP; /* open mode 3: ioctl-only opens */
-
+	need = open_need(mode, flags);
 	have = rights_of(m->sandbox, d);
-	/* Whoever may rewrite a file may also add to it. */
-	if (have & RIGHT_WRITE)
-		have |= RIGHT_APPEND;
 	if ((have & need) == need)
 		return 0;
 	return deny(HOOK_FILE_OPEN, m, d, need, have);
@@ -370,12 +328,12 @@ int BPF_PROG(file_fcntl, struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct mark *m;
 
-	if (cmd != F_SETFL || (arg & O_APPEND))
+	if (cmd != F_SETFL || (arg & DECIDE_O_APPEND))
 		return 0;
 	m = current_mark();
 	if (!m)
 		return 0;
-	if (!(BPF_CORE_READ(file, f_flags) & O_APPEND) || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+	if (!(BPF_CORE_READ(file, f_flags) & DECIDE_O_APPEND) || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
 		return 0;
 	return require_all(HOOK_FILE_FCNTL, m, BPF_CORE_READ(file, f_path.dentry), RIGHT_WRITE);
 }
@@ -648,29 +606,26 @@ int BPF_PROG(inode_rmdir, struct inode *dir, struct dentry *dentry)
 	return require_all(HOOK_INODE_RMDIR, m, BPF_CORE_READ(dentry, d_parent), RIGHT_UNLINK);
 }
 
-/* rename: rename-from on the old directory, rename-to on the new one, and
- * unlink there too when the new name exists: replacing an entry destroys
- * it, as in Capsicum (renameat needs CAP_UNLINKAT on the target directory)
- * and capfd's library and supervisor. The kernel calls this hook twice for
- * RENAME_EXCHANGE, once each way round, with both names existing, so an
- * exchange needs all three rights on both directories: stricter than the
- * supervisor, which needs no unlink for an exchange (this hook cannot tell
- * an exchange from a replacing rename). */
-SEC("lsm/inode_rename")
-int BPF_PROG(inode_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir, struct dentry *new_dentry)
+/* rename: what rename_need says (decide.h), on the two directories. This
+ * is the path hook, which has the renameat2 flags and is called once per
+ * rename, also for RENAME_EXCHANGE; the inode hook has neither, and is
+ * also called for renames the kernel makes on its own account (overlayfs
+ * copy-up), which are no rename of the program's. RENAME_NOREPLACE over an
+ * existing name fails with EEXIST before this hook. */
+SEC("lsm/path_rename")
+int BPF_PROG(path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry, unsigned int flags)
 {
 	struct mark *m = current_mark();
-	__u64 need_new = RIGHT_RENAME_TO;
+	__u64 need_old, need_new;
 	int err;
 
 	if (!m)
 		return 0;
-	err = require_all(HOOK_INODE_RENAME, m, BPF_CORE_READ(old_dentry, d_parent), RIGHT_RENAME_FROM);
+	rename_need(flags, BPF_CORE_READ(new_dentry, d_inode) != 0, &need_old, &need_new);
+	err = require_all(HOOK_PATH_RENAME, m, BPF_CORE_READ(old_dentry, d_parent), need_old);
 	if (err)
 		return err;
-	if (BPF_CORE_READ(new_dentry, d_inode))
-		need_new |= RIGHT_UNLINK;
-	return require_all(HOOK_INODE_RENAME, m, BPF_CORE_READ(new_dentry, d_parent), need_new);
+	return require_all(HOOK_PATH_RENAME, m, BPF_CORE_READ(new_dentry, d_parent), need_new);
 }
 
 /* link: link-from on the directory the existing name is in, link-to on the
