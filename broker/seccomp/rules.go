@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // denied is what a refused syscall returns: the errno Landlock and the BPF
@@ -26,7 +27,7 @@ func DenyMountFamily() Rule {
 }
 
 // rightSyscalls maps each right that seccomp can enforce to the syscalls that
-// need it. A syscall is refused only when the process holds NONE of the
+// need it, derived from the vfsops operation table (ruleNeed). A syscall is refused only when the process holds NONE of the
 // rights listed for it anywhere, since seccomp sees numbers, not paths: the
 // per-path decision belongs to Landlock and the broker.
 //
@@ -52,30 +53,70 @@ func DenyMountFamily() Rule {
 // libc need them to start at all; their per-object checks are Landlock's
 // (read/write/exec/truncate/ioctl on devices) and the broker's. (capfd run
 // notifies a few ioctl and fcntl values by argument, with Rule.Args.)
-var rightSyscalls = []struct {
-	need     rights.Rights // all of these rights are needed for the syscalls
+var rightSyscalls = func() []syscallRights {
+	rows := []struct {
+		ops      []vfsops.Request
+		syscalls []string
+	}{
+		{reqs(vfsops.OpBindMount), mountFamily},
+		{reqs(vfsops.OpChmod, vfsops.OpFchmod), []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}},
+		{reqs(vfsops.OpChown, vfsops.OpFchown), []string{"chown", "lchown", "fchown", "fchownat"}},
+		{reqs(vfsops.OpChtimes, vfsops.OpFutimes), []string{"utime", "utimes", "futimesat", "utimensat"}},
+		{reqs(vfsops.OpXattrSet, vfsops.OpXattrRemove), []string{
+			"setxattr", "lsetxattr", "fsetxattr", "setxattrat",
+			"removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+		}},
+		{reqs(vfsops.OpXattrGet, vfsops.OpXattrList), []string{
+			"getxattr", "lgetxattr", "fgetxattr", "getxattrat",
+			"listxattr", "llistxattr", "flistxattr", "listxattrat",
+		}},
+		{reqs(vfsops.OpTruncate, vfsops.OpFtruncate), []string{"truncate", "ftruncate"}},
+		// mknod makes an entry as an O_CREAT open does.
+		{[]vfsops.Request{{Op: vfsops.OpOpen, Flags: unix.O_CREAT | unix.O_PATH}}, []string{"mknod", "mknodat"}},
+		{reqs(vfsops.OpMkdir), []string{"mkdir", "mkdirat"}},
+		{reqs(vfsops.OpUnlink, vfsops.OpRmdir), []string{"unlink", "unlinkat", "rmdir"}},
+		{reqs(vfsops.OpSymlink), []string{"symlink", "symlinkat"}},
+		{reqs(vfsops.OpLink), []string{"link", "linkat"}},
+		{reqs(vfsops.OpRename), []string{"rename", "renameat", "renameat2"}},
+		{reqs(vfsops.OpLock), []string{"flock"}},
+	}
+	out := make([]syscallRights, len(rows))
+	for i, row := range rows {
+		out[i] = syscallRights{need: ruleNeed(row.ops), syscalls: row.syscalls}
+	}
+	return out
+}()
+
+// syscallRights is a row of rightSyscalls: syscalls refused unless every
+// right in need is held by some grant.
+type syscallRights struct {
+	need     rights.Rights
 	syscalls []string
-}{
-	{rights.Mount, mountFamily},
-	{rights.Chmod, []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}},
-	{rights.Chown, []string{"chown", "lchown", "fchown", "fchownat"}},
-	{rights.Chtimes, []string{"utime", "utimes", "futimesat", "utimensat"}},
-	{rights.XattrSet, []string{
-		"setxattr", "lsetxattr", "fsetxattr", "setxattrat",
-		"removexattr", "lremovexattr", "fremovexattr", "removexattrat",
-	}},
-	{rights.XattrGet, []string{
-		"getxattr", "lgetxattr", "fgetxattr", "getxattrat",
-		"listxattr", "llistxattr", "flistxattr", "listxattrat",
-	}},
-	{rights.Truncate, []string{"truncate", "ftruncate"}},
-	{rights.Create, []string{"mknod", "mknodat"}},
-	{rights.Mkdir, []string{"mkdir", "mkdirat"}},
-	{rights.Unlink, []string{"unlink", "unlinkat", "rmdir"}},
-	{rights.Symlink, []string{"symlink", "symlinkat"}},
-	{rights.LinkFrom | rights.LinkTo, []string{"link", "linkat"}},
-	{rights.RenameFrom | rights.RenameTo, []string{"rename", "renameat", "renameat2"}},
-	{rights.Lock, []string{"flock"}},
+}
+
+func reqs(ops ...vfsops.Op) []vfsops.Request {
+	out := make([]vfsops.Request, len(ops))
+	for i, op := range ops {
+		out[i] = vfsops.Request{Op: op}
+	}
+	return out
+}
+
+// ruleNeed derives a row's rights from the vfsops table: what every one of
+// its operations needs, on any operand, less lookup, which nearly every
+// program holds and no syscall here is the only user of. The rows'
+// operations are alternatives (chmod or fchmod), and each needs the same
+// right, so it is the intersection.
+func ruleNeed(ops []vfsops.Request) rights.Rights {
+	need := rights.All
+	for _, req := range ops {
+		var r rights.Rights
+		for _, n := range req.Needs() {
+			r |= n.Rights
+		}
+		need &= r
+	}
+	return need.Without(rights.Lookup)
 }
 
 // RulesFor returns EPERM rules for the syscalls that r, the union of every
