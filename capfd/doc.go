@@ -24,24 +24,32 @@
 //
 // # Rights
 //
-// Each method checks, before any system call, the rights the vfsops
-// operation table gives for it (vfsops.Op.Requirements), on the operand it
-// names: the handle itself, the directory a path is resolved in, or the
-// source and target directories of Rename and Link. A missing right gives
-// an *Error matching ErrNotCapable, and the filesystem is untouched.
+// Each method checks, before any system call, what vfsops.Request says the
+// operation needs on each object it touches: the handle itself, the
+// directory a path's final entry is in (the source and target directories
+// of Rename and Link), and the object the path names. A missing right
+// gives an *Error matching ErrNotCapable, and the filesystem is untouched.
 //
-// A Dir has a rights.Pair: Base, what the Dir may do itself, and Inherit,
-// the ceiling for everything opened through it. Operations by path (Stat,
-// Chmod, Chown, Chtimes, Truncate, Readlink, Mkdir, Remove, Symlink, ...)
-// are the Dir's own acts and are checked on Base, as Capsicum checks the
-// *at system calls on the directory descriptor and WASI its path_*
-// rights; so a Pair whose Base is wider than its Inherit lets the Dir do
-// by path what the files it opens may not. Opening is where Inherit
-// applies:
+// A Dir has a rights.Pair: Base, what the Dir's own directory holds, and
+// Inherit, what every object beneath it holds, at any depth. Rights follow
+// the object, not the name (rights/pair.go): Remove("a") needs unlink in
+// Base (a is an entry of the Dir's own directory), Remove("sub/a") unlink
+// in Inherit (sub lies beneath), Stat("a") stat in Inherit (a lies
+// beneath), Stat(".") stat in Base; "sub/.." and a symlink to "." reach
+// the Dir's own directory and are decided as such. A path operation is so
+// decided as if each directory on the way had been opened in turn, and as
+// the kernel layers (BPF LSM, Landlock), which see objects and not names,
+// decide it too. When Base and Inherit differ, a path whose name does not
+// say where it leads (more than one component, or a followed symlink) is
+// placed by identity first and acted on through the placed directory, as
+// the broker does (docs/broker.md, "Rights follow the object"). This
+// differs from WASI preview 1 and Capsicum, where a directory's own rights
+// govern path operations at any depth.
 //
-//   - OpenFile needs what its flags need (vfsops.OpenRights) within
-//     Inherit, and lookup (plus create, for O_CREATE) within Base. Asking
-//     for more fails with ErrNotCapable; nothing is quietly narrowed.
+//   - OpenFile needs what its flags need (vfsops.OpenRights) on the
+//     object (Inherit, for anything beneath), and lookup (plus create,
+//     for O_CREATE) on its directory. Asking for more fails with
+//     ErrNotCapable; nothing is quietly narrowed.
 //   - The File gets Inherit ∩ FileRights. The rights are the ceiling, the
 //     access mode is what was opened: a File opened O_RDONLY through a
 //     read-write Dir reads only, but File.Reopen may open it again for
@@ -78,15 +86,10 @@
 // descriptor with RESOLVE_NO_SYMLINKS; docs/broker.md, "Rights follow the
 // object"), and by the supervisor of capfd run (broker/notify).
 //
-// The same holds for base and inherit: a Dir's Base governs every path
-// operation made through it at any depth, and Inherit what it opens,
-// whatever names lead there. OpenDir of a name that reaches the Dir's own
-// directory again ("sub/..", or sub/up -> ..) gives a Dir with rights
-// within Inherit, which may exceed Base: in-process that is no new
-// authority (the program chose the pair, and holds the descriptor), so
-// Limit a Dir before passing it to code that must not have its Inherit as
-// Base. A broker refuses it (the final entry is a root, bounded by its
-// own pair).
+// Base and inherit are different: they are one Dir's rights, and a Dir
+// whose halves differ places its paths by identity (above), so OpenDir of
+// a name that reaches its own directory again ("sub/..", or sub/up -> ..)
+// is bounded by the Dir's own pair, never given Inherit as Base.
 //
 // # What the rights do not cover
 //

@@ -31,10 +31,11 @@ import (
 //     placed again, so its target is placed the same way.
 //  2. That directory's place is found by identity (vfsops.Place): up ".."
 //     comparing each (device, inode) with the client's grant roots, to the
-//     nearest one. In the grant the handle itself lies in, the handle's
-//     rights stand (a Dir's base rights govern what is done through it at
-//     any depth); in another grant (a nested one, or one moved or linked
-//     in), the rights are narrowed to that grant's pair.
+//     nearest one. Rights follow the object (rights/pair.go): the
+//     handle's own directory has the handle's pair, a directory beneath it
+//     what the pair gives there (rights.Pair.Dir, and Inherit below); in
+//     another grant (a nested one, or one moved or linked in), the rights
+//     are narrowed the same way by that grant's pair.
 //  3. The operation is checked, with the same code as always, as if it
 //     were made through a handle for that directory carrying the handle's
 //     own rights intersected with the place's: a handle never does more
