@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
+	"strings"
 
 	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
@@ -61,13 +61,20 @@ func (d *Dir) Remove(name string) error {
 // Remove, ReadDir and Lstat, on d for entries directly in it and, for
 // deeper ones, on the directories it opens (with d's Inherit rights).
 func (d *Dir) RemoveAll(name string) error {
-	clean := path.Clean(name)
-	if clean == "." || clean == "/" {
-		// os.RemoveAll refuses "." too; removing a capability's own root
-		// is never what the caller meant.
+	// As os.RemoveAll and os.Root.RemoveAll: trailing slashes are dropped
+	// (RemoveAll("file/") removes the file, RemoveAll("link/") the link),
+	// and a final "." or ".." is refused, as removing a capability's own
+	// root (or its parent) is never what the caller meant. Nothing else is
+	// cleaned: "a/../x" is resolved as the kernel resolves it, with a
+	// symlink a -> b/c naming b/x, never lexically as ./x.
+	trimmed := strings.TrimRight(name, "/")
+	if trimmed == "" {
+		trimmed = "/"
+	}
+	if last := trimmed[strings.LastIndexByte(trimmed, '/')+1:]; last == "" || last == "." || last == ".." {
 		return pathError("removeall", name, unix.EINVAL)
 	}
-	err := d.Remove(clean)
+	err := d.Remove(trimmed)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -75,7 +82,7 @@ func (d *Dir) RemoveAll(name string) error {
 	if errors.As(err, &capErr) {
 		return err
 	}
-	info, lerr := d.Lstat(clean)
+	info, lerr := d.Lstat(trimmed)
 	if lerr != nil {
 		if errors.Is(lerr, fs.ErrNotExist) {
 			return nil
@@ -85,9 +92,9 @@ func (d *Dir) RemoveAll(name string) error {
 	if !info.IsDir() {
 		return err
 	}
-	// Descend through a Dir of our own so that the walk below clean is
+	// Descend through a Dir of our own so that the walk below trimmed is
 	// beneath the directory itself, not re-resolved from d for each entry.
-	sub, oerr := d.OpenDir(clean, d.rights.Child(d.rights))
+	sub, oerr := d.OpenDir(trimmed, d.rights.Child(d.rights))
 	if oerr != nil {
 		return fmt.Errorf("removeall %s: %w", name, oerr)
 	}
@@ -96,7 +103,7 @@ func (d *Dir) RemoveAll(name string) error {
 	if werr != nil {
 		return werr
 	}
-	if err := d.Remove(clean); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.Remove(trimmed); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
