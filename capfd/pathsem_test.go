@@ -23,8 +23,8 @@ import (
 // slashes, final dots, and ".." after a symlink (resolved, never cleaned
 // lexically). Each case is made through a Dir on one scratch tree and as
 // the plain system call(s) on a plain directory fd of an identical tree;
-// the errno and the tree afterwards must be the same. RemoveAll, which
-// has no system call, is compared with os.Root.
+// the errno and the tree afterwards must be the same. RemoveAll and
+// MkdirAll, which have no system call, are compared with os.Root.
 
 // pathTransport opens a Dir with rights r on root: in this process, or
 // served by a broker over a socketpair (placed: with a grant whose base
@@ -283,7 +283,7 @@ func dirCases() []dirCase {
 			},
 		})
 	}
-	// RemoveAll against os.Root.
+	// RemoveAll and MkdirAll against os.Root.
 	for _, p := range []string{
 		"a/../target", // b/target, never ./target
 		"a/../sub",    // b/sub and its contents
@@ -293,6 +293,16 @@ func dirCases() []dirCase {
 			name: fmt.Sprintf("RemoveAll(%q)", p),
 			ours: func(d *capfd.Dir) (string, error) { return none(d.RemoveAll(p)) },
 			root: func(r *os.Root) (string, error) { return none(r.RemoveAll(p)) },
+		})
+	}
+	for _, p := range []string{
+		"x/y/z", "x/y/z/", "b/c", "b/c/new", "dir", "link", "link/new", "a/../q/r", "file", "file/x", "flink",
+		"missing/.", "dir/../new", ".",
+	} {
+		add(dirCase{
+			name: fmt.Sprintf("MkdirAll(%q)", p),
+			ours: func(d *capfd.Dir) (string, error) { return none(d.MkdirAll(p, 0o755)) },
+			root: func(r *os.Root) (string, error) { return none(r.MkdirAll(p, 0o755)) },
 		})
 	}
 	return cases
@@ -421,6 +431,57 @@ func TestReadDirResolvesDotDot(t *testing.T) {
 			}
 			if got, want := names("./."), names("."); got != want {
 				t.Errorf("ReadDir(./.) = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestMkdirAllConfined: MkdirAll resolves every step beneath the Dir and
+// needs Mkdir's rights where it creates, on every transport.
+func TestMkdirAllConfined(t *testing.T) {
+	for _, tr := range pathTransports() {
+		t.Run(tr.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			root, outside := filepath.Join(tmp, "root"), filepath.Join(tmp, "outside")
+			for _, p := range []string{filepath.Join(root, "exists", "deeper"), outside} {
+				if err := os.MkdirAll(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink("../outside", filepath.Join(root, "esc")); err != nil {
+				t.Fatal(err)
+			}
+			d := tr.open(t, root, rights.Uniform(rights.All))
+			if err := d.MkdirAll("a/b/c", 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(filepath.Join(root, "a/b/c")); err != nil || !fi.IsDir() {
+				t.Fatalf("a/b/c: %v, %v", fi, err)
+			}
+			if err := d.MkdirAll("a/b/c", 0o750); err != nil {
+				t.Fatalf("again: %v", err)
+			}
+			for _, p := range []string{"esc/new", "esc/new/deeper", "../outside/new", "a/../../outside/new", "/new"} {
+				if err := d.MkdirAll(p, 0o755); !errors.Is(err, capfd.ErrEscape) {
+					t.Errorf("MkdirAll(%q) = %v, want ErrEscape", p, err)
+				}
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Fatalf("MkdirAll made %v outside", ents)
+			}
+			// Without mkdir: what exists is fine, what would be made is
+			// refused.
+			ro := tr.open(t, root, rights.Uniform(rights.All&^rights.Mkdir))
+			if err := ro.MkdirAll("exists/deeper", 0o755); err != nil {
+				t.Errorf("MkdirAll of existing directories without mkdir: %v", err)
+			}
+			err := ro.MkdirAll("exists/new/more", 0o755)
+			var capErr *capfd.Error
+			if !errors.Is(err, capfd.ErrNotCapable) || !errors.As(err, &capErr) || capErr.Needed&rights.Mkdir == 0 {
+				t.Errorf("MkdirAll without mkdir: %v, want ErrNotCapable needing mkdir", err)
+			}
+			if _, err := os.Lstat(filepath.Join(root, "exists/new")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("refused MkdirAll made exists/new: %v", err)
 			}
 		})
 	}
