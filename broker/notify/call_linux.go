@@ -131,6 +131,11 @@ type location struct {
 	// pinned: g.fd is the real parent directory, rest its final name, and
 	// g's rights those of its real place (place_linux.go).
 	pinned bool
+	// entry: the operation acts on the final entry itself (mkdir, unlink,
+	// rmdir, rename, symlink, link's new name), so pinning never follows
+	// a final symlink, not even for "name/": the kernel gives the slash
+	// its meaning on the entry ("link/" is ENOTDIR for rmdir).
+	entry bool
 	// object is the grant whose root the final name is, if any (pinned
 	// locations only): its base rights are the object's.
 	object *grant
@@ -322,6 +327,9 @@ type need struct {
 	// follow: the operation follows a symlink in the final name, so
 	// pinning follows it too (place_linux.go).
 	follow bool
+	// entry: the operation acts on the final entry itself; see
+	// location.entry, which locateChecked sets from it.
+	entry bool
 	// anchored: openat2 RESOLVE_BENEATH/IN_ROOT, resolved from the task's
 	// dirfd rather than the grant; not pinned (see openAnchored).
 	anchored bool

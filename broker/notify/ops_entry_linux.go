@@ -78,7 +78,7 @@ func sysMkdirat(c *call) result { return c.mkdirat(c.argFd(0), c.arg(1), uint32(
 
 func (c *call) mkdirat(dirfd int32, addr uint64, mode uint32) result {
 	const op = "mkdir"
-	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Mkdir})
+	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Mkdir, entry: true})
 	if done {
 		return r
 	}
@@ -100,7 +100,7 @@ func (c *call) unlinkat(dirfd int32, addr uint64, flags int) result {
 	if flags&^unix.AT_REMOVEDIR != 0 {
 		return fail(unix.EINVAL)
 	}
-	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Unlink})
+	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Unlink, entry: true})
 	if done {
 		return r
 	}
@@ -143,6 +143,7 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 	if done {
 		return r
 	}
+	from.entry, to.entry = true, true
 	if errno := c.check(&from, need{op: op, parent: oldNeed}); errno != 0 {
 		return fail(errno)
 	}
@@ -189,7 +190,7 @@ func (c *call) symlinkat(targetAddr uint64, dirfd int32, addr uint64) result {
 	if target == "" {
 		return fail(unix.ENOENT)
 	}
-	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Symlink})
+	l, r, done := c.locateChecked(dirfd, addr, need{op: op, parent: rights.Symlink, entry: true})
 	if done {
 		return r
 	}
@@ -218,6 +219,7 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 	}
 	// A hard link gives the object a second name, possibly in a grant
 	// with wider rights: the source needs link-from on the object itself.
+	to.entry = true // the old name is looked up: "link/" is followed
 	if errno := c.check(&from, need{op: op, object: rights.LinkFrom}); errno != 0 {
 		return fail(errno)
 	}
@@ -261,6 +263,7 @@ func (c *call) locateChecked(dirfd int32, addr uint64, n need) (location, result
 	if errno != 0 {
 		return l, resultFor(errno), true
 	}
+	l.entry = n.entry
 	if errno := c.check(&l, n); errno != 0 {
 		return l, fail(errno), true
 	}
