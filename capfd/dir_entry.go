@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
+	"strings"
 
 	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
@@ -27,6 +27,91 @@ func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
 		return pathError("mkdir", name, err)
 	}
 	return nil
+}
+
+// MkdirAll creates the directory name with mode perm (before the umask),
+// along with any missing parents, like os.Root.MkdirAll: a name that is
+// already a directory (or a symlink to one beneath d) is not an error, an
+// existing final name that is not a directory fails with fs.ErrExist, and
+// an existing parent that is not a directory with ENOTDIR.
+//
+// Every step is resolved beneath d as the whole name would be, one more
+// component at a time ("a", "a/b", "a/b/c"), so ".." and symlinks are
+// followed, and refused when they leave d, exactly as for Mkdir; nothing
+// is cleaned lexically. Each directory is first looked up (which needs
+// only what OpenDir needs), and only a missing one is made, with Mkdir and
+// so with Mkdir's rights: a name that exists entirely needs no mkdir
+// right.
+func (d *Dir) MkdirAll(name string, perm fs.FileMode) error {
+	if name == "" {
+		return pathError("mkdir", name, unix.ENOENT)
+	}
+	comps := strings.Split(name, "/")
+	last := len(comps) - 1
+	for last > 0 && comps[last] == "" {
+		last-- // trailing slashes name the same directory
+	}
+	prefix := ""
+	for i, c := range comps[:last+1] {
+		if i > 0 {
+			prefix += "/"
+		}
+		prefix += c
+		if c == "" || c == "." || c == ".." {
+			// Nothing to create: the resolver walks it with the next
+			// component (or below, for a final dot).
+			if i < last {
+				continue
+			}
+		}
+		if err := d.mkdirStep(prefix, perm, i == last); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirStep makes sure p is a directory beneath d, creating it if it is
+// missing. final: p is MkdirAll's whole name, where an existing
+// non-directory is fs.ErrExist rather than ENOTDIR.
+func (d *Dir) mkdirStep(p string, perm fs.FileMode, final bool) error {
+	for try := 0; ; try++ {
+		sub, err := d.OpenDir(p, rights.Pair{})
+		if err == nil {
+			sub.Close()
+			return nil
+		}
+		if errors.Is(err, unix.ENOTDIR) && final {
+			// As os.Root.MkdirAll: a symlink to a non-directory is
+			// ENOTDIR, any other non-directory EEXIST (as mkdir says).
+			if fi, lerr := d.Lstat(p); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				return relabelOp("mkdir", err)
+			}
+			return pathError("mkdir", p, unix.EEXIST)
+		}
+		if !errors.Is(err, fs.ErrNotExist) || try > 0 {
+			return relabelOp("mkdir", err)
+		}
+		err = d.Mkdir(p, perm)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		// Made meanwhile by someone else: look again, once.
+	}
+}
+
+// relabelOp gives the *fs.PathError of a step of a composite operation
+// the composite's operation name, keeping everything else. A refusal
+// (*Error) keeps the name of the step it refused, whose rights it lists.
+func relabelOp(op string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Op = op
+	}
+	return err
 }
 
 // Remove removes the file, symlink or empty directory name.
@@ -76,13 +161,20 @@ func removeWith(name string, unlink, rmdir func() error) error {
 // Remove, ReadDir and Lstat, on d for entries directly in it and, for
 // deeper ones, on the directories it opens (with d's Inherit rights).
 func (d *Dir) RemoveAll(name string) error {
-	clean := path.Clean(name)
-	if clean == "." || clean == "/" {
-		// os.RemoveAll refuses "." too; removing a capability's own root
-		// is never what the caller meant.
+	// As os.RemoveAll and os.Root.RemoveAll: trailing slashes are dropped
+	// (RemoveAll("file/") removes the file, RemoveAll("link/") the link),
+	// and a final "." or ".." is refused, as removing a capability's own
+	// root (or its parent) is never what the caller meant. Nothing else is
+	// cleaned: "a/../x" is resolved as the kernel resolves it, with a
+	// symlink a -> b/c naming b/x, never lexically as ./x.
+	trimmed := strings.TrimRight(name, "/")
+	if trimmed == "" {
+		trimmed = "/"
+	}
+	if last := trimmed[strings.LastIndexByte(trimmed, '/')+1:]; last == "" || last == "." || last == ".." {
 		return pathError("removeall", name, unix.EINVAL)
 	}
-	err := d.Remove(clean)
+	err := d.Remove(trimmed)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -90,7 +182,7 @@ func (d *Dir) RemoveAll(name string) error {
 	if errors.As(err, &capErr) {
 		return err
 	}
-	info, lerr := d.Lstat(clean)
+	info, lerr := d.Lstat(trimmed)
 	if lerr != nil {
 		if errors.Is(lerr, fs.ErrNotExist) {
 			return nil
@@ -100,10 +192,10 @@ func (d *Dir) RemoveAll(name string) error {
 	if !info.IsDir() {
 		return err
 	}
-	// Descend through a Dir of our own so that the walk below clean is
+	// Descend through a Dir of our own so that the walk below trimmed is
 	// beneath the directory itself, not re-resolved from d for each entry.
 	// What lies beneath d has d's inherit rights, as base and inherit.
-	sub, oerr := d.OpenDir(clean, rights.Uniform(d.rights.Inherit))
+	sub, oerr := d.OpenDir(trimmed, rights.Uniform(d.rights.Inherit))
 	if oerr != nil {
 		return fmt.Errorf("removeall %s: %w", name, oerr)
 	}
@@ -112,7 +204,7 @@ func (d *Dir) RemoveAll(name string) error {
 	if werr != nil {
 		return werr
 	}
-	if err := d.Remove(clean); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.Remove(trimmed); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

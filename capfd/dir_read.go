@@ -4,7 +4,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"slices"
 	"strings"
 
@@ -20,7 +19,7 @@ import (
 func (d *Dir) ReadDir(name string) ([]fs.DirEntry, error) {
 	var f *File
 	var err error
-	if path.Clean(name) == "." {
+	if namesSelf(name) {
 		f, err = d.reopenSelf("readdir")
 	} else {
 		f, err = d.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY, 0)
@@ -48,6 +47,22 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 	}
 	defer f.Close()
 	return f.readAll()
+}
+
+// namesSelf reports whether name is d itself without resolving anything:
+// ".", "./", "./." and the like. A name with ".." is not, even when it
+// cleans to ".": "a/.." is b when a -> b/c, and is for the resolver to
+// walk.
+func namesSelf(name string) bool {
+	if name == "" || name[0] == '/' {
+		return false
+	}
+	for _, c := range strings.Split(name, "/") {
+		if c != "" && c != "." {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteFile writes data to name, creating it with perm (before the umask)

@@ -24,7 +24,7 @@ func (s *Served) BindMount(to *Served, targetPath string, extra Resolve) error {
 		return err
 	}
 	if to.placing() {
-		a, err := to.placeAt(opName, targetPath, extra, false, false)
+		a, err := to.placeAt(opName, targetPath, extra, lookupFinal, false)
 		if err != nil {
 			return err
 		}

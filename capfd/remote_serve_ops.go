@@ -28,28 +28,28 @@ func (s *Served) entry(opName string, op vfsops.Op, path string, follow bool, fn
 
 func (s *Served) Mkdir(path string, mode uint32, extra Resolve) error {
 	if s.placing() {
-		return s.viaPlace("mkdir", path, extra, false, 0, func(a *placedAt) error { return a.ps.Mkdir(a.name, mode, extra) })
+		return s.viaPlace("mkdir", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Mkdir(a.name, mode, extra) })
 	}
 	return s.entry("mkdir", vfsops.OpMkdir, path, false, func(d *Dir) error { return d.t.Mkdir(d.h, path, mode, how(d, extra)) })
 }
 
 func (s *Served) Unlink(path string, extra Resolve) error {
 	if s.placing() {
-		return s.viaPlace("unlink", path, extra, false, 0, func(a *placedAt) error { return a.ps.Unlink(a.name, extra) })
+		return s.viaPlace("unlink", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Unlink(a.name, extra) })
 	}
 	return s.entry("unlink", vfsops.OpUnlink, path, false, func(d *Dir) error { return d.t.Unlink(d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Rmdir(path string, extra Resolve) error {
 	if s.placing() {
-		return s.viaPlace("rmdir", path, extra, false, 0, func(a *placedAt) error { return a.ps.Rmdir(a.name, extra) })
+		return s.viaPlace("rmdir", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Rmdir(a.name, extra) })
 	}
 	return s.entry("rmdir", vfsops.OpRmdir, path, false, func(d *Dir) error { return d.t.Rmdir(d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Symlink(target, path string, extra Resolve) error {
 	if s.placing() {
-		return s.viaPlace("symlink", path, extra, false, 0, func(a *placedAt) error { return a.ps.Symlink(target, a.name, extra) })
+		return s.viaPlace("symlink", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Symlink(target, a.name, extra) })
 	}
 	return s.entry("symlink", vfsops.OpSymlink, path, false, func(d *Dir) error { return d.t.Symlink(target, d.h, path, how(d, extra)) })
 }
@@ -57,7 +57,7 @@ func (s *Served) Symlink(target, path string, extra Resolve) error {
 func (s *Served) Readlink(path string, extra Resolve) (string, error) {
 	var target string
 	if s.placing() {
-		err := s.viaPlace("readlink", path, extra, false, need(vfsops.OpReadlink, vfsops.OnDir), func(a *placedAt) (err error) {
+		err := s.viaPlace("readlink", path, extra, lookupFinal, need(vfsops.OpReadlink, vfsops.OnDir), func(a *placedAt) (err error) {
 			target, err = a.ps.Readlink(a.name, extra)
 			return err
 		})
@@ -91,7 +91,7 @@ func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, err
 		return st, nil
 	}
 	if s.placing() {
-		err := s.viaPlace("stat", path, extra, follow, need(vfsops.OpStat, vfsops.OnDir), func(a *placedAt) (err error) {
+		err := s.viaPlace("stat", path, extra, lookupOr(follow), need(vfsops.OpStat, vfsops.OnDir), func(a *placedAt) (err error) {
 			st, err = a.ps.Stat(a.name, extra, follow)
 			return err
 		})
@@ -106,14 +106,14 @@ func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, err
 
 func (s *Served) Chmod(path string, mode uint32, extra Resolve) error {
 	if s.placing() {
-		return s.viaPlace("chmod", path, extra, true, need(vfsops.OpChmod, vfsops.OnDir), func(a *placedAt) error { return a.ps.Chmod(a.name, mode, extra) })
+		return s.viaPlace("chmod", path, extra, followFinal, need(vfsops.OpChmod, vfsops.OnDir), func(a *placedAt) error { return a.ps.Chmod(a.name, mode, extra) })
 	}
 	return s.entry("chmod", vfsops.OpChmod, path, true, func(d *Dir) error { return d.t.Chmod(d.h, path, mode, how(d, extra)) })
 }
 
 func (s *Served) Chown(path string, uid, gid int, extra Resolve, follow bool) error {
 	if s.placing() {
-		return s.viaPlace("chown", path, extra, follow, need(vfsops.OpChown, vfsops.OnDir), func(a *placedAt) error {
+		return s.viaPlace("chown", path, extra, lookupOr(follow), need(vfsops.OpChown, vfsops.OnDir), func(a *placedAt) error {
 			return a.ps.Chown(a.name, uid, gid, extra, follow)
 		})
 	}
@@ -122,7 +122,7 @@ func (s *Served) Chown(path string, uid, gid int, extra Resolve, follow bool) er
 
 func (s *Served) Chtimes(path string, atime, mtime unix.Timespec, extra Resolve, follow bool) error {
 	if s.placing() {
-		return s.viaPlace("chtimes", path, extra, follow, need(vfsops.OpChtimes, vfsops.OnDir), func(a *placedAt) error {
+		return s.viaPlace("chtimes", path, extra, lookupOr(follow), need(vfsops.OpChtimes, vfsops.OnDir), func(a *placedAt) error {
 			return a.ps.Chtimes(a.name, atime, mtime, extra, follow)
 		})
 	}
@@ -136,7 +136,7 @@ func (s *Served) Truncate(path string, size int64, extra Resolve) error {
 		return pathError("truncate", path, unix.EINVAL)
 	}
 	if s.placing() {
-		return s.viaPlace("truncate", path, extra, true, need(vfsops.OpTruncate, vfsops.OnDir), func(a *placedAt) error {
+		return s.viaPlace("truncate", path, extra, followFinal, need(vfsops.OpTruncate, vfsops.OnDir), func(a *placedAt) error {
 			return a.ps.Truncate(a.name, size, extra)
 		})
 	}
@@ -155,7 +155,7 @@ func (s *Served) Rename(oldPath string, to *Served, newPath string, flags uint, 
 		return linkError("rename", oldPath, newPath, unix.EINVAL)
 	}
 	if s.placing() || to.placing() {
-		return s.twoPlaced("rename", oldPath, to, newPath, extra, func(from, target *placedAt) error {
+		return s.twoPlaced("rename", oldPath, entryFinal, to, newPath, entryFinal, extra, func(from, target *placedAt) error {
 			return from.ps.Rename(from.name, target.ps, target.name, flags, extra)
 		})
 	}
@@ -169,7 +169,7 @@ func (s *Served) Rename(oldPath string, to *Served, newPath string, flags uint, 
 
 func (s *Served) Link(oldPath string, to *Served, newPath string, extra Resolve) error {
 	if s.placing() || to.placing() {
-		return s.twoPlaced("link", oldPath, to, newPath, extra, func(from, target *placedAt) error {
+		return s.twoPlaced("link", oldPath, lookupFinal, to, newPath, entryFinal, extra, func(from, target *placedAt) error {
 			return from.ps.Link(from.name, target.ps, target.name, extra)
 		})
 	}

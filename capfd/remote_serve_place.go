@@ -164,29 +164,59 @@ func (a *placedAt) close() {
 // maxSplices bounds the symlinks placeAt follows, as the kernel's 40.
 const maxSplices = 40
 
+// finalLink is what an operation does with a symlink in the final
+// component of its path, as the kernel does it.
+type finalLink uint8
+
+const (
+	// lookupFinal: not followed, unless the path ends in a slash, which
+	// makes the kernel follow it ("link/" is the directory): lstat,
+	// readlink, link's old name, open with O_NOFOLLOW.
+	lookupFinal finalLink = iota
+	// followFinal: followed (stat, chmod, truncate, open).
+	followFinal
+	// entryFinal: never followed, slash or not. mkdir, unlink, rmdir,
+	// rename, symlink and link's new name act on the entry itself, and
+	// the kernel gives a trailing slash its meaning there ("link/" is
+	// ENOTDIR for rename, EEXIST for mkdir); the slash is passed on.
+	entryFinal
+)
+
+// lookupOr is followFinal if follow, else lookupFinal.
+func lookupOr(follow bool) finalLink {
+	if follow {
+		return followFinal
+	}
+	return lookupFinal
+}
+
 // placeAt places path beneath s (see the comment at the top of this file).
-// follow: the operation follows a final symlink. noSymlinks: the handle
-// for the directory refuses every symlink (off only for BindMount, whose
-// final open is O_NOFOLLOW already and which takes no resolve options).
-func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks bool) (*placedAt, error) {
+// final: what the operation does with a final symlink. noSymlinks: the
+// handle for the directory refuses every symlink (off only for BindMount,
+// whose final open is O_NOFOLLOW already and which takes no resolve
+// options).
+func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, noSymlinks bool) (*placedAt, error) {
 	d := s.dir
 	if err := d.use(opName, path); err != nil {
 		return nil, err
 	}
 	defer d.done()
 	h := how(d, extra)
-	follow = follow || strings.HasSuffix(path, "/")
+	follow := final == followFinal || final == lookupFinal && strings.HasSuffix(path, "/")
 	cur := path
 	for hop := 0; ; hop++ {
-		parent, name, err := openParentOrSelf(fd(d.h), cur, h)
+		parent, name, err := openParentOrSelf(fd(d.h), cur, h, final == entryFinal)
 		if err != nil {
 			return nil, pathError(opName, path, err)
 		}
 		var st unix.Stat_t
 		var statErr error = unix.ENOENT
-		if name == "." {
+		switch name {
+		case ".":
 			statErr = unix.Fstat(parent, &st)
-		} else {
+		case "..":
+			// An entry operation's final "..": nothing is acted on.
+		default:
 			statErr = unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 		}
 		if statErr == nil && follow && h&NoSymlinks == 0 && st.Mode&unix.S_IFMT == unix.S_IFLNK {
@@ -254,7 +284,7 @@ func (s *Served) placeAt(opName, path string, extra Resolve, follow, noSymlinks 
 				a.bound = &b
 			}
 		}
-		if strings.HasSuffix(path, "/") && name != "." {
+		if strings.HasSuffix(path, "/") && name != "." && name != ".." {
 			a.name += "/"
 		}
 		ph := h
@@ -287,10 +317,25 @@ func (s *Served) setSelfPlaces() {
 
 // openParentOrSelf is vfsops.OpenParent, except that a path whose final
 // component is "." or ".." (or that is all slashes) names a directory
-// that is opened itself, with "." as the name.
-func openParentOrSelf(dirfd int, path string, how Resolve) (int, string, error) {
+// that is opened itself, with "." as the name. For an entry operation
+// (entry), a final "." or ".." is kept instead, relative to the directory
+// before it, as the kernel's entry system calls see it: they answer it
+// with an errno (EEXIST, EISDIR, EINVAL, ENOTEMPTY, EBUSY) and never act
+// on it, so rmdir("..") is ENOTEMPTY, not an escape.
+func openParentOrSelf(dirfd int, path string, how Resolve, entry bool) (int, string, error) {
 	trimmed := strings.TrimRight(path, "/")
-	last := trimmed[strings.LastIndexByte(trimmed, '/')+1:]
+	i := strings.LastIndexByte(trimmed, '/')
+	last := trimmed[i+1:]
+	if entry && (last == "." || last == "..") {
+		dir := "."
+		if i == 0 {
+			dir = "/"
+		} else if i > 0 {
+			dir = trimmed[:i]
+		}
+		fd, err := vfsops.OpenBeneath(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0, how)
+		return fd, last, err
+	}
 	if last == "" || last == "." || last == ".." {
 		fd, err := vfsops.OpenBeneath(dirfd, path, unix.O_PATH|unix.O_DIRECTORY, 0, how)
 		return fd, ".", err
@@ -333,8 +378,8 @@ func readlinkAt(dirfd int, name string) (string, error) {
 // viaPlace runs fn on path placed beneath s, after checking that what the
 // operation does to the final entry (obj, on its base) is within the
 // entry's own rights when it is a root. Errors name the caller's path.
-func (s *Served) viaPlace(opName, path string, extra Resolve, follow bool, obj rights.Rights, fn func(a *placedAt) error) error {
-	a, err := s.placeAt(opName, path, extra, follow, true)
+func (s *Served) viaPlace(opName, path string, extra Resolve, final finalLink, obj rights.Rights, fn func(a *placedAt) error) error {
+	a, err := s.placeAt(opName, path, extra, final, true)
 	if err != nil {
 		return err
 	}
@@ -359,26 +404,27 @@ func placedPath(err error, path string) error {
 }
 
 // twoPlaced places both paths of a rename or link (each beneath its own
-// handle) and runs fn on the two placed directories.
-func (s *Served) twoPlaced(opName, oldPath string, to *Served, newPath string, extra Resolve, fn func(from, target *placedAt) error) error {
+// handle, oldFinal and newFinal saying what each does with a final
+// symlink) and runs fn on the two placed directories.
+func (s *Served) twoPlaced(opName, oldPath string, oldFinal finalLink, to *Served, newPath string, newFinal finalLink, extra Resolve, fn func(from, target *placedAt) error) error {
 	if _, err := s.asDir(opName, oldPath); err != nil {
 		return err
 	}
 	if _, err := to.asDir(opName, newPath); err != nil {
 		return err
 	}
-	place := func(side *Served, p string) (*placedAt, error) {
+	place := func(side *Served, p string, final finalLink) (*placedAt, error) {
 		if !side.placing() {
 			return &placedAt{ps: side, name: p, fd: -1}, nil
 		}
-		return side.placeAt(opName, p, extra, false, true)
+		return side.placeAt(opName, p, extra, final, true)
 	}
-	from, err := place(s, oldPath)
+	from, err := place(s, oldPath, oldFinal)
 	if err != nil {
 		return err
 	}
 	defer from.close()
-	target, err := place(to, newPath)
+	target, err := place(to, newPath, newFinal)
 	if err != nil {
 		return err
 	}
@@ -413,7 +459,7 @@ func (s *Served) placedOpen(path string, flags int, mode uint32, extra Resolve, 
 		obj = 0
 	}
 	var ns *Served
-	err := s.viaPlace("open", p, extra, follow, obj, func(a *placedAt) (err error) {
+	err := s.viaPlace("open", p, extra, lookupOr(follow), obj, func(a *placedAt) (err error) {
 		// The new file's ceiling is the client's (its Dir's inherit rights)
 		// cut to what the place allows: a read of the nested read-only
 		// grant's file through H=rw gets a read-only file, recorded as
@@ -435,7 +481,7 @@ func (s *Served) placedOpen(path string, flags int, mode uint32, extra Resolve, 
 // placedOpenDir is Served.OpenDir on a placed handle; the new handle is
 // placed too.
 func (s *Served) placedOpenDir(path string, extra Resolve, r rights.Pair) (*Served, error) {
-	a, err := s.placeAt("opendir", path, extra, true, true)
+	a, err := s.placeAt("opendir", path, extra, followFinal, true)
 	if err != nil {
 		return nil, err
 	}

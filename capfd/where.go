@@ -73,12 +73,10 @@ func rightsAt(p rights.Pair, w where, operand vfsops.Operand) rights.Rights {
 	case vfsops.OnObject:
 		return p.Object(w.self)
 	}
-	if w.self {
-		// Nothing is looked up in the Dir's own directory, whose entry
-		// lies outside the Dir: only a lookup (of nothing) is allowed.
-		return rights.Lookup
-	}
-	return p.Dir(!w.beneath)
+	// For "." itself (w.self), the kernel refuses every entry operation
+	// (mkdir EEXIST, rmdir EINVAL, rename EBUSY): with the Dir's base
+	// rights it gives its own errno, as os.Root does.
+	return p.Dir(w.self || !w.beneath)
 }
 
 // check refuses req on path unless d's rights hold what req needs of the

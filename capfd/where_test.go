@@ -28,7 +28,7 @@ func TestRightsFollowTheObject(t *testing.T) {
 	have := func(p rights.Pair, at place) map[vfsops.Operand]rights.Rights {
 		switch at {
 		case self:
-			return map[vfsops.Operand]rights.Rights{vfsops.OnObject: p.Object(true), vfsops.OnDir: rights.Lookup}
+			return map[vfsops.Operand]rights.Rights{vfsops.OnObject: p.Object(true), vfsops.OnDir: p.Dir(true)}
 		case entryOfOwn:
 			return map[vfsops.Operand]rights.Rights{vfsops.OnObject: p.Object(false), vfsops.OnDir: p.Dir(true)}
 		}

@@ -6,18 +6,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Entry operations share one shape: OpenParent proves the parent directory
-// is beneath dirfd and hands back a single-component name; the *at system
-// call then acts on exactly that directory entry. Because the name holds no
-// "/" and is not "." or "..", the kernel performs no further path walk, so
-// no symlink or ".." the caller did not see can redirect the operation.
-// Where an operation would follow a symlink in that final name, it either
-// passes AT_SYMLINK_NOFOLLOW or resolves the target with OpenBeneath first
-// and acts on the resulting fd.
+// Entry operations share one shape: openFinal proves the parent directory
+// is beneath dirfd and hands back the final component; the *at system call
+// then acts on exactly that directory entry. The name is one component,
+// perhaps with a trailing slash ("x/"), or "." or "..": the kernel
+// performs no further path walk for it, and for mkdir, unlink, rmdir,
+// rename, symlink and the new name of link it follows no symlink there
+// either, so no symlink or ".." the caller did not see can redirect the
+// operation, while the kernel's own rules for a trailing slash (ENOTDIR,
+// EISDIR, ENOENT, EEXIST) and for a final dot (EEXIST, EBUSY, EINVAL,
+// ENOTEMPTY) apply unchanged. Where an operation would follow a symlink in
+// that final name (readlink and link's old name when the path ends in a
+// slash, stat, chmod), it either passes AT_SYMLINK_NOFOLLOW or resolves the
+// target with OpenBeneath first and acts on the resulting fd.
 
-// atParent runs fn on the parent of path, closing the parent afterwards.
+// atParent runs fn on the parent of path and the final name (see above),
+// closing the parent afterwards. It is the one place where a path is split
+// into the directory to resolve and the entry to act on.
 func atParent(dirfd int, path string, how Resolve, fn func(parent int, name string) error) error {
-	parent, name, err := openParent(dirfd, path, how)
+	parent, name, err := openFinal(dirfd, path, how)
 	if err != nil {
 		return err
 	}
@@ -34,11 +41,11 @@ func Mkdir(dirfd int, path string, mode uint32, how Resolve) error {
 
 // Unlink removes a file, symlink or other non-directory beneath dirfd. A
 // symlink is removed itself, never its target.
+//
+// "name/" fails as unlink(2) fails: EISDIR for a directory, ENOTDIR for
+// anything else (a symlink included, whatever it points to), ENOENT if
+// there is nothing.
 func Unlink(dirfd int, path string, how Resolve) error {
-	if strings.HasSuffix(path, "/") {
-		// "name/" names a directory, which unlink never removes.
-		return pathError("unlink", path, unix.ENOTDIR)
-	}
 	return pathError("unlink", path, atParent(dirfd, path, how, func(parent int, name string) error {
 		return unix.Unlinkat(parent, name, 0)
 	}))
@@ -52,7 +59,10 @@ func Rmdir(dirfd int, path string, how Resolve) error {
 }
 
 // Rename renames oldpath beneath olddirfd to newpath beneath newdirfd,
-// replacing newpath if it exists (as rename(2) does).
+// replacing newpath if it exists (as rename(2) does). As in rename(2), a
+// trailing slash on either path requires the source to be a directory (a
+// symlink to one is not: "link/" is ENOTDIR), and a final "." or ".." is
+// EBUSY.
 func Rename(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve) error {
 	return RenameFlags(olddirfd, oldpath, newdirfd, newpath, 0, how)
 }
@@ -71,23 +81,58 @@ func RenameFlags(olddirfd int, oldpath string, newdirfd int, newpath string, fla
 
 // Link creates newpath beneath newdirfd as a hard link to oldpath beneath
 // olddirfd. A symlink at oldpath is linked itself (linkat without
-// AT_SYMLINK_FOLLOW), so its target is never resolved here.
+// AT_SYMLINK_FOLLOW), so its target is never resolved here, except as
+// linkat(2) resolves it: "link/" (like any oldpath ending in a slash, or
+// in "." or "..") is looked up through the symlink, beneath olddirfd, and
+// as it must then be a directory, which is never hard-linked, fails.
 func Link(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve) error {
+	if resolvesFinal(oldpath) {
+		return linkError("link", oldpath, newpath, linkDirectory(olddirfd, oldpath, newdirfd, newpath, how))
+	}
 	err := atParents(olddirfd, oldpath, newdirfd, newpath, how, func(op, on, np, nn string, opfd, npfd int) error {
 		return unix.Linkat(opfd, on, npfd, nn, 0)
 	})
 	return linkError("link", oldpath, newpath, err)
 }
 
+// linkDirectory is Link of an oldpath that names a directory if anything
+// (see Link). It gives linkat(2)'s errors in linkat's order: the old
+// path's lookup (ENOENT, ENOTDIR, ...), then the new name's (EEXIST if it
+// exists, ENOENT if it ends in a slash and does not), then EPERM for the
+// directory. Nothing is created.
+func linkDirectory(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve) error {
+	fd, err := openBeneath(olddirfd, oldpath, unix.O_PATH|unix.O_DIRECTORY, 0, how)
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	return atParent(newdirfd, newpath, how, func(parent int, name string) error {
+		entry := strings.TrimSuffix(name, "/")
+		if entry == "." || entry == ".." {
+			return unix.EEXIST
+		}
+		var st unix.Stat_t
+		switch err := unix.Fstatat(parent, entry, &st, unix.AT_SYMLINK_NOFOLLOW); {
+		case err == nil:
+			return unix.EEXIST
+		case err != unix.ENOENT:
+			return err
+		case entry != name:
+			return unix.ENOENT // "new/" is never created by link
+		}
+		return unix.EPERM
+	})
+}
+
 // atParents opens both parents, then runs fn on the two final names.
 func atParents(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve,
 	fn func(op, on, np, nn string, opfd, npfd int) error) error {
-	opfd, on, err := openParent(olddirfd, oldpath, how)
+	opfd, on, err := openFinal(olddirfd, oldpath, how)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(opfd)
-	npfd, nn, err := openParent(newdirfd, newpath, how)
+	npfd, nn, err := openFinal(newdirfd, newpath, how)
 	if err != nil {
 		return err
 	}
@@ -111,8 +156,19 @@ func Symlink(target string, dirfd int, path string, how Resolve) error {
 	}))
 }
 
-// Readlink returns the target of the symlink path beneath dirfd.
+// Readlink returns the target of the symlink path beneath dirfd. As for
+// readlink(2), "link/" names what the link points to (followed beneath
+// dirfd), which is then a directory and not a symlink: EINVAL, or ENOTDIR
+// if it is not a directory either.
 func Readlink(dirfd int, path string, how Resolve) (string, error) {
+	if resolvesFinal(path) {
+		fd, err := openBeneath(dirfd, path, unix.O_PATH|unix.O_DIRECTORY, 0, how)
+		if err == nil {
+			unix.Close(fd)
+			err = unix.EINVAL
+		}
+		return "", pathError("readlink", path, err)
+	}
 	var target string
 	err := atParent(dirfd, path, how, func(parent int, name string) error {
 		var err error

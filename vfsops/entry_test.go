@@ -229,8 +229,11 @@ func TestEntryOpsInside(t *testing.T) {
 			if exists(f.in("up")) || !exists(f.out("secret")) {
 				t.Fatal("unlink of a symlink must remove the link, not the target")
 			}
-			if err := Unlink(f.rootfd, "a/b/", how); !errors.Is(err, unix.ENOTDIR) {
-				t.Fatalf("unlink with trailing slash: %v, want ENOTDIR", err)
+			if err := Unlink(f.rootfd, "a/b/", how); !errors.Is(err, unix.EISDIR) {
+				t.Fatalf("unlink of a directory with trailing slash: %v, want EISDIR (unlink(2)'s answer)", err)
+			}
+			if err := Unlink(f.rootfd, "file/", how); !errors.Is(err, unix.ENOTDIR) {
+				t.Fatalf("unlink of a file with trailing slash: %v, want ENOTDIR", err)
 			}
 			must("unlink", Unlink(f.rootfd, "moved2", how))
 

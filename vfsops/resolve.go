@@ -139,7 +139,9 @@ func checkPath(path string) error {
 // component. The name is a single component, never "", "." or "..", so an *at
 // system call on (parentfd, name) touches exactly one entry of a directory
 // already proven to be beneath dirfd. Trailing slashes are dropped
-// ("a/b/" names "b" in "a").
+// ("a/b/" names "b" in "a"): a caller that acts on the name must apply the
+// kernel's trailing-slash rules itself (the package's own entry operations
+// do, through openFinal).
 func OpenParent(dirfd int, path string, how Resolve) (parentfd int, name string, err error) {
 	parentfd, name, err = openParent(dirfd, path, how)
 	if err != nil {
@@ -152,7 +154,7 @@ func openParent(dirfd int, path string, how Resolve) (int, string, error) {
 	if err := checkPath(path); err != nil {
 		return -1, "", err
 	}
-	dir, name := splitParent(path)
+	dir, name, _ := splitParent(path)
 	switch name {
 	case "":
 		return -1, "", badName("no final name", unix.EINVAL)
@@ -166,21 +168,66 @@ func openParent(dirfd int, path string, how Resolve) (int, string, error) {
 	return fd, name, nil
 }
 
+// openFinal resolves all but the last component of path beneath dirfd, as
+// openParent, and returns the last component in the form the kernel's own
+// entry system calls see it: "x", "x/" when path ends in slashes (which
+// the kernel reads as "must be a directory"), or "." or ".." when the path
+// ends so (for "/" under InRoot, "."). Passing that name to mkdirat,
+// unlinkat, renameat2, symlinkat or to linkat's new path, relative to the
+// returned directory, is safe: the kernel never follows a symlink in the
+// final component of those calls, with or without a trailing slash, and
+// answers a final "." or ".." with an errno (EEXIST, EISDIR, EINVAL,
+// ENOTEMPTY, EBUSY) without acting. So the kernel's own trailing-slash and
+// dot rules apply, on both resolvers, and nothing is dropped or cleaned
+// lexically. Calls that do follow a final symlink when the path ends in a
+// slash (readlink, linkat's old path) must not be given such a name; see
+// resolvesFinal.
+func openFinal(dirfd int, path string, how Resolve) (int, string, error) {
+	if err := checkPath(path); err != nil {
+		return -1, "", err
+	}
+	dir, name, slash := splitParent(path)
+	if name == "" {
+		name = "." // "/", "//": the root itself
+	}
+	fd, err := openBeneath(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0, how)
+	if err != nil {
+		return -1, "", err
+	}
+	if slash && name != "." && name != ".." {
+		name += "/"
+	}
+	return fd, name, nil
+}
+
+// resolvesFinal reports whether a lookup of path (as opposed to an entry
+// operation on its final name) must resolve the final component itself: a
+// trailing slash makes the kernel follow a final symlink and require a
+// directory, and a final "." or ".." names a directory, not an entry.
+func resolvesFinal(path string) bool {
+	_, name, slash := splitParent(path)
+	return slash || name == "" || name == "." || name == ".."
+}
+
 // splitParent splits path into the directory to resolve and the final
-// component, dropping trailing slashes. The directory of a bare name is ".",
-// of "/x" is "/" (which resolves to an escape, or to the root under InRoot).
-func splitParent(path string) (dir, name string) {
+// component, and reports whether the path ended in one or more slashes.
+// The directory of a bare name is ".", of "/x" is "/" (which resolves to
+// an escape, or to the root under InRoot). Nothing is cleaned: "a/../b"
+// has the directory "a/..", which the resolver walks as the kernel would
+// (a symlink a -> b/c makes it b).
+func splitParent(path string) (dir, name string, slash bool) {
 	trimmed := strings.TrimRight(path, "/")
+	slash = len(trimmed) < len(path)
 	if trimmed == "" {
-		return "/", ""
+		return "/", "", slash
 	}
 	i := strings.LastIndexByte(trimmed, '/')
 	if i < 0 {
-		return ".", trimmed
+		return ".", trimmed, slash
 	}
 	dir = trimmed[:i]
 	if dir == "" {
 		dir = "/"
 	}
-	return dir, trimmed[i+1:]
+	return dir, trimmed[i+1:], slash
 }

@@ -131,6 +131,11 @@ type location struct {
 	// pinned: g.fd is the real parent directory, rest its final name, and
 	// g's rights those of its real place (place_linux.go).
 	pinned bool
+	// entry: the operation acts on the final entry itself (mkdir, unlink,
+	// rmdir, rename, symlink, link's new name), so pinning never follows
+	// a final symlink, not even for "name/": the kernel gives the slash
+	// its meaning on the entry ("link/" is ENOTDIR for rmdir).
+	entry bool
 	// object is the grant whose root the final name is, if any (pinned
 	// locations only): its base rights are the object's.
 	object *grant
@@ -335,6 +340,9 @@ type need struct {
 	// follow: the operation follows a symlink in the final name, so
 	// pinning follows it too (place_linux.go).
 	follow bool
+	// entry: the operation acts on the final entry itself; see
+	// location.entry, which locateChecked sets from it.
+	entry bool
 	// anchored: openat2 RESOLVE_BENEATH/IN_ROOT, resolved from the task's
 	// dirfd rather than the grant; not pinned (see openAnchored).
 	anchored bool
@@ -343,6 +351,10 @@ type need struct {
 // withFollow marks n as following a final symlink; asProbe as stat-like.
 func withFollow(n need) need { n.follow = true; return n }
 func asProbe(n need) need    { n.probe = true; return n }
+
+// asEntry marks n as acting on the final entry itself (mkdir, unlink,
+// symlink): pinning never follows a final symlink for it.
+func asEntry(n need) need { n.entry = true; return n }
 
 // check refuses l unless it lies in a grant with the rights n needs, and
 // logs the refusal. It returns 0 or EACCES, the errno Landlock and DAC give

@@ -78,7 +78,7 @@ func sysMkdirat(c *call) result { return c.mkdirat(c.argFd(0), c.arg(1), uint32(
 
 func (c *call) mkdirat(dirfd int32, addr uint64, mode uint32) result {
 	const op = "mkdir"
-	l, r, done := c.locateChecked(dirfd, addr, needFor(op, vfsops.Request{Op: vfsops.OpMkdir}, vfsops.OnDir))
+	l, r, done := c.locateChecked(dirfd, addr, asEntry(needFor(op, vfsops.Request{Op: vfsops.OpMkdir}, vfsops.OnDir)))
 	if done {
 		return r
 	}
@@ -104,7 +104,7 @@ func (c *call) unlinkat(dirfd int32, addr uint64, flags int) result {
 	if flags&unix.AT_REMOVEDIR != 0 {
 		unlinkOp = vfsops.OpRmdir
 	}
-	l, r, done := c.locateChecked(dirfd, addr, needFor(op, vfsops.Request{Op: unlinkOp}, vfsops.OnDir))
+	l, r, done := c.locateChecked(dirfd, addr, asEntry(needFor(op, vfsops.Request{Op: unlinkOp}, vfsops.OnDir)))
 	if done {
 		return r
 	}
@@ -142,6 +142,7 @@ func (c *call) renameat2(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr
 	if done {
 		return r
 	}
+	from.entry, to.entry = true, true
 	if errno := c.check(&from, needFor(op, req, vfsops.OnSourceDir)); errno != 0 {
 		return fail(errno)
 	}
@@ -189,7 +190,7 @@ func (c *call) symlinkat(targetAddr uint64, dirfd int32, addr uint64) result {
 	if target == "" {
 		return fail(unix.ENOENT)
 	}
-	l, r, done := c.locateChecked(dirfd, addr, needFor(op, vfsops.Request{Op: vfsops.OpSymlink}, vfsops.OnDir))
+	l, r, done := c.locateChecked(dirfd, addr, asEntry(needFor(op, vfsops.Request{Op: vfsops.OpSymlink}, vfsops.OnDir)))
 	if done {
 		return r
 	}
@@ -221,6 +222,7 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 	// grant into a wider one is bounded by the nested grant's rights on
 	// that directory.
 	req := vfsops.Request{Op: vfsops.OpLink}
+	to.entry = true // the old name is looked up: "link/" is followed
 	if errno := c.check(&from, needFor(op, req, vfsops.OnSourceDir)); errno != 0 {
 		return fail(errno)
 	}
@@ -264,6 +266,7 @@ func (c *call) locateChecked(dirfd int32, addr uint64, n need) (location, result
 	if errno != 0 {
 		return l, resultFor(errno), true
 	}
+	l.entry = n.entry
 	if errno := c.check(&l, n); errno != 0 {
 		return l, fail(errno), true
 	}

@@ -125,8 +125,9 @@ func (t *grantTable) placeOf(dirfd int) (*grant, int, error) {
 // is closed when the notification has been answered. follow is whether the
 // operation follows a symlink in the final name.
 func (c *call) pin(l location, follow bool) (location, unix.Errno) {
-	// "link/" names the link's target, whatever the operation.
-	follow = follow || strings.HasSuffix(l.rest, "/")
+	// "link/" names the link's target for a lookup; an entry operation
+	// acts on the link itself and the kernel answers for the slash.
+	follow = follow || !l.entry && strings.HasSuffix(l.rest, "/")
 	for hop := 0; ; hop++ {
 		if l.g == nil || l.pinned || l.rest == "." || !c.s.grants.pinNeeded(l.g) {
 			return l, 0
@@ -164,6 +165,7 @@ func (c *call) pin(l location, follow bool) (location, unix.Errno) {
 			place = rights.Pair{Base: g.Rights.Inherit, Inherit: g.Rights.Inherit}
 		}
 		pinned := location{
+			entry:  l.entry,
 			abs:    l.abs,
 			g:      &grant{Grant: Grant{Path: g.Path, Rights: place}, names: g.names, fd: parent, isDir: true},
 			rest:   name,

@@ -29,6 +29,7 @@ var bin struct {
 	swapwrite  string
 	memfdexec  string
 	openat2w   string
+	pathsem    string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -51,6 +52,7 @@ func TestMain(m *testing.M) {
 	bin.swapwrite = filepath.Join(dir, "swapwrite")
 	bin.memfdexec = filepath.Join(dir, "memfdexec")
 	bin.openat2w = filepath.Join(dir, "openat2w")
+	bin.pathsem = filepath.Join(dir, "pathsem")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
@@ -61,6 +63,7 @@ func TestMain(m *testing.M) {
 		bin.swapwrite:  "./testdata/swapwrite",
 		bin.memfdexec:  "./testdata/memfdexec",
 		bin.openat2w:   "./testdata/openat2w",
+		bin.pathsem:    "./testdata/pathsem",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
