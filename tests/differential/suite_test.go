@@ -12,7 +12,7 @@ import (
 // backends are the layers run on the host; the BPF LSM runs in the VM
 // (bpf_vm_test.go).
 func hostBackends() []Backend {
-	return []Backend{local{}}
+	return []Backend{local{}, brokerBackend{}, runBackend{}, landlockBackend{}}
 }
 
 // TestDifferential runs the whole matrix through each layer and compares
