@@ -18,12 +18,16 @@ func hostBackends() []Backend {
 // TestDifferential runs the whole matrix through each layer and compares
 // every answer and effect with the model.
 func TestDifferential(t *testing.T) {
+	gaps, err := loadGaps(gapDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, b := range hostBackends() {
 		t.Run(b.Name(), func(t *testing.T) {
 			if err := b.Available(); err != nil {
 				t.Skipf("%s unavailable: %v", b.Name(), err)
 			}
-			checkBackend(t, b, Cases())
+			checkBackend(t, b, Cases(), gaps)
 		})
 	}
 }
@@ -38,7 +42,7 @@ type difference struct {
 // checkBackend runs cases through b, each on a fresh fixture, and checks
 // each outcome against the model, each effect against the outcome, and
 // each difference against the gap table and the pending fixes.
-func checkBackend(t *testing.T, b Backend, all []*Case) {
+func checkBackend(t *testing.T, b Backend, all []*Case, gaps []Gap) {
 	var cases []*Case
 	skipped := map[string]int{}
 	for _, c := range all {
@@ -107,30 +111,44 @@ func checkBackend(t *testing.T, b Backend, all []*Case) {
 			diffs = append(diffs, difference{c, dir, outcomes[i]})
 		}
 	}
-	checkDiffs(t, b.Name(), diffs)
+	checkDiffs(t, b.Name(), diffs, gaps)
 }
 
 // checkDiffs fails every difference no gap declares, reports the pending
-// fixes, and fails every gap or pending row of layer that matched nothing.
-func checkDiffs(t *testing.T, layer string, diffs []difference) {
+// fixes, and fails every gap or pending row of layer that matched no
+// difference no other row matches too (a stale or redundant row).
+func checkDiffs(t *testing.T, layer string, diffs []difference, gaps []Gap) {
 	usedGap := make([]int, len(gaps))
 	usedPending := make([]int, len(pendingFix))
+	shared, sharedPending := map[int]bool{}, map[int]bool{}
 	undeclared := map[string][]string{}
 	for _, d := range diffs {
-		declared := false
+		var byGap, byPending []int
 		for i, g := range gaps {
 			if g.matches(layer, d.c.Name, d.direction) {
-				usedGap[i]++
-				declared = true
+				byGap = append(byGap, i)
 			}
 		}
 		for i, g := range pendingFix {
 			if g.matches(layer, d.c.Name, d.direction) {
-				usedPending[i]++
-				declared = true
+				byPending = append(byPending, i)
 			}
 		}
-		if !declared {
+		// A row is needed where it alone declares a difference.
+		switch {
+		case len(byGap) == 1 && len(byPending) == 0:
+			usedGap[byGap[0]]++
+		case len(byGap) == 0 && len(byPending) == 1:
+			usedPending[byPending[0]]++
+		case len(byGap) > 1 || len(byPending) > 1:
+			for _, i := range byGap {
+				shared[i] = true
+			}
+			for _, i := range byPending {
+				sharedPending[i] = true
+			}
+		}
+		if len(byGap)+len(byPending) == 0 {
 			key := d.direction
 			undeclared[key] = append(undeclared[key], fmt.Sprintf("%s (%s; model: missing %v)", d.c.Name, d.outcome, d.c.Missing()))
 		}
@@ -140,15 +158,19 @@ func checkDiffs(t *testing.T, layer string, diffs []difference) {
 		t.Errorf("%s: %d undeclared %s differences from the model:\n\t%s", layer, len(names), dir, strings.Join(names, "\n\t"))
 	}
 	for i, g := range gaps {
-		if g.Layer == layer && usedGap[i] == 0 {
-			t.Errorf("%s: gap %q (%s) matches no difference: the layer now follows the model there; remove the row here and in docs/rights-model.md", layer, g.Pattern, g.Direction)
+		switch {
+		case g.Layer != layer || usedGap[i] > 0:
+		case shared[i]:
+			t.Errorf("%s: gap %q (%s) declares only differences other rows declare too: remove it from %s", layer, g.Pattern, g.Direction, gapDoc)
+		default:
+			t.Errorf("%s: gap %q (%s) matches no difference: the layer now follows the model there; remove the row from %s", layer, g.Pattern, g.Direction, gapDoc)
 		}
 	}
 	for i, g := range pendingFix {
 		if g.Layer != layer {
 			continue
 		}
-		if usedPending[i] == 0 {
+		if usedPending[i] == 0 && !sharedPending[i] {
 			t.Errorf("%s: pending fix %q (%s) matches no difference: fixed; remove it from pendingFix", layer, g.Pattern, g.Direction)
 		} else {
 			t.Logf("%s: pending fix %q (%s): %d cases still differ: %s", layer, g.Pattern, g.Direction, usedPending[i], g.Reason)
