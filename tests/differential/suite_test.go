@@ -1,0 +1,204 @@
+package differential
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// backends are the layers run on the host; the BPF LSM runs in the VM
+// (bpf_vm_test.go).
+func hostBackends() []Backend {
+	return []Backend{local{}, brokerBackend{}, runBackend{}, landlockBackend{}}
+}
+
+// TestDifferential runs the whole matrix through each layer and compares
+// every answer and effect with the model.
+func TestDifferential(t *testing.T) {
+	gaps, err := loadGaps(gapDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range hostBackends() {
+		t.Run(b.Name(), func(t *testing.T) {
+			if err := b.Available(); err != nil {
+				t.Skipf("%s unavailable: %v", b.Name(), err)
+			}
+			checkBackend(t, b, Cases(), gaps)
+		})
+	}
+}
+
+// difference is one case where a layer and the model disagree.
+type difference struct {
+	c         *Case
+	direction string
+	outcome   string
+}
+
+// checkBackend runs cases through b, each on a fresh fixture, and checks
+// each outcome against the model, each effect against the outcome, and
+// each difference against the gap table and the pending fixes.
+func checkBackend(t *testing.T, b Backend, all []*Case, gaps []Gap) {
+	var cases []*Case
+	skipped := map[string]int{}
+	for _, c := range all {
+		if why := b.Inexpressible(c); why != "" {
+			skipped[why]++
+			continue
+		}
+		cases = append(cases, c)
+	}
+	for why, n := range skipped {
+		t.Logf("%d cases not run: %s", n, why)
+	}
+	base := t.TempDir()
+	// The fixtures must be reachable by the unprivileged helpers some
+	// layers run as; t.TempDir is 0700.
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	roots := make([]string, len(cases))
+	before := make([]string, len(cases))
+	for i := range cases {
+		roots[i] = filepath.Join(base, fmt.Sprint(i))
+		if err := makeFixture(roots[i]); err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+		var err error
+		if before[i], err = snapshot(roots[i]); err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+	}
+	outcomes := b.Run(t, cases, roots)
+	if len(outcomes) != len(cases) {
+		t.Fatalf("%s returned %d outcomes for %d cases", b.Name(), len(outcomes), len(cases))
+	}
+	var diffs []difference
+	for i, c := range cases {
+		missing := c.Missing()
+		want := allowed
+		if missing != 0 {
+			want = denied
+		}
+		got := verdict(c, outcomes[i])
+		after, err := snapshot(roots[i])
+		if err != nil {
+			t.Errorf("%s: snapshot after: %v", c.Name, err)
+			continue
+		}
+		switch {
+		case got == broken:
+			t.Errorf("%s: %s: %s (model: %s, missing %v)", b.Name(), c.Name, outcomes[i], want, missing)
+			continue
+		case got == denied && after != before[i]:
+			t.Errorf("%s: %s: refused (%s) but the tree changed:\n%s", b.Name(), c.Name, outcomes[i], treeDiff(before[i], after))
+		case got == allowed && c.Effect == nil && after != before[i]:
+			t.Errorf("%s: %s: allowed; changed what it should not:\n%s", b.Name(), c.Name, treeDiff(before[i], after))
+		case got == allowed && c.Effect != nil:
+			if err := c.Effect(roots[i]); err != nil {
+				t.Errorf("%s: %s: allowed, but no effect: %v", b.Name(), c.Name, err)
+			}
+		}
+		if got != want {
+			dir := wider
+			if got == denied {
+				dir = narrower
+			}
+			diffs = append(diffs, difference{c, dir, outcomes[i]})
+		}
+	}
+	checkDiffs(t, b.Name(), diffs, gaps)
+}
+
+// checkDiffs fails every difference no gap declares, reports the pending
+// fixes, and fails every gap or pending row of layer that matched no
+// difference no other row matches too (a stale or redundant row).
+func checkDiffs(t *testing.T, layer string, diffs []difference, gaps []Gap) {
+	usedGap := make([]int, len(gaps))
+	usedPending := make([]int, len(pendingFix))
+	shared, sharedPending := map[int]bool{}, map[int]bool{}
+	undeclared := map[string][]string{}
+	for _, d := range diffs {
+		var byGap, byPending []int
+		for i, g := range gaps {
+			if g.matches(layer, d.c.Name, d.direction) {
+				byGap = append(byGap, i)
+			}
+		}
+		for i, g := range pendingFix {
+			if g.matches(layer, d.c.Name, d.direction) {
+				byPending = append(byPending, i)
+			}
+		}
+		// A row is needed where it alone declares a difference.
+		switch {
+		case len(byGap) == 1 && len(byPending) == 0:
+			usedGap[byGap[0]]++
+		case len(byGap) == 0 && len(byPending) == 1:
+			usedPending[byPending[0]]++
+		case len(byGap) > 1 || len(byPending) > 1:
+			for _, i := range byGap {
+				shared[i] = true
+			}
+			for _, i := range byPending {
+				sharedPending[i] = true
+			}
+		}
+		if len(byGap)+len(byPending) == 0 {
+			key := d.direction
+			undeclared[key] = append(undeclared[key], fmt.Sprintf("%s (%s; model: missing %v)", d.c.Name, d.outcome, d.c.Missing()))
+		}
+	}
+	for dir, names := range undeclared {
+		sort.Strings(names)
+		t.Errorf("%s: %d undeclared %s differences from the model:\n\t%s", layer, len(names), dir, strings.Join(names, "\n\t"))
+	}
+	for i, g := range gaps {
+		switch {
+		case g.Layer != layer || usedGap[i] > 0:
+		case shared[i]:
+			t.Errorf("%s: gap %q (%s) declares only differences other rows declare too: remove it from %s", layer, g.Pattern, g.Direction, gapDoc)
+		default:
+			t.Errorf("%s: gap %q (%s) matches no difference: the layer now follows the model there; remove the row from %s", layer, g.Pattern, g.Direction, gapDoc)
+		}
+	}
+	for i, g := range pendingFix {
+		if g.Layer != layer {
+			continue
+		}
+		if usedPending[i] == 0 && !sharedPending[i] {
+			t.Errorf("%s: pending fix %q (%s) matches no difference: fixed; remove it from pendingFix", layer, g.Pattern, g.Direction)
+		} else {
+			t.Logf("%s: pending fix %q (%s): %d cases still differ: %s", layer, g.Pattern, g.Direction, usedPending[i], g.Reason)
+		}
+	}
+}
+
+// treeDiff lists the snapshot lines that differ.
+func treeDiff(before, after string) string {
+	b, a := strings.Split(before, "\n"), strings.Split(after, "\n")
+	in := func(lines []string, l string) bool {
+		for _, x := range lines {
+			if x == l {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, l := range b {
+		if !in(a, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range a {
+		if !in(b, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
