@@ -41,7 +41,7 @@ func (d *Dir) Create(name string) (*File, error) {
 //     open file from it, because its rights allow one. Use File.Limit to
 //     drop rights before passing a File on.
 func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
-	r := d.rights.Inherit.Intersect(FileRights)
+	r := d.objectCeiling(name, flag).Intersect(FileRights)
 	if d.placedLocal() {
 		s, err := d.served().Open(name, flag, syscallMode(perm), 0, r)
 		if err != nil {
@@ -60,6 +60,12 @@ func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
 	h, err := d.t.Open(d.h, name, flag|unix.O_CLOEXEC, syscallMode(perm), d.how, r)
 	if err != nil {
 		return nil, pathError("open", name, err)
+	}
+	if d.t == local {
+		// A broker makes this check itself.
+		if err := openTyped(d.t, h, "open", name, flag, r); err != nil {
+			return nil, err
+		}
 	}
 	return newFile(d.t, h, r, name, flag, d.how), nil
 }

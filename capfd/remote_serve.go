@@ -166,8 +166,12 @@ func (s *Served) Open(path string, flags int, mode uint32, extra Resolve, r righ
 	if err := d.check("open", openRequest(flags), vfsops.OnDir, path, flags&unix.O_NOFOLLOW == 0); err != nil {
 		return nil, err
 	}
-	if !d.rights.Inherit.Has(fileNeed.Union(r)) {
-		return nil, notGrantable("open", path, fileNeed.Union(r), d.rights.Inherit)
+	ceiling := d.objectCeiling(path, flags)
+	if alt, ok := typeUnknown(openRequest(flags)); ok && !ceiling.Has(fileNeed) {
+		fileNeed = alt.On(vfsops.OnObject) // checked again once open (openTyped)
+	}
+	if !ceiling.Has(fileNeed.Union(r)) {
+		return nil, notGrantable("open", path, fileNeed.Union(r), ceiling)
 	}
 	if !r.Has(fileNeed) {
 		return nil, notCapable("open", path, fileNeed, r)
@@ -179,6 +183,9 @@ func (s *Served) Open(path string, flags int, mode uint32, extra Resolve, r righ
 	h, err := d.t.Open(d.h, path, flags|unix.O_CLOEXEC, mode, how(d, extra), r)
 	if err != nil {
 		return nil, pathError("open", path, err)
+	}
+	if err := openTyped(d.t, h, "open", path, flags, r); err != nil {
+		return nil, err
 	}
 	return &Served{file: newFile(d.t, h, r, path, flags, how(d, extra))}, nil
 }

@@ -464,7 +464,7 @@ func (s *Served) placedOpen(path string, flags int, mode uint32, extra Resolve, 
 		// cut to what the place allows: a read of the nested read-only
 		// grant's file through H=rw gets a read-only file, recorded as
 		// such (and so answered). What the flags need must be within it.
-		within := r.Intersect(a.ps.dir.rights.Inherit)
+		within := r.Intersect(a.ps.dir.objectCeiling(a.name, flags))
 		if a.bound != nil && !tmpfile {
 			within = within.Intersect(a.bound.Base)
 		}

@@ -73,10 +73,15 @@ func rightsAt(p rights.Pair, w where, operand vfsops.Operand) rights.Rights {
 	case vfsops.OnObject:
 		return p.Object(w.self)
 	}
-	// For "." itself (w.self), the kernel refuses every entry operation
-	// (mkdir EEXIST, rmdir EINVAL, rename EBUSY): with the Dir's base
-	// rights it gives its own errno, as os.Root does.
-	return p.Dir(w.self || !w.beneath)
+	if w.self {
+		// "." looks nothing up: an operation on it is the operation on
+		// the handle itself (stat "." is fstat). The kernel refuses every
+		// entry operation on it (mkdir EEXIST, rmdir EINVAL, rename
+		// EBUSY); with the Dir's base rights it gives its own errno, as
+		// os.Root does.
+		return p.Base | rights.Lookup
+	}
+	return p.Dir(!w.beneath)
 }
 
 // check refuses req on path unless d's rights hold what req needs of the
@@ -93,6 +98,14 @@ func (d *Dir) check(opName string, req vfsops.Request, role vfsops.Operand, path
 		// directory is the one that gains it, and the file lies beneath.
 		w = where{beneath: !w.self}
 		dirSure, objSure = dirSure && objSure, dirSure && objSure
+	}
+	if alt, ok := typeUnknown(req); ok {
+		// A read-mode open needs read of a file and readdir of a
+		// directory, and which it is shows only once it is open
+		// (openTyped): refuse here only what neither allows.
+		if err := d.check(opName, alt, role, path, follow); err == nil {
+			return nil
+		}
 	}
 	for _, n := range req.Needs() {
 		if n.Operand != role && n.Operand != vfsops.OnHandle && (role != vfsops.OnDir || n.Operand != vfsops.OnObject) {
@@ -113,6 +126,56 @@ func (d *Dir) check(opName string, req vfsops.Request, role vfsops.Operand, path
 		}
 	}
 	return nil
+}
+
+// typeUnknown returns, for an open whose rights depend on whether its
+// object is a directory (a read-mode open without O_DIRECTORY), the same
+// open of a directory.
+func typeUnknown(req vfsops.Request) (vfsops.Request, bool) {
+	if req.Op != vfsops.OpOpen || req.IsDir || req.Flags&(unix.O_DIRECTORY|unix.O_PATH) != 0 {
+		return req, false
+	}
+	if acc := req.Flags & unix.O_ACCMODE; acc != unix.O_RDONLY {
+		return req, false
+	}
+	alt := req
+	alt.IsDir = true
+	return alt, true
+}
+
+// openTyped checks, after an open that typeUnknown says depends on its
+// object's type, that have (the rights of the object opened) holds what an
+// open of that type needs; otherwise it closes h and refuses. A reader of
+// files may not list a directory by opening it O_RDONLY, nor a lister read
+// a file.
+func openTyped(t transport, h handleID, opName, path string, flags int, have rights.Rights) error {
+	if _, ok := typeUnknown(openRequest(flags)); !ok {
+		return nil
+	}
+	if have.Has(rights.Read | rights.Readdir) {
+		return nil
+	}
+	st, err := t.Fstat(h)
+	if err != nil {
+		t.Close(h)
+		return pathError(opName, path, err)
+	}
+	need := vfsops.Request{Op: vfsops.OpOpen, Flags: flags, IsDir: st.Mode&unix.S_IFMT == unix.S_IFDIR}.On(vfsops.OnObject)
+	if !have.Has(need) {
+		t.Close(h)
+		return notGrantable(opName, path, need, have)
+	}
+	return nil
+}
+
+// objectCeiling is the rights a file opened at path through d may carry:
+// what its object holds (Base for "." itself, Inherit beneath).
+func (d *Dir) objectCeiling(path string, flags int) rights.Rights {
+	if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		return d.rights.Inherit // the new file lies beneath the directory named
+	}
+	w, _, _ := lexicalWhere(path, false)
+	return rightsAt(d.rights, w, vfsops.OnObject)
 }
 
 // asOp names err's operation opName: a Dir method made of a placed

@@ -75,6 +75,9 @@ func (c *call) reopenPlaced(l location, obj, flags int, need rights.Rights, op s
 	if !ok {
 		return result{}, false
 	}
+	// The object is open: its type decides a read-mode open (read of a
+	// file, readdir of a directory).
+	need, _ = vfsops.OpenRightsOn(flags, st.Mode&unix.S_IFMT == unix.S_IFDIR || flags&unix.O_DIRECTORY != 0)
 	if missing := have.Missing(need); missing != 0 {
 		c.refuse(op, l.abs, missing, "the object reached is placed by identity; its grant does not carry them")
 		return fail(unix.EACCES), true

@@ -343,6 +343,10 @@ type need struct {
 	// entry: the operation acts on the final entry itself; see
 	// location.entry, which locateChecked sets from it.
 	entry bool
+	// objectAlt, when set, is what the object needs instead of object
+	// if it turns out to be a directory (a read-mode open: readdir, not
+	// read); the open is then checked again by its type (openTyped).
+	objectAlt rights.Rights
 	// anchored: openat2 RESOLVE_BENEATH/IN_ROOT, resolved from the task's
 	// dirfd rather than the grant; not pinned (see openAnchored).
 	anchored bool
@@ -397,7 +401,11 @@ func (c *call) check(lp *location, n need) unix.Errno {
 		}
 		parentNeed = 0
 	}
-	missing := object.Missing(n.object) | parent.Missing(parentNeed)
+	objectMissing := object.Missing(n.object)
+	if objectMissing != 0 && n.objectAlt != 0 && object.Has(n.objectAlt) {
+		objectMissing = 0 // the alternative holds; openTyped decides once open
+	}
+	missing := objectMissing | parent.Missing(parentNeed)
 	if missing != 0 {
 		c.refuse(n.op, l.abs, missing, l.g.describe())
 		return unix.EACCES

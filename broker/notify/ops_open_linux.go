@@ -129,11 +129,18 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 	if errno != 0 {
 		return resultFor(errno)
 	}
-	file, dir := vfsops.OpenRights(flags)
+	file, dir, alt := openNeeds(flags)
 	// O_EXCL with O_CREAT never follows a final symlink (it fails).
 	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	if errno := c.check(&l, need{op: op, object: file, parent: dir, follow: follow}); errno != 0 {
+	tmpfile := flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0
+	if tmpfile {
+		l = tmpfileEntry(l)
+	}
+	if errno := c.check(&l, need{op: op, object: file, objectAlt: alt, parent: dir, follow: follow}); errno != 0 {
 		return fail(errno)
+	}
+	if tmpfile {
+		l = tmpfileDir(l)
 	}
 	if l.g.fd < 0 {
 		return fail(unix.ENOENT) // a missing optional grant
@@ -151,7 +158,7 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 		return r
 	}
 	var r result
-	l, errno, err := c.resolveOut(l, need{op: op, object: file, parent: dir, follow: follow}, func(at location) error {
+	l, errno, err := c.resolveOut(l, need{op: op, object: file, objectAlt: alt, parent: dir, follow: follow}, func(at location) error {
 		r = c.openIn(at, at.g.fd, at.rest, flags, mode, how|at.how(), op)
 		if r.escaped {
 			return vfsops.ErrEscape
@@ -197,8 +204,12 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 	if anchor.g != nil {
 		l.rest = path.Join(anchor.rest, within)
 	}
-	file, dir := vfsops.OpenRights(flags)
-	if errno := c.check(&l, need{op: op, object: file, parent: dir, anchored: true}); errno != 0 {
+	file, dir, alt := openNeeds(flags)
+	check := l
+	if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		check = tmpfileEntry(l)
+	}
+	if errno := c.check(&check, need{op: op, object: file, objectAlt: alt, parent: dir, anchored: true}); errno != 0 {
 		return fail(errno)
 	}
 	if anchor.g.fd < 0 || !anchor.g.isDir {
@@ -224,6 +235,73 @@ func (c *call) openAnchored(dirfd int32, p string, flags int, mode uint32, resol
 		c.escaped(op, l)
 	}
 	return r
+}
+
+// tmpfileEntry is the location of the file an O_TMPFILE open of l makes:
+// an unnamed entry of the directory l names. Its directory gets the
+// entry (create), and the file lies beneath it (vfsops.Request: OnDir is
+// the directory named). The name is never looked up: pinning finds it
+// missing and places its directory.
+func tmpfileEntry(l location) location {
+	if l.g == nil {
+		return l
+	}
+	if l.rest == "." {
+		l.rest = tmpfileName
+	} else {
+		l.rest = strings.TrimSuffix(l.rest, "/") + "/" + tmpfileName
+	}
+	return l
+}
+
+// tmpfileDir turns tmpfileEntry's location back into its directory's
+// (the pinned one when pinned), for the open itself.
+func tmpfileDir(l location) location {
+	if l.g != nil && strings.HasSuffix(l.rest, tmpfileName) {
+		l.rest = strings.TrimSuffix(l.rest, tmpfileName) + "."
+	}
+	return l
+}
+
+// tmpfileName stands for O_TMPFILE's unnamed file in a location: longer
+// than NAME_MAX, so no entry can have it (a lookup fails ENAMETOOLONG),
+// yet a valid string for the syscalls that place its directory.
+var tmpfileName = strings.Repeat("t", unix.NAME_MAX+1)
+
+// openNeeds is what an open with flags needs of its object and directory
+// before the object's type is known, and alt, for a read-mode open without
+// O_DIRECTORY, what it needs instead if the object is a directory
+// (readdir, not read: vfsops.OpenRightsOn).
+func openNeeds(flags int) (file, dir, alt rights.Rights) {
+	file, dir = vfsops.OpenRights(flags)
+	if flags&(unix.O_DIRECTORY|unix.O_PATH) == 0 && flags&unix.O_ACCMODE == unix.O_RDONLY {
+		alt, _ = vfsops.OpenRightsOn(flags, true)
+	}
+	return file, dir, alt
+}
+
+// openTyped checks an open descriptor against what its type needs when
+// that was not known before (openNeeds' alt): a reader of files may not
+// list a directory by opening it O_RDONLY, nor a lister read a file.
+func (c *call) openTyped(l location, fd, flags int, op string) unix.Errno {
+	_, _, alt := openNeeds(flags)
+	if alt == 0 || l.g == nil {
+		return 0
+	}
+	object, _ := l.rightsAt()
+	if object.Has(rights.Read | rights.Readdir) {
+		return 0
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return unix.EIO
+	}
+	need, _ := vfsops.OpenRightsOn(flags, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	if missing := object.Missing(need); missing != 0 {
+		c.refuse(op, l.abs, missing, l.g.describe())
+		return unix.EACCES
+	}
+	return 0
 }
 
 // openIn opens rest beneath dirfd and returns the descriptor to install.
@@ -261,6 +339,10 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 			return result{errno: unix.EACCES, fd: -1, escaped: true}
 		}
 		return fail(c.errnoOf(op, l, err))
+	}
+	if errno := c.openTyped(l, fd, flags, op); errno != 0 {
+		unix.Close(fd)
+		return fail(errno)
 	}
 	if probe {
 		var st unix.Stat_t

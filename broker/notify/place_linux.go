@@ -162,7 +162,9 @@ func (c *call) pin(l location, follow bool) (location, unix.Errno) {
 		}
 		place := g.Rights
 		if depth > 0 {
-			place = rights.Pair{Base: g.Rights.Inherit, Inherit: g.Rights.Inherit}
+			// What the grant gives a directory beneath it
+			// (rights.Pair.Dir), and Inherit below.
+			place = rights.Pair{Base: g.Rights.Dir(false), Inherit: g.Rights.Inherit}
 		}
 		pinned := location{
 			entry:  l.entry,

@@ -118,8 +118,14 @@ func (c *Case) HandleDir() string {
 // Have is what each operand holds under the case's pair, by the model.
 func (c *Case) Have() map[vfsops.Operand]rights.Rights {
 	p := c.Pair()
+	dir := p.Dir(c.Own[vfsops.OnDir])
+	if c.Own[vfsops.OnObject] && c.Own[vfsops.OnDir] {
+		// The grant's own directory ("."): nothing is looked up, an
+		// operation on it is the one on the handle (stat "." is fstat).
+		dir = p.Base | rights.Lookup
+	}
 	return map[vfsops.Operand]rights.Rights{
-		vfsops.OnDir:       p.Dir(c.Own[vfsops.OnDir]),
+		vfsops.OnDir:       dir,
 		vfsops.OnSourceDir: p.Dir(c.Own[vfsops.OnSourceDir]),
 		vfsops.OnTargetDir: p.Dir(c.Own[vfsops.OnTargetDir]),
 		vfsops.OnObject:    p.Object(c.Own[vfsops.OnObject]),
