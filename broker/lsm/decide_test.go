@@ -34,10 +34,10 @@ typedef unsigned long long __u64;
 #include "decide.h"
 int main(void) {
 	char op[16];
-	unsigned int a, b;
-	while (scanf("%15s %u %u", op, &a, &b) == 3) {
+	unsigned int a, b, c;
+	while (scanf("%15s %u %u %u", op, &a, &b, &c) == 4) {
 		if (!strcmp(op, "open")) {
-			printf("%llu\n", open_need(a, b));
+			printf("%llu\n", open_need(a, b, (int)c));
 		} else {
 			__u64 o, n;
 			rename_need(a, (int)b, &o, &n);
@@ -75,6 +75,7 @@ func TestDecideMatchesRequest(t *testing.T) {
 	type openCase struct {
 		flags int
 		fmode uint
+		isDir bool
 	}
 	var opens []openCase
 	modes := []struct {
@@ -90,7 +91,7 @@ func TestDecideMatchesRequest(t *testing.T) {
 					flags |= e
 				}
 			}
-			opens = append(opens, openCase{flags, m.fmode})
+			opens = append(opens, openCase{flags, m.fmode, false}, openCase{flags, m.fmode, true})
 		}
 	}
 	type renameCase struct {
@@ -109,14 +110,18 @@ func TestDecideMatchesRequest(t *testing.T) {
 
 	var in strings.Builder
 	for _, o := range opens {
-		fmt.Fprintf(&in, "open %d %d\n", o.fmode, o.flags)
+		dir := 0
+		if o.isDir {
+			dir = 1
+		}
+		fmt.Fprintf(&in, "open %d %d %d\n", o.fmode, o.flags, dir)
 	}
 	for _, r := range renames {
 		ex := 0
 		if r.exists {
 			ex = 1
 		}
-		fmt.Fprintf(&in, "rename %d %d\n", r.flags, ex)
+		fmt.Fprintf(&in, "rename %d %d 0\n", r.flags, ex)
 	}
 	cmd := exec.Command(bin)
 	cmd.Stdin = strings.NewReader(in.String())
@@ -134,11 +139,9 @@ func TestDecideMatchesRequest(t *testing.T) {
 	for _, o := range opens {
 		var got uint64
 		fmt.Sscan(next(), &got)
-		// As user space decides before the open: O_DIRECTORY stands for a
-		// directory.
-		want := vfsops.Request{Op: vfsops.OpOpen, Flags: o.flags, IsDir: o.flags&unix.O_DIRECTORY != 0}.On(vfsops.OnObject)
+		want := vfsops.Request{Op: vfsops.OpOpen, Flags: o.flags, IsDir: o.isDir}.On(vfsops.OnObject)
 		if rights.Rights(got) != want {
-			t.Errorf("open flags %#o: BPF needs %v, vfsops %v", o.flags, rights.Rights(got), want)
+			t.Errorf("open flags %#o (directory %v): BPF needs %v, vfsops %v", o.flags, o.isDir, rights.Rights(got), want)
 		}
 	}
 	for _, r := range renames {

@@ -71,3 +71,10 @@ func outcomeOf(err error) string {
 	}
 	return "error: " + err.Error()
 }
+
+// bins are built once for the package by TestMain: the capfd command and
+// op.c.
+var bins struct {
+	capfd, op string // op is "" when no C compiler can build it static
+	err       error
+}

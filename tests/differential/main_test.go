@@ -9,12 +9,6 @@ import (
 	"testing"
 )
 
-// bins are built once for the package: the capfd command and op.c.
-var bins struct {
-	capfd, op string // op is "" when no C compiler can build it static
-	err       error
-}
-
 func TestMain(m *testing.M) {
 	if os.Getenv(envRole) == roleLL {
 		// A confining child: its argv after "--" is op.c's.

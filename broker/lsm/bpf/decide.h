@@ -48,23 +48,22 @@ enum right {
 #define DECIDE_FMODE_WRITE 0x2
 #define DECIDE_O_TRUNC 01000
 #define DECIDE_O_APPEND 02000
-#define DECIDE_O_DIRECTORY 0200000
 #define DECIDE_RENAME_NOREPLACE (1 << 0)
 #define DECIDE_RENAME_EXCHANGE (1 << 1)
 
 /* open_need is vfsops.OpenRights' file rights for an open the kernel has
  * made with f_mode fmode and f_flags flags (an O_PATH open never reaches
- * file_open): read (readdir for a read-only O_DIRECTORY open: user space
- * takes O_DIRECTORY, not the object's type, to mean a directory), write (append with
+ * file_open) of an object that is a directory (isdir) or not: read (readdir
+ * for a read-only open of a directory: its data are its entries), write (append with
  * O_APPEND, never implied by write: they are separate rights), truncate
  * for O_TRUNC, and ioctl for access mode 3, which neither reads nor
  * writes. */
-static __always_inline __u64 open_need(unsigned int fmode, unsigned int flags)
+static __always_inline __u64 open_need(unsigned int fmode, unsigned int flags, int isdir)
 {
 	__u64 need = 0;
 
 	if (fmode & DECIDE_FMODE_READ)
-		need |= (flags & DECIDE_O_DIRECTORY) && !(fmode & DECIDE_FMODE_WRITE) ? RIGHT_READDIR : RIGHT_READ;
+		need |= isdir && !(fmode & DECIDE_FMODE_WRITE) ? RIGHT_READDIR : RIGHT_READ;
 	if (fmode & DECIDE_FMODE_WRITE)
 		need |= (flags & DECIDE_O_APPEND) ? RIGHT_APPEND : RIGHT_WRITE;
 	if (!(fmode & (DECIDE_FMODE_READ | DECIDE_FMODE_WRITE)))
