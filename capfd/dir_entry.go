@@ -237,10 +237,10 @@ func (d *Dir) Rename(oldName string, newDir *Dir, newName string) error {
 		newDir = d
 	}
 	var flags uint
-	if w, _, _ := lexicalWhere(newName, false); !rightsAt(newDir.rights, w, vfsops.OnTargetDir).Has(rights.Unlink) {
-		// Where the target directory's place is unsure this looks at
-		// newDir's own directory; a placed rename decides on the placed
-		// one again (Served.Rename).
+	if w, sure, _ := lexicalWhere(newName, false); sure && !rightsAt(newDir.rights, w, vfsops.OnTargetDir).Has(rights.Unlink) {
+		// Where the target directory's place is unsure, a placed rename
+		// (local, or the broker's) decides on the directory it reaches
+		// (Served.Rename).
 		flags = unix.RENAME_NOREPLACE
 	}
 	if d.placedLocal() || newDir.placedLocal() {

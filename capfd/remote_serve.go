@@ -167,8 +167,10 @@ func (s *Served) Open(path string, flags int, mode uint32, extra Resolve, r righ
 		return nil, err
 	}
 	ceiling := d.objectCeiling(path, flags)
-	if alt, ok := typeUnknown(openRequest(flags)); ok && !ceiling.Has(fileNeed) {
-		fileNeed = alt.On(vfsops.OnObject) // checked again once open (openTyped)
+	if alt, ok := typeUnknown(openRequest(flags)); ok && !(ceiling.Has(fileNeed) && r.Has(fileNeed)) {
+		// Perhaps a directory, which needs readdir instead: checked
+		// again once open (openTyped).
+		fileNeed = alt.On(vfsops.OnObject)
 	}
 	if !ceiling.Has(fileNeed.Union(r)) {
 		return nil, notGrantable("open", path, fileNeed.Union(r), ceiling)

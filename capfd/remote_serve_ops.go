@@ -57,7 +57,7 @@ func (s *Served) Symlink(target, path string, extra Resolve) error {
 func (s *Served) Readlink(path string, extra Resolve) (string, error) {
 	var target string
 	if s.placing() {
-		err := s.viaPlace("readlink", path, extra, lookupFinal, need(vfsops.OpReadlink, vfsops.OnDir), func(a *placedAt) (err error) {
+		err := s.viaPlace("readlink", path, extra, lookupFinal, objectNeed(vfsops.OpReadlink), func(a *placedAt) (err error) {
 			target, err = a.ps.Readlink(a.name, extra)
 			return err
 		})
@@ -76,7 +76,7 @@ func (s *Served) Readlink(path string, extra Resolve) (string, error) {
 func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, error) {
 	var st unix.Stat_t
 	if f := s.file; f != nil {
-		n := need(vfsops.OpStat, vfsops.OnDir)
+		n := need(vfsops.OpStat, vfsops.OnDir) | objectNeed(vfsops.OpStat)
 		if !f.rights.Has(n) {
 			return st, notCapable("stat", path, n, f.rights)
 		}
@@ -91,7 +91,7 @@ func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, err
 		return st, nil
 	}
 	if s.placing() {
-		err := s.viaPlace("stat", path, extra, lookupOr(follow), need(vfsops.OpStat, vfsops.OnDir), func(a *placedAt) (err error) {
+		err := s.viaPlace("stat", path, extra, lookupOr(follow), objectNeed(vfsops.OpStat), func(a *placedAt) (err error) {
 			st, err = a.ps.Stat(a.name, extra, follow)
 			return err
 		})
@@ -106,14 +106,14 @@ func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, err
 
 func (s *Served) Chmod(path string, mode uint32, extra Resolve) error {
 	if s.placing() {
-		return s.viaPlace("chmod", path, extra, followFinal, need(vfsops.OpChmod, vfsops.OnDir), func(a *placedAt) error { return a.ps.Chmod(a.name, mode, extra) })
+		return s.viaPlace("chmod", path, extra, followFinal, objectNeed(vfsops.OpChmod), func(a *placedAt) error { return a.ps.Chmod(a.name, mode, extra) })
 	}
 	return s.entry("chmod", vfsops.OpChmod, path, true, func(d *Dir) error { return d.t.Chmod(d.h, path, mode, how(d, extra)) })
 }
 
 func (s *Served) Chown(path string, uid, gid int, extra Resolve, follow bool) error {
 	if s.placing() {
-		return s.viaPlace("chown", path, extra, lookupOr(follow), need(vfsops.OpChown, vfsops.OnDir), func(a *placedAt) error {
+		return s.viaPlace("chown", path, extra, lookupOr(follow), objectNeed(vfsops.OpChown), func(a *placedAt) error {
 			return a.ps.Chown(a.name, uid, gid, extra, follow)
 		})
 	}
@@ -122,7 +122,7 @@ func (s *Served) Chown(path string, uid, gid int, extra Resolve, follow bool) er
 
 func (s *Served) Chtimes(path string, atime, mtime unix.Timespec, extra Resolve, follow bool) error {
 	if s.placing() {
-		return s.viaPlace("chtimes", path, extra, lookupOr(follow), need(vfsops.OpChtimes, vfsops.OnDir), func(a *placedAt) error {
+		return s.viaPlace("chtimes", path, extra, lookupOr(follow), objectNeed(vfsops.OpChtimes), func(a *placedAt) error {
 			return a.ps.Chtimes(a.name, atime, mtime, extra, follow)
 		})
 	}
@@ -136,7 +136,7 @@ func (s *Served) Truncate(path string, size int64, extra Resolve) error {
 		return pathError("truncate", path, unix.EINVAL)
 	}
 	if s.placing() {
-		return s.viaPlace("truncate", path, extra, followFinal, need(vfsops.OpTruncate, vfsops.OnDir), func(a *placedAt) error {
+		return s.viaPlace("truncate", path, extra, followFinal, objectNeed(vfsops.OpTruncate), func(a *placedAt) error {
 			return a.ps.Truncate(a.name, size, extra)
 		})
 	}

@@ -49,6 +49,12 @@ func need(op vfsops.Op, on vfsops.Operand) rights.Rights {
 	return needs[op][on]
 }
 
+// objectNeed is what op needs of the object its path names (a placed
+// operation bounds it by that object's own rights when it is a root).
+func objectNeed(op vfsops.Op) rights.Rights {
+	return vfsops.Request{Op: op}.On(vfsops.OnObject)
+}
+
 // openRequest is an open with flags, as vfsops decides it. The object's
 // type is not known before the open: O_DIRECTORY stands for a directory.
 func openRequest(flags int) vfsops.Request {
