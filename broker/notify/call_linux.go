@@ -150,11 +150,10 @@ type location struct {
 // beneath the grant's own descriptor. So a directory fd obtained any other
 // way, or a cwd outside every grant, confers nothing; see doc.go.
 //
-// Paths are cleaned lexically ("a/../b" is "b") before matching, as
-// filepath.Clean does. That differs from the kernel only when a symlink
-// precedes a "..", and it cannot widen access: whatever the string says,
-// the object is reached by RESOLVE_BENEATH resolution from the matched
-// grant, with that grant's rights.
+// A ".." is resolved as the kernel resolves it, never lexically
+// (resolveDotDot): "a/../b" with a -> x/y is x/b. Whatever the string
+// says, the object is then reached by RESOLVE_BENEATH resolution from the
+// matched grant, with that grant's rights.
 func (c *call) locate(dirfd int32, p string) (location, unix.Errno) {
 	if p == "" {
 		return location{}, unix.ENOENT
@@ -167,7 +166,10 @@ func (c *call) locate(dirfd int32, p string) (location, unix.Errno) {
 		}
 		abs = base + "/" + p
 	}
-	abs = path.Clean(abs)
+	abs, errno := c.resolveDotDot(abs)
+	if errno != 0 {
+		return location{}, errno
+	}
 	if !c.deferValid && !c.valid() {
 		return location{}, errGone
 	}
@@ -177,6 +179,77 @@ func (c *call) locate(dirfd int32, p string) (location, unix.Errno) {
 		rest += "/"
 	}
 	return location{abs: abs, g: g, rest: rest}, 0
+}
+
+// resolveDotDot returns abs with "." and empty components dropped and
+// each ".." taken from the directory the kernel would be in: the parent of
+// the real path of everything before it, which differs from the lexical
+// one when a symlink leads there ("a/../b" with a -> x/y is x/b). The
+// directory before a ".." is opened (O_PATH) to learn its real path, as
+// the caller, only when it lies in or above a grant, whose names the
+// program may look up anyway; a ".." after a directory outside every
+// grant is refused, since the lookup through it is not granted. A final
+// "." or ".." is kept (after the real path of what precedes it): entry
+// operations on it fail in the kernel with its own errno (EBUSY,
+// ENOTEMPTY, EINVAL), which lexical cleaning would turn into an operation
+// on the directory above.
+func (c *call) resolveDotDot(abs string) (string, unix.Errno) {
+	if !strings.Contains(abs, "/.") {
+		return path.Clean(abs), 0 // no "." or "..": cleaning drops only "//"
+	}
+	parts := strings.Split(strings.TrimRight(abs, "/"), "/")
+	cur := "/"
+	for i, part := range parts {
+		last := i == len(parts)-1
+		switch {
+		case part == "" || part == "." && !last:
+			continue
+		case part == "." || part == ".." && last:
+			real, errno := c.realDir(cur)
+			if errno != 0 {
+				return "", errno
+			}
+			return strings.TrimSuffix(real, "/") + "/" + part, 0 // not Join: that would clean it away
+		case part == "..":
+			real, errno := c.realDir(cur)
+			if errno != 0 {
+				return "", errno
+			}
+			cur = path.Dir(real)
+		default:
+			cur = path.Join(cur, part)
+		}
+	}
+	return cur, 0
+}
+
+// realDir is the real path of the directory at the clean absolute path p.
+func (c *call) realDir(p string) (string, unix.Errno) {
+	if p == "/" {
+		return p, 0
+	}
+	if g, _ := c.s.grants.match(p); g == nil && !c.s.grants.above(p) {
+		c.refuse("lookup", p+"/..", rights.Lookup, "outside every grant")
+		return "", unix.EACCES
+	}
+	var real string
+	err := c.asCaller(func() error {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		real, err = fdPath(fd)
+		return err
+	})
+	var errno unix.Errno
+	switch {
+	case err == nil:
+		return real, 0
+	case errors.As(err, &errno):
+		return "", errno
+	}
+	return "", unix.ENOENT
 }
 
 // errGone is returned by locate and taskFd when the task died: a sentinel

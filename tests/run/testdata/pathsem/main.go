@@ -37,6 +37,26 @@ func plain(err error) (string, error) { return "", err }
 func calls() []call {
 	var cs []call
 	add := func(name string, fn func() (string, error)) { cs = append(cs, call{name, fn}) }
+	// ".." is taken from where the kernel is, not lexically: a -> b/c, so
+	// a/.. is b. A final "." or ".." stays the kernel's to refuse.
+	for _, p := range []string{"a/../target", "a/..", "dir/..", "dir/."} {
+		add("lstat "+p, func() (string, error) {
+			var st unix.Stat_t
+			if err := unix.Lstat(p, &st); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("type=%o size=%d", st.Mode&unix.S_IFMT, st.Size), nil
+		})
+	}
+	add("mkdir a/../newc", func() (string, error) { return plain(unix.Mkdir("a/../newc", 0o755)) })
+	for _, p := range []string{"dir/..", "dir/.", "a/../newc"} {
+		add("rmdir "+p, func() (string, error) { return plain(unix.Rmdir(p)) })
+	}
+	for _, p := range []string{"dir/..", "dir/."} {
+		add("unlink "+p, func() (string, error) { return plain(unix.Unlink(p)) })
+	}
+	add("rename full/.. x", func() (string, error) { return plain(unix.Rename("full/..", "x")) })
+	add("rename a/../target moved-target", func() (string, error) { return plain(unix.Rename("a/../target", "moved-target")) })
 	for _, p := range [][2]string{
 		{"file", "target/"}, {"file/", "new"}, {"dir/", "newdir/"}, {"link/", "moved"}, {"link", "moved/"},
 		{"flink/", "moved"}, {"dir", "full/"},
