@@ -35,8 +35,13 @@ func TestEveryOpHasNameAndRequirements(t *testing.T) {
 				t.Errorf("%v: operand %v listed twice", op, req.Operand)
 			}
 			operands[req.Operand] = true
-			// Every operation that resolves a path needs Lookup there.
-			if req.Operand != OnHandle && !req.Rights.Has(rights.Lookup) {
+			if req.Operand == OnObject && !op.Needs(OnDir).Has(rights.Lookup) {
+				t.Errorf("%v: names an object by path but needs no lookup in its directory", op)
+			}
+			// Every operation that resolves a path needs Lookup in the
+			// directories it resolves in (the object it reaches is
+			// looked up, not looked up in).
+			if req.Operand != OnHandle && req.Operand != OnObject && !req.Rights.Has(rights.Lookup) {
 				t.Errorf("%v: %v resolves a path but does not need lookup", op, req)
 			}
 		}
