@@ -24,7 +24,7 @@ func (d *Dir) stat(opName, name string, follow bool) (fs.FileInfo, error) {
 		}
 		return newFileInfo(path.Base(name), &st), nil
 	}
-	if err := d.check(opName, vfsops.Request{Op: vfsops.OpStat}, vfsops.OnDir, name, follow); err != nil {
+	if err := d.check(opName, vfsops.Request{Op: vfsops.OpStat}, vfsops.OnDir, name); err != nil {
 		return nil, err
 	}
 	if err := d.use(opName, name); err != nil {
@@ -43,7 +43,7 @@ func (d *Dir) Chmod(name string, mode fs.FileMode) error {
 	if d.placedLocal() {
 		return d.served().Chmod(name, syscallMode(mode), 0)
 	}
-	if err := d.check("chmod", vfsops.Request{Op: vfsops.OpChmod}, vfsops.OnDir, name, true); err != nil {
+	if err := d.check("chmod", vfsops.Request{Op: vfsops.OpChmod}, vfsops.OnDir, name); err != nil {
 		return err
 	}
 	if err := d.use("chmod", name); err != nil {
@@ -69,7 +69,7 @@ func (d *Dir) chown(opName, name string, uid, gid int, follow bool) error {
 	if d.placedLocal() {
 		return d.served().Chown(name, uid, gid, 0, follow)
 	}
-	if err := d.check(opName, vfsops.Request{Op: vfsops.OpChown}, vfsops.OnDir, name, follow); err != nil {
+	if err := d.check(opName, vfsops.Request{Op: vfsops.OpChown}, vfsops.OnDir, name); err != nil {
 		return err
 	}
 	if err := d.use(opName, name); err != nil {
@@ -88,7 +88,7 @@ func (d *Dir) Chtimes(name string, atime, mtime time.Time) error {
 	if d.placedLocal() {
 		return d.served().Chtimes(name, timespec(atime), timespec(mtime), 0, true)
 	}
-	if err := d.check("chtimes", vfsops.Request{Op: vfsops.OpChtimes}, vfsops.OnDir, name, true); err != nil {
+	if err := d.check("chtimes", vfsops.Request{Op: vfsops.OpChtimes}, vfsops.OnDir, name); err != nil {
 		return err
 	}
 	if err := d.use("chtimes", name); err != nil {
@@ -106,7 +106,7 @@ func (d *Dir) Truncate(name string, size int64) error {
 	if d.placedLocal() {
 		return d.served().Truncate(name, size, 0)
 	}
-	if err := d.check("truncate", vfsops.Request{Op: vfsops.OpTruncate}, vfsops.OnDir, name, true); err != nil {
+	if err := d.check("truncate", vfsops.Request{Op: vfsops.OpTruncate}, vfsops.OnDir, name); err != nil {
 		return err
 	}
 	if size < 0 {

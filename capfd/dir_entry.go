@@ -16,7 +16,7 @@ func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
 	if d.placedLocal() {
 		return d.served().Mkdir(name, syscallMode(perm), 0)
 	}
-	if err := d.check("mkdir", vfsops.Request{Op: vfsops.OpMkdir}, vfsops.OnDir, name, false); err != nil {
+	if err := d.check("mkdir", vfsops.Request{Op: vfsops.OpMkdir}, vfsops.OnDir, name); err != nil {
 		return err
 	}
 	if err := d.use("mkdir", name); err != nil {
@@ -120,10 +120,10 @@ func (d *Dir) Remove(name string) error {
 		s := d.served()
 		return removeWith(name, func() error { return asOp("remove", s.Unlink(name, 0)) }, func() error { return asOp("remove", s.Rmdir(name, 0)) })
 	}
-	if err := d.check("remove", vfsops.Request{Op: vfsops.OpUnlink}, vfsops.OnDir, name, false); err != nil {
+	if err := d.check("remove", vfsops.Request{Op: vfsops.OpUnlink}, vfsops.OnDir, name); err != nil {
 		return err
 	}
-	if err := d.check("remove", vfsops.Request{Op: vfsops.OpRmdir}, vfsops.OnDir, name, false); err != nil {
+	if err := d.check("remove", vfsops.Request{Op: vfsops.OpRmdir}, vfsops.OnDir, name); err != nil {
 		return err
 	}
 	if err := d.use("remove", name); err != nil {
@@ -237,7 +237,7 @@ func (d *Dir) Rename(oldName string, newDir *Dir, newName string) error {
 		newDir = d
 	}
 	var flags uint
-	if w, sure, _ := lexicalWhere(newName, false); sure && !rightsAt(newDir.rights, w, vfsops.OnTargetDir).Has(rights.Unlink) {
+	if w, sure := lexicalWhere(newName); sure && !rightsAt(newDir.rights, w, vfsops.OnTargetDir).Has(rights.Unlink) {
 		// Where the target directory's place is unsure, a placed rename
 		// (local, or the broker's) decides on the directory it reaches
 		// (Served.Rename).
@@ -278,10 +278,10 @@ func (d *Dir) Link(oldName string, newDir *Dir, newName string) error {
 // directory, keeps both open while it runs, and makes the call.
 func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir, newName string,
 	call func(how vfsops.Resolve) error) error {
-	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnSourceDir, oldName, false); err != nil {
+	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnSourceDir, oldName); err != nil {
 		return err
 	}
-	if err := newDir.check(opName, vfsops.Request{Op: op}, vfsops.OnTargetDir, newName, false); err != nil {
+	if err := newDir.check(opName, vfsops.Request{Op: op}, vfsops.OnTargetDir, newName); err != nil {
 		return err
 	}
 	if d.t != newDir.t {
@@ -313,7 +313,7 @@ func (d *Dir) Symlink(target, name string) error {
 	if d.placedLocal() {
 		return d.served().Symlink(target, name, 0)
 	}
-	if err := d.check("symlink", vfsops.Request{Op: vfsops.OpSymlink}, vfsops.OnDir, name, false); err != nil {
+	if err := d.check("symlink", vfsops.Request{Op: vfsops.OpSymlink}, vfsops.OnDir, name); err != nil {
 		return err
 	}
 	if err := d.use("symlink", name); err != nil {
@@ -331,7 +331,7 @@ func (d *Dir) Readlink(name string) (string, error) {
 	if d.placedLocal() {
 		return d.served().Readlink(name, 0)
 	}
-	if err := d.check("readlink", vfsops.Request{Op: vfsops.OpReadlink}, vfsops.OnDir, name, false); err != nil {
+	if err := d.check("readlink", vfsops.Request{Op: vfsops.OpReadlink}, vfsops.OnDir, name); err != nil {
 		return "", err
 	}
 	if err := d.use("readlink", name); err != nil {

@@ -50,7 +50,7 @@ func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
 		s.file.name = name
 		return s.file, nil
 	}
-	if err := d.check("open", openRequest(flag), vfsops.OnDir, name, flag&unix.O_NOFOLLOW == 0); err != nil {
+	if err := d.check("open", openRequest(flag), vfsops.OnDir, name); err != nil {
 		return nil, err
 	}
 	if err := d.use("open", name); err != nil {

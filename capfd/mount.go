@@ -20,14 +20,14 @@ func (f *File) BindMount(target *Dir, name string) error {
 // existing directory). d needs mount in its Base rights; target needs
 // lookup and mount.
 func (d *Dir) BindMount(target *Dir, name string) error {
-	if err := d.check("bindmount", vfsops.Request{Op: vfsops.OpBindMount}, vfsops.OnHandle, ".", false); err != nil {
+	if err := d.check("bindmount", vfsops.Request{Op: vfsops.OpBindMount}, vfsops.OnHandle, "."); err != nil {
 		return err
 	}
 	return bindMount(d.t, d.h, &d.life, d.name, target, name)
 }
 
 func bindMount(t transport, h handleID, life *lifetime, srcName string, target *Dir, name string) error {
-	if err := target.check("bindmount", vfsops.Request{Op: vfsops.OpBindMount}, vfsops.OnTargetDir, name, false); err != nil {
+	if err := target.check("bindmount", vfsops.Request{Op: vfsops.OpBindMount}, vfsops.OnTargetDir, name); err != nil {
 		return err
 	}
 	if t != target.t {

@@ -163,7 +163,7 @@ func (s *Served) Open(path string, flags int, mode uint32, extra Resolve, r righ
 		return s.placedOpen(path, flags, mode, extra, r)
 	}
 	fileNeed, _ := openNeeds(flags)
-	if err := d.check("open", openRequest(flags), vfsops.OnDir, path, flags&unix.O_NOFOLLOW == 0); err != nil {
+	if err := d.check("open", openRequest(flags), vfsops.OnDir, path); err != nil {
 		return nil, err
 	}
 	ceiling := d.objectCeiling(path, flags)

@@ -31,7 +31,7 @@ func (s *Served) BindMount(to *Served, targetPath string, extra Resolve) error {
 		defer a.close()
 		return placedPath(s.BindMount(a.ps, a.name, extra), targetPath)
 	}
-	if err := target.check(opName, vfsops.Request{Op: vfsops.OpBindMount}, vfsops.OnTargetDir, targetPath, false); err != nil {
+	if err := target.check(opName, vfsops.Request{Op: vfsops.OpBindMount}, vfsops.OnTargetDir, targetPath); err != nil {
 		return err
 	}
 	t, h, done, err := s.acquire(opName)

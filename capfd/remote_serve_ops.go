@@ -8,12 +8,12 @@ import (
 // The entry operations: each checks s's Base for what the vfsops table
 // says the operation needs on the directory, then runs the local transport.
 
-func (s *Served) entry(opName string, op vfsops.Op, path string, follow bool, fn func(d *Dir) error) error {
+func (s *Served) entry(opName string, op vfsops.Op, path string, fn func(d *Dir) error) error {
 	d, err := s.asDir(opName, path)
 	if err != nil {
 		return err
 	}
-	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnDir, path, follow); err != nil {
+	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnDir, path); err != nil {
 		return err
 	}
 	if err := d.use(opName, path); err != nil {
@@ -30,28 +30,28 @@ func (s *Served) Mkdir(path string, mode uint32, extra Resolve) error {
 	if s.placing() {
 		return s.viaPlace("mkdir", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Mkdir(a.name, mode, extra) })
 	}
-	return s.entry("mkdir", vfsops.OpMkdir, path, false, func(d *Dir) error { return d.t.Mkdir(d.h, path, mode, how(d, extra)) })
+	return s.entry("mkdir", vfsops.OpMkdir, path, func(d *Dir) error { return d.t.Mkdir(d.h, path, mode, how(d, extra)) })
 }
 
 func (s *Served) Unlink(path string, extra Resolve) error {
 	if s.placing() {
 		return s.viaPlace("unlink", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Unlink(a.name, extra) })
 	}
-	return s.entry("unlink", vfsops.OpUnlink, path, false, func(d *Dir) error { return d.t.Unlink(d.h, path, how(d, extra)) })
+	return s.entry("unlink", vfsops.OpUnlink, path, func(d *Dir) error { return d.t.Unlink(d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Rmdir(path string, extra Resolve) error {
 	if s.placing() {
 		return s.viaPlace("rmdir", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Rmdir(a.name, extra) })
 	}
-	return s.entry("rmdir", vfsops.OpRmdir, path, false, func(d *Dir) error { return d.t.Rmdir(d.h, path, how(d, extra)) })
+	return s.entry("rmdir", vfsops.OpRmdir, path, func(d *Dir) error { return d.t.Rmdir(d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Symlink(target, path string, extra Resolve) error {
 	if s.placing() {
 		return s.viaPlace("symlink", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.Symlink(target, a.name, extra) })
 	}
-	return s.entry("symlink", vfsops.OpSymlink, path, false, func(d *Dir) error { return d.t.Symlink(target, d.h, path, how(d, extra)) })
+	return s.entry("symlink", vfsops.OpSymlink, path, func(d *Dir) error { return d.t.Symlink(target, d.h, path, how(d, extra)) })
 }
 
 func (s *Served) Readlink(path string, extra Resolve) (string, error) {
@@ -63,7 +63,7 @@ func (s *Served) Readlink(path string, extra Resolve) (string, error) {
 		})
 		return target, err
 	}
-	err := s.entry("readlink", vfsops.OpReadlink, path, false, func(d *Dir) (err error) {
+	err := s.entry("readlink", vfsops.OpReadlink, path, func(d *Dir) (err error) {
 		target, err = d.t.Readlink(d.h, path, how(d, extra))
 		return err
 	})
@@ -97,7 +97,7 @@ func (s *Served) Stat(path string, extra Resolve, follow bool) (unix.Stat_t, err
 		})
 		return st, err
 	}
-	err := s.entry("stat", vfsops.OpStat, path, follow, func(d *Dir) (err error) {
+	err := s.entry("stat", vfsops.OpStat, path, func(d *Dir) (err error) {
 		st, err = d.t.Stat(d.h, path, how(d, extra), follow)
 		return err
 	})
@@ -108,7 +108,7 @@ func (s *Served) Chmod(path string, mode uint32, extra Resolve) error {
 	if s.placing() {
 		return s.viaPlace("chmod", path, extra, followFinal, objectNeed(vfsops.OpChmod), func(a *placedAt) error { return a.ps.Chmod(a.name, mode, extra) })
 	}
-	return s.entry("chmod", vfsops.OpChmod, path, true, func(d *Dir) error { return d.t.Chmod(d.h, path, mode, how(d, extra)) })
+	return s.entry("chmod", vfsops.OpChmod, path, func(d *Dir) error { return d.t.Chmod(d.h, path, mode, how(d, extra)) })
 }
 
 func (s *Served) Chown(path string, uid, gid int, extra Resolve, follow bool) error {
@@ -117,7 +117,7 @@ func (s *Served) Chown(path string, uid, gid int, extra Resolve, follow bool) er
 			return a.ps.Chown(a.name, uid, gid, extra, follow)
 		})
 	}
-	return s.entry("chown", vfsops.OpChown, path, follow, func(d *Dir) error { return d.t.Chown(d.h, path, uid, gid, how(d, extra), follow) })
+	return s.entry("chown", vfsops.OpChown, path, func(d *Dir) error { return d.t.Chown(d.h, path, uid, gid, how(d, extra), follow) })
 }
 
 func (s *Served) Chtimes(path string, atime, mtime unix.Timespec, extra Resolve, follow bool) error {
@@ -126,7 +126,7 @@ func (s *Served) Chtimes(path string, atime, mtime unix.Timespec, extra Resolve,
 			return a.ps.Chtimes(a.name, atime, mtime, extra, follow)
 		})
 	}
-	return s.entry("chtimes", vfsops.OpChtimes, path, follow, func(d *Dir) error {
+	return s.entry("chtimes", vfsops.OpChtimes, path, func(d *Dir) error {
 		return d.t.Chtimes(d.h, path, atime, mtime, how(d, extra), follow)
 	})
 }
@@ -140,7 +140,7 @@ func (s *Served) Truncate(path string, size int64, extra Resolve) error {
 			return a.ps.Truncate(a.name, size, extra)
 		})
 	}
-	return s.entry("truncate", vfsops.OpTruncate, path, true, func(d *Dir) error { return d.t.Truncate(d.h, path, size, how(d, extra)) })
+	return s.entry("truncate", vfsops.OpTruncate, path, func(d *Dir) error { return d.t.Truncate(d.h, path, size, how(d, extra)) })
 }
 
 // Rename and Link check the source directory (s) and the target directory
@@ -187,10 +187,10 @@ func (s *Served) twoDir(opName string, op vfsops.Op, oldPath string, to *Served,
 	if err != nil {
 		return err
 	}
-	if err := from.check(opName, vfsops.Request{Op: op}, vfsops.OnSourceDir, oldPath, false); err != nil {
+	if err := from.check(opName, vfsops.Request{Op: op}, vfsops.OnSourceDir, oldPath); err != nil {
 		return err
 	}
-	if err := target.check(opName, vfsops.Request{Op: op}, vfsops.OnTargetDir, newPath, false); err != nil {
+	if err := target.check(opName, vfsops.Request{Op: op}, vfsops.OnTargetDir, newPath); err != nil {
 		return err
 	}
 	if err := from.use(opName, oldPath); err != nil {

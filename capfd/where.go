@@ -38,31 +38,26 @@ type where struct {
 }
 
 // lexicalWhere returns where path's objects are, as far as its name
-// says: dirSure when the directory holding the final entry is known (for
-// "." and a single plain component, the Dir's own), objSure when the
-// object is known too (not for an operation that follows a single name,
-// which may be a symlink to anywhere beneath, "." included).
-func lexicalWhere(path string, follow bool) (w where, dirSure, objSure bool) {
+// says: sure for "." and for a single plain component (an entry of the
+// Dir's own directory). A followed single name may be a symlink to
+// anywhere beneath, "." included: a local Dir whose halves differ places
+// it (placedLocal); a remote Dir's early check takes it for an entry
+// beneath, which it nearly always is, and the broker places it exactly.
+func lexicalWhere(path string) (w where, sure bool) {
 	p := strings.TrimRight(path, "/")
 	for strings.HasPrefix(p, "./") {
 		p = strings.TrimLeft(p[2:], "/")
 	}
 	switch {
 	case p == "" || p == ".":
-		return where{self: true}, true, true
+		return where{self: true}, true
 	case p == "..":
 		// Beneath refuses it; no rights decide anything.
-		return where{}, true, true
+		return where{}, true
 	case strings.Contains(p, "/"):
-		return where{}, false, false
-	case follow || strings.HasSuffix(path, "/"):
-		// A followed name may be a symlink to anywhere beneath, "."
-		// included; a local Dir places it (placedLocal). A remote
-		// Dir's early check takes it for an entry beneath, which it
-		// nearly always is; the broker places it exactly.
-		return where{}, true, true
+		return where{}, false
 	}
-	return where{}, true, true
+	return where{}, true
 }
 
 // rightsAt returns what p gives each operand of a request at w.
@@ -89,21 +84,18 @@ func rightsAt(p rights.Pair, w where, operand vfsops.Operand) rights.Rights {
 // OnDir, OnSourceDir or OnTargetDir), the path's object when role is
 // OnDir, and d itself for OnHandle. A local Dir whose halves differ places
 // every path first (placedLocal) and gets here only with single names.
-func (d *Dir) check(opName string, req vfsops.Request, role vfsops.Operand, path string, follow bool) error {
-	// A handle that refuses every symlink (a placed one among them)
-	// follows none.
-	w, dirSure, objSure := lexicalWhere(path, follow && d.how&NoSymlinks == 0)
+func (d *Dir) check(opName string, req vfsops.Request, role vfsops.Operand, path string) error {
+	w, sure := lexicalWhere(path)
 	if req.Op == vfsops.OpOpen && req.Flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
 		// O_TMPFILE makes its file in the directory path names: that
 		// directory is the one that gains it, and the file lies beneath.
 		w = where{beneath: !w.self}
-		dirSure, objSure = dirSure && objSure, dirSure && objSure
 	}
 	if alt, ok := typeUnknown(req); ok {
 		// A read-mode open needs read of a file and readdir of a
 		// directory, and which it is shows only once it is open
 		// (openTyped): refuse here only what neither allows.
-		if err := d.check(opName, alt, role, path, follow); err == nil {
+		if err := d.check(opName, alt, role, path); err == nil {
 			return nil
 		}
 	}
@@ -112,7 +104,7 @@ func (d *Dir) check(opName string, req vfsops.Request, role vfsops.Operand, path
 			continue
 		}
 		have := rightsAt(d.rights, w, n.Operand)
-		if sure := objSure || (n.Operand != vfsops.OnObject && dirSure); !sure {
+		if !sure {
 			// Where the name does not say, refuse here only what no
 			// place could allow; the placement (placedLocal, or the
 			// broker for a remote Dir) decides the rest.
@@ -174,7 +166,7 @@ func (d *Dir) objectCeiling(path string, flags int) rights.Rights {
 	if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
 		return d.rights.Inherit // the new file lies beneath the directory named
 	}
-	w, _, _ := lexicalWhere(path, false)
+	w, _ := lexicalWhere(path)
 	return rightsAt(d.rights, w, vfsops.OnObject)
 }
 
