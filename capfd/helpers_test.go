@@ -1,16 +1,13 @@
 package capfd
 
 import (
-	"crypto/sha256"
 	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
+
+	"github.com/capfd/capfd/internal/treestate"
 
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
@@ -58,55 +55,15 @@ func openTestDir(t testing.TB, path string, r rights.Pair, how ...Resolve) *Dir 
 	return d
 }
 
-// snapshot describes everything observable about the tree under root:
-// names, types, modes, owners, sizes, mtimes, contents, link targets and
-// xattrs. Two equal snapshots mean an operation changed nothing.
+// snapshot is treestate.Full, failing t on error: two equal snapshots
+// mean an operation changed nothing.
 func snapshot(t testing.TB, root string) string {
 	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fmt.Fprintf(&b, "%s mode=%o uid=%d gid=%d size=%d nlink=%d mtime=%d.%d",
-			rel, st.Mode, st.Uid, st.Gid, st.Size, st.Nlink, st.Mtim.Sec, st.Mtim.Nsec)
-		// Access times are left out: taking the snapshot reads every file
-		// and so moves them (relatime).
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " sha=%x", sha256.Sum256(data))
-		case unix.S_IFLNK:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " -> %s", target)
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-			buf := make([]byte, 4096)
-			n, err := unix.Llistxattr(p, buf)
-			if err == nil {
-				names := strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00")
-				slices.Sort(names)
-				fmt.Fprintf(&b, " xattrs=%q", names)
-			}
-		}
-		b.WriteByte('\n')
-		return nil
-	})
+	s, err := treestate.Full(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.String()
+	return s
 }
 
 // fdCount returns how many descriptors this process has open.

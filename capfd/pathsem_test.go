@@ -8,9 +8,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/capfd/capfd/internal/treestate"
 
 	"github.com/capfd/capfd/broker"
 	"github.com/capfd/capfd/capfd"
@@ -134,33 +135,14 @@ func semTree(t testing.TB, root string) {
 	}
 }
 
-// treeState lists every name under root with its type, a symlink's target
-// and a file's contents.
+// treeState is treestate.Names, failing t on error.
 func treeState(t testing.TB, root string) string {
 	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		line := rel + " " + e.Type().String()
-		switch {
-		case e.Type()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case e.Type().IsRegular():
-			data, _ := os.ReadFile(p)
-			line += " " + string(data)
-		}
-		lines = append(lines, line)
-		return nil
-	})
+	s, err := treestate.Names(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+	return s
 }
 
 // plainRemove is os.Remove's (and Dir.Remove's) pair of system calls.

@@ -6,9 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
+
+	"github.com/capfd/capfd/internal/treestate"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,33 +50,14 @@ func semTree(t testing.TB, root string) {
 	mustSymlink(t, "b/c", filepath.Join(root, "a"))
 }
 
-// treeState lists every name under root with its type, a symlink's target
-// and a file's contents: what an entry operation can change.
+// treeState is treestate.Names, failing t on error.
 func treeState(t testing.TB, root string) string {
 	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		line := rel + " " + e.Type().String()
-		switch {
-		case e.Type()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case e.Type().IsRegular():
-			data, _ := os.ReadFile(p)
-			line += " " + string(data)
-		}
-		lines = append(lines, line)
-		return nil
-	})
+	s, err := treestate.Names(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+	return s
 }
 
 // semCase is one call, made through vfsops (ours) and plainly (plain). A

@@ -2,10 +2,10 @@ package differential
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/capfd/capfd/internal/treestate"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,59 +49,8 @@ func makeFixture(root string) error {
 	return nil
 }
 
-// snapshot is everything a case could change under root: names, types,
-// modes, owners, sizes, mtimes, contents, link targets, inode link counts
-// and xattrs. Access and change times are left out: reading and chown to
-// oneself move them without changing anything a grant protects.
-func snapshot(root string) (string, error) {
-	var b strings.Builder
-	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fmt.Fprintf(&b, "%s mode=%o uid=%d gid=%d size=%d nlink=%d mtime=%d.%d", rel, st.Mode, st.Uid, st.Gid, st.Size, st.Nlink, st.Mtim.Sec, st.Mtim.Nsec)
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " data=%q", data)
-		case unix.S_IFLNK:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " -> %s", target)
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-			fmt.Fprintf(&b, " xattrs=%v", xattrs(p))
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	return b.String(), err
-}
-
-func xattrs(p string) []string {
-	buf := make([]byte, 4096)
-	n, err := unix.Listxattr(p, buf)
-	if err != nil {
-		return []string{"error: " + err.Error()}
-	}
-	var out []string
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if name != "" {
-			out = append(out, name)
-		}
-	}
-	return out
-}
+// snapshot is everything a case could change under root (treestate.Full).
+func snapshot(root string) (string, error) { return treestate.Full(root) }
 
 // effect checks that an allowed case did what it says, under the fixture
 // root.

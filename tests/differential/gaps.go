@@ -81,5 +81,4 @@ func loadGaps(file string) ([]Gap, error) {
 // being changed to follow the model. They are reported (t.Log) rather
 // than failed, so the suite stays green meanwhile, and each row must still
 // differ (a fixed bug fails the suite until its row is removed).
-var pendingFix = []Gap{
-}
+var pendingFix = []Gap{}

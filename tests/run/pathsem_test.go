@@ -1,12 +1,12 @@
 package run
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/capfd/capfd/internal/treestate"
 )
 
 // TestPathSemantics: under `capfd run` a trailing slash means what it means
@@ -62,31 +62,12 @@ func TestPathSemantics(t *testing.T) {
 	}
 }
 
-// pathTreeState lists every name under root with its type, a symlink's
-// target and a file's contents.
-func pathTreeState(t *testing.T, root string) string {
+// pathTreeState is treestate.Names, failing t on error.
+func pathTreeState(t testing.TB, root string) string {
 	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		line := rel + " " + e.Type().String()
-		switch {
-		case e.Type()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case e.Type().IsRegular():
-			data, _ := os.ReadFile(p)
-			line += " " + string(data)
-		}
-		lines = append(lines, line)
-		return nil
-	})
+	s, err := treestate.Names(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+	return s
 }
