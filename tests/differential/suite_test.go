@@ -61,16 +61,19 @@ func checkBackend(t *testing.T, b Backend, all []*Case, gaps []Gap) {
 	// Without user xattrs the xattr cases cannot show anything: the
 	// kernel refuses them before any layer is asked.
 	noXattrs := userXattrs(base)
+	// notRun are the cases this machine cannot run but another can; the
+	// inexpressible ones never run on the layer, so the gap rows are
+	// judged without them.
 	var cases, notRun []*Case
 	skipped := map[string]int{}
 	for _, c := range all {
 		why := b.Inexpressible(c)
 		if why == "" && noXattrs != nil && needsXattrs(c) {
 			why = noXattrs.Error()
+			notRun = append(notRun, c)
 		}
 		if why != "" {
 			skipped[why]++
-			notRun = append(notRun, c)
 			continue
 		}
 		cases = append(cases, c)
@@ -134,8 +137,9 @@ func checkBackend(t *testing.T, b Backend, all []*Case, gaps []Gap) {
 // checkDiffs fails every difference no gap declares, reports the pending
 // fixes, and fails every gap or pending row of layer that matched no
 // difference no other row matches too (a stale or redundant row). A row
-// that matches a case not run here (notRun) may declare only that case's
-// difference, so an unused one is reported, not failed.
+// that matches a case this machine could not run (notRun: no user xattrs
+// here) may declare only that case's difference, so an unused one is
+// reported, not failed.
 func checkDiffs(t *testing.T, layer string, diffs []difference, gaps []Gap, notRun []*Case) {
 	unchecked := func(g Gap) bool {
 		for _, c := range notRun {
@@ -188,7 +192,7 @@ func checkDiffs(t *testing.T, layer string, diffs []difference, gaps []Gap, notR
 		switch {
 		case g.Layer != layer || usedGap[i] > 0:
 		case unchecked(g) && !shared[i]:
-			t.Logf("%s: gap %q (%s) matches no difference among the cases run here; it names some not run", layer, g.Pattern, g.Direction)
+			t.Logf("%s: gap %q (%s) matches no difference among the cases run here; it names some this machine cannot run", layer, g.Pattern, g.Direction)
 		case shared[i]:
 			t.Errorf("%s: gap %q (%s) declares only differences other rows declare too: remove it from %s", layer, g.Pattern, g.Direction, gapDoc)
 		default:
@@ -201,7 +205,7 @@ func checkDiffs(t *testing.T, layer string, diffs []difference, gaps []Gap, notR
 		}
 		switch {
 		case usedPending[i] == 0 && !sharedPending[i] && unchecked(g):
-			t.Logf("%s: pending fix %q (%s) matches no difference among the cases run here; it names some not run", layer, g.Pattern, g.Direction)
+			t.Logf("%s: pending fix %q (%s) matches no difference among the cases run here; it names some this machine cannot run", layer, g.Pattern, g.Direction)
 		case usedPending[i] == 0 && !sharedPending[i]:
 			t.Errorf("%s: pending fix %q (%s) matches no difference: fixed; remove it from pendingFix", layer, g.Pattern, g.Direction)
 		default:
