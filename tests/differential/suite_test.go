@@ -59,7 +59,7 @@ func checkBackend(t *testing.T, b Backend, all []*Case, gaps []Gap) {
 		t.Fatal(err)
 	}
 	// Without user xattrs the xattr cases cannot show anything: the
-	// kernel refuses them before any layer is asked.
+	// filesystem refuses them (EOPNOTSUPP, ENODATA) whatever the layer says.
 	noXattrs := userXattrs(base)
 	// notRun are the cases this machine cannot run but another can; the
 	// inexpressible ones never run on the layer, so the gap rows are
