@@ -1,6 +1,8 @@
 // Package differential runs one matrix of filesystem operations through
 // every enforcement point capfd has (the library's local Dir, the broker's
-// served handles, `capfd run`, Landlock+seccomp alone, the BPF LSM) and
+// served handles, `capfd run`, Landlock+seccomp alone, and the BPF LSM,
+// which the host refuses and TestDifferentialBPFInVM runs in the VM
+// guests) and
 // checks each answer, and the filesystem effect, against the rights model
 // (vfsops.Request.Needs with rights.Pair.Dir and Object). Where a layer
 // cannot say what the model says, the difference is declared once, in the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/capfd/capfd/internal/treestate"
 
@@ -24,7 +25,9 @@ const (
 	fixedTime    = 1000000000 // utimens and futimes set both times to this
 )
 
-func makeFixture(root string) error {
+// makeFixture builds the fixture under root; withXattrs false leaves out
+// the xattr, on a filesystem without user xattrs (see userXattrs).
+func makeFixture(root string, withXattrs bool) error {
 	for _, dir := range []string{"", "sub/", "n/"} {
 		if err := os.MkdirAll(filepath.Join(root, dir, "e"), 0o755); err != nil {
 			return err
@@ -33,6 +36,9 @@ func makeFixture(root string) error {
 			p := filepath.Join(root, dir, name)
 			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 				return err
+			}
+			if !withXattrs {
+				continue
 			}
 			if err := unix.Setxattr(p, fixtureXattr, []byte("v"), 0); err != nil {
 				return fmt.Errorf("setxattr %s: %w", p, err)
@@ -48,6 +54,27 @@ func makeFixture(root string) error {
 	}
 	return nil
 }
+
+// userXattrs reports whether the filesystem of dir takes user xattrs:
+// tmpfs only does from Linux 6.6, and the VM guests' /tmp is tmpfs (so
+// bookworm-6.1 has none).
+func userXattrs(dir string) error {
+	probe := filepath.Join(dir, "xattr-probe")
+	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(probe)
+	if err := unix.Setxattr(probe, "user.capfd-probe", []byte("x"), 0); err != nil {
+		var fs unix.Statfs_t
+		unix.Statfs(dir, &fs)
+		return fmt.Errorf("no user xattrs on the fixtures' filesystem (magic %#x): %w", fs.Type, err)
+	}
+	return nil
+}
+
+// needsXattrs says whether c needs the fixture's xattr or user xattrs at
+// all: the xattr cases.
+func needsXattrs(c *Case) bool { return strings.HasPrefix(c.Op, "fd-xattr-") }
 
 // snapshot is everything a case could change under root (treestate.Full).
 func snapshot(root string) (string, error) { return treestate.Full(root) }

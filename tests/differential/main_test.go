@@ -7,16 +7,33 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/capfd/capfd/internal/vmtest"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(envRole) == roleLL {
+	switch os.Getenv(envRole) {
+	case roleLL:
 		// A confining child: its argv after "--" is op.c's.
 		flag.Parse()
 		bins.op = os.Getenv(envOp)
 		err := landlockChild(flag.Args())
 		fmt.Fprintln(os.Stderr, "landlock child:", err)
 		os.Exit(3)
+	case roleBPF:
+		// A child the parent marks for the BPF LSM, then op.c.
+		bins.op = os.Getenv(envOp)
+		err := bpfChild()
+		fmt.Fprintln(os.Stderr, "bpf-lsm child:", err)
+		os.Exit(3)
+	}
+	if vmtest.InVM() {
+		// The guest has neither Go nor a C compiler: the host built op.c
+		// and passed it in (TestDifferentialBPFInVM), and the layers that
+		// need cmd/capfd do not run here.
+		bins.op = os.Getenv(envOp)
+		bins.err = fmt.Errorf("no Go toolchain in the VM guest to build cmd/capfd")
+		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "capfd-differential-")
 	if err != nil {
