@@ -37,7 +37,7 @@ int main(void) {
 	unsigned int a, b, c;
 	while (scanf("%15s %u %u %u", op, &a, &b, &c) == 4) {
 		if (!strcmp(op, "open")) {
-			printf("%llu\n", open_need(a, b, (int)c));
+			printf("%llu %llu\n", open_need(a, b, (int)c), open_dir_need(b));
 		} else {
 			__u64 o, n;
 			rename_need(a, (int)b, &o, &n);
@@ -82,7 +82,8 @@ func TestDecideMatchesRequest(t *testing.T) {
 		acc   int
 		fmode uint
 	}{{unix.O_RDONLY, 1}, {unix.O_WRONLY, 2}, {unix.O_RDWR, 3}, {unix.O_ACCMODE, 0}}
-	extras := []int{unix.O_APPEND, unix.O_TRUNC, unix.O_DIRECTORY}
+	// O_TMPFILE's own bit (it includes O_DIRECTORY's).
+	extras := []int{unix.O_APPEND, unix.O_TRUNC, unix.O_DIRECTORY, unix.O_TMPFILE &^ unix.O_DIRECTORY}
 	for _, m := range modes {
 		for mask := 0; mask < 1<<len(extras); mask++ {
 			flags := m.acc
@@ -91,7 +92,11 @@ func TestDecideMatchesRequest(t *testing.T) {
 					flags |= e
 				}
 			}
-			opens = append(opens, openCase{flags, m.fmode, false}, openCase{flags, m.fmode, true})
+			opens = append(opens, openCase{flags, m.fmode, false})
+			if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) == 0 {
+				// O_TMPFILE's object is always a new regular file.
+				opens = append(opens, openCase{flags, m.fmode, true})
+			}
 		}
 	}
 	type renameCase struct {
@@ -137,11 +142,20 @@ func TestDecideMatchesRequest(t *testing.T) {
 		return sc.Text()
 	}
 	for _, o := range opens {
-		var got uint64
-		fmt.Sscan(next(), &got)
+		var got, gotDir uint64
+		fmt.Sscan(next(), &got, &gotDir)
 		want := vfsops.Request{Op: vfsops.OpOpen, Flags: o.flags, IsDir: o.isDir}.On(vfsops.OnObject)
 		if rights.Rights(got) != want {
 			t.Errorf("open flags %#o (directory %v): BPF needs %v, vfsops %v", o.flags, o.isDir, rights.Rights(got), want)
+		}
+		// O_CREAT's create is inode_create's; an O_TMPFILE open reaches no
+		// create hook, so file_open asks it of the directory itself.
+		var wantDir rights.Rights
+		if o.flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+			wantDir = vfsops.Request{Op: vfsops.OpOpen, Flags: o.flags}.On(vfsops.OnDir).Without(rights.Lookup)
+		}
+		if rights.Rights(gotDir) != wantDir {
+			t.Errorf("open flags %#o: BPF needs %v of the directory, vfsops %v", o.flags, rights.Rights(gotDir), wantDir)
 		}
 	}
 	for _, r := range renames {

@@ -314,6 +314,12 @@ int BPF_PROG(file_open, struct file *file)
 	 * /proc/self/exe end up: the magic link has been followed, file is the
 	 * target, and the access asked for is checked against the target's
 	 * grant, not against the fd the path went through. */
+	if (open_dir_need(flags)) {
+		int err = require_all(HOOK_FILE_OPEN, m, BPF_CORE_READ(d, d_parent), open_dir_need(flags));
+
+		if (err)
+			return err;
+	}
 	need = open_need(mode, flags, (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFDIR);
 	have = rights_of(m->sandbox, d);
 	if ((have & need) == need)

@@ -48,6 +48,7 @@ enum right {
 #define DECIDE_FMODE_WRITE 0x2
 #define DECIDE_O_TRUNC 01000
 #define DECIDE_O_APPEND 02000
+#define DECIDE_O_TMPFILE 020000000 /* __O_TMPFILE: O_TMPFILE less O_DIRECTORY */
 #define DECIDE_RENAME_NOREPLACE (1 << 0)
 #define DECIDE_RENAME_EXCHANGE (1 << 1)
 
@@ -71,6 +72,16 @@ static __always_inline __u64 open_need(unsigned int fmode, unsigned int flags, i
 	if (flags & DECIDE_O_TRUNC)
 		need |= RIGHT_TRUNCATE;
 	return need;
+}
+
+/* open_dir_need is what an open with flags needs of the directory its file
+ * is in, beyond what a create hook asks: an O_TMPFILE open makes its
+ * unnamed file in the directory named, and reaches no create hook
+ * (vfs_tmpfile calls neither inode_create nor path_mknod), so file_open asks
+ * create there itself. O_CREAT's create is inode_create's. */
+static __always_inline __u64 open_dir_need(unsigned int flags)
+{
+	return (flags & DECIDE_O_TMPFILE) ? RIGHT_CREATE : 0;
 }
 
 /* rename_need is vfsops.Request.Needs for OpRename, less lookup (the
