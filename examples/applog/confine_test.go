@@ -174,7 +174,7 @@ func attackChild(mode string) int {
 		}
 		defer remote.Close()
 		open = func(i int) (*Logger, error) {
-			return OpenBrokeredLogger(remote, dir, filepath.Join(strconv.Itoa(i), "app.log"))
+			return OpenBrokeredLogger(remote, filepath.Join(dir, strconv.Itoa(i)), "app.log")
 		}
 	}
 	for i, a := range rawAttacks {
@@ -218,10 +218,15 @@ func runAttacks(t *testing.T, mode string) (outcomes, logs []string) {
 	if mode == modeBrokered {
 		// The test binary needs exec (Landlock) and the log directory the
 		// rights applog documents for -broker; nothing else is granted.
-		argv = []string{exampletest.BuildCapfd(t), "run", "-q",
-			"--grant", filepath.Dir(exe) + "=rx",
-			"--grant", dir + "=lookup,create,stat:append,stat",
-			"--", exe}
+		// Each attack's directory is a grant of its own, as a log
+		// directory is: the log file is an entry of it (rights follow
+		// the object, so a subdirectory of a grant would hold only the
+		// inherit rights, append and stat, and could not get the file).
+		argv = []string{exampletest.BuildCapfd(t), "run", "-q", "--grant", filepath.Dir(exe) + "=rx"}
+		for i := range rawAttacks {
+			argv = append(argv, "--grant", filepath.Join(dir, strconv.Itoa(i))+"=lookup,create,stat:append,stat")
+		}
+		argv = append(argv, "--", exe)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = exampletest.ChildEnv(envAttack+"="+mode, envDir+"="+dir)

@@ -15,17 +15,19 @@ import (
 	"github.com/capfd/capfd/rights"
 )
 
-// destRights are all the extractor may do to its destination. Base: make
-// entries (files, directories, symlinks, hard links), look them up and
-// stat them, and remove a file it was writing when that file broke a limit.
-// Inherit: write, and nothing else, on the files it creates. There is no
-// read, no truncate, no rename, no chmod: an archive cannot make the
-// extractor do those to anything, inside or out.
-var destRights = rights.Pair{
-	Base: rights.Lookup | rights.Stat | rights.Create | rights.Mkdir | rights.Symlink |
-		rights.LinkFrom | rights.LinkTo | rights.Unlink,
-	Inherit: rights.Write,
-}
+// destRights are all the extractor may do to its destination. Rights
+// follow the object: the destination's own directory holds Base and every
+// directory and file beneath it Inherit. So both halves may make entries
+// (files, directories, symlinks, hard links), look them up and stat them,
+// and remove a file it was writing when that file broke a limit; Inherit
+// adds write, which of all the rights means something only on the files
+// it creates. There is no read, no truncate, no rename, no chmod: an
+// archive cannot make the extractor do those to anything, inside or out.
+var destRights = func() rights.Pair {
+	entries := rights.Lookup | rights.Stat | rights.Create | rights.Mkdir | rights.Symlink |
+		rights.LinkFrom | rights.LinkTo | rights.Unlink
+	return rights.Pair{Base: entries, Inherit: entries | rights.Write}
+}()
 
 // openDest opens the destination capability. NoSymlinks makes every path
 // the extractor resolves refuse symlinks on the way, including ones the
