@@ -63,3 +63,19 @@ func TestErrorsCarryContext(t *testing.T) {
 		}
 	}
 }
+
+// The walker's internal follow signal cannot be mistaken for a result: it
+// matches no sentinel or errno, and printing it panics.
+func TestFollowSignalIsNoError(t *testing.T) {
+	for _, target := range []error{ErrEscape, ErrBadName, unix.EAGAIN, unix.ELOOP, unix.EXDEV} {
+		if errors.Is(errFollow, target) {
+			t.Errorf("errFollow matches %v", target)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("printing errFollow did not panic")
+		}
+	}()
+	_ = errFollow.Error()
+}

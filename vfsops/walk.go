@@ -402,8 +402,19 @@ func (w *walker) checkBeneath(dirfd int, id fileID) error {
 // name kept changing between symlink and not-symlink under it.
 var errRacing = fmt.Errorf("fallback walker: an entry kept being swapped during resolution after %d attempts: %w", maxEAGAINRetries, unix.EAGAIN)
 
-// errFollow tells walkBeneath that openLast queued a symlink to follow.
-var errFollow = escape("internal: follow", unix.EAGAIN)
+// errFollow tells walkBeneath that openLast queued a symlink to follow. It
+// is an internal signal, never a result: it matches no sentinel and no
+// errno (errors.Is with ErrEscape, EAGAIN or anything else is false), and
+// printing it panics, so a missed check shows as a crash in tests rather
+// than as a plausible error (a symlink step reported as an escape). This
+// is os.Root's errSymlink discipline.
+var errFollow error = followSignal{}
+
+type followSignal struct{}
+
+func (followSignal) Error() string {
+	panic("vfsops: internal follow signal escaped the walker")
+}
 
 // openLast opens the final component name of the current directory with
 // the caller's flags. O_NOFOLLOW is always added, so the kernel resolves
