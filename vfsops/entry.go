@@ -70,11 +70,11 @@ func Rename(olddirfd int, oldpath string, newdirfd int, newpath string, how Reso
 // RenameFlags is Rename with renameat2 flags (unix.RENAME_NOREPLACE,
 // unix.RENAME_EXCHANGE, unix.RENAME_WHITEOUT).
 func RenameFlags(olddirfd int, oldpath string, newdirfd int, newpath string, flags uint, how Resolve) error {
-	err := atParents(olddirfd, oldpath, newdirfd, newpath, how, func(op, on, np, nn string, opfd, npfd int) error {
+	err := atParents(olddirfd, oldpath, newdirfd, newpath, how, func(oldParent int, oldName string, newParent int, newName string) error {
 		if flags == 0 {
-			return unix.Renameat(opfd, on, npfd, nn)
+			return unix.Renameat(oldParent, oldName, newParent, newName)
 		}
-		return unix.Renameat2(opfd, on, npfd, nn, flags)
+		return unix.Renameat2(oldParent, oldName, newParent, newName, flags)
 	})
 	return linkError("rename", oldpath, newpath, err)
 }
@@ -89,8 +89,8 @@ func Link(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolv
 	if resolvesFinal(oldpath) {
 		return linkError("link", oldpath, newpath, linkDirectory(olddirfd, oldpath, newdirfd, newpath, how))
 	}
-	err := atParents(olddirfd, oldpath, newdirfd, newpath, how, func(op, on, np, nn string, opfd, npfd int) error {
-		return unix.Linkat(opfd, on, npfd, nn, 0)
+	err := atParents(olddirfd, oldpath, newdirfd, newpath, how, func(oldParent int, oldName string, newParent int, newName string) error {
+		return unix.Linkat(oldParent, oldName, newParent, newName, 0)
 	})
 	return linkError("link", oldpath, newpath, err)
 }
@@ -124,20 +124,22 @@ func linkDirectory(olddirfd int, oldpath string, newdirfd int, newpath string, h
 	})
 }
 
-// atParents opens both parents, then runs fn on the two final names.
+// atParents is atParent for the two paths of a rename or link: it opens
+// both parents beneath their directories, then runs fn on each parent and
+// its final name, as the kernel gets them.
 func atParents(olddirfd int, oldpath string, newdirfd int, newpath string, how Resolve,
-	fn func(op, on, np, nn string, opfd, npfd int) error) error {
-	opfd, on, err := openFinal(olddirfd, oldpath, how)
+	fn func(oldParent int, oldName string, newParent int, newName string) error) error {
+	oldParent, oldName, err := openFinal(olddirfd, oldpath, how)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(opfd)
-	npfd, nn, err := openFinal(newdirfd, newpath, how)
+	defer unix.Close(oldParent)
+	newParent, newName, err := openFinal(newdirfd, newpath, how)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(npfd)
-	return ignoringEINTR(func() error { return fn(oldpath, on, newpath, nn, opfd, npfd) })
+	defer unix.Close(newParent)
+	return ignoringEINTR(func() error { return fn(oldParent, oldName, newParent, newName) })
 }
 
 // Symlink creates path beneath dirfd as a symlink to target. The target is
