@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/capfd/capfd/vfsops"
+
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -60,14 +62,25 @@ type Config struct {
 	// dropped. It holds no client slot meanwhile. Zero means 10 seconds.
 	HandshakeTimeout time.Duration
 	// OnConnect, if set, runs for every client before it is served, with
-	// the grants the client is about to receive; an error refuses the
-	// client. The kernel layer (package broker/enforce) uses it to mark the
-	// client's process through id.PidFD and to record the granted inodes.
+	// the grants the client is about to receive, as opened: each with the
+	// identity of the directory the broker serves for it. An error refuses
+	// the client. The kernel layer (package broker/enforce) uses it to mark
+	// the client's process through id.PidFD and to grant those inodes: the
+	// objects the client's handles are, not what the grants' paths name by
+	// the time a second lookup of them is made.
 	// The release it returns (nil for none) runs once the connection is
 	// over, whether or not the client was then served; id.PidFD is no
 	// longer valid by then. Over ServeConn, id is the caller's own process
 	// (see ServeConn).
-	OnConnect func(id Identity, grants []Grant) (release func(), err error)
+	OnConnect func(id Identity, grants []GrantedObject) (release func(), err error)
+}
+
+// GrantedObject is a grant as the broker opened it for a client.
+type GrantedObject struct {
+	Grant
+	// ID is the (device, inode) of the directory the broker serves for
+	// the grant, read from the descriptor it serves.
+	ID vfsops.FileID
 }
 
 // NoIdleTimeout as Config.IdleTimeout keeps idle clients connected.

@@ -84,22 +84,8 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		// sees its connection end finds the slot free again.
 		defer release()
 	}
-	if s.cfg.OnConnect != nil {
-		release, err := s.cfg.OnConnect(id, grants)
-		if err != nil {
-			err = fmt.Errorf("broker: kernel layer refused this client: %w", err)
-			c.refused("connect hook failed", err)
-			c.refuseHello(&hello, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: err.Error()})
-			return err
-		}
-		if release != nil {
-			// Runs when serve returns, after the drain: whatever the
-			// hook set up for this client lives as long as the
-			// connection.
-			defer release()
-		}
-	}
-	if err := c.openRoots(grants); err != nil {
+	dirs, err := c.openRoots(grants)
+	if err != nil {
 		c.refused(err.Error(), err)
 		var ge *GrantError
 		if errors.As(err, &ge) {
@@ -107,6 +93,31 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		} else {
 			c.refuseHello(&hello, &replyError{code: wire.CodeLimit, errno: unix.EMFILE, msg: err.Error()})
 		}
+		return err
+	}
+	if s.cfg.OnConnect != nil {
+		objects, err := grantedObjects(grants, dirs)
+		if err == nil {
+			var release func()
+			release, err = s.cfg.OnConnect(id, objects)
+			if release != nil {
+				// Runs when serve returns, after the drain: whatever
+				// the hook set up for this client lives as long as
+				// the connection.
+				defer release()
+			}
+		}
+		if err != nil {
+			closeDirs(dirs)
+			err = fmt.Errorf("broker: kernel layer refused this client: %w", err)
+			c.refused("connect hook failed", err)
+			c.refuseHello(&hello, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: err.Error()})
+			return err
+		}
+	}
+	if err := c.serveRoots(grants, dirs); err != nil {
+		c.refused(err.Error(), err)
+		c.refuseHello(&hello, &replyError{code: wire.CodeLimit, errno: unix.EMFILE, msg: err.Error()})
 		return err
 	}
 	if err := c.hello(&hello); err != nil {
@@ -191,35 +202,59 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 // where grants nest or a grant's base and inherit rights differ, every
 // operation gets the rights of the object it reaches (docs/broker.md,
 // "Rights follow the object").
-func (c *clientConn) openRoots(grants []Grant) error {
+// openRoots opens the client's grants, in order; on error none stays
+// open.
+func (c *clientConn) openRoots(grants []Grant) ([]*capfd.Dir, error) {
 	dirs := make([]*capfd.Dir, 0, len(grants))
-	closeFrom := func(i int) {
-		for _, d := range dirs[i:] {
-			d.Close()
-		}
-	}
 	for _, g := range grants {
 		d, err := capfd.OpenDir(g.Path, g.Rights)
 		if err != nil {
-			closeFrom(0)
-			return grantError(c.rule, g, err)
+			closeDirs(dirs)
+			return nil, grantError(c.rule, g, err)
 		}
 		dirs = append(dirs, d)
 	}
+	return dirs, nil
+}
+
+// grantedObjects pairs each grant with the identity of the directory
+// opened for it.
+func grantedObjects(grants []Grant, dirs []*capfd.Dir) ([]GrantedObject, error) {
+	out := make([]GrantedObject, len(grants))
+	for i, g := range grants {
+		id, err := dirs[i].Identity()
+		if err != nil {
+			return nil, fmt.Errorf("broker: grant %q: %w", g.Name, err)
+		}
+		out[i] = GrantedObject{Grant: g, ID: id}
+	}
+	return out, nil
+}
+
+// serveRoots makes the opened grants the client's root handles; on error
+// the ones not yet in the handle table are closed (the table closes the
+// rest with the connection).
+func (c *clientConn) serveRoots(grants []Grant, dirs []*capfd.Dir) error {
 	places, err := capfd.NewPlaces(dirs)
 	if err != nil {
-		closeFrom(0)
+		closeDirs(dirs)
 		return err
 	}
 	for i, g := range grants {
 		h, ok := c.table.add(capfd.ServeGrant(dirs[i], g.Name, places))
 		if !ok {
-			closeFrom(i)
+			closeDirs(dirs[i:])
 			return fmt.Errorf("broker: %d grants exceed the handle limit %d", len(grants), c.srv.cfg.Limits.MaxHandles)
 		}
 		c.roots = append(c.roots, wire.Root{Name: g.Name, Handle: h, Rights: g.Rights})
 	}
 	return nil
+}
+
+func closeDirs(dirs []*capfd.Dir) {
+	for _, d := range dirs {
+		d.Close()
+	}
 }
 
 // mayBlock reports whether req can wait on something outside the broker

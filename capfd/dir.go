@@ -114,3 +114,22 @@ func (d *Dir) done() {
 		d.t.Close(d.h)
 	}
 }
+
+// Identity returns the (device, inode) of the directory a local Dir holds,
+// from its own descriptor: what the kernel layers key grants on, taken
+// from the very object the Dir serves rather than from a second lookup of
+// its name. A remote Dir has no local object: ErrNotLocal.
+func (d *Dir) Identity() (vfsops.FileID, error) {
+	if d.t != local {
+		return vfsops.FileID{}, pathError("identity", d.name, ErrNotLocal)
+	}
+	if err := d.use("identity", d.name); err != nil {
+		return vfsops.FileID{}, err
+	}
+	defer d.done()
+	id, err := vfsops.IDOf(fd(d.h))
+	if err != nil {
+		return vfsops.FileID{}, pathError("identity", d.name, err)
+	}
+	return id, nil
+}

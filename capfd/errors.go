@@ -20,6 +20,10 @@ var ErrNotCapable = errors.New("not capable")
 // errors.Is matches either name, whichever layer made the refusal.
 var ErrEscape = vfsops.ErrEscape
 
+// ErrNotLocal reports that an operation needs the object itself, which a
+// handle served by a broker does not hold in this process.
+var ErrNotLocal = errors.New("not a local handle")
+
 // Error is a refusal for lack of rights.
 type Error struct {
 	Op     string        // the operation: "open", "mkdir", "read", ...

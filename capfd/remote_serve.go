@@ -302,7 +302,7 @@ func (s *Served) WithFd(fn func(fd int) error) error {
 	if err != nil {
 		return pathError("fd", s.Name(), err)
 	}
-	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	fl, err := vfsops.StatusFlags(fd)
 	if err != nil {
 		return pathError("fd", s.Name(), err)
 	}
@@ -354,7 +354,7 @@ func (s *Served) WithExecFd(fn func(fd int) error) error {
 	if err != nil {
 		return pathError("exec", s.Name(), err)
 	}
-	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	fl, err := vfsops.StatusFlags(fd)
 	if err != nil {
 		return pathError("exec", s.Name(), err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/capfd/capfd/broker"
 	"github.com/capfd/capfd/rights"
-	"golang.org/x/sys/unix"
 )
 
 // sandbox is one confined client process (and what it forks), shared by
@@ -43,7 +42,7 @@ type grantedInode struct {
 // Without BPF LSM it does nothing. With it, a client that cannot be marked
 // is refused: serving it would leave it unconfined while the broker claims
 // otherwise.
-func (k *Kernel) OnConnect(id broker.Identity, grants []broker.Grant) (release func(), err error) {
+func (k *Kernel) OnConnect(id broker.Identity, grants []broker.GrantedObject) (release func(), err error) {
 	if k.lsm == nil {
 		return nil, nil
 	}
@@ -55,12 +54,7 @@ func (k *Kernel) OnConnect(id broker.Identity, grants []broker.Grant) (release f
 		// broker would confine the broker.
 		return nil, errors.New("enforce: the client is the broker's own process: it cannot be marked")
 	}
-	// Resolve every grant before marking, so a grant that does not exist
-	// refuses the client before anything changes in the kernel.
-	inodes, err := resolve(grants)
-	if err != nil {
-		return nil, err
-	}
+	inodes := granted(grants)
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -84,24 +78,21 @@ func (k *Kernel) OnConnect(id broker.Identity, grants []broker.Grant) (release f
 	return sync.OnceFunc(func() { k.release(sb) }), nil
 }
 
-// resolve stats every grant's path, following symlinks as the broker's
-// OpenDir does. The broker opens the path again afterwards; whoever could
-// swap the directory in between could also change the policy's path.
-func resolve(grants []broker.Grant) ([]grantedInode, error) {
+// granted is the inodes to grant: those of the directories the broker
+// opened and serves (broker.GrantedObject.ID), never a second lookup of
+// the grants' paths, which could name another file by then. A broker
+// grant is always a directory.
+func granted(grants []broker.GrantedObject) []grantedInode {
 	out := make([]grantedInode, 0, len(grants))
 	for _, g := range grants {
-		var st unix.Stat_t
-		if err := unix.Stat(g.Path, &st); err != nil {
-			return nil, fmt.Errorf("enforce: grant %q: stat %s: %w", g.Name, g.Path, err)
-		}
 		out = append(out, grantedInode{
 			name:  g.Name,
-			key:   inode{dev: st.Dev, ino: st.Ino},
-			isDir: st.Mode&unix.S_IFMT == unix.S_IFDIR,
+			key:   inode{dev: g.ID.Dev, ino: g.ID.Ino},
+			isDir: true,
 			r:     g.Rights,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // sandboxFor returns the live sandbox id's process belongs to, or marks it

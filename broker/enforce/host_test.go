@@ -15,6 +15,7 @@ import (
 	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 )
@@ -221,7 +222,7 @@ func TestOnConnectSandboxes(t *testing.T) {
 	first, second := startChild(t, "wait"), startChild(t, "wait")
 	pid1, pid2 := first.cmd.Process.Pid, second.cmd.Process.Pid
 
-	release1, err := k.OnConnect(identityOf(t, first), []broker.Grant{{Name: "a", Path: a, Rights: ro}})
+	release1, err := k.OnConnect(identityOf(t, first), objects(t, broker.Grant{Name: "a", Path: a, Rights: ro}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestOnConnectSandboxes(t *testing.T) {
 
 	// A second connection of the same process joins its sandbox; the
 	// grants of both add up.
-	release2, err := k.OnConnect(identityOf(t, first), []broker.Grant{{Name: "a", Path: a, Rights: rw}, {Name: "b", Path: b, Rights: ro}})
+	release2, err := k.OnConnect(identityOf(t, first), objects(t, broker.Grant{Name: "a", Path: a, Rights: rw}, broker.Grant{Name: "b", Path: b, Rights: ro}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestOnConnectSandboxes(t *testing.T) {
 	}
 
 	// Another process gets a sandbox of its own.
-	release3, err := k.OnConnect(identityOf(t, second), []broker.Grant{{Name: "b", Path: b, Rights: ro}})
+	release3, err := k.OnConnect(identityOf(t, second), objects(t, broker.Grant{Name: "b", Path: b, Rights: ro}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestOnConnectSandboxes(t *testing.T) {
 	}
 
 	// Reconnecting marks it afresh, with the new connection's grants.
-	release4, err := k.OnConnect(identityOf(t, first), []broker.Grant{{Name: "b", Path: b, Rights: ro}})
+	release4, err := k.OnConnect(identityOf(t, first), objects(t, broker.Grant{Name: "b", Path: b, Rights: ro}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func TestOnConnectRefuses(t *testing.T) {
 	k, fe := fakeKernel(t, &audit)
 	dir := t.TempDir()
 	c := startChild(t, "wait")
-	grants := []broker.Grant{{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}
+	grants := objects(t, broker.Grant{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)})
 
 	self, err := unix.PidfdOpen(os.Getpid(), 0)
 	if err != nil {
@@ -315,12 +316,11 @@ func TestOnConnectRefuses(t *testing.T) {
 	cases := []struct {
 		name   string
 		id     broker.Identity
-		grants []broker.Grant
+		grants []broker.GrantedObject
 		want   string
 	}{
 		{"no pidfd", broker.Identity{PID: int32(c.cmd.Process.Pid), PidFD: -1}, grants, "no pidfd"},
 		{"the broker itself", broker.Identity{PID: int32(os.Getpid()), PidFD: self}, grants, "broker's own process"},
-		{"missing grant path", identityOf(t, c), []broker.Grant{{Name: "x", Path: filepath.Join(dir, "missing"), Rights: rights.Uniform(rights.ReadOnly)}}, "no such file"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -364,7 +364,7 @@ func TestDenialsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := startChild(t, "wait")
-	release, err := k.OnConnect(identityOf(t, c), []broker.Grant{{Name: "d", Path: t.TempDir(), Rights: rights.Uniform(rights.ReadOnly)}})
+	release, err := k.OnConnect(identityOf(t, c), objects(t, broker.Grant{Name: "d", Path: t.TempDir(), Rights: rights.Uniform(rights.ReadOnly)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,4 +483,24 @@ func TestBrokerWithKernelLayer(t *testing.T) {
 	if got := gather(t, srv.Registry(), "capfd_kernel_backend_active"); len(got) != 3 || got[BackendBPFLSM] != 0 {
 		t.Errorf("backend gauge on the broker's registry: %v", got)
 	}
+}
+
+// objects opens each grant's directory as a broker would and returns it
+// with the identity of what was opened.
+func objects(t *testing.T, grants ...broker.Grant) []broker.GrantedObject {
+	t.Helper()
+	out := make([]broker.GrantedObject, len(grants))
+	for i, g := range grants {
+		fd, err := unix.Open(g.Path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := vfsops.IDOf(fd)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = broker.GrantedObject{Grant: g, ID: id}
+	}
+	return out
 }

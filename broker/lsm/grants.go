@@ -56,7 +56,10 @@ func (e *Enforcer) Grant(sandbox uint32, dev, ino uint64, r rights.Pair, isDir b
 	return nil
 }
 
-// GrantPath grants the object path names (following symlinks) to sandbox.
+// GrantPath grants the object path names (following symlinks) to sandbox:
+// a convenience for tests and tools. The broker grants the inode of the
+// descriptor it serves (broker.GrantedObject), never a second lookup of a
+// name, which could reach another file by then.
 func (e *Enforcer) GrantPath(sandbox uint32, path string, r rights.Pair) error {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
