@@ -1,0 +1,72 @@
+package broker
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+)
+
+// TestOnConnectGetsTheServedObjects: the connect hook learns the identity
+// of the directories the client is served, read from the broker's own
+// descriptors. Swapping the grant's path while the hook runs (the window a
+// second lookup of the path would have) changes neither what the hook was
+// told nor what the client gets: both are the directory opened first.
+func TestOnConnectGetsTheServedObjects(t *testing.T) {
+	top := t.TempDir()
+	path := filepath.Join(top, "granted")
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(path, "mark"), []byte("original"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	original := idOfPath(t, path)
+	var told []GrantedObject
+	var swapped vfsops.FileID
+	srv := newServer(t, Config{OnConnect: func(_ Identity, objects []GrantedObject) (func(), error) {
+		told = objects
+		// The attacker's move: the path now names another directory.
+		if err := os.Rename(path, filepath.Join(top, "moved")); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(path, 0o755); err != nil {
+			return nil, err
+		}
+		swapped = idOfPath(t, path)
+		return nil, nil
+	}})
+	r := served(t, srv, []Grant{{Name: "g", Path: path, Rights: rights.Uniform(rights.ReadOnly)}})
+	if len(told) != 1 || told[0].Name != "g" || told[0].ID != original {
+		t.Fatalf("hook told %+v, want grant g at %v", told, original)
+	}
+	if swapped == original {
+		t.Fatal("the swap did not take place")
+	}
+	d, err := r.Dir("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	data, err := d.ReadFile("mark")
+	if err != nil || string(data) != "original" {
+		t.Fatalf("the client's root reads %q, %v; want the directory the hook was told of", data, err)
+	}
+}
+
+func idOfPath(t *testing.T, p string) vfsops.FileID {
+	t.Helper()
+	var id vfsops.FileID
+	d, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	id, err = vfsops.IDOf(int(d.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
