@@ -76,9 +76,9 @@ func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) outcome {
 	return h.serve(c, s, req, vfsops.Resolve(req.Resolve))
 }
 
-// maxData is the most bytes a reply's data may carry: the message limit
-// less the header and the length field.
-func (c *clientConn) maxData() int { return c.srv.cfg.Limits.MaxMessage - wire.HeaderSize - 16 }
+// maxData is the most bytes a reply's data may carry within the
+// configured message limit.
+func (c *clientConn) maxData() int { return wire.MaxData(c.srv.cfg.Limits.MaxMessage) }
 
 // noInherit refuses inherit rights for an op that makes a file handle,
 // which has no entries to pass them to.
