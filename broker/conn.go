@@ -258,23 +258,11 @@ func closeDirs(dirs []*capfd.Dir) {
 }
 
 // mayBlock reports whether req can wait on something outside the broker
-// for an unbounded time, possibly on another request of the same client: a
-// lock held elsewhere, a FIFO's other end, a pipe's data. Only those are
-// watched for the handoff (see handoffAfter); the others finish in a
-// bounded time on a local file system.
+// for an unbounded time, possibly on another request of the same client;
+// each op's entry in the handler table says (opHandler.mayBlock).
 func (c *clientConn) mayBlock(req *wire.Request) bool {
-	switch req.Op {
-	case wire.OpOpen, wire.OpReopen:
-		return req.SysFlags&unix.O_NONBLOCK == 0 && req.SysFlags&unix.O_PATH == 0
-	case wire.OpRead, wire.OpWrite, wire.OpPread, wire.OpPwrite:
-		s, ok := c.table.get(req.Handle)
-		return !ok || !s.Regular()
-	case wire.OpSync, wire.OpFtruncate, wire.OpTruncate:
-		return true
-	case wire.OpLock:
-		return req.SysFlags&unix.LOCK_NB == 0
-	}
-	return false
+	h := handlerFor(req.Op)
+	return h.mayBlock != nil && h.mayBlock(c, req)
 }
 
 // read is the connection's reader. Exactly one goroutine reads at a time;

@@ -57,160 +57,81 @@ func (c *clientConn) dispatch(req *wire.Request) outcome {
 	return out
 }
 
-func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) (out outcome) {
+func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) outcome {
 	if vfsops.Resolve(req.Resolve)&^knownResolve != 0 {
-		out.err = errBadRequest(fmt.Sprintf("unknown resolve flags %#x", req.Resolve))
-		return out
+		return outcome{err: errBadRequest(fmt.Sprintf("unknown resolve flags %#x", req.Resolve))}
 	}
-	how := vfsops.Resolve(req.Resolve)
-	maxData := c.srv.cfg.Limits.MaxMessage - wire.HeaderSize - 16
-	if err := privilegeCheck(req); err != nil {
-		out.err = err
-		return out
+	h := handlerFor(req.Op)
+	if h.privilege != nil {
+		if err := h.privilege(req); err != nil {
+			return outcome{err: err}
+		}
 	}
-
-	switch req.Op {
-	case wire.OpClose:
-		if s, ok := c.table.remove(req.Handle); ok {
-			out.err = s.Close()
-		}
-
-	case wire.OpOpen:
-		if req.Pair.Inherit != 0 {
-			out.err = errBadRequest("a file handle has no inherit rights")
-			return out
-		}
-		ns, err := s.Open(req.Path, int(req.SysFlags), req.Mode, how, req.Pair.Base)
-		return c.newHandle(req, ns, err)
-	case wire.OpOpenDir:
-		ns, err := s.OpenDir(req.Path, how, req.Pair)
-		return c.newHandle(req, ns, err)
-	case wire.OpReopen:
-		if req.Pair.Inherit != 0 {
-			out.err = errBadRequest("a file handle has no inherit rights")
-			return out
-		}
-		ns, err := s.Reopen(int(req.SysFlags), req.Pair.Base)
-		return c.newHandle(req, ns, err)
-	case wire.OpDup:
-		ns, err := s.Dup(req.Pair)
-		return c.newHandle(req, ns, err)
-	case wire.OpFd:
-		out.err = s.WithFd(func(fd int) error {
-			return c.sendReply(&wire.Reply{ID: req.ID, Op: req.Op, Handle: req.Handle}, fd)
-		})
-		out.sent = out.err == nil
-	case wire.OpExec:
-		out.err = s.WithExecFd(func(fd int) error {
-			return c.sendReply(&wire.Reply{ID: req.ID, Op: req.Op, Handle: req.Handle}, fd)
-		})
-		out.sent = out.err == nil
-
-	case wire.OpMkdir:
-		out.err = s.Mkdir(req.Path, req.Mode, how)
-	case wire.OpUnlink:
-		out.err = s.Unlink(req.Path, how)
-	case wire.OpRmdir:
-		out.err = s.Rmdir(req.Path, how)
-	case wire.OpSymlink:
-		out.err = s.Symlink(req.Path2, req.Path, how)
-	case wire.OpReadlink:
-		out.rep.Text, out.err = s.Readlink(req.Path, how)
-	case wire.OpStat:
-		var st unix.Stat_t
-		st, out.err = s.Stat(req.Path, how, req.Follow)
-		out.rep.Stat = capfd.StatToWire(&st)
-	case wire.OpChmod:
-		out.err = s.Chmod(req.Path, req.Mode, how)
-	case wire.OpChown:
-		out.err = s.Chown(req.Path, int(req.UID), int(req.GID), how, req.Follow)
-	case wire.OpChtimes:
-		out.err = s.Chtimes(req.Path, ts(req.Atime), ts(req.Mtime), how, req.Follow)
-	case wire.OpTruncate:
-		out.err = s.Truncate(req.Path, req.Offset, how)
-	case wire.OpRename, wire.OpLink:
-		to, ok := c.table.get(req.Handle2)
-		if !ok {
-			out.err = errBadHandle(fmt.Sprintf("no handle %d", req.Handle2))
-			return out
-		}
-		if req.Op == wire.OpRename {
-			out.err = s.Rename(req.Path, to, req.Path2, uint(req.SysFlags), how)
-		} else {
-			out.err = s.Link(req.Path, to, req.Path2, how)
-		}
-	case wire.OpBindMount:
-		// Served checks mount on the source and lookup|mount on the target
-		// before open_tree; the mount lands in the broker's own mount
-		// namespace (docs/broker.md).
-		to, ok := c.table.get(req.Handle2)
-		if !ok {
-			out.err = errBadHandle(fmt.Sprintf("no handle %d", req.Handle2))
-			return out
-		}
-		out.err = s.BindMount(to, req.Path, how)
-
-	case wire.OpFstat:
-		var st unix.Stat_t
-		st, out.err = s.Fstat()
-		out.rep.Stat = capfd.StatToWire(&st)
-	case wire.OpFtruncate:
-		out.err = s.Ftruncate(req.Offset)
-	case wire.OpFchmod:
-		out.err = s.Fchmod(req.Mode)
-	case wire.OpFchown:
-		out.err = s.Fchown(int(req.UID), int(req.GID))
-	case wire.OpFutimes:
-		out.err = s.Futimes(ts(req.Atime), ts(req.Mtime))
-	case wire.OpSync:
-		out.err = s.Fsync()
-	case wire.OpLock:
-		out.err = s.Flock(int(req.SysFlags))
-	case wire.OpSeek:
-		var pos int64
-		pos, out.err = s.Seek(req.Offset, int(req.SysFlags))
-		out.rep.Offset = pos
-	case wire.OpRead, wire.OpPread, wire.OpReaddir:
-		if int64(req.Count) > int64(maxData) {
-			out.err = errLimit(fmt.Sprintf("read of %d bytes exceeds the %d-byte message limit", req.Count, maxData))
-			return out
-		}
-		var p []byte
-		p, out.release = dataBuf(int(req.Count))
-		var n int
-		switch req.Op {
-		case wire.OpRead:
-			n, out.err = s.Read(p)
-		case wire.OpPread:
-			n, out.err = s.Pread(p, req.Offset)
-		default:
-			n, out.err = s.ReadDirents(p)
-		}
-		out.rep.Data = p[:n]
-	case wire.OpWrite:
-		var n int
-		n, out.err = s.Write(req.Data)
-		out.rep.Offset = int64(n)
-	case wire.OpPwrite:
-		var n int
-		n, out.err = s.Pwrite(req.Data, req.Offset)
-		out.rep.Offset = int64(n)
-	case wire.OpXattrGet:
-		out.rep.Data, out.err = s.Getxattr(req.Name)
-		if out.err == nil && len(out.rep.Data) > maxData {
-			out.err = &replyError{code: wire.CodeLimit, errno: unix.E2BIG, msg: fmt.Sprintf("attribute of %d bytes exceeds the message limit", len(out.rep.Data))}
-		}
-	case wire.OpXattrSet:
-		out.err = s.Setxattr(req.Name, req.Data, int(req.SysFlags))
-	case wire.OpXattrList:
-		out.rep.Names, out.err = s.Listxattr()
-	case wire.OpXattrRemove:
-		out.err = s.Removexattr(req.Name)
-	default:
-		out.err = &replyError{code: wire.CodeUnsupported, errno: unix.EOPNOTSUPP, msg: fmt.Sprintf("op %v is not served", req.Op)}
+	if h.serve == nil {
+		// Fail closed: an op without a handler (hello after the
+		// handshake, or one the decoder let through by mistake) is
+		// refused, never served by a default.
+		return outcome{err: &replyError{code: wire.CodeUnsupported, errno: unix.EOPNOTSUPP, msg: fmt.Sprintf("op %v is not served", req.Op)}}
 	}
+	return h.serve(c, s, req, vfsops.Resolve(req.Resolve))
+}
+
+// maxData is the most bytes a reply's data may carry within the
+// configured message limit.
+func (c *clientConn) maxData() int { return wire.MaxData(c.srv.cfg.Limits.MaxMessage) }
+
+// noInherit refuses inherit rights for an op that makes a file handle,
+// which has no entries to pass them to.
+func noInherit(req *wire.Request) error {
+	if req.Pair.Inherit != 0 {
+		return errBadRequest("a file handle has no inherit rights")
+	}
+	return nil
+}
+
+// second returns the handle a two-handle op (rename, link, bind-mount)
+// names in Handle2.
+func (c *clientConn) second(req *wire.Request) (*capfd.Served, error) {
+	to, ok := c.table.get(req.Handle2)
+	if !ok {
+		return nil, errBadHandle(fmt.Sprintf("no handle %d", req.Handle2))
+	}
+	return to, nil
+}
+
+// sendFD answers with the descriptor with(fn) passes (Fd, Exec); on
+// success the reply is already sent.
+func (c *clientConn) sendFD(req *wire.Request, with func(func(fd int) error) error) (out outcome) {
+	out.err = with(func(fd int) error {
+		return c.sendReply(&wire.Reply{ID: req.ID, Op: req.Op, Handle: req.Handle}, fd)
+	})
+	out.sent = out.err == nil
 	return out
 }
+
+// readInto serves a read-like op into a pooled buffer of the size asked
+// for, within the message limit.
+func (c *clientConn) readInto(req *wire.Request, read func(p []byte) (int, error)) (out outcome) {
+	if maxData := c.maxData(); int64(req.Count) > int64(maxData) {
+		out.err = errLimit(fmt.Sprintf("read of %d bytes exceeds the %d-byte message limit", req.Count, maxData))
+		return out
+	}
+	var p []byte
+	p, out.release = dataBuf(int(req.Count))
+	var n int
+	n, out.err = read(p)
+	out.rep.Data = p[:n]
+	return out
+}
+
+// done is the outcome of an op whose reply carries nothing.
+func done(err error) outcome { return outcome{err: err} }
+
+func statOutcome(st unix.Stat_t, err error) outcome {
+	return outcome{rep: wire.Reply{Stat: capfd.StatToWire(&st)}, err: err}
+}
+
+func wrote(n int, err error) outcome { return outcome{rep: wire.Reply{Offset: int64(n)}, err: err} }
 
 // privilegeCheck refuses what would turn the broker's credentials into the
 // client's: the broker usually runs as root, and the files it creates and
@@ -219,23 +140,31 @@ func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) (out outcome
 // trusted.* extended attribute (security.capability, an SELinux label)
 // grants privileges the same way. Rights say which operations a client may
 // ask for; they never extend to minting privilege, so these are refused
-// (not quietly stripped) whatever the rights.
-func privilegeCheck(req *wire.Request) error {
-	const privBits = unix.S_ISUID | unix.S_ISGID
-	switch req.Op {
-	case wire.OpOpen:
-		creates := req.SysFlags&unix.O_CREAT != 0 || req.SysFlags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0
-		if creates && req.Mode&privBits != 0 {
-			return errPrivilege("mode %#o: the broker does not create setuid or setgid files", req.Mode)
-		}
-	case wire.OpMkdir, wire.OpChmod, wire.OpFchmod:
-		if req.Mode&privBits != 0 {
-			return errPrivilege("mode %#o: the broker does not set setuid or setgid bits", req.Mode)
-		}
-	case wire.OpXattrSet, wire.OpXattrRemove:
-		if !strings.HasPrefix(req.Name, "user.") {
-			return errPrivilege("attribute %q: the broker changes only user.* attributes", req.Name)
-		}
+// (not quietly stripped) whatever the rights. The handler table names the
+// check for each op it applies to, and dispatch runs it before the op.
+const privBits = unix.S_ISUID | unix.S_ISGID
+
+// createsPrivileged refuses an open that creates a setuid or setgid file.
+func createsPrivileged(req *wire.Request) error {
+	creates := req.SysFlags&unix.O_CREAT != 0 || req.SysFlags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0
+	if creates && req.Mode&privBits != 0 {
+		return errPrivilege("mode %#o: the broker does not create setuid or setgid files", req.Mode)
+	}
+	return nil
+}
+
+// setsPrivileged refuses a mode with the setuid or setgid bit.
+func setsPrivileged(req *wire.Request) error {
+	if req.Mode&privBits != 0 {
+		return errPrivilege("mode %#o: the broker does not set setuid or setgid bits", req.Mode)
+	}
+	return nil
+}
+
+// privilegedXattr refuses every attribute outside user.*.
+func privilegedXattr(req *wire.Request) error {
+	if !strings.HasPrefix(req.Name, "user.") {
+		return errPrivilege("attribute %q: the broker changes only user.* attributes", req.Name)
 	}
 	return nil
 }

@@ -29,9 +29,10 @@ type metrics struct {
 	refused   prometheus.Counter
 	malformed prometheus.Counter
 
-	// perOp caches each op's series, so that serving a request costs no
-	// label hashing.
-	perOp map[wire.Op]*opSeries
+	// perOp caches each op's series, indexed by op as the op tables are,
+	// so that serving a request costs no label hashing; nil for an op this
+	// build does not define.
+	perOp [wire.OpEnd]*opSeries
 }
 
 type opSeries struct {
@@ -43,8 +44,11 @@ var allResults = []string{resultOK, resultDenied, resultError, resultLimit, resu
 
 // served counts one request of op with result and its latency.
 func (m *metrics) served(op wire.Op, result string, seconds float64) {
-	s, ok := m.perOp[op]
-	if !ok {
+	var s *opSeries
+	if op < wire.OpEnd {
+		s = m.perOp[op]
+	}
+	if s == nil {
 		m.ops.WithLabelValues(opLabel(op), result).Inc()
 		return
 	}
@@ -101,7 +105,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// Create every op's series up front: a dashboard sees zeros rather
 	// than gaps, and serving a request looks nothing up by label.
-	m.perOp = make(map[wire.Op]*opSeries)
 	for _, op := range wire.Ops() {
 		s := &opSeries{results: make(map[string]prometheus.Counter), latency: m.latency.WithLabelValues(op.String())}
 		for _, r := range allResults {

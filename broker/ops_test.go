@@ -1,13 +1,17 @@
 package broker
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
+	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // TestEveryOpAllowedAndDenied serves every operation twice through a raw
@@ -49,29 +53,59 @@ func TestEveryOpAllowedAndDenied(t *testing.T) {
 	}
 }
 
-// servedBy maps every operation of the vfsops table to the wire op that
-// serves it, so that an operation added to the table without a way to
-// reach it through the broker fails this test.
-var servedBy = map[vfsops.Op]wire.Op{
-	vfsops.OpOpen: wire.OpOpen, vfsops.OpReopen: wire.OpReopen, vfsops.OpRead: wire.OpRead,
-	vfsops.OpWrite: wire.OpWrite, vfsops.OpAppend: wire.OpWrite, vfsops.OpPread: wire.OpPread,
-	vfsops.OpPwrite: wire.OpPwrite, vfsops.OpSeek: wire.OpSeek, vfsops.OpStat: wire.OpStat,
-	vfsops.OpFstat: wire.OpFstat, vfsops.OpTruncate: wire.OpTruncate, vfsops.OpFtruncate: wire.OpFtruncate,
-	vfsops.OpReaddir: wire.OpReaddir, vfsops.OpMkdir: wire.OpMkdir, vfsops.OpUnlink: wire.OpUnlink,
-	vfsops.OpRmdir: wire.OpRmdir, vfsops.OpRename: wire.OpRename, vfsops.OpLink: wire.OpLink,
-	vfsops.OpSymlink: wire.OpSymlink, vfsops.OpReadlink: wire.OpReadlink, vfsops.OpChmod: wire.OpChmod,
-	vfsops.OpFchmod: wire.OpFchmod, vfsops.OpChown: wire.OpChown, vfsops.OpFchown: wire.OpFchown,
-	vfsops.OpChtimes: wire.OpChtimes, vfsops.OpFutimes: wire.OpFutimes, vfsops.OpXattrGet: wire.OpXattrGet,
-	vfsops.OpXattrList: wire.OpXattrList, vfsops.OpXattrSet: wire.OpXattrSet,
-	vfsops.OpXattrRemove: wire.OpXattrRemove, vfsops.OpSync: wire.OpSync, vfsops.OpLock: wire.OpLock,
-	vfsops.OpExec: wire.OpExec, vfsops.OpBindMount: wire.OpBindMount,
+// TestHandlersMatchOpTable checks the handler table against the
+// protocol's op table, which TestOpTableMirrorsVFS (broker/wire) checks
+// against the vfsops table: every op of the protocol has a handler, or
+// says where it is served instead; no handler sits on an op the protocol
+// does not define; every vfsops operation reaches a handler.
+func TestHandlersMatchOpTable(t *testing.T) {
+	for op := range wire.OpEnd {
+		h := handlers[op]
+		switch {
+		case !op.Known() && (h.serve != nil || h.why != "" || h.mayBlock != nil || h.privilege != nil):
+			t.Errorf("op %d is not in the protocol but has a handler entry", uint16(op))
+		case op.Known() && h.serve == nil && h.why == "":
+			t.Errorf("op %v has no handler and says not why", op)
+		case h.serve != nil && h.why != "":
+			t.Errorf("op %v has a handler yet says why it has none", op)
+		}
+		if v, why := op.VFSOp(); op.Known() && v == vfsops.OpInvalid && why == "" {
+			t.Errorf("op %v performs no vfsops op and says not why", op)
+		}
+	}
+	for _, v := range vfsops.Ops() {
+		op, ok := wire.ServedBy(v)
+		if !ok || handlerFor(op).serve == nil {
+			t.Errorf("vfsops op %v has no wire op served by a handler", v)
+		}
+	}
+	for _, op := range []wire.Op{0, 4, wire.OpEnd, 0xffff} {
+		if h := handlerFor(op); h.serve != nil || h.mayBlock != nil || h.privilege != nil {
+			t.Errorf("op %d out of the protocol has a handler", uint16(op))
+		}
+	}
 }
 
-func TestWireCoversOpTable(t *testing.T) {
-	for _, op := range vfsops.Ops() {
-		w, ok := servedBy[op]
-		if !ok || !w.Known() {
-			t.Errorf("vfsops op %v has no wire op serving it", op)
+// TestUnservedOpFailsClosed sends dispatch ops it has no handler for: each
+// is refused as unsupported, as the switch's default case did.
+func TestUnservedOpFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	srv := newServer(t, Config{})
+	c := &clientConn{srv: srv}
+	d, err := capfd.OpenDir(dir, rights.Uniform(rights.All))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := capfd.ServeDir(d, "root")
+	defer s.Close()
+	for _, op := range []wire.Op{wire.OpHello, 0, 4, wire.OpEnd, 0xffff} {
+		out := c.dispatchTo(s, &wire.Request{Op: op})
+		var re *replyError
+		if !errors.As(out.err, &re) || re.code != wire.CodeUnsupported || re.errno != unix.EOPNOTSUPP {
+			t.Errorf("op %d: got %v, want unsupported", uint16(op), out.err)
+		}
+		if want := fmt.Sprintf("op %v is not served", op); re != nil && re.msg != want {
+			t.Errorf("op %d: message %q, want %q", uint16(op), re.msg, want)
 		}
 	}
 }

@@ -18,9 +18,9 @@ type remoteTransport struct{ r *Remote }
 var _ transport = (*remoteTransport)(nil)
 
 // maxData is the most payload bytes one message may carry for reads and
-// writes: the broker's message limit less the header and the length field.
+// writes, within the broker's message limit and the protocol's.
 func (t *remoteTransport) maxData() int {
-	return int(min(t.r.limits.MaxMessage, wire.MaxMessage)) - wire.HeaderSize - 16
+	return wire.MaxData(int(min(t.r.limits.MaxMessage, wire.MaxMessage)))
 }
 
 // do makes a call whose reply carries nothing the caller needs.

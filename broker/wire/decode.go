@@ -23,18 +23,18 @@ func ParseRequest(msg []byte) (Request, error) {
 	if h.FDs != 0 {
 		return r, protocolErrorf("requests carry no descriptors, this one claims %d", h.FDs)
 	}
-	schema, ok := requestSchema[h.Op]
+	sp, ok := spec(h.Op)
 	if !ok {
 		return r, protocolErrorf("unknown op %d", uint16(h.Op))
 	}
 	switch {
-	case h.Flags&FlagWantFD != 0 && h.Op != OpOpen && h.Op != OpReopen:
+	case h.Flags&FlagWantFD != 0 && sp.fd != fdOnRequest:
 		return r, protocolErrorf("op %v takes no want-fd flag", h.Op)
-	case h.Flags&FlagNoReply != 0 && h.Op != OpClose:
+	case h.Flags&FlagNoReply != 0 && !sp.post:
 		return r, protocolErrorf("op %v takes no no-reply flag", h.Op)
 	}
 	d := decoder{b: msg[HeaderSize:]}
-	decodeRequestBody(&d, schema, &r)
+	decodeRequestBody(&d, sp.request, &r)
 	if err := d.finish(); err != nil {
 		return r, err
 	}
@@ -67,11 +67,11 @@ func ParseReply(msg []byte) (Reply, error) {
 		er.Message = d.str()
 		r.Err = er
 	case KindReply:
-		schema, ok := replySchema[h.Op]
+		sp, ok := spec(h.Op)
 		if !ok {
 			return r, protocolErrorf("unknown op %d", uint16(h.Op))
 		}
-		switch replyFDs[h.Op] {
+		switch sp.fd {
 		case fdNever:
 			if h.FDs != 0 {
 				return r, protocolErrorf("op %v replies carry no descriptors", h.Op)
@@ -81,7 +81,7 @@ func ParseReply(msg []byte) (Reply, error) {
 				return r, protocolErrorf("op %v reply must carry a descriptor", h.Op)
 			}
 		}
-		decodeReplyBody(&d, schema, &r)
+		decodeReplyBody(&d, sp.reply, &r)
 	default:
 		return r, protocolErrorf("expected a reply, got a %v", h.Kind)
 	}

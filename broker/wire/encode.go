@@ -2,7 +2,7 @@ package wire
 
 // AppendRequest appends the encoded request r (header and body) to b.
 func AppendRequest(b []byte, r *Request) ([]byte, error) {
-	schema, ok := requestSchema[r.Op]
+	sp, ok := spec(r.Op)
 	if !ok {
 		return b, protocolErrorf("cannot encode unknown op %d", uint16(r.Op))
 	}
@@ -11,24 +11,24 @@ func AppendRequest(b []byte, r *Request) ([]byte, error) {
 	}
 	start := len(b)
 	e := encoder{b: append(b, make([]byte, HeaderSize)...)}
-	encodeRequestBody(&e, schema, r)
+	encodeRequestBody(&e, sp.request, r)
 	return finishMessage(e, start, Header{Version: MaxVersion, Kind: KindRequest, Op: r.Op, Flags: r.Flags, ID: r.ID, Handle: r.Handle})
 }
 
 // AppendReply appends the encoded reply r to b. withFD says whether a
 // descriptor travels with it; it must agree with the op's rule.
 func AppendReply(b []byte, r *Reply, withFD bool) ([]byte, error) {
-	schema, ok := replySchema[r.Op]
+	sp, ok := spec(r.Op)
 	if !ok {
 		return b, protocolErrorf("cannot encode unknown op %d", uint16(r.Op))
 	}
-	rule := replyFDs[r.Op]
+	rule := sp.fd
 	if withFD && rule == fdNever || !withFD && rule == fdAlways {
 		return b, protocolErrorf("op %v: descriptor presence %v breaks the op's rule", r.Op, withFD)
 	}
 	start := len(b)
 	e := encoder{b: append(b, make([]byte, HeaderSize)...)}
-	encodeReplyBody(&e, schema, r)
+	encodeReplyBody(&e, sp.reply, r)
 	h := Header{Version: MaxVersion, Kind: KindReply, Op: r.Op, ID: r.ID, Handle: r.Handle}
 	if withFD {
 		h.FDs = 1

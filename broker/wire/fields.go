@@ -37,101 +37,11 @@ const (
 	rpRoots                    // list of Root
 )
 
-var requestSchema = map[Op]field{
-	OpHello:       rqVersions | rqRequested,
-	OpClose:       0,
-	OpDup:         rqPair,
-	OpOpen:        rqPath | rqFlags | rqMode | rqResolve | rqPair,
-	OpReopen:      rqFlags | rqPair,
-	OpOpenDir:     rqPath | rqResolve | rqPair,
-	OpFd:          0,
-	OpRead:        rqCount,
-	OpPread:       rqOffset | rqCount,
-	OpWrite:       rqData,
-	OpPwrite:      rqOffset | rqData,
-	OpSeek:        rqFlags | rqOffset,
-	OpStat:        rqPath | rqResolve | rqFollow,
-	OpFstat:       0,
-	OpTruncate:    rqPath | rqResolve | rqOffset,
-	OpFtruncate:   rqOffset,
-	OpReaddir:     rqCount,
-	OpMkdir:       rqPath | rqMode | rqResolve,
-	OpUnlink:      rqPath | rqResolve,
-	OpRmdir:       rqPath | rqResolve,
-	OpRename:      rqHandle2 | rqPath | rqPath2 | rqFlags | rqResolve, // flags: renameat2's
-	OpLink:        rqHandle2 | rqPath | rqPath2 | rqResolve,
-	OpSymlink:     rqPath | rqPath2 | rqResolve,
-	OpReadlink:    rqPath | rqResolve,
-	OpChmod:       rqPath | rqMode | rqResolve,
-	OpChown:       rqPath | rqResolve | rqFollow | rqOwner,
-	OpChtimes:     rqPath | rqResolve | rqFollow | rqTimes,
-	OpFchmod:      rqMode,
-	OpFchown:      rqOwner,
-	OpFutimes:     rqTimes,
-	OpXattrGet:    rqName,
-	OpXattrSet:    rqFlags | rqName | rqData,
-	OpXattrList:   0,
-	OpXattrRemove: rqName,
-	OpSync:        0,
-	OpLock:        rqFlags,
-	OpExec:        0,
-	OpBindMount:   rqHandle2 | rqPath | rqResolve, // no flags: open_tree/move_mount's are the broker's choice
-}
-
-var replySchema = map[Op]field{
-	OpHello:       rpHello | rpRoots,
-	OpClose:       0,
-	OpDup:         rpHandle | rpPair,
-	OpOpen:        rpHandle | rpPair,
-	OpReopen:      rpHandle | rpPair,
-	OpOpenDir:     rpHandle | rpPair,
-	OpFd:          0,
-	OpRead:        rpData,
-	OpPread:       rpData,
-	OpWrite:       rpOffset,
-	OpPwrite:      rpOffset,
-	OpSeek:        rpOffset,
-	OpStat:        rpStat,
-	OpFstat:       rpStat,
-	OpTruncate:    0,
-	OpFtruncate:   0,
-	OpReaddir:     rpData, // raw linux_dirent64 records, as getdents64 wrote them
-	OpMkdir:       0,
-	OpUnlink:      0,
-	OpRmdir:       0,
-	OpRename:      0,
-	OpLink:        0,
-	OpSymlink:     0,
-	OpReadlink:    rpText,
-	OpChmod:       0,
-	OpChown:       0,
-	OpChtimes:     0,
-	OpFchmod:      0,
-	OpFchown:      0,
-	OpFutimes:     0,
-	OpXattrGet:    rpData,
-	OpXattrSet:    0,
-	OpXattrList:   rpNames,
-	OpXattrRemove: 0,
-	OpSync:        0,
-	OpLock:        0,
-	OpExec:        0,
-	OpBindMount:   0,
-}
-
-// replyFDs says which replies carry a descriptor: always (Fd, Exec), or
-// only when the request asked with FlagWantFD (Open, Reopen).
-var replyFDs = map[Op]fdRule{
-	OpOpen:   fdOnRequest,
-	OpReopen: fdOnRequest,
-	OpFd:     fdAlways,
-	OpExec:   fdAlways,
-}
-
+// fdRule says which replies of an op carry a descriptor.
 type fdRule uint8
 
 const (
-	fdNever fdRule = iota
-	fdOnRequest
+	fdNever     fdRule = iota
+	fdOnRequest        // only when the request asked with FlagWantFD
 	fdAlways
 )

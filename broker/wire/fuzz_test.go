@@ -17,7 +17,7 @@ func seedMessages(tb testing.TB) [][]byte {
 			tb.Fatal(err)
 		}
 		rep := fullReply(op)
-		if msg, err := AppendReply(nil, &rep, replyFDs[op] == fdAlways); err == nil {
+		if msg, err := AppendReply(nil, &rep, opTable[op].fd == fdAlways); err == nil {
 			seeds = append(seeds, msg)
 		} else {
 			tb.Fatal(err)

@@ -26,6 +26,13 @@ const MaxMessage = 128 << 10
 // MaxBody is the largest body a message may carry.
 const MaxBody = MaxMessage - HeaderSize
 
+// MaxData is the most data bytes (a read's reply, a write's request) one
+// message of maxMessage bytes carries: less the header, and 16 bytes for
+// the fields beside the data (a pwrite's offset and the data's length).
+// Client and broker both size by it, so that a read the client asks for
+// is never one the broker refuses as over the limit.
+func MaxData(maxMessage int) int { return maxMessage - HeaderSize - 16 }
+
 // MaxFDs is how many descriptors one message may carry. Replies pass at most
 // one data fd; requests carry none in version 1.
 const MaxFDs = 1

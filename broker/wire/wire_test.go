@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // fullRequest returns a request for op with every field its schema names
@@ -22,7 +24,7 @@ func fullRequest(op Op) Request {
 	case OpClose:
 		r.Flags = FlagNoReply
 	}
-	schema := requestSchema[op]
+	schema := opTable[op].request
 	set := func(f field, fn func()) {
 		if schema&f != 0 {
 			fn()
@@ -49,7 +51,7 @@ func fullRequest(op Op) Request {
 
 func fullReply(op Op) Reply {
 	r := Reply{ID: 0xfeed, Op: op, Handle: 3}
-	schema := replySchema[op]
+	schema := opTable[op].reply
 	set := func(f field, fn func()) {
 		if schema&f != 0 {
 			fn()
@@ -93,7 +95,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 
 			rep := fullReply(op)
-			withFD := replyFDs[op] == fdAlways
+			withFD := opTable[op].fd == fdAlways
 			msg, err = AppendReply(nil, &rep, withFD)
 			if err != nil {
 				t.Fatalf("encode reply: %v", err)
@@ -209,7 +211,7 @@ func TestEncodeRejectsOutOfBounds(t *testing.T) {
 	if _, err := AppendRequest(nil, &Request{Op: OpWrite, Data: make([]byte, MaxBody)}); !errors.Is(err, ErrProtocol) {
 		t.Errorf("over-large write: got %v, want a protocol error", err)
 	}
-	if _, err := AppendRequest(nil, &Request{Op: opEnd}); !errors.Is(err, ErrProtocol) {
+	if _, err := AppendRequest(nil, &Request{Op: OpEnd}); !errors.Is(err, ErrProtocol) {
 		t.Errorf("unknown op: got %v, want a protocol error", err)
 	}
 	if _, err := AppendReply(nil, &Reply{Op: OpStat}, true); !errors.Is(err, ErrProtocol) {
@@ -274,15 +276,57 @@ func TestNegotiate(t *testing.T) {
 
 func TestOpNames(t *testing.T) {
 	for _, op := range Ops() {
-		if _, ok := replySchema[op]; !ok {
-			t.Errorf("op %v has a request schema but no reply schema", op)
-		}
 		back, ok := ParseOp(op.String())
 		if !ok || back != op {
 			t.Errorf("ParseOp(%q) = %v, %v", op.String(), back, ok)
 		}
 	}
-	if len(requestSchema) != len(opNames) {
-		t.Errorf("%d ops named, %d with a schema", len(opNames), len(requestSchema))
+	for _, op := range []Op{0, 4, 15, OpEnd, OpEnd + 1, 0xffff} {
+		if op.Known() {
+			t.Errorf("op %d is known", uint16(op))
+		}
+		if got, want := op.String(), fmt.Sprintf("op(%d)", uint16(op)); got != want {
+			t.Errorf("op %d is named %q, want %q", uint16(op), got, want)
+		}
+	}
+}
+
+// TestOpTableMirrorsVFS checks the protocol against the vfsops operation
+// table: every vfsops operation is served by an op, a filesystem op bears
+// its operation's name (metrics and audit records use it), and a control
+// op says why it has none.
+func TestOpTableMirrorsVFS(t *testing.T) {
+	for _, v := range vfsops.Ops() {
+		op, ok := ServedBy(v)
+		if !ok {
+			t.Errorf("vfsops op %v has no wire op serving it", v)
+			continue
+		}
+		if got, _ := op.VFSOp(); got != v && opTable[op].also != v {
+			t.Errorf("ServedBy(%v) = %v, which performs %v", v, op, got)
+		}
+	}
+	seen := map[vfsops.Op]Op{}
+	for _, op := range Ops() {
+		s := opTable[op]
+		switch {
+		case s.vfs == vfsops.OpInvalid && s.why == "":
+			t.Errorf("op %v performs no vfsops op and says not why", op)
+		case s.vfs != vfsops.OpInvalid && s.why != "":
+			t.Errorf("op %v performs %v yet says why it performs none", op, s.vfs)
+		case s.vfs != vfsops.OpInvalid && !s.vfs.Valid():
+			t.Errorf("op %v performs invalid vfsops op %d", op, s.vfs)
+		case s.vfs != vfsops.OpInvalid && s.name != s.vfs.String():
+			t.Errorf("op %v is named %q, its vfsops op %q", op, s.name, s.vfs)
+		}
+		for _, v := range []vfsops.Op{s.vfs, s.also} {
+			if v == vfsops.OpInvalid {
+				continue
+			}
+			if prev, dup := seen[v]; dup {
+				t.Errorf("vfsops op %v is performed by both %v and %v", v, prev, op)
+			}
+			seen[v] = op
+		}
 	}
 }
