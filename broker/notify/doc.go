@@ -1,6 +1,7 @@
 // Package notify is the supervisor of `capfd run`: it lets an unmodified
 // program run in capability mode by answering its path syscalls itself,
-// through seccomp user notification.
+// through seccomp user notification. broker/notify/launch is the launch
+// sequence that puts a program under it (stage 2, namespaces, exit status).
 //
 // The program runs under a seccomp filter (Filter) whose path syscalls
 // return SECCOMP_RET_USER_NOTIF. For each one the supervisor

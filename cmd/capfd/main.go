@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/capfd/capfd/broker/notify/launch"
 )
 
 // command is one verb of the CLI.
@@ -30,6 +32,9 @@ func register(name string, c command) {
 }
 
 func main() {
+	// Before anything else: `capfd run` re-executes this binary as its
+	// stage 2, which must confine itself before doing anything.
+	launch.MaybeStage2()
 	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/broker/notify/launch"
 	"github.com/capfd/capfd/broker/profile"
 	"github.com/capfd/capfd/rights"
 )
@@ -65,14 +66,23 @@ type runOptions struct {
 	argv             []string
 }
 
-// allGrants is the default profile (unless refused) followed by the user's
-// grants.
-func (o *runOptions) allGrants() []notify.Grant {
-	var all []notify.Grant
-	if !o.noDefaultProfile {
-		all = append(all, profile.Default()...)
+// launchOptions is the launch of o: the default profile (unless refused)
+// and the user's grants; the program's stdio and the environment are
+// capfd's own, and the launcher's messages go to stderr.
+func (o *runOptions) launchOptions(stderr io.Writer) launch.Options {
+	l := launch.Options{
+		Argv:         o.argv,
+		Grants:       o.grants,
+		BrokerSocket: o.brokerSocket,
+		KeepCaps:     o.keepCaps,
+		Log:          stderr,
+		Quiet:        o.quiet,
+		Verbose:      o.verbose,
 	}
-	return append(all, o.grants...)
+	if !o.noDefaultProfile {
+		l.Profile = profile.Default()
+	}
+	return l
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -80,7 +90,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	return launch(opts, stderr)
+	status, err := launch.Run(opts.launchOptions(stderr))
+	if err != nil && !errors.Is(err, launch.ErrStage2) {
+		fmt.Fprintf(stderr, "capfd run: %v\n", err)
+	}
+	return status
 }
 
 func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {

@@ -65,8 +65,8 @@ func TestParseRunArgs(t *testing.T) {
 	if !opts.noDefaultProfile || strings.Join(opts.argv, " ") != "cat -n f" {
 		t.Errorf("opts %+v", opts)
 	}
-	if len(opts.allGrants()) != 3 {
-		t.Errorf("allGrants with no default profile: %d", len(opts.allGrants()))
+	if l := opts.launchOptions(&stderr); len(l.Profile) != 0 || len(l.Grants) != 3 {
+		t.Errorf("launch options with no default profile: %d profile grants, %d grants", len(l.Profile), len(l.Grants))
 	}
 
 	for _, bad := range [][]string{{}, {"--grant", "nope", "--", "true"}, {"--config", filepath.Join(dir, "missing"), "--", "true"}} {

@@ -1,4 +1,4 @@
-package main
+package launch
 
 import (
 	"encoding/json"
@@ -15,10 +15,9 @@ import (
 	"github.com/capfd/capfd/rights"
 )
 
-// stage2Verb is the hidden argv[1] with which `capfd run` re-executes
-// itself as the child that confines itself and then becomes the program.
-// It is dispatched from init, before main, so it never appears among the
-// verbs.
+// stage2Verb is the hidden argv[1] with which Run re-executes the running
+// binary as the child that confines itself and then becomes the program
+// (argv[0] is the program's name, for ps). MaybeStage2 recognises it.
 const stage2Verb = "__capfd_run_stage2"
 
 // stage2Env carries the stage-2 configuration (JSON); it is removed from
@@ -40,19 +39,34 @@ type stage2Config struct {
 	KeepCaps   bool `json:"keep_caps"`
 }
 
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == stage2Verb {
-		// Capabilities are per thread: the thread that drops them must
-		// be the one that execs.
-		runtime.LockOSThread()
-		// Setting GOMAXPROCS stops the runtime re-reading the cgroup's
-		// CPU limit every second (Go 1.25+): as the namespace's init,
-		// stage 2 lives under the program's filter, where those reads of
-		// /sys and /proc are refused and would be logged as the
-		// program's.
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-		os.Exit(stage2())
+// hooked records that the binary called MaybeStage2, so Run can refuse to
+// re-execute a binary that would not recognise stage 2 (a test binary
+// would run its tests again, and again).
+var hooked bool
+
+// MaybeStage2 is the hook a binary that calls Run must call first thing in
+// main (a test binary: in TestMain, before m.Run). In the process Run
+// re-executed as stage 2 (argv[1] is stage2Verb) it never returns: it confines the process, execs or
+// starts the program, and exits with stage 2's status. Anywhere else it
+// returns at once, having noted that the binary can be its own stage 2.
+//
+// Call it before the program does anything else: whatever runs before it
+// in stage 2 runs unconfined, and whatever it leaves running (goroutines
+// opening files) would run under the program's filter.
+func MaybeStage2() {
+	hooked = true
+	if len(os.Args) < 2 || os.Args[1] != stage2Verb {
+		return
 	}
+	// Capabilities are per thread: the thread that drops them must be
+	// the one that execs.
+	runtime.LockOSThread()
+	// Setting GOMAXPROCS stops the runtime re-reading the cgroup's CPU
+	// limit every second (Go 1.25+): as the namespace's init, stage 2
+	// lives under the program's filter, where those reads of /sys and
+	// /proc are refused and would be logged as the program's.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	os.Exit(stage2())
 }
 
 // stage2 runs in the child: Landlock (best effort), then the seccomp filter,

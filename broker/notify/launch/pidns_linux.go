@@ -1,4 +1,4 @@
-package main
+package launch
 
 import (
 	"errors"
@@ -60,16 +60,17 @@ func containmentAttrs(c treeContainment) *syscall.SysProcAttr {
 	return attr
 }
 
-// noNamespaceEnv, set to 1, makes the launcher use no namespace, as on a
-// host that allows none: for tests that show what the namespace prevents,
-// and for hosts where creating one misbehaves. The warning still says so.
-const noNamespaceEnv = "CAPFD_RUN_NO_NAMESPACE"
+// NoNamespaceEnv, set to 1 in the launcher's environment, makes Run use no
+// namespace, as on a host that allows none: for tests that show what the
+// namespace prevents, and for hosts where creating one misbehaves. The
+// warning still says so. Options.NoNamespace does the same from code.
+const NoNamespaceEnv = "CAPFD_RUN_NO_NAMESPACE"
 
 // containments lists what to try, best first: a plain PID namespace when we
 // hold CAP_SYS_ADMIN, else one inside a user namespace; none as the last
-// resort.
-func containments() []treeContainment {
-	if os.Getenv(noNamespaceEnv) == "1" {
+// resort, and the only one when namespaces are disabled.
+func containments(disabled bool) []treeContainment {
+	if disabled {
 		return []treeContainment{containNone}
 	}
 	if haveCapSysAdmin() {

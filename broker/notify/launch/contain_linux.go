@@ -1,0 +1,44 @@
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// startContained starts stage 2 with the best tree containment this
+// process can have (treeContainment), falling back to the next when the
+// kernel refuses a namespace, and warns when there is none.
+func startContained(cmd *exec.Cmd, opts *Options) error {
+	log := opts.log()
+	var refused []string
+	switch {
+	case os.Getenv(NoNamespaceEnv) == "1":
+		refused = append(refused, "disabled by "+NoNamespaceEnv+"=1")
+	case opts.NoNamespace:
+		refused = append(refused, "disabled by the launcher (Options.NoNamespace)")
+	}
+	for _, c := range containments(len(refused) > 0) {
+		try := *cmd
+		try.SysProcAttr = containmentAttrs(c)
+		err := try.Start()
+		if err != nil && c != containNone && namespaceRefused(err) {
+			refused = append(refused, fmt.Sprintf("%v: %v", c, err))
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		*cmd = try
+		switch {
+		case c == containNone:
+			fmt.Fprintf(log, "capfd run: warning: no PID namespace (%s): if capfd run is killed outright, processes the program starts in the background may outlive it\n", strings.Join(refused, "; "))
+		case opts.Verbose:
+			fmt.Fprintf(log, "capfd run: the program tree runs in a %v\n", c)
+		}
+		return nil
+	}
+	return errors.New("no way to start the program") // containNone is always tried
+}

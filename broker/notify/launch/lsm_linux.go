@@ -1,0 +1,72 @@
+package launch
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/capfd/capfd/broker/lsm"
+	"github.com/capfd/capfd/broker/notify"
+)
+
+// markForLSM confines the program with the BPF LSM as well, where the kernel
+// has it (lsm.Probe), and returns the enforcer (nil if not used). Not
+// reachable on hosts whose kernel refuses BPF trampoline programs; there
+// Landlock and seccomp are the kernel layers.
+//
+// It runs while stage 2 waits for the go-ahead, so the mark is in place
+// before the program's execve: the mark lives in the task and survives
+// exec, and everything the program forks inherits it.
+func markForLSM(pid int, sup *notify.Supervisor, opts *Options) *lsm.Enforcer {
+	log := opts.log()
+	if err := lsm.Probe(); err != nil {
+		if opts.Verbose {
+			fmt.Fprintf(log, "capfd run: BPF LSM not used: %v\n", err)
+		}
+		return nil
+	}
+	enf, err := lsm.Load(lsm.Options{})
+	if err != nil {
+		fmt.Fprintf(log, "capfd run: warning: BPF LSM: %v\n", err)
+		return nil
+	}
+	const sandbox = 1
+	grants := sup.Grants()
+	for _, g := range grants {
+		if err := enf.GrantPath(sandbox, g.Path, g.Rights); err != nil {
+			fmt.Fprintf(log, "capfd run: warning: BPF LSM grant %s: %v\n", g.Path, err)
+		}
+	}
+	// The child has not been waited for, so its pid cannot be reused.
+	if err := enf.MarkPID(pid, sandbox); err != nil {
+		fmt.Fprintf(log, "capfd run: warning: BPF LSM mark: %v\n", err)
+		enf.Close()
+		return nil
+	}
+	if opts.Verbose {
+		fmt.Fprintf(log, "capfd run: BPF LSM: marked pid %d (sandbox %d, %d grants, %d hooks attached)\n",
+			pid, sandbox, len(grants), len(enf.Attached()))
+	}
+	// The programs stay attached until Run closes the enforcer, once the
+	// tree is gone.
+	return enf
+}
+
+// denialCounts formats the non-zero per-hook denial counters, sorted by
+// hook, e.g. "file_open=2 mmap_file=1"; "none" if there are none. The
+// counters are bumped by the hooks themselves, before the refused call
+// returns, so unlike the Denials stream they are complete once the tree is
+// gone.
+func denialCounts(counts map[string]uint64) string {
+	var parts []string
+	for _, hook := range slices.Sorted(maps.Keys(counts)) {
+		if n := counts[hook]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", hook, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}

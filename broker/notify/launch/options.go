@@ -1,0 +1,73 @@
+package launch
+
+import (
+	"errors"
+	"io"
+	"os"
+
+	"github.com/capfd/capfd/broker/notify"
+)
+
+// Options says what to run and with which grants.
+type Options struct {
+	// Argv is the program and its arguments. Argv[0] is looked up in the
+	// launcher's $PATH (exec.LookPath) and also names stage 2 in ps(1).
+	Argv []string
+	// Env is the program's environment; nil means the launcher's own.
+	Env []string
+
+	// Profile holds the grants the program needs to run at all (the
+	// loader, its libraries: profile.Default) and Grants the user's. The
+	// supervisor and the kernel layers enforce both; only Grants, the
+	// directories among them, are served to capability-aware code by the
+	// embedded broker (capfd.FromEnv), which has no business handing out
+	// /usr/lib.
+	Profile, Grants []notify.Grant
+	// BrokerSocket, if set, gives capability-aware code a connection to
+	// the broker listening there instead of the embedded one.
+	BrokerSocket string
+
+	// KeepCaps lets the program keep its capabilities(7); by default it
+	// runs with none (dropCapabilities).
+	KeepCaps bool
+	// NoNamespace runs the program tree without a PID namespace, as on a
+	// host that allows none (treeContainment); so does NoNamespaceEnv=1
+	// in the launcher's environment.
+	NoNamespace bool
+
+	// Stdin, Stdout and Stderr are the program's; nil means the
+	// launcher's own. Stage 2 reports its failures on Stderr.
+	Stdin, Stdout, Stderr *os.File
+	// Log receives the launcher's messages ("capfd run: ...") and the
+	// supervisor's refusals; nil means os.Stderr.
+	Log io.Writer
+	// Quiet drops the refusals from Log; Verbose adds the refused probes
+	// (stat, access), the kernel layers in force and, at the end, the
+	// supervisor's counters.
+	Quiet, Verbose bool
+}
+
+// ErrStage2 is wrapped by the error Run returns when stage 2 failed before
+// the program started: stage 2 has already said why on the program's
+// Stderr, and the status Run returns is stage 2's exit status.
+var ErrStage2 = errors.New("stage 2 failed before the program started")
+
+// allGrants is what the supervisor enforces: the profile, then the user's
+// grants.
+func (o *Options) allGrants() []notify.Grant {
+	return append(append([]notify.Grant(nil), o.Profile...), o.Grants...)
+}
+
+func (o *Options) log() io.Writer {
+	if o.Log == nil {
+		return os.Stderr
+	}
+	return o.Log
+}
+
+func orStd(f, std *os.File) *os.File {
+	if f == nil {
+		return std
+	}
+	return f
+}
