@@ -18,7 +18,7 @@ import (
 type command struct {
 	summary string
 	// run receives the arguments after the verb and returns the process
-	// exit code. Usage errors return errUsage so main prints the verb's help.
+	// exit code: 2 for misuse, after printing the verb's help (parseFlags).
 	run func(args []string, stdout, stderr io.Writer) int
 }
 
