@@ -6,10 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/capfd/capfd/capfd"
 	"golang.org/x/sys/unix"
 )
+
+// asyncTimeout bounds every testwait.Until in this package: the broker
+// serves on its own goroutines, so a test waits for a state it exposes
+// (a gauge, a counter); the bound only turns a hang into a failure, it
+// is no part of what is tested.
+const asyncTimeout = 20 * time.Second
 
 // socketpair returns two connected SOCK_SEQPACKET ends.
 func socketpair(t testing.TB) (*net.UnixConn, *net.UnixConn) {

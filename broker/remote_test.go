@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
@@ -165,7 +166,7 @@ func TestBrokerGoneFailsCalls(t *testing.T) {
 	}
 	locked := make(chan error, 1)
 	go func() { locked <- f.Lock(true) }() // blocks: the test holds the lock
-	time.Sleep(50 * time.Millisecond)
+	testwait.Until(t, "the lock call in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	a.Close() // the broker's end goes away
 	select {
 	case err := <-locked:

@@ -18,7 +18,9 @@ import (
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -166,8 +168,10 @@ func TestShutdownDrains(t *testing.T) {
 	rc := newRawClient(t, uc)
 	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
 	lockID := rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	time.Sleep(50 * time.Millisecond) // let the broker read it
+	testwait.Until(t, "the lock request in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	cancel()
+	// A deliberate wait: that Serve does not return is shown only by
+	// giving it time to.
 	select {
 	case err := <-done:
 		t.Fatalf("Serve returned (%v) with a request in flight", err)
@@ -409,7 +413,7 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 	rc := newRawClient(t, uc)
 	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
 	rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	time.Sleep(50 * time.Millisecond)
+	testwait.Until(t, "the lock request in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	start := time.Now()
 	cancel()
 	select {
@@ -445,12 +449,9 @@ func TestLimitClients(t *testing.T) {
 		t.Fatalf("second client: %v, want a limit error", err)
 	}
 	first.Close()
+	// The broker frees the slot once it notices the first client left.
 	var again *capfd.Remote
-	deadline := time.Now().Add(5 * time.Second)
-	for again, err = capfd.Dial(path); err != nil && time.Now().Before(deadline); again, err = capfd.Dial(path) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
+	if !testwait.For(5*time.Second, func() bool { again, err = capfd.Dial(path); return err == nil }) {
 		t.Fatalf("a client after the first left: %v", err)
 	}
 	again.Close()
