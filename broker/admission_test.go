@@ -13,6 +13,7 @@ import (
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
@@ -78,7 +79,7 @@ func TestSilentConnectionsHoldNoSlot(t *testing.T) {
 	}
 	// Both ends of each connection are in this process, and the broker's
 	// end comes with a pidfd: accepted once 16 x 3 more are open.
-	waitFor(t, "the broker accepted the silent connections", func() bool { return countFDs(t) >= base+16*3 })
+	testwait.Until(t, "the broker accepted the silent connections", asyncTimeout, func() bool { return countFDs(t) >= base+16*3 })
 	for i := range 4 {
 		r, err := capfd.Dial(path)
 		if err != nil {

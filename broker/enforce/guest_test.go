@@ -13,6 +13,7 @@ import (
 
 	"github.com/capfd/capfd/broker"
 	"github.com/capfd/capfd/broker/lsm"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/internal/vmtest"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
@@ -113,7 +114,7 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 
 	// The disconnect revokes the sandbox: the read the grant allowed a
 	// moment ago is refused now.
-	waitFor(t, "the sandbox's revocation", func() bool {
+	testwait.Until(t, "the sandbox's revocation", asyncTimeout, func() bool {
 		for _, rec := range audit.records(t, "kernel sandbox revoked") {
 			if client, _ := rec["client"].(map[string]any); client != nil && client["pid"] == float64(markedPID) {
 				return k.Sandboxes() == 0
@@ -141,7 +142,7 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, "the denials in the audit log", func() bool { return len(denialsOf(markedPID)) >= refusals })
+	testwait.Until(t, "the denials in the audit log", asyncTimeout, func() bool { return len(denialsOf(markedPID)) >= refusals })
 	if got := denialsOf(unmarked.cmd.Process.Pid); len(got) != 0 {
 		t.Errorf("denials for the unmarked process: %v", got)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
@@ -375,7 +376,7 @@ func TestDenialsReported(t *testing.T) {
 	fe.counts[lsm.CounterRingbufFull] = 1
 	fe.mu.Unlock()
 
-	waitFor(t, "the denial in the audit log", func() bool { return len(audit.records(t, "kernel denied")) == 1 })
+	testwait.Until(t, "the denial in the audit log", asyncTimeout, func() bool { return len(audit.records(t, "kernel denied")) == 1 })
 	rec := audit.records(t, "kernel denied")[0]
 	want := map[string]any{"hook": "file_open", "pid": float64(c.cmd.Process.Pid), "sandbox": float64(sb),
 		"dev": float64(7), "ino": float64(42), "needed": rights.Write.String(), "granted": rights.ReadOnly.String()}
@@ -402,7 +403,7 @@ func TestDenialsReported(t *testing.T) {
 	// the sandbox was revoked.
 	release()
 	fe.denials <- lsm.Denial{Hook: "file_open", Pid: c.cmd.Process.Pid, Sandbox: sb, Needed: rights.Read}
-	waitFor(t, "the second denial", func() bool { return len(audit.records(t, "kernel denied")) == 2 })
+	testwait.Until(t, "the second denial", asyncTimeout, func() bool { return len(audit.records(t, "kernel denied")) == 2 })
 	// A denial read after the revocation (the ring buffer is drained
 	// asynchronously) still names the client the sandbox was made for.
 	rec = audit.records(t, "kernel denied")[1]
