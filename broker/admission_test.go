@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
@@ -21,16 +21,7 @@ import (
 // serving runs srv.Serve on a fresh socket until the test ends.
 func serving(t *testing.T, srv *Server) string {
 	t.Helper()
-	ln, path := listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	path, _ := brokertest.Listen(t, "", srv.Serve)
 	return path
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/rights"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -221,7 +222,7 @@ func TestDisconnectFreesHandles(t *testing.T) {
 	unlock := heldLock(t, filepath.Join(dir, "a"))
 	srv := newServer(t, Config{})
 	baseline := countFDs(t)
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- srv.ServeConn(t.Context(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
@@ -99,7 +100,7 @@ func TestGoodbyes(t *testing.T) {
 	})
 	t.Run("malformed messages", func(t *testing.T) {
 		srv := newServer(t, Config{})
-		a, b := socketpair(t)
+		a, b := brokertest.Socketpair(t)
 		done := make(chan error, 1)
 		go func() { done <- srv.ServeConn(t.Context(), a, grants) }()
 		rc := newRawClient(t, b)

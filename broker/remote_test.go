@@ -12,6 +12,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
@@ -99,7 +100,7 @@ func TestDirectIOWrites(t *testing.T) {
 func TestFromEnv(t *testing.T) {
 	dir := testTree(t)
 	srv := newServer(t, Config{})
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go srv.ServeConn(ctx, a, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
@@ -149,7 +150,7 @@ func TestBrokerGoneFailsCalls(t *testing.T) {
 	unlock := heldLock(t, filepath.Join(dir, "a"))
 	defer unlock()
 	srv := newServer(t, Config{})
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	go srv.ServeConn(context.Background(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
 	r, err := capfd.NewRemote(b)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
@@ -460,7 +461,7 @@ func TestLimitClients(t *testing.T) {
 // TestHandshakeRequired refuses a client whose first request is not hello.
 func TestHandshakeRequired(t *testing.T) {
 	srv := newServer(t, Config{})
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeConn(context.Background(), a, nil) }()
 	c := wire.NewConn(b)
@@ -489,7 +490,7 @@ func TestHandshakeVersions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		srv := newServer(t, Config{})
-		a, b := socketpair(t)
+		a, b := brokertest.Socketpair(t)
 		done := make(chan error, 1)
 		go func() { done <- srv.ServeConn(context.Background(), a, nil) }()
 		c := wire.NewConn(b)

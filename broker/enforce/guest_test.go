@@ -5,13 +5,12 @@ package enforce
 // (TestInVM); on the development host it skips, naming Probe's reason.
 
 import (
-	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/internal/vmtest"
@@ -67,20 +66,8 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 	if err := k.Register(srv.Registry()); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "broker.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
+	sock, stop := brokertest.Listen(t, filepath.Join(dir, "broker.sock"), srv.Serve)
+	defer stop() // before k.Close
 	env := []string{envDir + "=" + dir, envSock + "=" + sock}
 	const eperm = int(unix.EPERM)
 

@@ -1,15 +1,14 @@
 package enforce
 
 import (
-	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/seccomp"
@@ -444,20 +443,8 @@ func TestBrokerWithKernelLayer(t *testing.T) {
 	if err := k.Register(srv.Registry()); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "broker.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
+	sock, stop := brokertest.Listen(t, "", srv.Serve)
+	defer stop() // before k.Close
 
 	r, err := capfd.Dial(sock)
 	if k.Enforcing() {
