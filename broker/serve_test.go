@@ -105,16 +105,7 @@ func TestServePolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var audit syncBuffer
 			srv := newServer(t, Config{Policy: Policy{Rules: tc.rules}, Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
-			ln, path := listen(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx, ln) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Serve: %v", err)
-				}
-			}()
+			path := serving(t, srv)
 			r, err := capfd.Dial(path)
 			if !tc.granted {
 				if err == nil {
@@ -435,11 +426,7 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 func TestLimitClients(t *testing.T) {
 	dir := testTree(t)
 	srv := newServer(t, Config{Limits: Limits{MaxClients: 1}, Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
-	ln, path := listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	path := serving(t, srv)
 	first, err := capfd.Dial(path)
 	if err != nil {
 		t.Fatal(err)
