@@ -169,13 +169,8 @@ func TestBrokerGoneFailsCalls(t *testing.T) {
 	go func() { locked <- f.Lock(true) }() // blocks: the test holds the lock
 	testwait.Until(t, "the lock call in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	a.Close() // the broker's end goes away
-	select {
-	case err := <-locked:
-		if err == nil {
-			t.Fatal("a call in flight succeeded after the broker went away")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a call in flight hung after the broker went away")
+	if err := testwait.Recv(t, "the call in flight to end after the broker went away", 10*time.Second, locked); err == nil {
+		t.Fatal("a call in flight succeeded after the broker went away")
 	}
 	if _, err := d.Stat("a"); err == nil {
 		t.Fatal("a call after the broker went away succeeded")

@@ -177,13 +177,8 @@ func TestShutdownDrains(t *testing.T) {
 	if rep.ID != lockID || rep.Err != nil {
 		t.Fatalf("in-flight request: reply %d %+v, want %d answered", rep.ID, rep.Err, lockID)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after draining")
+	if err := testwait.Recv(t, "Serve to return after draining", 10*time.Second, done); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
 
@@ -315,13 +310,8 @@ func TestSocketpairLaunch(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "child read: hello, broker") {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("ServeConn: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ServeConn did not return when the child exited")
+	if err := testwait.Recv(t, "ServeConn to return when the child exited", 10*time.Second, done); err != nil {
+		t.Fatalf("ServeConn: %v", err)
 	}
 }
 
@@ -408,16 +398,11 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 	testwait.Until(t, "the lock request in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	start := time.Now()
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-		if el := time.Since(start); el < 150*time.Millisecond {
-			t.Errorf("Serve returned after %v, before the drain timeout", el)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve hung on a stuck request")
+	if err := testwait.Recv(t, "Serve to return despite the stuck request", 10*time.Second, done); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if el := time.Since(start); el < 150*time.Millisecond {
+		t.Errorf("Serve returned after %v, before the drain timeout", el)
 	}
 }
 

@@ -42,3 +42,18 @@ func Until(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 		t.Fatalf("timed out after %v waiting for: %s", timeout, what)
 	}
 }
+
+// Recv waits for a value on ch and returns it; if none comes within
+// timeout the test fails at once with "timed out after <timeout> waiting
+// for: <what>". It is for a result another goroutine sends (Serve's
+// return, a blocked call's error), where a hang is the failure.
+func Recv[T any](t testing.TB, what string, timeout time.Duration, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(timeout):
+		t.Fatalf("timed out after %v waiting for: %s", timeout, what)
+		panic("unreachable")
+	}
+}

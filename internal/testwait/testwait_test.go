@@ -23,3 +23,11 @@ func TestFor(t *testing.T) {
 func TestUntil(t *testing.T) {
 	Until(t, "a condition that holds", time.Second, func() bool { return true })
 }
+
+func TestRecv(t *testing.T) {
+	ch := make(chan int, 1)
+	go func() { ch <- 7 }()
+	if v := Recv(t, "the value", 5*time.Second, ch); v != 7 {
+		t.Fatalf("Recv = %d, want 7", v)
+	}
+}
