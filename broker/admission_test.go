@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -11,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
@@ -20,16 +21,7 @@ import (
 // serving runs srv.Serve on a fresh socket until the test ends.
 func serving(t *testing.T, srv *Server) string {
 	t.Helper()
-	ln, path := listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	path, _ := brokertest.Listen(t, "", srv.Serve)
 	return path
 }
 
@@ -78,7 +70,7 @@ func TestSilentConnectionsHoldNoSlot(t *testing.T) {
 	}
 	// Both ends of each connection are in this process, and the broker's
 	// end comes with a pidfd: accepted once 16 x 3 more are open.
-	waitFor(t, "the broker accepted the silent connections", func() bool { return countFDs(t) >= base+16*3 })
+	testwait.Until(t, "the broker accepted the silent connections", asyncTimeout, func() bool { return countFDs(t) >= base+16*3 })
 	for i := range 4 {
 		r, err := capfd.Dial(path)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkInProcessStat(b *testing.B) {
 // BenchmarkInProcessEcho is the bare round trip over the same kind of
 // socketpair, for comparison.
 func BenchmarkInProcessEcho(b *testing.B) {
-	a, c := socketpair(b)
+	a, c := brokertest.Socketpair(b)
 	go func() {
 		buf := make([]byte, 4096)
 		for {

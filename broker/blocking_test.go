@@ -9,10 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
@@ -27,19 +27,6 @@ func fifoDir(t testing.TB) string {
 	}
 	os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o644)
 	return dir
-}
-
-// waitFor polls cond until it holds; the deadline only turns a hang into
-// a failure, it is no part of what is tested.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestBlockingLimits pipelines FIFO opens (each blocks until a writer
@@ -111,7 +98,7 @@ func TestBlockingLimits(t *testing.T) {
 			})
 			sent := int64(tc.clients * tc.opens)
 			var blocked int64
-			waitFor(t, "every open blocked or refused", func() bool {
+			testwait.Until(t, "every open blocked or refused", asyncTimeout, func() bool {
 				blocked = int64(testutil.ToFloat64(srv.m.blocking))
 				return other.Load() > 0 || refused.Load()+blocked == sent
 			})
@@ -175,7 +162,7 @@ func TestBlockingLimitErrorThroughClient(t *testing.T) {
 	defer d.Close()
 	opened := make(chan error, 1)
 	go func() { opened <- closedFile(d.Open("fifo")) }()
-	waitFor(t, "the first open blocked", func() bool { return testutil.ToFloat64(srv.m.blocking) == 1 })
+	testwait.Until(t, "the first open blocked", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.blocking) == 1 })
 	_, err = d.Open("fifo")
 	var be *capfd.BrokerError
 	if !errors.Is(err, unix.EAGAIN) || !errors.As(err, &be) || be.Code != wire.CodeLimit || !strings.Contains(err.Error(), "limit 1 per client") {

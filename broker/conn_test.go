@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
@@ -221,7 +223,7 @@ func TestDisconnectFreesHandles(t *testing.T) {
 	unlock := heldLock(t, filepath.Join(dir, "a"))
 	srv := newServer(t, Config{})
 	baseline := countFDs(t)
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- srv.ServeConn(t.Context(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
@@ -240,13 +242,8 @@ func TestDisconnectFreesHandles(t *testing.T) {
 	}
 	rc.conn.Close()
 	unlock() // the blocked request finishes; its reply has nowhere to go
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("ServeConn: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ServeConn did not return after the client left")
+	if err := testwait.Recv(t, "ServeConn to return after the client left", 10*time.Second, done); err != nil {
+		t.Fatalf("ServeConn: %v", err)
 	}
 	if got := testutil.ToFloat64(srv.m.handles); got != 0 {
 		t.Errorf("handles gauge %v after disconnect, want 0", got)
@@ -286,11 +283,7 @@ func TestBlockedRequestDoesNotStallConnection(t *testing.T) {
 			got[rep.ID] = true
 		}
 	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the FIFO's reader and writer deadlocked the connection")
-	}
+	testwait.Recv(t, "both FIFO opens answered (else the reader and writer deadlocked the connection)", 10*time.Second, done)
 	if !got[readerID] || !got[writerID] {
 		t.Errorf("replies %v, want %d and %d", got, readerID, writerID)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
@@ -24,7 +25,7 @@ type fuzzConn struct {
 
 func (fc *fuzzConn) get(t *testing.T) *rawClient {
 	if fc.rc == nil {
-		a, b := socketpair(t)
+		a, b := brokertest.Socketpair(t)
 		go fc.srv.ServeConn(context.Background(), a, []Grant{{Name: "r", Path: fc.dir, Rights: rights.Uniform(rights.ReadOnly)}})
 		fc.rc = newRawClient(t, b)
 		fc.root = fc.rc.roots["r"]

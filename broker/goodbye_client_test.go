@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
@@ -66,7 +67,7 @@ func TestClientSeesGoodbye(t *testing.T) {
 					}
 					pending <- err
 				}()
-				waitFor(t, "the FIFO open blocked in the broker", func() bool { return testutil.ToFloat64(b.srv.m.inflight) >= 1 })
+				testwait.Until(t, "the FIFO open blocked in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(b.srv.m.inflight) >= 1 })
 				b.shutdown(t)
 				return <-pending
 			},

@@ -6,30 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/capfd"
-	"golang.org/x/sys/unix"
 )
 
-// socketpair returns two connected SOCK_SEQPACKET ends.
-func socketpair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [2]*net.UnixConn
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "seqpacket")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = c.(*net.UnixConn)
-	}
-	return out[0], out[1]
-}
+// asyncTimeout bounds every testwait.Until in this package: the broker
+// serves on its own goroutines, so a test waits for a state it exposes
+// (a gauge, a counter); the bound only turns a hang into a failure, it
+// is no part of what is tested.
+const asyncTimeout = 20 * time.Second
 
 // testTree makes a small directory tree and returns its path.
 func testTree(t testing.TB) string {
@@ -51,22 +38,12 @@ func testTree(t testing.TB) string {
 // Remote on the other end. Everything is torn down at the end of the test.
 func served(t testing.TB, srv *Server, grants []Grant) *capfd.Remote {
 	t.Helper()
-	a, b := socketpair(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, a, grants) }()
-	r, err := capfd.NewRemote(b)
+	conn, _ := brokertest.Pair(t, func(ctx context.Context, c *net.UnixConn) error { return srv.ServeConn(ctx, c, grants) })
+	r, err := capfd.NewRemote(conn)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		r.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ServeConn: %v", err)
-		}
-	})
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +39,7 @@ func TestIdleTimeout(t *testing.T) {
 	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
 	lockID := rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
 	before := srv.idleDeferred.Load()
-	waitFor(t, "three idle checks while the lock is awaited", func() bool { return srv.idleDeferred.Load() >= before+3 })
+	testwait.Until(t, "three idle checks while the lock is awaited", asyncTimeout, func() bool { return srv.idleDeferred.Load() >= before+3 })
 	unlock()
 	if rep, _ := rc.recv(); rep.ID != lockID || rep.Err != nil {
 		t.Fatalf("the lock after a long wait: %+v, want its reply", rep)
@@ -98,7 +100,7 @@ func TestGoodbyes(t *testing.T) {
 	})
 	t.Run("malformed messages", func(t *testing.T) {
 		srv := newServer(t, Config{})
-		a, b := socketpair(t)
+		a, b := brokertest.Socketpair(t)
 		done := make(chan error, 1)
 		go func() { done <- srv.ServeConn(t.Context(), a, grants) }()
 		rc := newRawClient(t, b)

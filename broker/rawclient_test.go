@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/rights"
 )
@@ -21,20 +22,16 @@ type rawClient struct {
 	hello wire.Reply
 }
 
-// rawServed starts srv on a socketpair with grants and handshakes.
+// rawServed starts srv on a socketpair with grants and handshakes. What
+// ServeConn returns is not checked: a raw client may end the connection
+// on purpose (malformed messages, a broken handshake).
 func rawServed(t testing.TB, srv *Server, grants []Grant) *rawClient {
 	t.Helper()
-	a, b := socketpair(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, a, grants) }()
-	rc := newRawClient(t, b)
-	t.Cleanup(func() {
-		rc.conn.Close()
-		cancel()
-		<-done
+	conn, _ := brokertest.Pair(t, func(ctx context.Context, c *net.UnixConn) error {
+		srv.ServeConn(ctx, c, grants)
+		return nil
 	})
-	return rc
+	return newRawClient(t, conn)
 }
 
 func newRawClient(t testing.TB, uc *net.UnixConn) *rawClient {

@@ -12,7 +12,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
@@ -98,7 +100,7 @@ func TestDirectIOWrites(t *testing.T) {
 func TestFromEnv(t *testing.T) {
 	dir := testTree(t)
 	srv := newServer(t, Config{})
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go srv.ServeConn(ctx, a, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
@@ -148,7 +150,7 @@ func TestBrokerGoneFailsCalls(t *testing.T) {
 	unlock := heldLock(t, filepath.Join(dir, "a"))
 	defer unlock()
 	srv := newServer(t, Config{})
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	go srv.ServeConn(context.Background(), a, []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
 	r, err := capfd.NewRemote(b)
 	if err != nil {
@@ -165,15 +167,10 @@ func TestBrokerGoneFailsCalls(t *testing.T) {
 	}
 	locked := make(chan error, 1)
 	go func() { locked <- f.Lock(true) }() // blocks: the test holds the lock
-	time.Sleep(50 * time.Millisecond)
+	testwait.Until(t, "the lock call in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	a.Close() // the broker's end goes away
-	select {
-	case err := <-locked:
-		if err == nil {
-			t.Fatal("a call in flight succeeded after the broker went away")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a call in flight hung after the broker went away")
+	if err := testwait.Recv(t, "the call in flight to end after the broker went away", 10*time.Second, locked); err == nil {
+		t.Fatal("a call in flight succeeded after the broker went away")
 	}
 	if _, err := d.Stat("a"); err == nil {
 		t.Fatal("a call after the broker went away succeeded")

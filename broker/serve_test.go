@@ -16,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,16 +105,7 @@ func TestServePolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var audit syncBuffer
 			srv := newServer(t, Config{Policy: Policy{Rules: tc.rules}, Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
-			ln, path := listen(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx, ln) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Serve: %v", err)
-				}
-			}()
+			path := serving(t, srv)
 			r, err := capfd.Dial(path)
 			if !tc.granted {
 				if err == nil {
@@ -166,8 +160,10 @@ func TestShutdownDrains(t *testing.T) {
 	rc := newRawClient(t, uc)
 	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
 	lockID := rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	time.Sleep(50 * time.Millisecond) // let the broker read it
+	testwait.Until(t, "the lock request in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	cancel()
+	// A deliberate wait: that Serve does not return is shown only by
+	// giving it time to.
 	select {
 	case err := <-done:
 		t.Fatalf("Serve returned (%v) with a request in flight", err)
@@ -181,13 +177,8 @@ func TestShutdownDrains(t *testing.T) {
 	if rep.ID != lockID || rep.Err != nil {
 		t.Fatalf("in-flight request: reply %d %+v, want %d answered", rep.ID, rep.Err, lockID)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after draining")
+	if err := testwait.Recv(t, "Serve to return after draining", 10*time.Second, done); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
 
@@ -319,13 +310,8 @@ func TestSocketpairLaunch(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "child read: hello, broker") {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("ServeConn: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ServeConn did not return when the child exited")
+	if err := testwait.Recv(t, "ServeConn to return when the child exited", 10*time.Second, done); err != nil {
+		t.Fatalf("ServeConn: %v", err)
 	}
 }
 
@@ -409,19 +395,14 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 	rc := newRawClient(t, uc)
 	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
 	rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	time.Sleep(50 * time.Millisecond)
+	testwait.Until(t, "the lock request in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
 	start := time.Now()
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-		if el := time.Since(start); el < 150*time.Millisecond {
-			t.Errorf("Serve returned after %v, before the drain timeout", el)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve hung on a stuck request")
+	if err := testwait.Recv(t, "Serve to return despite the stuck request", 10*time.Second, done); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if el := time.Since(start); el < 150*time.Millisecond {
+		t.Errorf("Serve returned after %v, before the drain timeout", el)
 	}
 }
 
@@ -430,11 +411,7 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 func TestLimitClients(t *testing.T) {
 	dir := testTree(t)
 	srv := newServer(t, Config{Limits: Limits{MaxClients: 1}, Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
-	ln, path := listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	path := serving(t, srv)
 	first, err := capfd.Dial(path)
 	if err != nil {
 		t.Fatal(err)
@@ -445,12 +422,9 @@ func TestLimitClients(t *testing.T) {
 		t.Fatalf("second client: %v, want a limit error", err)
 	}
 	first.Close()
+	// The broker frees the slot once it notices the first client left.
 	var again *capfd.Remote
-	deadline := time.Now().Add(5 * time.Second)
-	for again, err = capfd.Dial(path); err != nil && time.Now().Before(deadline); again, err = capfd.Dial(path) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
+	if !testwait.For(5*time.Second, func() bool { again, err = capfd.Dial(path); return err == nil }) {
 		t.Fatalf("a client after the first left: %v", err)
 	}
 	again.Close()
@@ -459,7 +433,7 @@ func TestLimitClients(t *testing.T) {
 // TestHandshakeRequired refuses a client whose first request is not hello.
 func TestHandshakeRequired(t *testing.T) {
 	srv := newServer(t, Config{})
-	a, b := socketpair(t)
+	a, b := brokertest.Socketpair(t)
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeConn(context.Background(), a, nil) }()
 	c := wire.NewConn(b)
@@ -488,7 +462,7 @@ func TestHandshakeVersions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		srv := newServer(t, Config{})
-		a, b := socketpair(t)
+		a, b := brokertest.Socketpair(t)
 		done := make(chan error, 1)
 		go func() { done <- srv.ServeConn(context.Background(), a, nil) }()
 		c := wire.NewConn(b)

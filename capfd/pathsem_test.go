@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/internal/treestate"
 
 	"github.com/capfd/capfd/broker"
@@ -71,22 +72,11 @@ func brokerDir(t *testing.T, root string, r rights.Pair) *capfd.Dir {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, clientEnd, err := broker.Socketpair()
+	conn, _ := brokertest.Pair(t, func(ctx context.Context, c *net.UnixConn) error {
+		return srv.ServeConn(ctx, c, []broker.Grant{{Name: "root", Path: root, Rights: r}})
+	})
+	rem, err := capfd.NewRemote(conn)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, conn, []broker.Grant{{Name: "root", Path: root, Rights: r}}) }()
-	fc, err := net.FileConn(clientEnd)
-	clientEnd.Close()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	rem, err := capfd.NewRemote(fc.(*net.UnixConn))
-	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
 	d, err := rem.Dir("root")
@@ -96,8 +86,6 @@ func brokerDir(t *testing.T, root string, r rights.Pair) *capfd.Dir {
 	t.Cleanup(func() {
 		d.Close()
 		rem.Close()
-		cancel()
-		<-done
 	})
 	return d
 }

@@ -16,6 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// asyncTimeout bounds every testwait.Until in this package: denials
+// reach user space through a ring buffer, asynchronously, and TCG is
+// slow.
+const asyncTimeout = 10 * time.Second
+
 const grantedContent = "granted content\n"
 
 // logBuffer collects a JSON slog stream for assertions.
@@ -49,19 +54,6 @@ func (b *logBuffer) records(t testing.TB, msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-// waitFor polls cond for up to 10 s (denials reach user space through a
-// ring buffer, asynchronously; TCG is slow).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // child is a re-executed test binary in some role (see helper_test.go).

@@ -5,14 +5,14 @@ package enforce
 // (TestInVM); on the development host it skips, naming Probe's reason.
 
 import (
-	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/lsm"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/internal/vmtest"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
@@ -66,20 +66,8 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 	if err := k.Register(srv.Registry()); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "broker.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
+	sock, stop := brokertest.Listen(t, filepath.Join(dir, "broker.sock"), srv.Serve)
+	defer stop() // before k.Close
 	env := []string{envDir + "=" + dir, envSock + "=" + sock}
 	const eperm = int(unix.EPERM)
 
@@ -113,7 +101,7 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 
 	// The disconnect revokes the sandbox: the read the grant allowed a
 	// moment ago is refused now.
-	waitFor(t, "the sandbox's revocation", func() bool {
+	testwait.Until(t, "the sandbox's revocation", asyncTimeout, func() bool {
 		for _, rec := range audit.records(t, "kernel sandbox revoked") {
 			if client, _ := rec["client"].(map[string]any); client != nil && client["pid"] == float64(markedPID) {
 				return k.Sandboxes() == 0
@@ -141,7 +129,7 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, "the denials in the audit log", func() bool { return len(denialsOf(markedPID)) >= refusals })
+	testwait.Until(t, "the denials in the audit log", asyncTimeout, func() bool { return len(denialsOf(markedPID)) >= refusals })
 	if got := denialsOf(unmarked.cmd.Process.Pid); len(got) != 0 {
 		t.Errorf("denials for the unmarked process: %v", got)
 	}

@@ -1,19 +1,19 @@
 package enforce
 
 import (
-	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 	"github.com/prometheus/client_golang/prometheus"
@@ -375,7 +375,7 @@ func TestDenialsReported(t *testing.T) {
 	fe.counts[lsm.CounterRingbufFull] = 1
 	fe.mu.Unlock()
 
-	waitFor(t, "the denial in the audit log", func() bool { return len(audit.records(t, "kernel denied")) == 1 })
+	testwait.Until(t, "the denial in the audit log", asyncTimeout, func() bool { return len(audit.records(t, "kernel denied")) == 1 })
 	rec := audit.records(t, "kernel denied")[0]
 	want := map[string]any{"hook": "file_open", "pid": float64(c.cmd.Process.Pid), "sandbox": float64(sb),
 		"dev": float64(7), "ino": float64(42), "needed": rights.Write.String(), "granted": rights.ReadOnly.String()}
@@ -402,7 +402,7 @@ func TestDenialsReported(t *testing.T) {
 	// the sandbox was revoked.
 	release()
 	fe.denials <- lsm.Denial{Hook: "file_open", Pid: c.cmd.Process.Pid, Sandbox: sb, Needed: rights.Read}
-	waitFor(t, "the second denial", func() bool { return len(audit.records(t, "kernel denied")) == 2 })
+	testwait.Until(t, "the second denial", asyncTimeout, func() bool { return len(audit.records(t, "kernel denied")) == 2 })
 	// A denial read after the revocation (the ring buffer is drained
 	// asynchronously) still names the client the sandbox was made for.
 	rec = audit.records(t, "kernel denied")[1]
@@ -443,20 +443,8 @@ func TestBrokerWithKernelLayer(t *testing.T) {
 	if err := k.Register(srv.Registry()); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "broker.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	}()
+	sock, stop := brokertest.Listen(t, "", srv.Serve)
+	defer stop() // before k.Close
 
 	r, err := capfd.Dial(sock)
 	if k.Enforcing() {

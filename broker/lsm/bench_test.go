@@ -94,7 +94,9 @@ func BenchmarkOpenClose(b *testing.B) {
 	fileOpen := slices.Index(e.attached, "file_open")
 	// Detaching and attaching a trampoline leaves the kernel busy for a
 	// moment (RCU-tasks grace periods, text patching): let it settle
-	// before the next timed batch, or that batch pays for it.
+	// before the next timed batch, or that batch pays for it. A
+	// deliberate pause, not a wait: nothing the kernel exposes says it
+	// has settled.
 	const settle = 100 * time.Millisecond
 	detachFileOpen := func(b *testing.B) {
 		if err := e.links[fileOpen].Close(); err != nil {

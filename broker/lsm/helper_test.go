@@ -23,6 +23,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
 
@@ -249,7 +250,7 @@ var ops = map[string]op{
 		if err != nil {
 			return nil, err
 		}
-		return func() error { return execveat(fd, []string{a[0]}, helperEnv(a[1], a[2:], true)) }, nil
+		return func() error { return vfsops.Exec(fd, []string{a[0]}, helperEnv(a[1], a[2:], true)) }, nil
 	},
 	// spawn runs the operation args[1:] in a grandchild (a copy of this
 	// test binary at args[0]) forked after the mark.
@@ -418,24 +419,6 @@ func openClose(path string, flags int) error {
 		return err
 	}
 	return unix.Close(fd)
-}
-
-func execveat(dirfd int, argv, envv []string) error {
-	empty, err := syscall.BytePtrFromString("")
-	if err != nil {
-		return err
-	}
-	argvp, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return err
-	}
-	envvp, err := syscall.SlicePtrFromStrings(envv)
-	if err != nil {
-		return err
-	}
-	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(dirfd), uintptr(unsafe.Pointer(empty)),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envvp[0])), unix.AT_EMPTY_PATH, 0)
-	return errno
 }
 
 // child is the parent's handle on a helper process.

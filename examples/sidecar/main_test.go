@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/capfd/capfd/examples/internal/exampletest"
+	"github.com/capfd/capfd/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -116,11 +117,7 @@ func startSidecar(t *testing.T) sidecar {
 			t.Logf("broker log:\n%s", brokerLog.String())
 		}
 	})
-	select {
-	case <-listening:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the broker did not listen within 10s")
-	}
+	testwait.Recv(t, "the broker to listen", 10*time.Second, listening)
 	logMu.Lock()
 	defer logMu.Unlock()
 	return s

@@ -15,6 +15,7 @@ import (
 
 	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/examples/internal/exampletest"
+	"github.com/capfd/capfd/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -235,10 +236,7 @@ func testTraversal(t *testing.T, mode string) {
 	if pid == 0 {
 		return
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for exampletest.OpenFds(t, pid) != before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(3*time.Second, func() bool { return exampletest.OpenFds(t, pid) == before })
 	if after := exampletest.OpenFds(t, pid); after != before {
 		t.Errorf("server holds %d fds after the requests, %d before", after, before)
 	}

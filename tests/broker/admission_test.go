@@ -10,6 +10,7 @@ import (
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 )
 
 // TestBrokerRefusesBadGrants: `capfd broker` with a grant whose directory
@@ -93,7 +94,7 @@ func TestOutOfDescriptors(t *testing.T) {
 	for _, r := range served {
 		r.Close()
 	}
-	eventually(t, "a client served again", func() bool {
+	testwait.Until(t, "a client served again", asyncTimeout, func() bool {
 		r, err := capfd.Dial(b.socket)
 		if err == nil {
 			r.Close()

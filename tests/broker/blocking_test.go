@@ -14,6 +14,7 @@ import (
 
 	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
@@ -134,7 +135,7 @@ func TestBlockingUnderPressure(t *testing.T) {
 			})
 
 			var blocked int64
-			eventually(t, "every open blocked or refused", func() bool {
+			testwait.Until(t, "every open blocked or refused", asyncTimeout, func() bool {
 				blocked = int64(b.metric(t, "capfd_broker_blocking"))
 				return failed.Load() > 0 || refused.Load()+blocked == clients*opens
 			})
@@ -167,9 +168,9 @@ func TestBlockingUnderPressure(t *testing.T) {
 			if opened.Load() != blocked || failed.Load() != 0 {
 				t.Errorf("after a writer came: %d opened, %d failed; want %d opened, 0 failed", opened.Load(), failed.Load(), blocked)
 			}
-			eventually(t, "no request blocking", func() bool { return b.metric(t, "capfd_broker_blocking") == 0 })
+			testwait.Until(t, "no request blocking", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_blocking") == 0 })
 			// The threads the blocked opens pinned end with them.
-			eventually(t, "the broker's threads back near where they were", func() bool { return b.threads(t) <= baseThreads+2*2+32 })
+			testwait.Until(t, "the broker's threads back near where they were", asyncTimeout, func() bool { return b.threads(t) <= baseThreads+2*2+32 })
 		})
 	}
 }

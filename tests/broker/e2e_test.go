@@ -18,6 +18,7 @@ import (
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
@@ -279,14 +280,14 @@ func TestConcurrentClients(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "64 clients connected", func() bool { return b.metric(t, "capfd_broker_clients") == clients })
+	testwait.Until(t, "64 clients connected", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_clients") == clients })
 	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
-	eventually(t, "all clients gone", func() bool { return b.metric(t, "capfd_broker_clients") == 0 })
+	testwait.Until(t, "all clients gone", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_clients") == 0 })
 	if h := b.metric(t, "capfd_broker_handles"); h != 0 {
 		t.Errorf("%v handles open after every client left", h)
 	}
@@ -328,14 +329,14 @@ func TestClientKilledMidRequest(t *testing.T) {
 		t.Fatalf("client said %q", line)
 	}
 	// The root dup and 20 files, and the lock request in flight.
-	eventually(t, "the client's handles are open", func() bool { return b.metric(t, "capfd_broker_handles") >= baseHandles+21 })
-	eventually(t, "the lock request is in flight", func() bool { return b.metric(t, "capfd_broker_inflight") == 1 })
+	testwait.Until(t, "the client's handles are open", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_handles") >= baseHandles+21 })
+	testwait.Until(t, "the lock request is in flight", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_inflight") == 1 })
 	cmd.Process.Signal(os.Kill)
 	cmd.Wait()
 
-	eventually(t, "the dead client's handles are freed", func() bool { return b.metric(t, "capfd_broker_handles") == baseHandles })
+	testwait.Until(t, "the dead client's handles are freed", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_handles") == baseHandles })
 	unix.Flock(lockFD, unix.LOCK_UN) // the broker's blocked flock returns; its reply has nowhere to go
-	eventually(t, "the broker's descriptors are back to where they were", func() bool { return b.fds(t) == baseFDs })
+	testwait.Until(t, "the broker's descriptors are back to where they were", asyncTimeout, func() bool { return b.fds(t) == baseFDs })
 	if data, err := other.ReadFile("hello.txt"); err != nil || string(data) != "hello, broker\n" {
 		t.Fatalf("the bystander is no longer served: %q, %v", data, err)
 	}
@@ -416,7 +417,7 @@ func TestMalformedAndOversized(t *testing.T) {
 		t.Fatalf("stat after garbage: %v %+v", err, rep.Err)
 	}
 	uc.Close()
-	eventually(t, "the broker's descriptors are back to where they were", func() bool { return b.fds(t) == baseFDs })
+	testwait.Until(t, "the broker's descriptors are back to where they were", asyncTimeout, func() bool { return b.fds(t) == baseFDs })
 	if b.metric(t, "capfd_broker_malformed_messages_total") != float64(len(cases)) {
 		t.Errorf("malformed counter %v, want %d", b.metric(t, "capfd_broker_malformed_messages_total"), len(cases))
 	}
@@ -454,8 +455,8 @@ func TestNoDescriptorLeak(t *testing.T) {
 		d.Open("hello.txt")
 		r.Close()
 	}
-	eventually(t, "the broker's descriptors are back to where they were", func() bool { return b.fds(t) == base })
-	eventually(t, "no handles", func() bool { return b.metric(t, "capfd_broker_handles") == 0 })
+	testwait.Until(t, "the broker's descriptors are back to where they were", asyncTimeout, func() bool { return b.fds(t) == base })
+	testwait.Until(t, "no handles", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_handles") == 0 })
 }
 
 // TestCLIVerbs runs capfd ls, cat and stat against the broker process.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func TestIdleTimeoutFlag(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "the idle client disconnected", func() bool { return b.metric(t, "capfd_broker_clients") == 0 })
+			testwait.Until(t, "the idle client disconnected", asyncTimeout, func() bool { return b.metric(t, "capfd_broker_clients") == 0 })
 			_, err = d.Stat("hello.txt")
 			if !errors.Is(err, capfd.ErrBrokerClosed) || !errors.Is(err, unix.ETIMEDOUT) || err == nil || !strings.Contains(err.Error(), tc.wantText) {
 				t.Errorf("a call after %s idle: %v; want capfd.ErrBrokerClosed and ETIMEDOUT, naming %q", tc.flag, err, tc.wantText)

@@ -20,6 +20,11 @@ import (
 	"time"
 )
 
+// asyncTimeout bounds every testwait.Until in this package: the broker
+// is another process and notices a dead client asynchronously; its state
+// is read from its metrics and /proc.
+const asyncTimeout = 10 * time.Second
+
 // capfdBin is the capfd command built for this run.
 var capfdBin string
 
@@ -222,19 +227,6 @@ func (b *brokerProc) metric(t testing.TB, series string) float64 {
 		}
 	}
 	return 0
-}
-
-// eventually polls cond for up to 10 s: the broker notices a dead client
-// asynchronously.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // tree makes a directory with a few files for a grant.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
 
@@ -237,7 +238,7 @@ func doExecveat(e *Env) int {
 		fmt.Fprintf(os.Stderr, "open %s O_PATH: %v\n", e.Prog, err)
 		return 2
 	}
-	err = execveat(fd, "", []string{e.Prog}, os.Environ(), unix.AT_EMPTY_PATH)
+	err = vfsops.Exec(fd, []string{e.Prog}, os.Environ()) // execveat(fd, "", AT_EMPTY_PATH)
 	var errno syscall.Errno
 	if errors.As(err, &errno) && int(errno) < 256-errnoExitBase {
 		return errnoExitBase + int(errno)

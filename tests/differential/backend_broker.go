@@ -59,25 +59,8 @@ func runBrokerBatch(t *testing.T, srv *broker.Server, cases []*Case, roots []str
 			grants = append(grants, broker.Grant{Name: fmt.Sprintf("c%dn", i), Path: filepath.Join(roots[i], "n"), Rights: c.Inner})
 		}
 	}
-	a, b, err := broker.Socketpair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	conn, err := netUnixConn(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, a, grants) }()
-	defer func() {
-		conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ServeConn: %v", err)
-		}
-	}()
+	conn, stop := brokertest.Pair(t, func(ctx context.Context, c *net.UnixConn) error { return srv.ServeConn(ctx, c, grants) })
+	defer stop() // each batch's connection ends with the batch
 	rc := brokertest.NewRawClient(t, conn)
 	out := make([]string, len(cases))
 	for i, c := range cases {
@@ -219,13 +202,4 @@ func fdRequest(h uint32, op string) *wire.Request {
 		panic("differential: no wire spelling of fd op " + op)
 	}
 	return r
-}
-
-// netUnixConn makes a *net.UnixConn of the client end of a socketpair.
-func netUnixConn(f *os.File) (*net.UnixConn, error) {
-	c, err := net.FileConn(f)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*net.UnixConn), nil
 }

@@ -1,12 +1,10 @@
 package run
 
 import (
-	"context"
-	"net"
-	"path/filepath"
 	"testing"
 
 	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -23,20 +21,7 @@ func TestExternalBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "broker.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("broker: %v", err)
-		}
-	}()
+	sock, _ := brokertest.Listen(t, "", srv.Serve)
 
 	flags := append(f.grants(), "--grant", bin.dir+"=rx", "--broker", sock)
 	o := capfdRun(t, f.root, flags, bin.capaware, "s.txt")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/internal/testwait"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,7 +101,7 @@ func startFifoStress(t *testing.T, line string) *fifoStress {
 		cmd.Wait()
 	})
 	p.expectLine(t, "blocked")
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	allInOpenat := func() bool {
 		if p.prog == 0 {
 			for _, pid := range descendants(t, cmd.Process.Pid) {
 				if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(comm) == "fifostress\n" {
@@ -108,12 +109,10 @@ func startFifoStress(t *testing.T, line string) *fifoStress {
 				}
 			}
 		}
-		if p.prog != 0 && threadsIn(p.prog, unix.SYS_OPENAT) >= fifoThreads {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the %d threads never all waited in openat (program pid %d)\nstderr: %s", fifoThreads, p.prog, p.stderr)
-		}
+		return p.prog != 0 && threadsIn(p.prog, unix.SYS_OPENAT) >= fifoThreads
+	}
+	if !testwait.For(20*time.Second, allInOpenat) {
+		t.Fatalf("the %d threads never all waited in openat (program pid %d)\nstderr: %s", fifoThreads, p.prog, p.stderr)
 	}
 	if _, err := io.WriteString(stdin, line+"\n"); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/internal/testwait"
 	"golang.org/x/sys/unix"
 )
 
@@ -129,24 +130,23 @@ func startTree(t *testing.T, dir string, env []string, cred *syscall.Credential,
 	// sleep still loading its libraries would die of the launcher's
 	// death (its path syscalls answered by nobody), not of the tree
 	// being ended, and the control would show nothing. Polled, bounded.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	var all []int
+	bothAsleep := func() bool {
 		asleep := 0
-		all := descendants(t, cmd.Process.Pid)
+		all = descendants(t, cmd.Process.Pid)
 		for _, p := range all {
 			if inNanosleep(p) {
 				asleep++
 			}
 		}
-		if asleep >= 2 {
-			for _, p := range all {
-				if fd, err := unix.PidfdOpen(p, 0); err == nil {
-					tree.members[p] = fd
-				}
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the two sleeps never went to sleep (tree %v)\nstderr: %s", all, errBuf)
+		return asleep >= 2
+	}
+	if !testwait.For(10*time.Second, bothAsleep) {
+		t.Fatalf("the two sleeps never went to sleep (tree %v)\nstderr: %s", all, errBuf)
+	}
+	for _, p := range all {
+		if fd, err := unix.PidfdOpen(p, 0); err == nil {
+			tree.members[p] = fd
 		}
 	}
 	return tree

@@ -7,11 +7,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"syscall"
-	"unsafe"
 
+	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,17 +34,11 @@ func main() {
 		fmt.Println("write failed:", err)
 		os.Exit(1)
 	}
-	argv, err := syscall.SlicePtrFromStrings(append([]string{os.Args[1]}, os.Args[2:]...))
-	if err != nil {
+	err = vfsops.Exec(fd, append([]string{os.Args[1]}, os.Args[2:]...), os.Environ())
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
 		os.Exit(2)
 	}
-	envv, err := syscall.SlicePtrFromStrings(os.Environ())
-	if err != nil {
-		os.Exit(2)
-	}
-	empty, _ := unix.BytePtrFromString("")
-	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
-		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
 	fmt.Println("exec failed:", unix.ErrnoName(errno))
 	os.Exit(1)
 }
