@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/capfd/capfd/capfd"
-	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +65,7 @@ func TestClientSeesGoodbye(t *testing.T) {
 					}
 					pending <- err
 				}()
-				testwait.Until(t, "the FIFO open blocked in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(b.srv.m.inflight) >= 1 })
+				waitBlocked(t, b.srv, "the FIFO open in the broker")
 				b.shutdown(t)
 				return <-pending
 			},

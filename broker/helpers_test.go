@@ -10,6 +10,8 @@ import (
 
 	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // asyncTimeout bounds every testwait.Until in this package: the broker
@@ -54,4 +56,14 @@ func newServer(t testing.TB, cfg Config) *Server {
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// waitBlocked waits until a request of srv's clients is blocked in the
+// broker: the watchdog found it still in its system call and handed the
+// reading on (the blocking gauge). A request merely in flight is not
+// enough: the in-flight gauge still counts the previous request for a
+// moment after its reply has been sent.
+func waitBlocked(t testing.TB, srv *Server, what string) {
+	t.Helper()
+	testwait.Until(t, what+" blocked in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.blocking) >= 1 })
 }

@@ -167,7 +167,7 @@ func TestBrokerGoneFailsCalls(t *testing.T) {
 	}
 	locked := make(chan error, 1)
 	go func() { locked <- f.Lock(true) }() // blocks: the test holds the lock
-	testwait.Until(t, "the lock call in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
+	waitBlocked(t, srv, "the lock call in the broker")
 	a.Close() // the broker's end goes away
 	if err := testwait.Recv(t, "the call in flight to end after the broker went away", 10*time.Second, locked); err == nil {
 		t.Fatal("a call in flight succeeded after the broker went away")

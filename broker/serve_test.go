@@ -21,7 +21,6 @@ import (
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -160,7 +159,7 @@ func TestShutdownDrains(t *testing.T) {
 	rc := newRawClient(t, uc)
 	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
 	lockID := rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	testwait.Until(t, "the lock request in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
+	waitBlocked(t, srv, "the lock request in the broker")
 	cancel()
 	// A deliberate wait: that Serve does not return is shown only by
 	// giving it time to.
@@ -395,7 +394,7 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 	rc := newRawClient(t, uc)
 	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
 	rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	testwait.Until(t, "the lock request in flight in the broker", asyncTimeout, func() bool { return testutil.ToFloat64(srv.m.inflight) == 1 })
+	waitBlocked(t, srv, "the lock request in the broker")
 	start := time.Now()
 	cancel()
 	if err := testwait.Recv(t, "Serve to return despite the stuck request", 10*time.Second, done); err != nil {
