@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // Grant gives the supervised program Rights on Path: a directory (and
@@ -104,9 +104,10 @@ func openGrant(g Grant) (*grant, error) {
 	return og, nil
 }
 
-// fdPath is the path procfs reports for one of our own descriptors.
+// fdPath is the path procfs reports for one of our own descriptors (read
+// beneath the verified procfs handle: vfsops.FdPath).
 func fdPath(fd int) (string, error) {
-	p, err := readlinkString("/proc/self/fd/" + strconv.Itoa(fd))
+	p, err := vfsops.FdPath(fd)
 	if err != nil {
 		return "", err
 	}

@@ -46,7 +46,7 @@ type fdObject struct {
 // checked to hold it) up ".." to the nearest grant root; beneath a root an
 // object has the grant's inherit rights.
 func (c *call) objectOf(fd int) fdObject {
-	p, err := readlinkString("/proc/self/fd/" + strconv.Itoa(fd))
+	p, err := vfsops.FdPath(fd)
 	switch {
 	case err != nil || !strings.HasPrefix(p, "/"):
 		return fdObject{noPath: true}
