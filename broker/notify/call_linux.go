@@ -234,7 +234,7 @@ func (c *call) realDir(p string) (string, unix.Errno) {
 	}
 	var real string
 	err := c.asCaller(func() error {
-		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := vfsops.OpenDirAmbient(p)
 		if err != nil {
 			return err
 		}

@@ -76,15 +76,15 @@ func openGrant(g Grant) (*grant, error) {
 	clean := path.Clean(g.Path)
 	// The supervisor's own configuration is trusted: the granted path is
 	// resolved by the kernel from the root, following symlinks.
-	fd, err := unix.Open(clean, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := vfsops.OpenObjectAmbient(clean)
 	if err != nil {
 		if g.Optional && errors.Is(err, unix.ENOENT) {
 			return &grant{Grant: g, names: []string{clean}, fd: -1}, nil
 		}
 		return nil, fmt.Errorf("grant %s: %w", g.Path, err)
 	}
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(fd, &st); err != nil {
+	st, err := vfsops.Fstatfs(fd)
+	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("grant %s: statfs: %w", g.Path, err)
 	}
@@ -93,7 +93,7 @@ func openGrant(g Grant) (*grant, error) {
 		return nil, fmt.Errorf("grant %s: procfs cannot be granted: the supervisor would resolve /proc/self as itself", g.Path)
 	}
 	var stat unix.Stat_t
-	if err := unix.Fstat(fd, &stat); err != nil {
+	if err := fstat(fd, &stat); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("grant %s: stat: %w", g.Path, err)
 	}
