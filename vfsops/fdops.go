@@ -152,3 +152,47 @@ func Seek(fd int, off int64, whence int) (int64, error) {
 func Close(fd int) error { return fdError("close", fd, unix.Close(fd)) }
 
 func fdName(fd int) string { return strconv.Itoa(fd) }
+
+// Statx returns the extended status of the file on fd (statx(fd, "",
+// AT_EMPTY_PATH)); O_PATH fds work. mask is the STATX_* fields wanted;
+// flags may carry AT_STATX_SYNC_TYPE bits, all others are dropped: with
+// AT_EMPTY_PATH there is no name a symlink flag could apply to.
+func Statx(fd int, mask int, flags int) (unix.Statx_t, error) {
+	var stx unix.Statx_t
+	flags = unix.AT_EMPTY_PATH | flags&atStatxSyncType
+	return stx, fdError("statx", fd, ignoringEINTR(func() error { return unix.Statx(fd, "", flags, mask, &stx) }))
+}
+
+// atStatxSyncType is AT_STATX_SYNC_TYPE, which x/sys/unix does not name.
+const atStatxSyncType = unix.AT_STATX_FORCE_SYNC | unix.AT_STATX_DONT_SYNC
+
+// Fstatfs returns the status of the filesystem holding the file on fd;
+// O_PATH fds work.
+func Fstatfs(fd int) (unix.Statfs_t, error) {
+	var st unix.Statfs_t
+	return st, fdError("fstatfs", fd, ignoringEINTR(func() error { return unix.Fstatfs(fd, &st) }))
+}
+
+// Access checks the file on fd for mode (unix.R_OK, W_OK, X_OK, or F_OK)
+// with the thread's effective ids, as an open or exec would
+// (faccessat2(fd, "", mode, AT_EMPTY_PATH|AT_EACCESS), Linux 5.8); O_PATH
+// fds work.
+func Access(fd int, mode uint32) error {
+	return fdError("access", fd, ignoringEINTR(func() error {
+		return unix.Faccessat2(fd, "", mode, unix.AT_EMPTY_PATH|unix.AT_EACCESS)
+	}))
+}
+
+// ReadlinkFd returns the target of the symlink an O_PATH|O_NOFOLLOW fd
+// refers to (readlinkat(fd, "")). Any other fd fails as readlinkat(2)
+// fails on it (ENOENT, or EINVAL before Linux 5.x for fds of non-links).
+func ReadlinkFd(fd int) (string, error) {
+	target, err := readlinkat(fd, "")
+	return target, fdError("readlink", fd, err)
+}
+
+// Fallocate allocates, punches or zeroes the byte range [off, off+length)
+// of the file open for writing on fd; mode is unix.FALLOC_FL_*.
+func Fallocate(fd int, mode uint32, off, length int64) error {
+	return fdError("fallocate", fd, ignoringEINTR(func() error { return unix.Fallocate(fd, mode, off, length) }))
+}

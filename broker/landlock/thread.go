@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/vfsops"
 )
 
 // RestrictThread confines the calling OS thread, and everything it later
@@ -55,7 +57,7 @@ func RestrictThread(grants []Grant) (Report, error) {
 
 // addPathRule allows r.access beneath r.path.
 func addPathRule(ruleset int, r rule) error {
-	fd, err := unix.Open(r.path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := vfsops.OpenObjectAmbient(r.path)
 	if err != nil {
 		return fmt.Errorf("landlock: grant %s: %w", r.path, err)
 	}

@@ -65,7 +65,7 @@ func (c *call) openAnchoredPinned(l location, anchorFd int, p string, flags int,
 // established (it was moved meanwhile).
 func (c *call) reopenPlaced(l location, obj, flags int, need rights.Rights, op string) (result, bool) {
 	var st unix.Stat_t
-	if err := unix.Fstat(obj, &st); err != nil {
+	if err := fstat(obj, &st); err != nil {
 		return fail(unix.EIO), true
 	}
 	if flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL {
@@ -84,7 +84,7 @@ func (c *call) reopenPlaced(l location, obj, flags int, need rights.Rights, op s
 	}
 	if flags&unix.O_PATH != 0 {
 		// As openIn: an O_PATH descriptor cannot be installed.
-		dup, err := unix.FcntlInt(uintptr(obj), unix.F_DUPFD_CLOEXEC, 0)
+		dup, err := vfsops.Dup(obj)
 		if err != nil {
 			return fail(unix.EMFILE), true
 		}
@@ -106,7 +106,7 @@ func (c *call) reopenPlaced(l location, obj, flags int, need rights.Rights, op s
 		return fail(c.errnoOf(op, l, err)), true
 	}
 	if fifo && flags&unix.O_NONBLOCK == 0 {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&unix.O_APPEND); err != nil {
+		if err := vfsops.SetStatusFlags(fd, flags&unix.O_APPEND); err != nil {
 			unix.Close(fd)
 			return fail(unix.EIO), true
 		}
@@ -145,12 +145,12 @@ func realParent(obj int, st unix.Stat_t) (int, bool) {
 	if err != nil {
 		return -1, false
 	}
-	dir, err := unix.Open(path.Dir(p), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := vfsops.OpenDirAmbient(path.Dir(p))
 	if err != nil {
 		return -1, false
 	}
 	var entry unix.Stat_t
-	if err := unix.Fstatat(dir, path.Base(p), &entry, unix.AT_SYMLINK_NOFOLLOW); err != nil ||
+	if err := statEntry(dir, path.Base(p), &entry); err != nil ||
 		entry.Dev != st.Dev || entry.Ino != st.Ino {
 		unix.Close(dir)
 		return -1, false

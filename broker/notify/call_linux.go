@@ -234,7 +234,7 @@ func (c *call) realDir(p string) (string, unix.Errno) {
 	}
 	var real string
 	err := c.asCaller(func() error {
-		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := vfsops.OpenDirAmbient(p)
 		if err != nil {
 			return err
 		}
@@ -268,20 +268,29 @@ func resultFor(errno unix.Errno) result {
 // for AT_FDCWD.
 func (c *call) dirPath(dirfd int32) (string, unix.Errno) {
 	var link string
+	unreadable := unix.EBADF
 	switch {
 	case dirfd == unix.AT_FDCWD:
-		link = "/proc/" + strconv.Itoa(c.pid()) + "/cwd"
+		link, unreadable = "cwd", unix.ENOENT
 	case dirfd < 0:
 		return "", unix.EBADF
 	default:
-		link = "/proc/" + strconv.Itoa(c.pid()) + "/fd/" + strconv.Itoa(int(dirfd))
+		link = "fd/" + strconv.Itoa(int(dirfd))
 	}
-	p, err := readlinkString(link)
+	// The link is read in the task's procfs directory that callerCreds
+	// caches (opened beneath the verified procfs handle and proven the
+	// notifier's), not by a "/proc/"+pid string: one readlinkat either
+	// way, and the name cannot come from another task or a fake /proc.
+	e, _, errno := c.procEntry(c.pid())
+	if errno == errGone {
+		return "", errGone
+	}
+	if errno != 0 {
+		return "", unreadable
+	}
+	p, err := e.dir.Readlink(link)
 	if err != nil {
-		if dirfd == unix.AT_FDCWD {
-			return "", unix.ENOENT
-		}
-		return "", unix.EBADF
+		return "", unreadable
 	}
 	switch {
 	case strings.HasSuffix(p, " (deleted)"):
@@ -531,18 +540,3 @@ func (c *call) errnoOf(op string, l location, err error) unix.Errno {
 
 // resolveHow is the vfsops resolution every lookup uses.
 const resolveHow vfsops.Resolve = 0
-
-// readlinkString reads a symlink by absolute path. Only used on procfs
-// entries that describe the task (cwd, fd/N) or our own fds: their text is
-// a name, matched against the grants afterwards, never a capability.
-func readlinkString(p string) (string, error) {
-	var buf [pathMax]byte
-	n, err := unix.Readlink(p, buf[:])
-	if err != nil {
-		return "", err
-	}
-	if n >= len(buf) {
-		return "", unix.ENAMETOOLONG
-	}
-	return string(buf[:n]), nil
-}

@@ -2,11 +2,13 @@ package notify
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/vfsops"
 )
 
 // Acting as the program (see "Whose credentials" in doc.go).
@@ -46,7 +48,7 @@ type threadCreds struct {
 type selfCreds struct {
 	threadCreds
 	prm, inh uint64
-	userNS   string // readlink /proc/thread-self/ns/user
+	userNS   string // the thread-self/ns/user link (readSelfUserNS)
 }
 
 // procEntry is a task's /proc/TID directory and its status file, both
@@ -55,7 +57,8 @@ type selfCreds struct {
 // number. Opened and then proven to be the notifying task's (ID_VALID),
 // they can be read later without another check (see callerCreds).
 type procEntry struct {
-	dir, status int
+	dir    vfsops.ProcPid
+	status int
 }
 
 // credState is the per-worker state of asCaller, part of call.
@@ -158,11 +161,11 @@ func (c *call) callerCreds() (*taskCreds, unix.Errno) {
 		if st.status == nil {
 			st.status = make([]byte, 4096)
 		}
-		n, err := unix.Pread(e.status, st.status, 0)
+		n, err := vfsops.Pread(e.status, st.status, 0)
 		for err == nil && n == len(st.status) && len(st.status) < 1<<21 {
 			// Very many supplementary groups: read it all.
 			st.status = make([]byte, 2*len(st.status))
-			n, err = unix.Pread(e.status, st.status, 0)
+			n, err = vfsops.Pread(e.status, st.status, 0)
 		}
 		if err == nil && parseStatus(st.status[:n], &st.caller) {
 			st.loaded = true
@@ -189,16 +192,19 @@ func (c *call) procEntry(tid int) (procEntry, bool, unix.Errno) {
 	if e, ok := c.cred.procs[tid]; ok {
 		return e, true, 0
 	}
-	dir, err := unix.Open("/proc/"+strconv.Itoa(tid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	// Beneath the verified procfs handle, not "/proc/"+tid: a /proc that
+	// is not procfs, or has a file mounted over TID/status, would hand us
+	// credentials of an attacker's choosing.
+	dir, err := vfsops.OpenProcPid(tid)
 	if err != nil {
 		if !c.valid() {
 			return procEntry{}, false, errGone
 		}
 		return procEntry{}, false, unix.EACCES
 	}
-	status, err := unix.Openat(dir, "status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	status, err := dir.Open("status", unix.O_RDONLY)
 	if err != nil {
-		unix.Close(dir)
+		dir.Close()
 		if !c.valid() {
 			return procEntry{}, false, errGone
 		}
@@ -207,7 +213,7 @@ func (c *call) procEntry(tid int) (procEntry, bool, unix.Errno) {
 	e := procEntry{dir: dir, status: status}
 	if !c.valid() {
 		unix.Close(status)
-		unix.Close(dir)
+		dir.Close()
 		return procEntry{}, false, errGone
 	}
 	if len(c.cred.procs) >= maxPidfds {
@@ -223,7 +229,7 @@ func (c *call) procEntry(tid int) (procEntry, bool, unix.Errno) {
 func (c *call) dropProc(tid int) {
 	if e, ok := c.cred.procs[tid]; ok {
 		unix.Close(e.status)
-		unix.Close(e.dir)
+		e.dir.Close()
 		delete(c.cred.procs, tid)
 	}
 }
@@ -243,9 +249,8 @@ func (c *call) callerInOurUserNS() bool {
 		st.nsChecked = true
 		st.sameNS = false
 		if e, ok := st.procs[c.pid()]; ok {
-			var buf [64]byte
-			n, err := unix.Readlinkat(e.dir, "ns/user", buf[:])
-			st.sameNS = err == nil && string(buf[:n]) == st.self.userNS
+			ns, err := e.dir.Readlink("ns/user")
+			st.sameNS = err == nil && ns == st.self.userNS
 		}
 	}
 	return st.sameNS
@@ -269,14 +274,26 @@ func (c *call) selfCreds() (*selfCreds, unix.Errno) {
 		return nil, errno
 	}
 	s.eff, s.prm, s.inh = eff, prm, inh
-	var buf [64]byte
-	n, err := unix.Readlink("/proc/thread-self/ns/user", buf[:])
+	ns, err := readSelfUserNS()
 	if err != nil {
 		return nil, unix.EACCES
 	}
-	s.userNS = string(buf[:n])
+	s.userNS = ns
 	c.cred.self = s
 	return s, 0
+}
+
+// readSelfUserNS reads this thread's thread-self/ns/user link (user
+// namespaces are per thread), beneath the verified procfs handle.
+func readSelfUserNS() (string, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := vfsops.OpenProcThreadSelf()
+	if err != nil {
+		return "", err
+	}
+	defer self.Close()
+	return self.Readlink("ns/user")
 }
 
 // become switches the thread to t. Groups and ids first, while our own

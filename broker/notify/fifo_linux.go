@@ -37,7 +37,7 @@ func (c *call) awaitWriter(l location, op string, fd int, cloexec bool) result {
 		if n, err := unix.Poll(pfd, 0); err != nil || n == 0 {
 			return result{}, false // EINTR or nothing yet: poll again
 		}
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
+		if err := vfsops.SetStatusFlags(fd, 0); err != nil {
 			unix.Close(fd)
 			return fail(unix.EIO), true
 		}
@@ -53,7 +53,7 @@ func (c *call) awaitWriter(l location, op string, fd int, cloexec bool) result {
 // opens and closes again at once; here such a reader may come and go
 // between two tries, and the writer waits for the next.
 func (c *call) awaitReader(l location, dirfd int, rest string, flags int, mode uint32, how vfsops.Resolve, op string) result {
-	dup, err := unix.FcntlInt(uintptr(dirfd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := vfsops.Dup(dirfd)
 	if err != nil {
 		return fail(unix.EMFILE)
 	}
@@ -86,7 +86,7 @@ func (c *call) awaitReader(l location, dirfd int, rest string, flags int, mode u
 		if err != nil {
 			return fail(sub.errnoOf(op, l, err)), true
 		}
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&(unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME)); err != nil {
+		if err := vfsops.SetStatusFlags(fd, flags&(unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME)); err != nil {
 			unix.Close(fd)
 			return fail(unix.EIO), true
 		}

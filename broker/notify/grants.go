@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // Grant gives the supervised program Rights on Path: a directory (and
@@ -76,15 +76,15 @@ func openGrant(g Grant) (*grant, error) {
 	clean := path.Clean(g.Path)
 	// The supervisor's own configuration is trusted: the granted path is
 	// resolved by the kernel from the root, following symlinks.
-	fd, err := unix.Open(clean, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := vfsops.OpenObjectAmbient(clean)
 	if err != nil {
 		if g.Optional && errors.Is(err, unix.ENOENT) {
 			return &grant{Grant: g, names: []string{clean}, fd: -1}, nil
 		}
 		return nil, fmt.Errorf("grant %s: %w", g.Path, err)
 	}
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(fd, &st); err != nil {
+	st, err := vfsops.Fstatfs(fd)
+	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("grant %s: statfs: %w", g.Path, err)
 	}
@@ -93,7 +93,7 @@ func openGrant(g Grant) (*grant, error) {
 		return nil, fmt.Errorf("grant %s: procfs cannot be granted: the supervisor would resolve /proc/self as itself", g.Path)
 	}
 	var stat unix.Stat_t
-	if err := unix.Fstat(fd, &stat); err != nil {
+	if err := fstat(fd, &stat); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("grant %s: stat: %w", g.Path, err)
 	}
@@ -104,9 +104,10 @@ func openGrant(g Grant) (*grant, error) {
 	return og, nil
 }
 
-// fdPath is the path procfs reports for one of our own descriptors.
+// fdPath is the path procfs reports for one of our own descriptors (read
+// beneath the verified procfs handle: vfsops.FdPath).
 func fdPath(fd int) (string, error) {
-	p, err := readlinkString("/proc/self/fd/" + strconv.Itoa(fd))
+	p, err := vfsops.FdPath(fd)
 	if err != nil {
 		return "", err
 	}

@@ -3,10 +3,11 @@ package notify
 import (
 	"bytes"
 	"math"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/vfsops"
 )
 
 // pathMax is PATH_MAX including the terminating NUL, the kernel's limit for
@@ -102,7 +103,7 @@ func (c *call) writeMemory(addr uint64, p []byte) unix.Errno {
 		if errno != 0 {
 			return errno
 		}
-		n, err := unix.Pwrite(fd, p, int64(addr))
+		n, err := vfsops.Pwrite(fd, p, int64(addr))
 		if err == nil && n == len(p) {
 			return 0
 		}
@@ -119,7 +120,17 @@ func (c *call) memFd(tid int) (fd int, cached bool, errno unix.Errno) {
 	if fd, ok := c.mems[tid]; ok {
 		return fd, true, 0
 	}
-	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/mem", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	// Through the task's cached procfs directory (procEntry, opened
+	// beneath the verified procfs handle), not "/proc/"+tid+"/mem": one
+	// openat, as before, and no walk from "/".
+	e, _, errno := c.procEntry(tid)
+	if errno == errGone {
+		return -1, false, errGone
+	}
+	if errno != 0 {
+		return -1, false, unix.EFAULT
+	}
+	fd, err := e.dir.Open("mem", unix.O_WRONLY)
 	if err != nil {
 		return -1, false, unix.EFAULT
 	}

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // access(path, mode)
@@ -70,7 +71,7 @@ func (c *call) faccessat(dirfd int32, addr uint64, mode uint32, flags int) resul
 			return fail(unix.EACCES)
 		}
 	}
-	err := c.asCaller(func() error { return unix.Faccessat2(fd, "", mode, unix.AT_EMPTY_PATH|unix.AT_EACCESS) })
+	err := c.asCaller(func() error { return vfsops.Access(fd, mode) })
 	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
@@ -79,5 +80,5 @@ func (c *call) faccessat(dirfd int32, addr uint64, mode uint32, flags int) resul
 
 func isDir(fd int) bool {
 	var st unix.Stat_t
-	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	return fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }

@@ -63,7 +63,7 @@ func (c *call) fchownat(dirfd int32, addr, uid, gid uint64, flags int) result {
 	// fchownat(fd, "", AT_EMPTY_PATH) works on O_PATH fds, symlinks
 	// included, and walks no path.
 	err := c.asCaller(func() error {
-		return unix.Fchownat(fd, "", int(int32(uid)), int(int32(gid)), unix.AT_EMPTY_PATH)
+		return vfsops.Fchown(fd, int(int32(uid)), int(int32(gid)))
 	})
 	return c.errResult(op, l, err)
 }

@@ -33,13 +33,12 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 		if errno != 0 {
 			return resultFor(errno)
 		}
-		var b [pathMax]byte
-		n, err := unix.Readlinkat(fd, "", b[:])
+		var err error
+		target, err = vfsops.ReadlinkFd(fd)
 		unix.Close(fd)
 		if err != nil {
 			return fail(c.errnoOf(op, location{}, err))
 		}
-		target = string(b[:n])
 	} else {
 		l, errno := c.locate(dirfd, p)
 		if errno != 0 {

@@ -46,7 +46,7 @@ type fdObject struct {
 // checked to hold it) up ".." to the nearest grant root; beneath a root an
 // object has the grant's inherit rights.
 func (c *call) objectOf(fd int) fdObject {
-	p, err := readlinkString("/proc/self/fd/" + strconv.Itoa(fd))
+	p, err := vfsops.FdPath(fd)
 	switch {
 	case err != nil || !strings.HasPrefix(p, "/"):
 		return fdObject{noPath: true}
@@ -55,7 +55,7 @@ func (c *call) objectOf(fd int) fdObject {
 	}
 	t := c.s.grants
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := fstat(fd, &st); err != nil {
 		return fdObject{l: location{abs: p}}
 	}
 	id := fileID{Dev: st.Dev, Ino: st.Ino}
@@ -73,13 +73,13 @@ func (c *call) objectOf(fd int) fdObject {
 	}
 	dir := fd
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		parent, err := unix.Open(path.Dir(p), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		parent, err := vfsops.OpenDirAmbient(path.Dir(p))
 		if err != nil {
 			return fdObject{l: location{abs: p}}
 		}
 		defer unix.Close(parent)
 		var in unix.Stat_t
-		if err := unix.Fstatat(parent, path.Base(p), &in, unix.AT_SYMLINK_NOFOLLOW); err != nil || (fileID{Dev: in.Dev, Ino: in.Ino}) != id {
+		if err := statEntry(parent, path.Base(p), &in); err != nil || (fileID{Dev: in.Dev, Ino: in.Ino}) != id {
 			return fdObject{l: location{abs: p}} // renamed meanwhile: no place to judge by
 		}
 		dir = parent
@@ -134,7 +134,7 @@ func (c *call) checkData(fd int, op string, need rights.Rights) unix.Errno {
 	switch {
 	case o.gone:
 		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err == nil && st.Nlink == 0 {
+		if err := fstat(fd, &st); err == nil && st.Nlink == 0 {
 			return 0
 		}
 		c.refuse(op, o.l.abs, need, "an unlinked file linked elsewhere")
@@ -186,14 +186,14 @@ func sysFchmod(c *call) result {
 // fchown(fd, uid, gid)
 func sysFchown(c *call) result {
 	uid, gid := int(int32(c.arg(1))), int(int32(c.arg(2)))
-	return c.withTaskFd("chown", rights.Chown, func(fd int) error { return unix.Fchown(fd, uid, gid) })
+	return c.withTaskFd("chown", rights.Chown, func(fd int) error { return vfsops.NativeFchown(fd, uid, gid) })
 }
 
 // ftruncate(fd, length): a writable descriptor was checked for write or
 // append when it was opened, not for truncate.
 func sysFtruncate(c *call) result {
 	length := int64(c.arg(1))
-	return c.withTaskFdChecked("truncate", rights.Truncate, c.checkData, func(fd int) error { return unix.Ftruncate(fd, length) })
+	return c.withTaskFdChecked("truncate", rights.Truncate, c.checkData, func(fd int) error { return vfsops.Ftruncate(fd, length) })
 }
 
 // xattrNameMax and xattrSizeMax are the kernel's limits (XATTR_NAME_MAX,
@@ -240,7 +240,7 @@ func sysFsetxattr(c *call) result {
 	// What was read came from the notifying task (taskFd checks ID_VALID
 	// when it opens a pidfd; a cached one is bound to the task).
 	return c.withTaskFd("setxattr", rights.XattrSet, func(fd int) error {
-		return unix.Fsetxattr(fd, name, value, flags)
+		return vfsops.NativeFsetxattr(fd, name, value, flags)
 	})
 }
 
@@ -251,7 +251,7 @@ func sysFremovexattr(c *call) result {
 		return fail(errno)
 	}
 	return c.withTaskFd("removexattr", rights.XattrSet, func(fd int) error {
-		return unix.Fremovexattr(fd, name)
+		return vfsops.NativeFremovexattr(fd, name)
 	})
 }
 
@@ -310,7 +310,7 @@ func sysFcntl(c *call) result {
 		return resultFor(errno)
 	}
 	defer unix.Close(fd)
-	cur, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	cur, err := vfsops.StatusFlags(fd)
 	if err != nil {
 		return c.fdResult(err)
 	}
@@ -324,8 +324,7 @@ func sysFcntl(c *call) result {
 	// shares with the task's descriptor. O_NOATIME is checked against the
 	// caller's fsuid, so as the caller.
 	return c.fdResult(c.asCaller(func() error {
-		_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
-		return err
+		return vfsops.SetStatusFlags(fd, flags)
 	}))
 }
 
@@ -346,5 +345,5 @@ func sysFallocate(c *call) result {
 			return fail(errno)
 		}
 	}
-	return c.fdResult(c.asCaller(func() error { return unix.Fallocate(fd, mode, off, length) }))
+	return c.fdResult(c.asCaller(func() error { return vfsops.Fallocate(fd, mode, off, length) }))
 }

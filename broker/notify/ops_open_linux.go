@@ -293,7 +293,7 @@ func (c *call) openTyped(l location, fd, flags int, op string) unix.Errno {
 		return 0
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := fstat(fd, &st); err != nil {
 		return unix.EIO
 	}
 	need, _ := vfsops.OpenRightsOn(flags, st.Mode&unix.S_IFMT == unix.S_IFDIR)
@@ -346,7 +346,7 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 	}
 	if probe {
 		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
+		if err := fstat(fd, &st); err != nil {
 			unix.Close(fd)
 			return fail(unix.EIO)
 		}
@@ -361,7 +361,7 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 		}
 		// F_SETFL sets exactly these status flags; the others are fixed
 		// at open. O_ASYNC is left out: open(2) ignores it.
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&(unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME)); err != nil {
+		if err := vfsops.SetStatusFlags(fd, flags&(unix.O_APPEND|unix.O_DIRECT|unix.O_NOATIME)); err != nil {
 			unix.Close(fd)
 			return fail(unix.EIO)
 		}
@@ -381,7 +381,7 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) result {
 	defer unix.Close(pathFd)
 	var st unix.Stat_t
-	if err := unix.Fstat(pathFd, &st); err != nil {
+	if err := fstat(pathFd, &st); err != nil {
 		return fail(unix.EIO)
 	}
 	object, _ := l.rightsAt()
@@ -409,7 +409,7 @@ func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) r
 	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
+	if err := vfsops.SetStatusFlags(fd, 0); err != nil {
 		unix.Close(fd)
 		return fail(unix.EIO)
 	}

@@ -58,10 +58,10 @@ func sysStatx(c *call) result {
 		return r
 	}
 	defer unix.Close(fd)
-	var stx unix.Statx_t
-	// fd is an O_PATH descriptor (or the task's own fd): AT_EMPTY_PATH
-	// makes statx act on it without any lookup.
-	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|flags&atStatxSyncType, int(mask), &stx); err != nil {
+	// fd is an O_PATH descriptor (or the task's own fd): vfsops.Statx
+	// acts on it without any lookup (AT_EMPTY_PATH).
+	stx, err := vfsops.Statx(fd, int(mask), flags&atStatxSyncType)
+	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
 	return okOrFault(c.writeMemory(buf, asBytes(&stx)))
@@ -76,8 +76,8 @@ func sysStatfs(c *call) result {
 		return r
 	}
 	defer unix.Close(fd)
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(fd, &st); err != nil {
+	st, err := vfsops.Fstatfs(fd)
+	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
 	return okOrFault(c.writeMemory(buf, asBytes(&st)))
@@ -143,7 +143,7 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 	if l.rest == "." {
 		// The granted object itself: a duplicate of the grant's O_PATH
 		// descriptor.
-		fd, err := unix.FcntlInt(uintptr(l.g.fd), unix.F_DUPFD_CLOEXEC, 0)
+		fd, err := vfsops.Dup(l.g.fd)
 		if err != nil {
 			return -1, l, fail(unix.EMFILE), true
 		}
@@ -153,7 +153,7 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 	l, errno, err := c.resolveOut(l, n, func(at location) error {
 		if at.rest == "." {
 			var err error
-			fd, err = unix.FcntlInt(uintptr(at.g.fd), unix.F_DUPFD_CLOEXEC, 0)
+			fd, err = vfsops.Dup(at.g.fd)
 			return err
 		}
 		// The lookup needs search permission on every directory on the

@@ -146,7 +146,7 @@ func (c *call) pin(l location, follow bool) (location, unix.Errno) {
 		}
 		c.pinnedFds = append(c.pinnedFds, parent)
 		var st unix.Stat_t
-		statErr := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		statErr := statEntry(parent, name, &st)
 		if statErr == nil && follow && st.Mode&unix.S_IFMT == unix.S_IFLNK && hop < maxHops {
 			next, ok := c.splice(parent, name, l)
 			if !ok {
@@ -189,12 +189,10 @@ func (c *call) pin(l location, follow bool) (location, unix.Errno) {
 // of its target, as the kernel would resolve it: relative to the
 // directory holding the link, whose real path procfs reports.
 func (c *call) splice(parent int, name string, l location) (location, bool) {
-	var buf [pathMax]byte
-	n, err := unix.Readlinkat(parent, name, buf[:])
+	target, err := vfsops.ReadlinkEntry(parent, name)
 	if err != nil {
 		return l, false
 	}
-	target := string(buf[:n])
 	if !path.IsAbs(target) {
 		dir, err := fdPath(parent)
 		if err != nil {

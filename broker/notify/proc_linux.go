@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/vfsops"
 )
 
 // umask is the task's file mode creation mask, which the kernel would have
@@ -19,3 +21,15 @@ func (c *call) umask() uint32 {
 }
 
 func errnoIs(err error, errno unix.Errno) bool { return errors.Is(err, errno) }
+
+// fstat and statEntry fill st in place, the shape the handlers were
+// written in, through vfsops (the one filesystem syscall layer).
+func fstat(fd int, st *unix.Stat_t) (err error) {
+	*st, err = vfsops.Fstat(fd)
+	return err
+}
+
+func statEntry(dirfd int, name string, st *unix.Stat_t) (err error) {
+	*st, err = vfsops.StatEntry(dirfd, name)
+	return err
+}
