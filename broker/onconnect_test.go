@@ -24,10 +24,12 @@ func TestOnConnectGetsTheServedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	original := idOfPath(t, path)
-	var told []GrantedObject
-	var swapped vfsops.FileID
+	type hookSaw struct {
+		told    []GrantedObject
+		swapped vfsops.FileID
+	}
+	saw := make(chan hookSaw, 1) // the hook runs on the broker's goroutine
 	srv := newServer(t, Config{OnConnect: func(_ Identity, objects []GrantedObject) (func(), error) {
-		told = objects
 		// The attacker's move: the path now names another directory.
 		if err := os.Rename(path, filepath.Join(top, "moved")); err != nil {
 			return nil, err
@@ -35,10 +37,16 @@ func TestOnConnectGetsTheServedObjects(t *testing.T) {
 		if err := os.Mkdir(path, 0o755); err != nil {
 			return nil, err
 		}
-		swapped = idOfPath(t, path)
+		id, err := idOf(path) // not t.Fatal: this is not the test's goroutine
+		if err != nil {
+			return nil, err
+		}
+		saw <- hookSaw{objects, id}
 		return nil, nil
 	}})
 	r := served(t, srv, []Grant{{Name: "g", Path: path, Rights: rights.Uniform(rights.ReadOnly)}})
+	got := <-saw
+	told, swapped := got.told, got.swapped
 	if len(told) != 1 || told[0].Name != "g" || told[0].ID != original {
 		t.Fatalf("hook told %+v, want grant g at %v", told, original)
 	}
@@ -58,15 +66,18 @@ func TestOnConnectGetsTheServedObjects(t *testing.T) {
 
 func idOfPath(t *testing.T, p string) vfsops.FileID {
 	t.Helper()
-	var id vfsops.FileID
-	d, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	id, err = vfsops.IDOf(int(d.Fd()))
+	id, err := idOf(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return id
+}
+
+func idOf(p string) (vfsops.FileID, error) {
+	d, err := os.Open(p)
+	if err != nil {
+		return vfsops.FileID{}, err
+	}
+	defer d.Close()
+	return vfsops.IDOf(int(d.Fd()))
 }
