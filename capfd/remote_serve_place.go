@@ -213,14 +213,14 @@ func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, no
 		var statErr error = unix.ENOENT
 		switch name {
 		case ".":
-			statErr = unix.Fstat(parent, &st)
+			st, statErr = vfsops.Fstat(parent)
 		case "..":
 			// An entry operation's final "..": nothing is acted on.
 		default:
-			statErr = unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+			st, statErr = vfsops.StatEntry(parent, name)
 		}
 		if statErr == nil && follow && h&NoSymlinks == 0 && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			target, err := readlinkAt(parent, name)
+			target, err := vfsops.ReadlinkEntry(parent, name)
 			unix.Close(parent)
 			if err == nil && hop >= maxSplices {
 				err = unix.ELOOP
@@ -364,15 +364,6 @@ func splice(path, target string, how Resolve) (string, error) {
 		next += "/"
 	}
 	return next, nil
-}
-
-func readlinkAt(dirfd int, name string) (string, error) {
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(dirfd, name, buf)
-	if err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
 }
 
 // viaPlace runs fn on path placed beneath s, after checking that what the

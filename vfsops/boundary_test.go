@@ -99,7 +99,6 @@ var allowlist = []allowed{
 	{Dir: "broker", File: "spare.go", Call: "unix.Open", Why: "the spare descriptor is /dev/null, reopened to be released under EMFILE: a placeholder, never a file anyone uses"},
 
 	// Not yet moved.
-	{Dir: "capfd", File: "remote_serve_place.go", Call: "*", Why: "the served handle's placement walk (fstat, fstatat and readlinkat of one entry of a directory it holds): to move to vfsops.StatEntry/ReadlinkEntry, whose wrapped errors its errno comparisons must learn first"},
 }
 
 func TestFilesystemSyscallsOnlyInVfsops(t *testing.T) {
