@@ -30,6 +30,7 @@ var bin struct {
 	memfdexec  string
 	openat2w   string
 	pathsem    string
+	listdir    string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -53,6 +54,7 @@ func TestMain(m *testing.M) {
 	bin.memfdexec = filepath.Join(dir, "memfdexec")
 	bin.openat2w = filepath.Join(dir, "openat2w")
 	bin.pathsem = filepath.Join(dir, "pathsem")
+	bin.listdir = filepath.Join(dir, "listdir")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
@@ -64,6 +66,7 @@ func TestMain(m *testing.M) {
 		bin.memfdexec:  "./testdata/memfdexec",
 		bin.openat2w:   "./testdata/openat2w",
 		bin.pathsem:    "./testdata/pathsem",
+		bin.listdir:    "./testdata/listdir",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
