@@ -1,7 +1,6 @@
 package landlock
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,19 +19,15 @@ import (
 const childEnv = "CAPFD_LANDLOCK_TEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if dir := os.Getenv(childEnv); dir != "" {
+	childtest.Main(m, childEnv, func(dir string) report {
 		// The scenario and RestrictThread act on this thread.
 		runtime.LockOSThread()
 		restrict := Restrict
 		if d, ok := strings.CutPrefix(dir, "thread:"); ok {
 			dir, restrict = d, RestrictThread
 		}
-		if err := json.NewEncoder(os.Stdout).Encode(restrictScenario(dir, restrict)); err != nil {
-			os.Exit(3)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+		return restrictScenario(dir, restrict)
+	})
 }
 
 type report = childtest.Report

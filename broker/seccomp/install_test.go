@@ -1,7 +1,6 @@
 package seccomp
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,19 +25,14 @@ import (
 const childEnv = "CAPFD_SECCOMP_TEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if name := os.Getenv(childEnv); name != "" {
+	childtest.Main(m, childEnv, func(name string) report {
 		scenario, ok := scenarios[name]
 		if !ok {
 			fmt.Fprintf(os.Stderr, "unknown scenario %q\n", name)
 			os.Exit(2)
 		}
-		report := scenario(os.Getenv("CAPFD_SECCOMP_TEST_DIR"))
-		if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
-			os.Exit(3)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+		return scenario(os.Getenv("CAPFD_SECCOMP_TEST_DIR"))
+	})
 }
 
 // report is what a child saw: each observation is "ok" or an errno name.

@@ -59,3 +59,17 @@ func Run(t testing.TB, env ...string) (Report, syscall.Signal) {
 	}
 	return r, 0
 }
+
+// Main is a TestMain for packages whose children run a scenario: when env
+// is set, the process is a child started by Run, so it runs scenario with
+// env's value, writes the Report to standard output and exits (3 if the
+// report cannot be written); otherwise it runs the tests.
+func Main(m *testing.M, env string, scenario func(value string) Report) {
+	if value := os.Getenv(env); value != "" {
+		if err := json.NewEncoder(os.Stdout).Encode(scenario(value)); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
