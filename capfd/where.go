@@ -124,10 +124,7 @@ func (d *Dir) check(opName string, req vfsops.Request, role vfsops.Operand, path
 // object is a directory (a read-mode open without O_DIRECTORY), the same
 // open of a directory.
 func typeUnknown(req vfsops.Request) (vfsops.Request, bool) {
-	if req.Op != vfsops.OpOpen || req.IsDir || req.Flags&(unix.O_DIRECTORY|unix.O_PATH) != 0 {
-		return req, false
-	}
-	if acc := req.Flags & unix.O_ACCMODE; acc != unix.O_RDONLY {
+	if !req.DependsOnType() {
 		return req, false
 	}
 	alt := req

@@ -61,6 +61,16 @@ func (r Request) Needs() []Requirement {
 	return merge(needs)
 }
 
+// DependsOnType reports whether what r needs depends on whether its object
+// is a directory, which only the opened object can settle: a read-mode
+// open without O_DIRECTORY or O_PATH reads a file's bytes (read) or a
+// directory's entries (readdir). A layer deciding before the open refuses
+// only what neither allows, and checks the opened object's type after.
+func (r Request) DependsOnType() bool {
+	return r.Op == OpOpen && !r.IsDir && r.Flags&(unix.O_DIRECTORY|unix.O_PATH) == 0 &&
+		r.Flags&unix.O_ACCMODE == unix.O_RDONLY
+}
+
 // On returns the union of what r needs on operand.
 func (r Request) On(operand Operand) rights.Rights {
 	var out rights.Rights

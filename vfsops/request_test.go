@@ -77,3 +77,32 @@ func TestPairPlaces(t *testing.T) {
 		t.Errorf("unlink x/a through %v: missing %v, want lookup", noLookup, m)
 	}
 }
+
+// Only a read-mode open that names no type depends on its object's type.
+func TestDependsOnType(t *testing.T) {
+	for _, tc := range []struct {
+		req  Request
+		want bool
+	}{
+		{Request{Op: OpOpen, Flags: unix.O_RDONLY}, true},
+		{Request{Op: OpOpen, Flags: unix.O_RDONLY | unix.O_TRUNC}, true},
+		{Request{Op: OpOpen, Flags: unix.O_RDONLY | unix.O_DIRECTORY}, false},
+		{Request{Op: OpOpen, Flags: unix.O_RDONLY | unix.O_PATH}, false},
+		{Request{Op: OpOpen, Flags: unix.O_RDONLY, IsDir: true}, false},
+		{Request{Op: OpOpen, Flags: unix.O_WRONLY}, false},
+		{Request{Op: OpOpen, Flags: unix.O_RDWR}, false},
+		{Request{Op: OpStat}, false},
+	} {
+		if got := tc.req.DependsOnType(); got != tc.want {
+			t.Errorf("%+v: DependsOnType = %v, want %v", tc.req, got, tc.want)
+		}
+		// Where it does, the two types need different rights.
+		if tc.want {
+			file, _ := OpenRightsOn(tc.req.Flags, false)
+			dir, _ := OpenRightsOn(tc.req.Flags, true)
+			if file == dir {
+				t.Errorf("%+v: file and directory need the same %v", tc.req, file)
+			}
+		}
+	}
+}

@@ -274,7 +274,7 @@ var tmpfileName = strings.Repeat("t", unix.NAME_MAX+1)
 // (readdir, not read: vfsops.OpenRightsOn).
 func openNeeds(flags int) (file, dir, alt rights.Rights) {
 	file, dir = vfsops.OpenRights(flags)
-	if flags&(unix.O_DIRECTORY|unix.O_PATH) == 0 && flags&unix.O_ACCMODE == unix.O_RDONLY {
+	if (vfsops.Request{Op: vfsops.OpOpen, Flags: flags}).DependsOnType() {
 		alt, _ = vfsops.OpenRightsOn(flags, true)
 	}
 	return file, dir, alt
