@@ -2,6 +2,7 @@ package capfd
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
@@ -21,6 +22,16 @@ type Dir struct {
 	how    vfsops.Resolve
 	name   string
 	life   lifetime
+	// own caches the Places a Dir whose halves differ is placed with,
+	// rooted at itself (Served.setSelfPlaces): its directory's identity
+	// never changes, so it is read once, not on every path operation.
+	own atomic.Pointer[ownPlaces]
+}
+
+// ownPlaces is a Dir's Places with itself as the only root.
+type ownPlaces struct {
+	places *Places
+	id     vfsops.FileID
 }
 
 // Resolve options narrow how paths are resolved beneath a Dir, on top of

@@ -304,15 +304,27 @@ func beneath(p rights.Pair) rights.Pair { return rights.Pair{Base: p.Dir(false),
 // rights differ, placed with itself as the only root: what a path reaches
 // is then found by identity (a Dir's own directory, or beneath it).
 func (s *Served) setSelfPlaces() {
-	if s.dir == nil || s.dir.t != local {
+	d := s.dir
+	if d == nil || d.t != local {
 		return
 	}
-	id, err := vfsops.IDOf(fd(s.dir.h))
-	if err != nil {
-		return
+	own := d.own.Load()
+	if own == nil {
+		// Read while the Dir is in use, so a concurrent Close cannot
+		// hand its descriptor number to another file first.
+		if err := d.use("place", d.name); err != nil {
+			return
+		}
+		id, err := vfsops.IDOf(fd(d.h))
+		d.done()
+		if err != nil {
+			return
+		}
+		own = &ownPlaces{places: &Places{roots: map[vfsops.FileID]rights.Pair{id: d.rights}, active: true}, id: id}
+		d.own.Store(own)
 	}
-	s.places = &Places{roots: map[vfsops.FileID]rights.Pair{id: s.dir.rights}, active: true}
-	s.root, s.grant = id, id
+	s.places = own.places
+	s.root, s.grant = own.id, own.id
 }
 
 // openParentOrSelf is vfsops.OpenParent, except that a path whose final
