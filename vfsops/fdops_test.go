@@ -3,12 +3,12 @@ package vfsops
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/capfd/capfd/internal/childtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -171,11 +171,10 @@ func TestExec(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/echo"); err != nil {
 		t.Skipf("no /usr/bin/echo to exec: %v", err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestExec$")
-	cmd.Env = append(os.Environ(), "VFSOPS_EXEC_HELPER=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "exec-through-fd" {
-		t.Fatalf("exec helper: %v, output %q", err, out)
+	// The child's output is echo's alone: the exec replaced the test binary.
+	out, code := childtest.Child{Test: "TestExec", Env: []string{"VFSOPS_EXEC_HELPER=1"}}.Output(t)
+	if code != 0 || strings.TrimSpace(out) != "exec-through-fd" {
+		t.Fatalf("exec helper: exit %d, output %q", code, out)
 	}
 	// Failure is reported, with context.
 	dir := t.TempDir()

@@ -3,10 +3,10 @@ package vfsops
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/capfd/capfd/internal/childtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -245,17 +245,11 @@ func TestReopenUnprivileged(t *testing.T) {
 	if os.Getenv("VFSOPS_UNPRIVILEGED_HELPER") == "1" {
 		t.Skip("helper process")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUnprivilegedHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), "VFSOPS_UNPRIVILEGED_HELPER=1")
-	cmd.SysProcAttr = userNamespaceAttr()
-	out, err := cmd.CombinedOutput()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL)) {
-		t.Skipf("user namespaces unavailable: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	out := childtest.Child{
+		Test:        "TestUnprivilegedHelper",
+		Env:         []string{"VFSOPS_UNPRIVILEGED_HELPER=1"},
+		SysProcAttr: userNamespaceAttr(),
+	}.Pass(t)
 	t.Logf("%s", out)
 }
 

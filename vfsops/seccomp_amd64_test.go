@@ -3,12 +3,12 @@ package vfsops
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"unsafe"
 
+	"github.com/capfd/capfd/internal/childtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,12 +22,10 @@ func TestOpenat2RefusedBySeccomp(t *testing.T) {
 	}
 	for _, errno := range []unix.Errno{unix.ENOSYS, unix.EPERM} {
 		t.Run(errno.Error(), func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSeccompHelper$", "-test.v")
-			cmd.Env = append(os.Environ(), "VFSOPS_SECCOMP_ERRNO="+strconv.Itoa(int(errno)))
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("helper: %v\n%s", err, out)
-			}
+			out := childtest.Child{
+				Test: "TestSeccompHelper",
+				Env:  []string{"VFSOPS_SECCOMP_ERRNO=" + strconv.Itoa(int(errno))},
+			}.Pass(t)
 			t.Logf("%s", out)
 		})
 	}

@@ -1,11 +1,16 @@
-// Package childtest runs a test scenario in a fresh copy of the test binary
-// and returns what it observed. Tests of code that changes the calling
-// process for good (a seccomp filter, a Landlock domain) need it: installed
-// in the test process itself, the restriction would outlive the test.
+// Package childtest runs part of a test in a fresh copy of the test
+// binary. Tests of code that changes the calling process for good (a
+// seccomp filter, a Landlock domain, an exec, a mount in a namespace of its
+// own) need it: done in the test process itself, the change would outlive
+// the test or end the process.
 //
-// The child is the same test binary with -test.run=^$ and extra environment;
-// the package's TestMain recognises that environment, runs the scenario, and
-// writes a Report to standard output as one JSON object.
+// It has two shapes. Run starts the binary with -test.run=^$ and extra
+// environment; the package's TestMain (Main) recognises the environment,
+// runs a scenario, and writes a Report to standard output as one JSON
+// object. A Child instead runs one test of the package, which tells from
+// its environment that it is the child and checks what it sees with its
+// own *testing.T; Pass then requires that test to have passed, so a child
+// that skipped or matched no test cannot pass vacuously.
 package childtest
 
 import (
@@ -13,6 +18,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -72,4 +78,68 @@ func Main(m *testing.M, env string, scenario func(value string) Report) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// Child is a copy of the test binary that runs the one test named Test.
+type Child struct {
+	// Test is the name of the test the child runs, as in func Test....
+	Test string
+	// Env is added to the child's environment; by it the test knows that
+	// it runs in the child, and what to do there.
+	Env []string
+	// Wrapper, if set, is a command that runs the test binary's command
+	// line, which follows it as its arguments (setpriv ... --).
+	Wrapper []string
+	// SysProcAttr, if set, starts the child with these attributes (new
+	// namespaces); a system that refuses them skips the test.
+	SysProcAttr *syscall.SysProcAttr
+}
+
+// command is the child's command line with extra flags for the test binary.
+func (c Child) command(flags ...string) *exec.Cmd {
+	args := append(append(append([]string{}, c.Wrapper...), os.Args[0], "-test.run=^"+c.Test+"$"), flags...)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.SysProcAttr = c.SysProcAttr
+	return cmd
+}
+
+// Output runs the child, which need not pass (it may exec another program
+// in its place), and returns its combined output and exit code. A child
+// that cannot start fails the test, unless the system refuses SysProcAttr
+// (EPERM, EINVAL, ENOSPC or EUSERS from the clone): then the test skips.
+func (c Child) Output(t testing.TB) (string, int) {
+	t.Helper()
+	return c.run(t, c.command())
+}
+
+// Pass runs the child's test verbosely and returns its output; it fails
+// the test unless the child ran its test and the test passed with nothing
+// skipped. Starting is as for Output.
+func (c Child) Pass(t testing.TB) string {
+	t.Helper()
+	out, code := c.run(t, c.command("-test.v"))
+	switch {
+	case code != 0:
+		t.Fatalf("child %s %q: exit %d:\n%s", c.Test, c.Env, code, out)
+	case strings.Contains(out, "--- SKIP"):
+		t.Fatalf("child %s %q skipped:\n%s", c.Test, c.Env, out)
+	case !strings.Contains(out, "--- PASS: "+c.Test+" "):
+		t.Fatalf("child %s %q did not run its test:\n%s", c.Test, c.Env, out)
+	}
+	return out
+}
+
+func (c Child) run(t testing.TB, cmd *exec.Cmd) (string, int) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil {
+		refused := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) ||
+			errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)
+		if c.SysProcAttr != nil && refused {
+			t.Skipf("the system refuses the child's process attributes: %v", err)
+		}
+		t.Fatalf("child %s %q: %v", c.Test, c.Env, err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
 }
