@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/capfd/capfd/internal/childtest"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
@@ -181,52 +182,52 @@ func TestCloexec(t *testing.T) {
 	}
 }
 
-// TestExec runs File.Exec in a child process (it replaces the process), with
-// and without the exec right.
+// execChildEnv names, in TestExec's child, the program to exec through a
+// Dir and the rights the Dir grants it: "dir:name:rights".
+const execChildEnv = "CAPFD_EXEC_CHILD"
+
+// execLine is what the exec'd echo(1) prints.
+const execLine = "exec-through-capfd"
+
+// TestExec runs File.Exec in a child process (it replaces the process).
+// With the exec right echo(1) replaces the test binary, so its line is all
+// the child prints; without it Exec refuses with ErrNotCapable, which the
+// child's test checks before it passes.
 func TestExec(t *testing.T) {
-	if os.Getenv("CAPFD_EXEC_CHILD") != "" {
-		execChild()
+	if spec := os.Getenv(execChildEnv); spec != "" {
+		execChild(t, spec)
 		return
 	}
-	truePath, err := exec.LookPath("true")
+	echo, err := exec.LookPath("echo")
 	if err != nil {
-		t.Skip("no true(1) to exec")
+		t.Skip("no echo(1) to exec")
 	}
-	for _, c := range []struct {
-		rights   rights.Rights
-		wantCode int
-	}{
-		{rights.Lookup | rights.Exec, 0},
-		{rights.Lookup, 3},
-	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestExec$")
-		cmd.Env = append(os.Environ(), "CAPFD_EXEC_CHILD="+filepath.Dir(truePath)+":"+filepath.Base(truePath)+":"+c.rights.String())
-		out, _ := cmd.CombinedOutput()
-		if code := cmd.ProcessState.ExitCode(); code != c.wantCode {
-			t.Errorf("exec with %s: exit %d, want %d; output:\n%s", c.rights, code, c.wantCode, out)
-		}
+	child := func(r rights.Rights) childtest.Child {
+		spec := filepath.Dir(echo) + ":" + filepath.Base(echo) + ":" + r.String()
+		return childtest.Child{Test: "TestExec", Env: []string{execChildEnv + "=" + spec}}
 	}
+	if out, code := child(rights.Lookup | rights.Exec).Output(t); code != 0 || strings.TrimSpace(out) != execLine {
+		t.Errorf("exec with the exec right: exit %d, output %q; want echo's %q", code, out, execLine)
+	}
+	child(rights.Lookup).Pass(t)
 }
 
-// execChild opens the program through a Dir and execs it: exit 0 comes from
-// true(1) (the exec happened), exit 3 from a refusal.
-func execChild() {
-	parts := strings.SplitN(os.Getenv("CAPFD_EXEC_CHILD"), ":", 3)
+// execChild opens the program spec names through a Dir and execs it: it
+// returns only if Exec refused for want of the exec right, as it must
+// when the rights lack it.
+func execChild(t *testing.T, spec string) {
+	parts := strings.SplitN(spec, ":", 3)
 	if len(parts) != 3 {
-		os.Exit(7)
+		t.Fatalf("%s=%q: want dir:name:rights", execChildEnv, spec)
 	}
 	dir, name, r := parts[0], parts[1], rights.MustParse(parts[2])
-	d, err := OpenDir(dir, rights.Pair{Base: rights.Lookup, Inherit: r})
-	if err != nil {
-		os.Exit(4)
-	}
+	d := openTestDir(t, dir, rights.Pair{Base: rights.Lookup, Inherit: r})
 	f, err := d.OpenFile(name, unix.O_PATH, 0)
 	if err != nil {
-		os.Exit(5)
+		t.Fatal(err)
 	}
-	err = f.Exec([]string{name}, os.Environ())
-	if errors.Is(err, ErrNotCapable) {
-		os.Exit(3)
+	err = f.Exec([]string{name, execLine}, os.Environ())
+	if r.Has(rights.Exec) || !errors.Is(err, ErrNotCapable) {
+		t.Fatalf("Exec with %s returned %v; want it to run %s, or ErrNotCapable without the exec right", r, err, name)
 	}
-	os.Exit(6)
 }
