@@ -13,6 +13,7 @@ import (
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/childtest"
 	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
@@ -55,7 +56,7 @@ func TestBindMountServed(t *testing.T) {
 
 // runMountChild runs this test in a child with a new mount namespace,
 // through wrapper (a command that execs its arguments) if given, and
-// fails with the child's output if it fails.
+// fails unless the child's test passed and left no mount on the host.
 func runMountChild(t *testing.T, wrapper []string) {
 	ns, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {
@@ -64,24 +65,16 @@ func runMountChild(t *testing.T, wrapper []string) {
 	// The child's files live under tmp, so any mount of its that reached
 	// the host would show up beneath tmp in the host's mount table.
 	tmp := t.TempDir()
-	args := append(wrapper, os.Args[0], "-test.run=^TestBindMountServed$", "-test.v")
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), mountChildEnv+"="+ns, "TMPDIR="+tmp)
+	env := []string{mountChildEnv + "=" + ns, "TMPDIR=" + tmp}
 	if wrapper != nil {
-		cmd.Env = append(cmd.Env, noSysAdminEnv+"=1")
+		env = append(env, noSysAdminEnv+"=1")
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if cmd.ProcessState == nil {
-		t.Skipf("cannot start a child in a new mount namespace: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	// A child that skipped or matched nothing would pass vacuously.
-	if !strings.Contains(string(out), "--- PASS: TestBindMountServed") || strings.Contains(string(out), "--- SKIP") {
-		t.Fatalf("child did not run the cases:\n%s", out)
-	}
+	childtest.Child{
+		Test:        "TestBindMountServed",
+		Env:         env,
+		Wrapper:     wrapper,
+		SysProcAttr: &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS},
+	}.Pass(t)
 	for _, line := range strings.Split(readMountinfo(t, "self"), "\n") {
 		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], tmp) {
 			t.Errorf("the child's mount reached the host: %s", line)
