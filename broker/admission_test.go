@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,13 +65,17 @@ func TestSilentConnectionsHoldNoSlot(t *testing.T) {
 	dir := testTree(t)
 	srv := newServer(t, Config{Limits: Limits{MaxClients: 4}, Policy: allRule(Grant{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)})})
 	path := serving(t, srv)
-	base := countFDs(t)
 	for range 16 {
 		rawDial(t, path)
 	}
-	// Both ends of each connection are in this process, and the broker's
-	// end comes with a pidfd: accepted once 16 x 3 more are open.
-	testwait.Until(t, "the broker accepted the silent connections", asyncTimeout, func() bool { return countFDs(t) >= base+16*3 })
+	// The broker's end of each connection is in this process: it holds
+	// them all, each with the pidfd it identified its client by, before
+	// the clients below dial. Counting only those descriptors (not every
+	// open one, which other goroutines open and close) cannot race.
+	pidfdErr := pidfdSupported()
+	testwait.Until(t, "the broker accepted and identified the 16 silent connections", asyncTimeout, func() bool {
+		return acceptedOn(t, path) == 16 && (pidfdErr != nil || pidfds(t) >= 16)
+	})
 	for i := range 4 {
 		r, err := capfd.Dial(path)
 		if err != nil {
@@ -83,6 +88,64 @@ func TestSilentConnectionsHoldNoSlot(t *testing.T) {
 	if !errors.As(err, &be) || be.Code != wire.CodeLimit || !strings.Contains(be.Message, "at most 4 clients") {
 		t.Errorf("a fifth client: %v, want the client limit", err)
 	}
+}
+
+// acceptedOn counts the connections accepted on the socket at path whose
+// accepted end is open in this process: sockets named path that do not
+// listen.
+func acceptedOn(t testing.TB, path string) int {
+	t.Helper()
+	n := 0
+	for _, fd := range openFDs(t) {
+		// An fd closed since the listing fails here and is not counted;
+		// one reused meanwhile is counted for what it is now.
+		sa, err := unix.Getsockname(fd)
+		if ua, ok := sa.(*unix.SockaddrUnix); err != nil || !ok || ua.Name != path {
+			continue
+		}
+		if listening, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err == nil && listening == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// pidfds counts the pidfds open in this process.
+func pidfds(t testing.TB) int {
+	t.Helper()
+	n := 0
+	for _, fd := range openFDs(t) {
+		if target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err == nil && target == "anon_inode:[pidfd]" {
+			n++
+		}
+	}
+	return n
+}
+
+// pidfdSupported opens and closes a pidfd for this process, and says why
+// it cannot if it cannot (the broker then identifies clients without one).
+func pidfdSupported() error {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err
+}
+
+// openFDs lists the descriptors open in this process.
+func openFDs(t testing.TB) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
 }
 
 // TestRefusals: every connection the broker will not serve is told why
