@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/capfd/capfd/broker/brokertest"
-	"github.com/capfd/capfd/internal/treestate"
+	"github.com/capfd/capfd/internal/semtest"
 
 	"github.com/capfd/capfd/broker"
 	"github.com/capfd/capfd/capfd"
@@ -88,49 +88,6 @@ func brokerDir(t *testing.T, root string, r rights.Pair) *capfd.Dir {
 		rem.Close()
 	})
 	return d
-}
-
-// semTree builds the scratch tree under root (as vfsops's test of the
-// same name):
-//
-//	file, target     regular files
-//	dir/             empty directory
-//	full/x           non-empty directory
-//	link -> dir, flink -> file, dangling -> missing
-//	a -> b/c, b/c/, b/target, b/sub/x   ("a/.." is b)
-func semTree(t testing.TB, root string) {
-	t.Helper()
-	for name, data := range map[string]string{
-		"file": "file", "target": "target", "full/x": "x", "b/target": "b/target", "b/sub/x": "b/sub/x",
-	} {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"dir", "b/c"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for link, target := range map[string]string{"link": "dir", "flink": "file", "dangling": "missing", "a": "b/c"} {
-		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// treeState is treestate.Names, failing t on error.
-func treeState(t testing.TB, root string) string {
-	t.Helper()
-	s, err := treestate.Names(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // plainRemove is os.Remove's (and Dir.Remove's) pair of system calls.
@@ -278,20 +235,6 @@ func dirCases() []dirCase {
 	return cases
 }
 
-func errnoOf(err error) unix.Errno {
-	if err == nil {
-		return 0
-	}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		return errno
-	}
-	return unix.Errno(0xffff)
-}
-
-// fsSentinels are the io/fs sentinels an errno stands for.
-var fsSentinels = []error{fs.ErrNotExist, fs.ErrExist, fs.ErrPermission}
-
 func TestDirPathSemantics(t *testing.T) {
 	for _, res := range []struct {
 		name  string
@@ -305,10 +248,7 @@ func TestDirPathSemantics(t *testing.T) {
 			for _, tr := range pathTransports() {
 				for _, tc := range dirCases() {
 					t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
-						tmp := t.TempDir()
-						refRoot, ourRoot := filepath.Join(tmp, "ref"), filepath.Join(tmp, "ours")
-						semTree(t, refRoot)
-						semTree(t, ourRoot)
+						refRoot, ourRoot := semtest.Roots(t)
 						var wantOut string
 						var wantErr error
 						if tc.plain != nil {
@@ -328,25 +268,11 @@ func TestDirPathSemantics(t *testing.T) {
 						}
 						d := tr.open(t, ourRoot, rights.Uniform(rights.All))
 						gotOut, gotErr := tc.ours(d)
-						if errnoOf(gotErr) != errnoOf(wantErr) {
-							t.Fatalf("got %v, reference %v", gotErr, wantErr)
-						}
-						if want := errnoOf(wantErr); want != 0 {
-							if !errors.Is(gotErr, want) {
-								t.Errorf("%v: not errors.Is %v", gotErr, want)
-							}
-							for _, s := range fsSentinels {
-								if errors.Is(want, s) != errors.Is(gotErr, s) {
-									t.Errorf("%v: errors.Is %v is %v, for the errno %v", gotErr, s, errors.Is(gotErr, s), errors.Is(want, s))
-								}
-							}
-						}
+						semtest.SameError(t, gotErr, wantErr)
 						if gotOut != wantOut {
 							t.Errorf("result %q, reference %q", gotOut, wantOut)
 						}
-						if got, want := treeState(t, ourRoot), treeState(t, refRoot); got != want {
-							t.Errorf("tree afterwards:\n%s\nreference:\n%s", got, want)
-						}
+						semtest.SameTree(t, ourRoot, refRoot)
 					})
 				}
 			}
@@ -361,15 +287,15 @@ func TestRemoveAllFinalDotDot(t *testing.T) {
 	for _, tr := range pathTransports() {
 		t.Run(tr.name, func(t *testing.T) {
 			root := t.TempDir()
-			semTree(t, root)
-			before := treeState(t, root)
+			semtest.Tree(t, root)
+			before := semtest.Names(t, root)
 			d := tr.open(t, root, rights.Uniform(rights.All))
 			for _, p := range []string{"..", "dir/..", "a/..", "a/../", "/"} {
 				if err := d.RemoveAll(p); !errors.Is(err, unix.EINVAL) {
 					t.Errorf("RemoveAll(%q) = %v, want EINVAL", p, err)
 				}
 			}
-			if after := treeState(t, root); after != before {
+			if after := semtest.Names(t, root); after != before {
 				t.Fatalf("tree changed:\n%s", after)
 			}
 		})
@@ -383,7 +309,7 @@ func TestReadDirResolvesDotDot(t *testing.T) {
 	for _, tr := range pathTransports() {
 		t.Run(tr.name, func(t *testing.T) {
 			root := t.TempDir()
-			semTree(t, root)
+			semtest.Tree(t, root)
 			d := tr.open(t, root, rights.Uniform(rights.All))
 			names := func(p string) string {
 				ents, err := d.ReadDir(p)

@@ -1,64 +1,20 @@
 package vfsops
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/capfd/capfd/internal/treestate"
+	"github.com/capfd/capfd/internal/semtest"
 
 	"golang.org/x/sys/unix"
 )
 
-// The kernel's path semantics for entry operations: trailing slashes, a
-// final "." or "..", and ".." after a symlink, which must be resolved (a
-// -> b/c makes "a/.." b), never cleaned away lexically.
-//
-// Every case runs the vfsops call on one scratch tree and the plain *at
+// The kernel's path semantics for entry operations (internal/semtest):
+// every case runs the vfsops call on one scratch tree and the plain *at
 // system call, relative to a plain directory fd, on an identical one; the
-// errno and the tree afterwards must be the same. The plain call is the
-// specification: nothing here hard-codes what the kernel answers.
-
-// semTree builds the scratch tree under root:
-//
-//	file, target     regular files
-//	dir/             empty directory
-//	full/x           non-empty directory
-//	link -> dir      symlink to a directory
-//	flink -> file    symlink to a file
-//	dangling -> missing
-//	a -> b/c         symlink to a directory one level down
-//	b/c/             empty directory
-//	b/target         regular file (what "a/../target" names)
-func semTree(t testing.TB, root string) {
-	t.Helper()
-	mustWrite(t, filepath.Join(root, "file"), "file")
-	mustWrite(t, filepath.Join(root, "target"), "target")
-	mustWrite(t, filepath.Join(root, "full", "x"), "x")
-	mustWrite(t, filepath.Join(root, "b", "target"), "b/target")
-	for _, d := range []string{"dir", "b/c"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustSymlink(t, "dir", filepath.Join(root, "link"))
-	mustSymlink(t, "file", filepath.Join(root, "flink"))
-	mustSymlink(t, "missing", filepath.Join(root, "dangling"))
-	mustSymlink(t, "b/c", filepath.Join(root, "a"))
-}
-
-// treeState is treestate.Names, failing t on error.
-func treeState(t testing.TB, root string) string {
-	t.Helper()
-	s, err := treestate.Names(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// errno and the tree afterwards must be the same.
 
 // semCase is one call, made through vfsops (ours) and plainly (plain). A
 // result other than the error (a link target, an inode) is returned as a
@@ -292,42 +248,20 @@ func semCases() []semCase {
 	return cases
 }
 
-// errnoOf is the errno err carries, 0 for nil.
-func errnoOf(err error) unix.Errno {
-	if err == nil {
-		return 0
-	}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		return errno
-	}
-	return unix.Errno(0xffff)
-}
-
 func TestPathSemanticsMatchKernel(t *testing.T) {
 	for _, res := range resolvers {
 		for _, tc := range semCases() {
 			t.Run(res.name+"/"+tc.name, func(t *testing.T) {
-				tmp := t.TempDir()
-				refRoot, ourRoot := filepath.Join(tmp, "ref"), filepath.Join(tmp, "ours")
-				semTree(t, refRoot)
-				semTree(t, ourRoot)
+				refRoot, ourRoot := semtest.Roots(t)
 				// The reference and ours get inodes of their own, so an
 				// inode result is compared as the name it belongs to.
 				wantOut, wantErr := tc.plain(openDir(t, refRoot))
 				gotOut, gotErr := tc.ours(openDir(t, ourRoot), res.how)
-				if errnoOf(gotErr) != errnoOf(wantErr) {
-					t.Fatalf("got %v, kernel says %v", gotErr, wantErr)
-				}
-				if gotErr != nil && !errors.Is(gotErr, errnoOf(wantErr)) {
-					t.Fatalf("%v does not match errors.Is %v", gotErr, errnoOf(wantErr))
-				}
+				semtest.SameError(t, gotErr, wantErr)
 				if nameOfResult(t, refRoot, wantOut) != nameOfResult(t, ourRoot, gotOut) {
 					t.Fatalf("result %q, kernel's %q", gotOut, wantOut)
 				}
-				if got, want := treeState(t, ourRoot), treeState(t, refRoot); got != want {
-					t.Fatalf("tree afterwards:\n%s\nkernel's:\n%s", got, want)
-				}
+				semtest.SameTree(t, ourRoot, refRoot)
 			})
 		}
 	}

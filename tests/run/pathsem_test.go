@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capfd/capfd/internal/treestate"
+	"github.com/capfd/capfd/internal/semtest"
 )
 
 // TestPathSemantics: under `capfd run` a trailing slash means what it means
@@ -55,19 +55,9 @@ func TestPathSemantics(t *testing.T) {
 					t.Errorf("capfd run: %q\n    plainly: %q", g, w)
 				}
 			}
-			if gs, ws := pathTreeState(t, root), pathTreeState(t, plainRoot); gs != ws {
+			if gs, ws := semtest.Names(t, root), semtest.Names(t, plainRoot); gs != ws {
 				t.Errorf("trees afterwards differ:\ncapfd run:\n%s\nplainly:\n%s", gs, ws)
 			}
 		})
 	}
-}
-
-// pathTreeState is treestate.Names, failing t on error.
-func pathTreeState(t testing.TB, root string) string {
-	t.Helper()
-	s, err := treestate.Names(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
