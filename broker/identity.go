@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 
+	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,9 +50,9 @@ func (id Identity) LogValue() slog.Value {
 // by another. SO_PEERPIDFD (Linux 6.5) gives a pidfd for the process that
 // connected, atomically. On older kernels pidfd_open(pid) is the fallback,
 // which narrows the window to the moment between connect and accept. Either
-// way, after reading /proc/<pid> the pidfd is asked whether its process is
-// still alive: if it is, the pid cannot have been reused, so what was read
-// belongs to it.
+// way, the exe and cgroup are read through the peer's procfs directory
+// only once the pidfd has said its process is alive after that directory
+// was opened (procIdentity).
 func peerIdentity(uc *net.UnixConn) (Identity, error) {
 	id := Identity{PidFD: -1}
 	raw, err := uc.SyscallConn()
@@ -93,32 +93,57 @@ func peerIdentity(uc *net.UnixConn) (Identity, error) {
 	if cred.Pid <= 0 {
 		return id, nil
 	}
-	exe, exeErr := os.Readlink("/proc/" + strconv.Itoa(int(cred.Pid)) + "/exe")
-	cg, cgErr := readCgroup(int(cred.Pid))
-	if pidfd < 0 || unix.PidfdSendSignal(pidfd, 0, nil, 0) != nil {
-		// Without a live pidfd what /proc said may be another process's.
-		return id, nil
-	}
-	if exeErr == nil {
-		id.Exe = exe
-	}
-	if cgErr == nil {
-		id.Cgroup = cg
-	}
+	id.Exe, id.Cgroup = procIdentity(int(cred.Pid), pidfd)
 	return id, nil
 }
 
-// readCgroup returns the cgroup v2 path of pid ("0::/path").
-func readCgroup(pid int) (string, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+// procIdentity reads the executable and the cgroup v2 path of process pid,
+// "" for what it cannot read, through vfsops.ProcPid: beneath the verified
+// procfs handle, not "/proc/"+pid, since a /proc that is not procfs, or has
+// something mounted over PID/exe, would name an executable of an
+// attacker's choosing, and Match.Exe and Match.Cgroup decide which rule a
+// client gets. A ProcPid is bound to the process it was opened for (reads
+// fail once it exits, never reach a process that reuses the number), so
+// pidfd alive after the open proves that what is read is pidfd's process's.
+// (A private procfs handle hides the tasks the broker could not ptrace;
+// it is private only for a broker with CAP_SYS_ADMIN, which can, and the
+// exe link needs that access through any procfs.)
+func procIdentity(pid, pidfd int) (exe, cgroup string) {
+	dir, err := vfsops.OpenProcPid(pid)
+	if err != nil {
+		return "", ""
+	}
+	defer dir.Close()
+	if pidfd < 0 || unix.PidfdSendSignal(pidfd, 0, nil, 0) != nil {
+		// Without a live pidfd the directory may be another process's.
+		return "", ""
+	}
+	if target, err := dir.Readlink("exe"); err == nil {
+		exe = target
+	}
+	if cg, err := readCgroup(dir); err == nil {
+		cgroup = cg
+	}
+	return exe, cgroup
+}
+
+// readCgroup returns the cgroup v2 path in a task directory's cgroup
+// entry (its "0::/path" line).
+func readCgroup(dir vfsops.ProcPid) (string, error) {
+	fd, err := dir.Open("cgroup", unix.O_RDONLY)
 	if err != nil {
 		return "", err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	f := os.NewFile(uintptr(fd), "cgroup")
+	defer f.Close()
+	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("0::")); ok {
 			return string(rest), nil
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
 	}
 	return "", errors.New("no cgroup v2 entry")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +68,12 @@ func listen(t *testing.T) (*net.UnixListener, string) {
 func ptr[T any](v T) *T { return &v }
 
 func ownCgroup(t *testing.T) string {
-	cg, err := readCgroup(os.Getpid())
+	dir, err := vfsops.OpenProcPid(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	cg, err := readCgroup(dir)
 	if err != nil {
 		t.Skipf("needs cgroup v2 (/proc/self/cgroup has no 0:: line): %v", err)
 	}

@@ -96,7 +96,6 @@ var allowlist = []allowed{
 	{Dir: "broker/lsm", File: "probe.go", Call: "os.ReadFile", Why: "reads /sys/kernel/security/lsm to learn whether the BPF LSM is active"},
 	{Dir: "broker/lsm", File: "grants.go", Call: "unix.Stat", Why: "GrantPath/RevokePath: conveniences for tests and tools that name a path; the broker itself grants the inode of the descriptor it serves (broker.GrantedObject)"},
 	{Dir: "broker", File: "threads.go", Call: "os.ReadFile", Why: "the broker's own /proc/self/uid_map and status (its own threads and id mapping): the supervisor's view of itself, not of a confined task"},
-	{Dir: "broker", File: "identity.go", Call: "os.*", Why: "a connecting peer's exe link and cgroup, for the audit identity only (the peer is authenticated by its pidfd and credentials, not by these names); to move to vfsops.ProcPid"},
 	{Dir: "broker", File: "spare.go", Call: "unix.Open", Why: "the spare descriptor is /dev/null, reopened to be released under EMFILE: a placeholder, never a file anyone uses"},
 
 	// Not yet moved.

@@ -42,6 +42,13 @@ func TestProcPidReadsOurOwnEntries(t *testing.T) {
 	if got, err := FdPath(int(f.Fd())); err != nil || got != f.Name() {
 		t.Fatalf("FdPath = %q, %v; want %q", got, err, f.Name())
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Readlink("exe"); err != nil || got != exe {
+		t.Fatalf("exe = %q, %v; want %q", got, err, exe)
+	}
 	if ns, err := p.Readlink("ns/user"); err != nil || !strings.HasPrefix(ns, "user:[") {
 		t.Fatalf("ns/user = %q, %v", ns, err)
 	}
@@ -111,6 +118,13 @@ func TestProcPidFallbackRoutes(t *testing.T) {
 	name := "self/fd/" + strconv.Itoa(int(f.Fd()))
 	if got, err := readProcLinkChecked(proc, name); err != nil || got != f.Name() {
 		t.Fatalf("checked read = %q, %v; want %q", got, err, f.Name())
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readProcLinkChecked(proc, "self/exe"); err != nil || got != exe {
+		t.Fatalf("checked read of exe = %q, %v; want %q", got, err, exe)
 	}
 	fd, err := openProcEntryWalking(proc, "self/status", unix.O_RDONLY)
 	if err != nil {
