@@ -112,6 +112,33 @@ func mountTree(t *testing.T) string {
 	return dir
 }
 
+// servedMountTree serves a fresh mountTree with every right from an
+// in-process broker and returns its path and the client's Dir on it,
+// closed when the test ends.
+func servedMountTree(t *testing.T) (string, *capfd.Dir) {
+	t.Helper()
+	dir := mountTree(t)
+	r := served(t, newServer(t, Config{}), []Grant{{Name: "root", Path: dir, Rights: rights.Uniform(rights.All)}})
+	root, err := r.Dir("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return dir, root
+}
+
+// openPath opens name beneath d as an O_PATH File, closed when the test
+// ends.
+func openPath(t *testing.T, d *capfd.Dir, name string) *capfd.File {
+	t.Helper()
+	f, err := d.OpenFile(name, unix.O_PATH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // unmountBeneath detaches every mount at or below dir in this process's
 // mount namespace, the innermost first, until none is left.
 func unmountBeneath(t testing.TB, dir string) {
@@ -205,31 +232,16 @@ func bindMountCases(t *testing.T) {
 	// The capfd API over the broker: Dir and File BindMount reach it, and a
 	// handle without mount is refused (first by the client's own check).
 	t.Run("remote-api", func(t *testing.T) {
-		dir := mountTree(t)
-		r := served(t, newServer(t, Config{}), []Grant{{Name: "root", Path: dir, Rights: rights.Uniform(rights.All)}})
-		root, err := r.Dir("root")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer root.Close()
+		_, root := servedMountTree(t)
 		ro, err := root.Limit(rights.Uniform(rights.ReadOnly))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer ro.Close()
-		src, err := ro.OpenFile("source.txt", unix.O_PATH, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		if err := src.BindMount(root, "target.txt"); !errors.Is(err, capfd.ErrNotCapable) {
+		if err := openPath(t, ro, "source.txt").BindMount(root, "target.txt"); !errors.Is(err, capfd.ErrNotCapable) {
 			t.Fatalf("read-only source: %v, want not capable", err)
 		}
-		f, err := root.OpenFile("source.txt", unix.O_PATH, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f := openPath(t, root, "source.txt")
 		if err := f.BindMount(ro, "target.txt"); !errors.Is(err, capfd.ErrNotCapable) {
 			t.Fatalf("read-only target: %v, want not capable", err)
 		}
@@ -259,19 +271,8 @@ func bindMountWithoutSysAdmin(t *testing.T) {
 	if hasSysAdmin(t) {
 		t.Fatal("the child still holds CAP_SYS_ADMIN: the setpriv wrapper did not drop it")
 	}
-	dir := mountTree(t)
-	r := served(t, newServer(t, Config{}), []Grant{{Name: "root", Path: dir, Rights: rights.Uniform(rights.All)}})
-	root, err := r.Dir("root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	f, err := root.OpenFile("source.txt", unix.O_PATH, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	err = f.BindMount(root, "target.txt")
+	dir, root := servedMountTree(t)
+	err := openPath(t, root, "source.txt").BindMount(root, "target.txt")
 	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "CAP_SYS_ADMIN") {
 		t.Fatalf("bind mount without CAP_SYS_ADMIN: %v; want EPERM naming CAP_SYS_ADMIN", err)
 	}
