@@ -241,7 +241,7 @@ func (c *clientConn) serveRoots(grants []Grant, dirs []*capfd.Dir) error {
 		return err
 	}
 	for i, g := range grants {
-		h, ok := c.table.add(capfd.ServeGrant(dirs[i], g.Name, places))
+		h, ok := c.table.add(serveGrant(dirs[i], g.Name, places))
 		if !ok {
 			closeDirs(dirs[i:])
 			return fmt.Errorf("broker: %d grants exceed the handle limit %d", len(grants), c.srv.cfg.Limits.MaxHandles)

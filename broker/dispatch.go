@@ -43,7 +43,7 @@ func dataBuf(n int) ([]byte, func()) {
 	return (*bufp)[:n], func() { pool.Put(bufp) }
 }
 
-// dispatch serves one request. Every operation goes through a capfd.Served
+// dispatch serves one request. Every operation goes through a Served
 // method, which checks the handle's rights before any system call; the
 // broker's own checks here are about the request's shape (handle exists,
 // is the right kind, sizes within limits).
@@ -57,7 +57,7 @@ func (c *clientConn) dispatch(req *wire.Request) outcome {
 	return out
 }
 
-func (c *clientConn) dispatchTo(s *capfd.Served, req *wire.Request) outcome {
+func (c *clientConn) dispatchTo(s *Served, req *wire.Request) outcome {
 	if vfsops.Resolve(req.Resolve)&^knownResolve != 0 {
 		return outcome{err: errBadRequest(fmt.Sprintf("unknown resolve flags %#x", req.Resolve))}
 	}
@@ -91,7 +91,7 @@ func noInherit(req *wire.Request) error {
 
 // second returns the handle a two-handle op (rename, link, bind-mount)
 // names in Handle2.
-func (c *clientConn) second(req *wire.Request) (*capfd.Served, error) {
+func (c *clientConn) second(req *wire.Request) (*Served, error) {
 	to, ok := c.table.get(req.Handle2)
 	if !ok {
 		return nil, errBadHandle(fmt.Sprintf("no handle %d", req.Handle2))
@@ -175,7 +175,7 @@ func errPrivilege(format string, args ...any) error {
 
 // newHandle records a handle an operation created and answers with its
 // number, kind and rights (and its descriptor, if asked for and allowed).
-func (c *clientConn) newHandle(req *wire.Request, ns *capfd.Served, err error) (out outcome) {
+func (c *clientConn) newHandle(req *wire.Request, ns *Served, err error) (out outcome) {
 	if err != nil {
 		out.err = err
 		return out

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/capfd/capfd/broker/wire"
-	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +17,7 @@ type opHandler struct {
 	// serve performs the op on s, the handle the request names, after the
 	// resolve flags and privilege have been checked. nil: the op is not
 	// served here, and why says where it is.
-	serve func(c *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome
+	serve func(c *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome
 	why   string
 	// privilege, if set, refuses a request that would have the broker
 	// mint privilege (see privilegeCheck's doc in dispatch.go).
@@ -38,18 +37,18 @@ var handlers = [wire.OpEnd]opHandler{
 	wire.OpHello: {why: "the handshake (readHello) answers it; after that the reader refuses it"},
 	// Close removes the handle from the table first, so that no later
 	// request finds it while it closes.
-	wire.OpClose: {serve: func(c *clientConn, _ *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpClose: {serve: func(c *clientConn, _ *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		if s, ok := c.table.remove(req.Handle); ok {
 			return done(s.Close())
 		}
 		return outcome{}
 	}},
-	wire.OpDup: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpDup: {serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		ns, err := s.Dup(req.Pair)
 		return c.newHandle(req, ns, err)
 	}},
 	wire.OpOpen: {
-		serve: func(c *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+		serve: func(c *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 			if err := noInherit(req); err != nil {
 				return done(err)
 			}
@@ -59,12 +58,12 @@ var handlers = [wire.OpEnd]opHandler{
 		privilege: createsPrivileged,
 		mayBlock:  openMayBlock,
 	},
-	wire.OpOpenDir: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpOpenDir: {serve: func(c *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		ns, err := s.OpenDir(req.Path, how, req.Pair)
 		return c.newHandle(req, ns, err)
 	}},
 	wire.OpReopen: {
-		serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			if err := noInherit(req); err != nil {
 				return done(err)
 			}
@@ -73,63 +72,63 @@ var handlers = [wire.OpEnd]opHandler{
 		},
 		mayBlock: openMayBlock,
 	},
-	wire.OpFd: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpFd: {serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		return c.sendFD(req, s.WithFd)
 	}},
-	wire.OpExec: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpExec: {serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		return c.sendFD(req, s.WithExecFd)
 	}},
 
 	wire.OpMkdir: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 			return done(s.Mkdir(req.Path, req.Mode, how))
 		},
 		privilege: setsPrivileged,
 	},
-	wire.OpUnlink: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpUnlink: {serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		return done(s.Unlink(req.Path, how))
 	}},
-	wire.OpRmdir: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpRmdir: {serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		return done(s.Rmdir(req.Path, how))
 	}},
-	wire.OpSymlink: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpSymlink: {serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		return done(s.Symlink(req.Path2, req.Path, how))
 	}},
-	wire.OpReadlink: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpReadlink: {serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		text, err := s.Readlink(req.Path, how)
 		return outcome{rep: wire.Reply{Text: text}, err: err}
 	}},
-	wire.OpStat: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpStat: {serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		return statOutcome(s.Stat(req.Path, how, req.Follow))
 	}},
 	wire.OpChmod: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 			return done(s.Chmod(req.Path, req.Mode, how))
 		},
 		privilege: setsPrivileged,
 	},
-	wire.OpChown: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpChown: {serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		return done(s.Chown(req.Path, int(req.UID), int(req.GID), how, req.Follow))
 	}},
-	wire.OpChtimes: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpChtimes: {serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		return done(s.Chtimes(req.Path, ts(req.Atime), ts(req.Mtime), how, req.Follow))
 	}},
 	// Truncation and sync are watched whatever the file: they wait on the
 	// file system itself (and a truncate by path opens the file).
 	wire.OpTruncate: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 			return done(s.Truncate(req.Path, req.Offset, how))
 		},
 		mayBlock: always,
 	},
-	wire.OpRename: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpRename: {serve: func(c *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		to, err := c.second(req)
 		if err != nil {
 			return done(err)
 		}
 		return done(s.Rename(req.Path, to, req.Path2, uint(req.SysFlags), how))
 	}},
-	wire.OpLink: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpLink: {serve: func(c *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		to, err := c.second(req)
 		if err != nil {
 			return done(err)
@@ -139,7 +138,7 @@ var handlers = [wire.OpEnd]opHandler{
 	// Served checks mount on the source and lookup|mount on the target
 	// before open_tree; the mount lands in the broker's own mount
 	// namespace (docs/broker.md).
-	wire.OpBindMount: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, how vfsops.Resolve) outcome {
+	wire.OpBindMount: {serve: func(c *clientConn, s *Served, req *wire.Request, how vfsops.Resolve) outcome {
 		to, err := c.second(req)
 		if err != nil {
 			return done(err)
@@ -147,71 +146,71 @@ var handlers = [wire.OpEnd]opHandler{
 		return done(s.BindMount(to, req.Path, how))
 	}},
 
-	wire.OpFstat: {serve: func(_ *clientConn, s *capfd.Served, _ *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpFstat: {serve: func(_ *clientConn, s *Served, _ *wire.Request, _ vfsops.Resolve) outcome {
 		return statOutcome(s.Fstat())
 	}},
 	wire.OpFtruncate: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return done(s.Ftruncate(req.Offset))
 		},
 		mayBlock: always,
 	},
 	wire.OpFchmod: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return done(s.Fchmod(req.Mode))
 		},
 		privilege: setsPrivileged,
 	},
-	wire.OpFchown: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpFchown: {serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		return done(s.Fchown(int(req.UID), int(req.GID)))
 	}},
-	wire.OpFutimes: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpFutimes: {serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		return done(s.Futimes(ts(req.Atime), ts(req.Mtime)))
 	}},
 	wire.OpSync: {
-		serve: func(_ *clientConn, s *capfd.Served, _ *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, _ *wire.Request, _ vfsops.Resolve) outcome {
 			return done(s.Fsync())
 		},
 		mayBlock: always,
 	},
 	wire.OpLock: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return done(s.Flock(int(req.SysFlags)))
 		},
 		mayBlock: func(_ *clientConn, req *wire.Request) bool { return req.SysFlags&unix.LOCK_NB == 0 },
 	},
-	wire.OpSeek: {serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpSeek: {serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		pos, err := s.Seek(req.Offset, int(req.SysFlags))
 		return outcome{rep: wire.Reply{Offset: pos}, err: err}
 	}},
 	wire.OpRead: {
-		serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return c.readInto(req, s.Read)
 		},
 		mayBlock: ioMayBlock,
 	},
 	wire.OpPread: {
-		serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return c.readInto(req, func(p []byte) (int, error) { return s.Pread(p, req.Offset) })
 		},
 		mayBlock: ioMayBlock,
 	},
-	wire.OpReaddir: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpReaddir: {serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 		return c.readInto(req, s.ReadDirents)
 	}},
 	wire.OpWrite: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return wrote(s.Write(req.Data))
 		},
 		mayBlock: ioMayBlock,
 	},
 	wire.OpPwrite: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return wrote(s.Pwrite(req.Data, req.Offset))
 		},
 		mayBlock: ioMayBlock,
 	},
-	wire.OpXattrGet: {serve: func(c *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) (out outcome) {
+	wire.OpXattrGet: {serve: func(c *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) (out outcome) {
 		out.rep.Data, out.err = s.Getxattr(req.Name)
 		if out.err == nil && len(out.rep.Data) > c.maxData() {
 			out.err = &replyError{code: wire.CodeLimit, errno: unix.E2BIG, msg: fmt.Sprintf("attribute of %d bytes exceeds the message limit", len(out.rep.Data))}
@@ -219,17 +218,17 @@ var handlers = [wire.OpEnd]opHandler{
 		return out
 	}},
 	wire.OpXattrSet: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return done(s.Setxattr(req.Name, req.Data, int(req.SysFlags)))
 		},
 		privilege: privilegedXattr,
 	},
-	wire.OpXattrList: {serve: func(_ *clientConn, s *capfd.Served, _ *wire.Request, _ vfsops.Resolve) outcome {
+	wire.OpXattrList: {serve: func(_ *clientConn, s *Served, _ *wire.Request, _ vfsops.Resolve) outcome {
 		names, err := s.Listxattr()
 		return outcome{rep: wire.Reply{Names: names}, err: err}
 	}},
 	wire.OpXattrRemove: {
-		serve: func(_ *clientConn, s *capfd.Served, req *wire.Request, _ vfsops.Resolve) outcome {
+		serve: func(_ *clientConn, s *Served, req *wire.Request, _ vfsops.Resolve) outcome {
 			return done(s.Removexattr(req.Name))
 		},
 		privilege: privilegedXattr,

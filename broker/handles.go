@@ -2,8 +2,6 @@ package broker
 
 import (
 	"sync"
-
-	"github.com/capfd/capfd/capfd"
 )
 
 // handleTable is one client's handles: number -> served capability. Numbers
@@ -14,17 +12,17 @@ type handleTable struct {
 	closed  bool // the client is gone: no new handles
 	next    uint32
 	max     int
-	handles map[uint32]*capfd.Served
+	handles map[uint32]*Served
 	onCount func(delta int)
 }
 
 func newHandleTable(max int, onCount func(int)) *handleTable {
-	return &handleTable{next: 1, max: max, handles: make(map[uint32]*capfd.Served), onCount: onCount}
+	return &handleTable{next: 1, max: max, handles: make(map[uint32]*Served), onCount: onCount}
 }
 
 // add stores s and returns its number; ok is false (and s untouched) when
 // the client already holds its limit of handles.
-func (t *handleTable) add(s *capfd.Served) (uint32, bool) {
+func (t *handleTable) add(s *Served) (uint32, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed || len(t.handles) >= t.max || t.next == 0 {
@@ -37,7 +35,7 @@ func (t *handleTable) add(s *capfd.Served) (uint32, bool) {
 	return h, true
 }
 
-func (t *handleTable) get(h uint32) (*capfd.Served, bool) {
+func (t *handleTable) get(h uint32) (*Served, bool) {
 	t.mu.Lock()
 	s, ok := t.handles[h]
 	t.mu.Unlock()
@@ -45,7 +43,7 @@ func (t *handleTable) get(h uint32) (*capfd.Served, bool) {
 }
 
 // remove takes h out of the table and returns it for the caller to close.
-func (t *handleTable) remove(h uint32) (*capfd.Served, bool) {
+func (t *handleTable) remove(h uint32) (*Served, bool) {
 	t.mu.Lock()
 	s, ok := t.handles[h]
 	if ok {
@@ -64,7 +62,7 @@ func (t *handleTable) closeAll() {
 	t.mu.Lock()
 	t.closed = true
 	handles := t.handles
-	t.handles = make(map[uint32]*capfd.Served)
+	t.handles = make(map[uint32]*Served)
 	t.onCount(-len(handles))
 	t.mu.Unlock()
 	for _, s := range handles {

@@ -96,7 +96,7 @@ func TestUnservedOpFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := capfd.ServeDir(d, "root")
+	s := serveDir(d, "root")
 	defer s.Close()
 	for _, op := range []wire.Op{wire.OpHello, 0, 4, wire.OpEnd, 0xffff} {
 		out := c.dispatchTo(s, &wire.Request{Op: op})

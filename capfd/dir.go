@@ -22,16 +22,14 @@ type Dir struct {
 	how    vfsops.Resolve
 	name   string
 	life   lifetime
-	// own caches the Places a Dir whose halves differ is placed with,
-	// rooted at itself (Served.setSelfPlaces): its directory's identity
+	// place, once set, makes every path operation placed by identity
+	// (place.go): by Places.Place, or on first use for a Dir whose halves
+	// differ (selfPlacement), which keeps it: its directory's identity
 	// never changes, so it is read once, not on every path operation.
-	own atomic.Pointer[ownPlaces]
-}
-
-// ownPlaces is a Dir's Places with itself as the only root.
-type ownPlaces struct {
-	places *Places
-	id     vfsops.FileID
+	place atomic.Pointer[placement]
+	// final marks a placed directory's Dir (placedAt.ps), which never
+	// places again.
+	final bool
 }
 
 // Resolve options narrow how paths are resolved beneath a Dir, on top of
@@ -92,7 +90,13 @@ func (d *Dir) Limit(r rights.Pair) (*Dir, error) {
 	if err != nil {
 		return nil, pathError("limit", d.name, err)
 	}
-	return &Dir{t: d.t, h: h, rights: r, how: d.how, name: d.name}, nil
+	nd := &Dir{t: d.t, h: h, rights: r, how: d.how, name: d.name}
+	if pl := d.place.Load(); pl != nil && !pl.self {
+		// Same directory, same grants; a Dir's own placement is made
+		// again for the new rights when needed.
+		nd.place.Store(pl)
+	}
+	return nd, nil
 }
 
 // Close releases d. A second Close returns an error matching fs.ErrClosed.

@@ -17,109 +17,92 @@ func (d *Dir) Stat(name string) (fs.FileInfo, error) { return d.stat("stat", nam
 func (d *Dir) Lstat(name string) (fs.FileInfo, error) { return d.stat("lstat", name, false) }
 
 func (d *Dir) stat(opName, name string, follow bool) (fs.FileInfo, error) {
-	if d.placedLocal() {
-		st, err := d.served().Stat(name, 0, follow)
-		if err != nil {
-			return nil, err
-		}
-		return newFileInfo(path.Base(name), &st), nil
-	}
-	if err := d.check(opName, vfsops.Request{Op: vfsops.OpStat}, vfsops.OnDir, name); err != nil {
-		return nil, err
-	}
-	if err := d.use(opName, name); err != nil {
-		return nil, err
-	}
-	defer d.done()
-	st, err := d.t.Stat(d.h, name, d.how, follow)
+	st, err := d.statAt(opName, name, 0, follow)
 	if err != nil {
-		return nil, pathError(opName, name, err)
+		return nil, err
 	}
 	return newFileInfo(path.Base(name), &st), nil
 }
 
+// The variants take resolve options extra, added to d's, as the entry
+// operations' do (dir_entry.go).
+
+func (d *Dir) statAt(opName, name string, extra Resolve, follow bool) (st unix.Stat_t, err error) {
+	if pl := d.placing(); pl != nil {
+		err = d.viaPlace(pl, opName, name, extra, lookupOr(follow), objectNeed(vfsops.OpStat), func(a *placedAt) (err error) {
+			st, err = a.ps.statAt(opName, a.name, extra, follow)
+			return err
+		})
+		return st, err
+	}
+	err = d.entry(opName, vfsops.OpStat, name, func() (err error) {
+		st, err = d.t.Stat(d.h, name, d.how|extra, follow)
+		return err
+	})
+	return st, err
+}
+
 // Chmod changes the mode of name (following a final symlink beneath d).
-func (d *Dir) Chmod(name string, mode fs.FileMode) error {
-	if d.placedLocal() {
-		return d.served().Chmod(name, syscallMode(mode), 0)
+func (d *Dir) Chmod(name string, mode fs.FileMode) error { return d.chmod(name, syscallMode(mode), 0) }
+
+func (d *Dir) chmod(name string, mode uint32, extra Resolve) error {
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, "chmod", name, extra, followFinal, objectNeed(vfsops.OpChmod), func(a *placedAt) error { return a.ps.chmod(a.name, mode, extra) })
 	}
-	if err := d.check("chmod", vfsops.Request{Op: vfsops.OpChmod}, vfsops.OnDir, name); err != nil {
-		return err
-	}
-	if err := d.use("chmod", name); err != nil {
-		return err
-	}
-	defer d.done()
-	if err := d.t.Chmod(d.h, name, syscallMode(mode), d.how); err != nil {
-		return pathError("chmod", name, err)
-	}
-	return nil
+	return d.entry("chmod", vfsops.OpChmod, name, func() error { return d.t.Chmod(d.h, name, mode, d.how|extra) })
 }
 
 // Chown changes the owner and group of name, following a final symlink;
 // -1 leaves an id unchanged.
-func (d *Dir) Chown(name string, uid, gid int) error { return d.chown("chown", name, uid, gid, true) }
+func (d *Dir) Chown(name string, uid, gid int) error {
+	return d.chown("chown", name, uid, gid, 0, true)
+}
 
 // Lchown is Chown on the symlink itself.
 func (d *Dir) Lchown(name string, uid, gid int) error {
-	return d.chown("lchown", name, uid, gid, false)
+	return d.chown("lchown", name, uid, gid, 0, false)
 }
 
-func (d *Dir) chown(opName, name string, uid, gid int, follow bool) error {
-	if d.placedLocal() {
-		return d.served().Chown(name, uid, gid, 0, follow)
+func (d *Dir) chown(opName, name string, uid, gid int, extra Resolve, follow bool) error {
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, opName, name, extra, lookupOr(follow), objectNeed(vfsops.OpChown), func(a *placedAt) error {
+			return a.ps.chown(opName, a.name, uid, gid, extra, follow)
+		})
 	}
-	if err := d.check(opName, vfsops.Request{Op: vfsops.OpChown}, vfsops.OnDir, name); err != nil {
-		return err
-	}
-	if err := d.use(opName, name); err != nil {
-		return err
-	}
-	defer d.done()
-	if err := d.t.Chown(d.h, name, uid, gid, d.how, follow); err != nil {
-		return pathError(opName, name, err)
-	}
-	return nil
+	return d.entry(opName, vfsops.OpChown, name, func() error { return d.t.Chown(d.h, name, uid, gid, d.how|extra, follow) })
 }
 
 // Chtimes changes the access and modification times of name, like
 // os.Chtimes: a zero time.Time leaves that time unchanged.
 func (d *Dir) Chtimes(name string, atime, mtime time.Time) error {
-	if d.placedLocal() {
-		return d.served().Chtimes(name, timespec(atime), timespec(mtime), 0, true)
+	return d.chtimes(name, timespec(atime), timespec(mtime), 0, true)
+}
+
+// chtimes takes the times as utimensat does (UTIME_OMIT, UTIME_NOW).
+func (d *Dir) chtimes(name string, atime, mtime unix.Timespec, extra Resolve, follow bool) error {
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, "chtimes", name, extra, lookupOr(follow), objectNeed(vfsops.OpChtimes), func(a *placedAt) error {
+			return a.ps.chtimes(a.name, atime, mtime, extra, follow)
+		})
 	}
-	if err := d.check("chtimes", vfsops.Request{Op: vfsops.OpChtimes}, vfsops.OnDir, name); err != nil {
-		return err
-	}
-	if err := d.use("chtimes", name); err != nil {
-		return err
-	}
-	defer d.done()
-	if err := d.t.Chtimes(d.h, name, timespec(atime), timespec(mtime), d.how, true); err != nil {
-		return pathError("chtimes", name, err)
-	}
-	return nil
+	return d.entry("chtimes", vfsops.OpChtimes, name, func() error {
+		return d.t.Chtimes(d.h, name, atime, mtime, d.how|extra, follow)
+	})
 }
 
 // Truncate changes the size of the regular file name.
-func (d *Dir) Truncate(name string, size int64) error {
-	if d.placedLocal() {
-		return d.served().Truncate(name, size, 0)
-	}
-	if err := d.check("truncate", vfsops.Request{Op: vfsops.OpTruncate}, vfsops.OnDir, name); err != nil {
-		return err
-	}
+func (d *Dir) Truncate(name string, size int64) error { return d.truncate(name, size, 0) }
+
+func (d *Dir) truncate(name string, size int64, extra Resolve) error {
 	if size < 0 {
 		return pathError("truncate", name, unix.EINVAL)
 	}
-	if err := d.use("truncate", name); err != nil {
-		return err
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, "truncate", name, extra, followFinal, objectNeed(vfsops.OpTruncate), func(a *placedAt) error {
+			return a.ps.truncate(a.name, size, extra)
+		})
 	}
-	defer d.done()
-	if err := d.t.Truncate(d.h, name, size, d.how); err != nil {
-		return pathError("truncate", name, err)
-	}
-	return nil
+	return d.entry("truncate", vfsops.OpTruncate, name, func() error { return d.t.Truncate(d.h, name, size, d.how|extra) })
 }
 
 func timespec(t time.Time) unix.Timespec {

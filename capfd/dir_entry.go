@@ -13,18 +13,47 @@ import (
 
 // Mkdir creates the directory name with mode perm (before the umask).
 func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
-	if d.placedLocal() {
-		return d.served().Mkdir(name, syscallMode(perm), 0)
+	return d.mkdir(name, syscallMode(perm), 0)
+}
+
+// The entry operations' variants take resolve options extra, added to d's
+// (they only tighten): what a server needs to serve a client's request,
+// whose own Dir may resolve more strictly than the server's does.
+
+func (d *Dir) mkdir(path string, mode uint32, extra Resolve) error {
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, "mkdir", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.mkdir(a.name, mode, extra) })
 	}
-	if err := d.check("mkdir", vfsops.Request{Op: vfsops.OpMkdir}, vfsops.OnDir, name); err != nil {
+	return d.entry("mkdir", vfsops.OpMkdir, path, func() error { return d.t.Mkdir(d.h, path, mode, d.how|extra) })
+}
+
+func (d *Dir) unlink(path string, extra Resolve) error {
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, "unlink", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.unlink(a.name, extra) })
+	}
+	return d.entry("unlink", vfsops.OpUnlink, path, func() error { return d.t.Unlink(d.h, path, d.how|extra) })
+}
+
+func (d *Dir) rmdir(path string, extra Resolve) error {
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, "rmdir", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.rmdir(a.name, extra) })
+	}
+	return d.entry("rmdir", vfsops.OpRmdir, path, func() error { return d.t.Rmdir(d.h, path, d.how|extra) })
+}
+
+// entry checks d's rights for what the vfsops table says op needs of the
+// directory (and of the object path names), then makes the call, holding
+// d in use.
+func (d *Dir) entry(opName string, op vfsops.Op, path string, call func() error) error {
+	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnDir, path); err != nil {
 		return err
 	}
-	if err := d.use("mkdir", name); err != nil {
+	if err := d.use(opName, path); err != nil {
 		return err
 	}
 	defer d.done()
-	if err := d.t.Mkdir(d.h, name, syscallMode(perm), d.how); err != nil {
-		return pathError("mkdir", name, err)
+	if err := call(); err != nil {
+		return pathError(opName, path, err)
 	}
 	return nil
 }
@@ -116,9 +145,8 @@ func relabelOp(op string, err error) error {
 
 // Remove removes the file, symlink or empty directory name.
 func (d *Dir) Remove(name string) error {
-	if d.placedLocal() {
-		s := d.served()
-		return removeWith(name, func() error { return asOp("remove", s.Unlink(name, 0)) }, func() error { return asOp("remove", s.Rmdir(name, 0)) })
+	if d.placing() != nil {
+		return removeWith(name, func() error { return asOp("remove", d.unlink(name, 0)) }, func() error { return asOp("remove", d.rmdir(name, 0)) })
 	}
 	if err := d.check("remove", vfsops.Request{Op: vfsops.OpUnlink}, vfsops.OnDir, name); err != nil {
 		return err
@@ -239,19 +267,36 @@ func (d *Dir) Rename(oldName string, newDir *Dir, newName string) error {
 	var flags uint
 	if w, sure := lexicalWhere(newName); sure && !rightsAt(newDir.rights, w, vfsops.OnTargetDir).Has(rights.Unlink) {
 		// Where the target directory's place is unsure, a placed rename
-		// (local, or the broker's) decides on the directory it reaches
-		// (Served.Rename).
+		// (local, or the broker's) decides on the directory it reaches.
 		flags = unix.RENAME_NOREPLACE
 	}
-	if d.placedLocal() || newDir.placedLocal() {
-		if d.t != local || newDir.t != local {
-			return linkError("rename", oldName, newName, unix.EXDEV)
-		}
-		return d.served().Rename(oldName, newDir.served(), newName, flags, 0)
+	return d.rename(oldName, newDir, newName, flags, 0)
+}
+
+// rename is Rename with renameat2 flags (0 or RENAME_NOREPLACE, which the
+// rule above may add) and resolve options extra. A local target Dir
+// without unlink in its Base gets RENAME_NOREPLACE whatever the flags say:
+// that is the target directory's own right for a name in it, and what
+// decides for a placed directory (placedAt.ps) and for a server's
+// request.
+func (d *Dir) rename(oldPath string, to *Dir, newPath string, flags uint, extra Resolve) error {
+	if flags&^uint(unix.RENAME_NOREPLACE) != 0 {
+		return linkError("rename", oldPath, newPath, unix.EINVAL)
 	}
-	return d.twoDirOp("rename", vfsops.OpRename, oldName, newDir, newName,
+	if d.placing() != nil || to.placing() != nil {
+		if d.t != to.t {
+			return linkError("rename", oldPath, newPath, unix.EXDEV)
+		}
+		return d.twoPlaced("rename", oldPath, entryFinal, to, newPath, entryFinal, extra, func(from, target *placedAt) error {
+			return from.ps.rename(from.name, target.ps, target.name, flags, extra)
+		})
+	}
+	if to.t == local && !to.rights.Base.Has(need(vfsops.OpUnlink, vfsops.OnDir)) {
+		flags |= unix.RENAME_NOREPLACE
+	}
+	return d.twoDirOp("rename", vfsops.OpRename, oldPath, to, newPath, extra,
 		func(how vfsops.Resolve) error {
-			return d.t.Rename(d.h, oldName, newDir.h, newName, flags, how)
+			return d.t.Rename(d.h, oldPath, to.h, newPath, flags, how)
 		})
 }
 
@@ -262,21 +307,27 @@ func (d *Dir) Link(oldName string, newDir *Dir, newName string) error {
 	if newDir == nil {
 		newDir = d
 	}
-	if d.placedLocal() || newDir.placedLocal() {
-		if d.t != local || newDir.t != local {
-			return linkError("link", oldName, newName, unix.EXDEV)
+	return d.link(oldName, newDir, newName, 0)
+}
+
+func (d *Dir) link(oldPath string, to *Dir, newPath string, extra Resolve) error {
+	if d.placing() != nil || to.placing() != nil {
+		if d.t != to.t {
+			return linkError("link", oldPath, newPath, unix.EXDEV)
 		}
-		return d.served().Link(oldName, newDir.served(), newName, 0)
+		return d.twoPlaced("link", oldPath, lookupFinal, to, newPath, entryFinal, extra, func(from, target *placedAt) error {
+			return from.ps.link(from.name, target.ps, target.name, extra)
+		})
 	}
-	return d.twoDirOp("link", vfsops.OpLink, oldName, newDir, newName,
+	return d.twoDirOp("link", vfsops.OpLink, oldPath, to, newPath, extra,
 		func(how vfsops.Resolve) error {
-			return d.t.Link(d.h, oldName, newDir.h, newName, how)
+			return d.t.Link(d.h, oldPath, to.h, newPath, how)
 		})
 }
 
 // twoDirOp checks the rights of an operation with a source and a target
 // directory, keeps both open while it runs, and makes the call.
-func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir, newName string,
+func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir, newName string, extra Resolve,
 	call func(how vfsops.Resolve) error) error {
 	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnSourceDir, oldName); err != nil {
 		return err
@@ -300,7 +351,7 @@ func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir,
 		defer newDir.done()
 	}
 	// Resolution is as strict as the stricter of the two directories asks.
-	if err := call(d.how | newDir.how); err != nil {
+	if err := call(d.how | newDir.how | extra); err != nil {
 		return linkError(opName, oldName, newName, err)
 	}
 	return nil
@@ -310,37 +361,36 @@ func (d *Dir) twoDirOp(opName string, op vfsops.Op, oldName string, newDir *Dir,
 // given; whoever follows the link later resolves it beneath their own
 // directory, so an absolute or "../" target can name nothing outside.
 func (d *Dir) Symlink(target, name string) error {
-	if d.placedLocal() {
-		return d.served().Symlink(target, name, 0)
+	err := d.symlink(target, name, 0)
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe == err && !errors.Is(err, fs.ErrClosed) {
+		// The system call's failure names both, as os.Symlink's does.
+		return linkError("symlink", target, name, pe.Err)
 	}
-	if err := d.check("symlink", vfsops.Request{Op: vfsops.OpSymlink}, vfsops.OnDir, name); err != nil {
-		return err
+	return err
+}
+
+func (d *Dir) symlink(target, path string, extra Resolve) error {
+	if pl := d.placing(); pl != nil {
+		return d.viaPlace(pl, "symlink", path, extra, entryFinal, 0, func(a *placedAt) error { return a.ps.symlink(target, a.name, extra) })
 	}
-	if err := d.use("symlink", name); err != nil {
-		return err
-	}
-	defer d.done()
-	if err := d.t.Symlink(target, d.h, name, d.how); err != nil {
-		return linkError("symlink", target, name, err)
-	}
-	return nil
+	return d.entry("symlink", vfsops.OpSymlink, path, func() error { return d.t.Symlink(target, d.h, path, d.how|extra) })
 }
 
 // Readlink returns the target of the symbolic link name.
-func (d *Dir) Readlink(name string) (string, error) {
-	if d.placedLocal() {
-		return d.served().Readlink(name, 0)
+func (d *Dir) Readlink(name string) (string, error) { return d.readlink(name, 0) }
+
+func (d *Dir) readlink(path string, extra Resolve) (target string, err error) {
+	if pl := d.placing(); pl != nil {
+		err = d.viaPlace(pl, "readlink", path, extra, lookupFinal, objectNeed(vfsops.OpReadlink), func(a *placedAt) (err error) {
+			target, err = a.ps.readlink(a.name, extra)
+			return err
+		})
+		return target, err
 	}
-	if err := d.check("readlink", vfsops.Request{Op: vfsops.OpReadlink}, vfsops.OnDir, name); err != nil {
-		return "", err
-	}
-	if err := d.use("readlink", name); err != nil {
-		return "", err
-	}
-	defer d.done()
-	target, err := d.t.Readlink(d.h, name, d.how)
-	if err != nil {
-		return "", pathError("readlink", name, err)
-	}
-	return target, nil
+	err = d.entry("readlink", vfsops.OpReadlink, path, func() (err error) {
+		target, err = d.t.Readlink(d.h, path, d.how|extra)
+		return err
+	})
+	return target, err
 }

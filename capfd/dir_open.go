@@ -41,33 +41,54 @@ func (d *Dir) Create(name string) (*File, error) {
 //     open file from it, because its rights allow one. Use File.Limit to
 //     drop rights before passing a File on.
 func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
-	r := d.objectCeiling(name, flag).Intersect(FileRights)
-	if d.placedLocal() {
-		s, err := d.served().Open(name, flag, syscallMode(perm), 0, r)
-		if err != nil {
-			return nil, err
-		}
-		s.file.name = name
-		return s.file, nil
+	return d.openFile(name, flag, syscallMode(perm), 0, d.objectCeiling(name, flag).Intersect(FileRights))
+}
+
+// openFile is OpenFile with the new File's rights r and resolve options
+// extra added to d's (they only tighten). OpenFile gives the ceiling; a
+// server (the broker) gives the rights its client asked for and records
+// them, so for a local Dir r itself must also lie within what the open may
+// grant and hold what the flags need: otherwise a client could open O_RDWR
+// while recording read-only rights, and later be passed a writable
+// descriptor. A remote Dir leaves that to the broker, which checks it with
+// this same code.
+func (d *Dir) openFile(path string, flags int, mode uint32, extra Resolve, r rights.Rights) (*File, error) {
+	if pl := d.placing(); pl != nil {
+		return d.placedOpen(pl, path, flags, mode, extra, r)
 	}
-	if err := d.check("open", openRequest(flag), vfsops.OnDir, name); err != nil {
+	if err := d.check("open", openRequest(flags), vfsops.OnDir, path); err != nil {
 		return nil, err
 	}
-	if err := d.use("open", name); err != nil {
+	if d.t == local {
+		fileNeed, _ := openNeeds(flags)
+		ceiling := d.objectCeiling(path, flags)
+		if alt, ok := typeUnknown(openRequest(flags)); ok && !(ceiling.Has(fileNeed) && r.Has(fileNeed)) {
+			// Perhaps a directory, which needs readdir instead: checked
+			// again once open (openTyped).
+			fileNeed = alt.On(vfsops.OnObject)
+		}
+		if !ceiling.Has(fileNeed.Union(r)) {
+			return nil, notGrantable("open", path, fileNeed.Union(r), ceiling)
+		}
+		if !r.Has(fileNeed) {
+			return nil, notCapable("open", path, fileNeed, r)
+		}
+	}
+	if err := d.use("open", path); err != nil {
 		return nil, err
 	}
 	defer d.done()
-	h, err := d.t.Open(d.h, name, flag|unix.O_CLOEXEC, syscallMode(perm), d.how, r)
+	h, err := d.t.Open(d.h, path, flags|unix.O_CLOEXEC, mode, d.how|extra, r)
 	if err != nil {
-		return nil, pathError("open", name, err)
+		return nil, pathError("open", path, err)
 	}
 	if d.t == local {
 		// A broker makes this check itself.
-		if err := openTyped(d.t, h, "open", name, flag, r); err != nil {
+		if err := openTyped(d.t, h, "open", path, flags, r); err != nil {
 			return nil, err
 		}
 	}
-	return newFile(d.t, h, r, name, flag, d.how), nil
+	return newFile(d.t, h, r, path, flags, d.how|extra), nil
 }
 
 // OpenDir opens the directory name beneath d as a new Dir with rights r.
@@ -75,33 +96,36 @@ func (d *Dir) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
 // with ErrNotCapable; so along any chain of OpenDir calls rights only
 // narrow. The new Dir keeps d's resolution options.
 func (d *Dir) OpenDir(name string, r rights.Pair) (*Dir, error) {
-	if d.placedLocal() {
-		s, err := d.served().OpenDir(name, 0, r)
-		if err != nil {
-			return nil, err
-		}
-		s.dir.name = filepath.Join(d.name, name)
-		return s.dir, nil
+	nd, err := d.openDir(name, 0, r)
+	if err != nil {
+		return nil, err
+	}
+	nd.name = filepath.Join(d.name, name)
+	return nd, nil
+}
+
+// openDir is OpenDir with resolve options extra added to d's, for the new
+// Dir too; the new Dir is named path.
+func (d *Dir) openDir(path string, extra Resolve, r rights.Pair) (*Dir, error) {
+	if pl := d.placing(); pl != nil {
+		return d.placedOpenDir(pl, path, extra, r)
 	}
 	_, dirNeed := openNeeds(unix.O_PATH | unix.O_DIRECTORY)
 	if !d.rights.Base.Has(dirNeed) {
-		return nil, notCapable("opendir", name, dirNeed, d.rights.Base)
+		return nil, notCapable("opendir", path, dirNeed, d.rights.Base)
 	}
-	if !d.rights.Inherit.Has(r.Base) {
-		return nil, notGrantable("opendir", name, r.Base, d.rights.Inherit)
+	if want := r.Base.Union(r.Inherit); !d.rights.Inherit.Has(want) {
+		return nil, notGrantable("opendir", path, want, d.rights.Inherit)
 	}
-	if !d.rights.Inherit.Has(r.Inherit) {
-		return nil, notGrantable("opendir", name, r.Inherit, d.rights.Inherit)
-	}
-	if err := d.use("opendir", name); err != nil {
+	if err := d.use("opendir", path); err != nil {
 		return nil, err
 	}
 	defer d.done()
-	h, err := d.t.OpenDir(d.h, name, d.how, r)
+	h, err := d.t.OpenDir(d.h, path, d.how|extra, r)
 	if err != nil {
-		return nil, pathError("opendir", name, err)
+		return nil, pathError("opendir", path, err)
 	}
-	return &Dir{t: d.t, h: h, rights: r, how: d.how, name: filepath.Join(d.name, name)}, nil
+	return &Dir{t: d.t, h: h, rights: r, how: d.how | extra, name: path}, nil
 }
 
 // reopenSelf opens d's own directory for reading its entries. That is

@@ -101,26 +101,53 @@ func (f *File) Limit(r rights.Rights) (*File, error) {
 // they would need in Dir.OpenFile, checked against f's rights. The new file
 // has its own offset. Creating flags (O_CREAT, O_EXCL, O_TMPFILE) are
 // refused: there is nothing to create.
-func (f *File) Reopen(flags int) (*File, error) {
-	// O_TMPFILE includes the O_DIRECTORY bit, so it must be compared whole:
-	// a masked test would refuse a plain O_DIRECTORY reopen.
-	if flags&(unix.O_CREAT|unix.O_EXCL) != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE {
-		return nil, pathError("reopen", f.name, unix.EINVAL)
-	}
-	fileNeed, _ := vfsops.OpenRights(flags)
-	n := fileNeed | need(vfsops.OpReopen, vfsops.OnHandle)
-	if !f.rights.Has(n) {
-		return nil, notCapable("reopen", f.name, n, f.rights)
+func (f *File) Reopen(flags int) (*File, error) { return f.reopen(flags, f.rights) }
+
+// reopen is Reopen with the new File's rights r, within f's.
+func (f *File) reopen(flags int, r rights.Rights) (*File, error) {
+	if err := checkReopen(f.rights, f.name, flags, r); err != nil {
+		return nil, err
 	}
 	if err := f.use("reopen"); err != nil {
 		return nil, err
 	}
 	defer f.done()
-	h, err := f.t.Reopen(f.h, flags|unix.O_CLOEXEC, f.rights)
-	if err != nil {
-		return nil, pathError("reopen", f.name, err)
+	return reopened(f.t, f.h, f.name, f.how, flags, r)
+}
+
+// checkReopen refuses a reopen with flags as a File with rights r unless
+// both are within held, the rights of the handle reopened (a File's, or a
+// Dir's Base: a server reopens a Dir's own directory so). The flags need
+// what they would need to open the object, and r must hold that too: a
+// server records r for its client, which could otherwise reopen O_RDWR
+// while recording read-only rights.
+func checkReopen(held rights.Rights, name string, flags int, r rights.Rights) error {
+	// O_TMPFILE includes O_DIRECTORY's bit: test only its own, so that a
+	// plain O_DIRECTORY reopen is allowed.
+	if flags&(unix.O_CREAT|unix.O_EXCL|(unix.O_TMPFILE&^unix.O_DIRECTORY)) != 0 {
+		return pathError("reopen", name, unix.EINVAL)
 	}
-	return newFile(f.t, h, f.rights, f.name, flags, f.how), nil
+	fileNeed, _ := vfsops.OpenRights(flags)
+	n := fileNeed | need(vfsops.OpReopen, vfsops.OnHandle)
+	if !held.Has(n) {
+		return notCapable("reopen", name, n, held)
+	}
+	if !held.Has(r) {
+		return notCapable("reopen", name, r, held)
+	}
+	if !r.Has(fileNeed) {
+		return notCapable("reopen", name, fileNeed, r)
+	}
+	return nil
+}
+
+// reopened makes the reopen checkReopen allowed; the caller holds h in use.
+func reopened(t transport, h handleID, name string, how Resolve, flags int, r rights.Rights) (*File, error) {
+	nh, err := t.Reopen(h, flags|unix.O_CLOEXEC, r)
+	if err != nil {
+		return nil, pathError("reopen", name, err)
+	}
+	return newFile(t, nh, r, name, flags, how), nil
 }
 
 // Read reads up to len(p) bytes, like os.File.Read; at end of file it

@@ -146,21 +146,32 @@ func (e dirEntry) String() string { return fs.FormatDirEntry(e) }
 
 // lstatEntry lstats an entry of the directory f, through f.
 func (f *File) lstatEntry(name string) (fs.FileInfo, error) {
-	// The entry lies beneath f: f's rights are what it has there.
+	st, err := f.statEntry("lstat", name, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	return newFileInfo(name, &st), nil
+}
+
+// statEntry stats path beneath f, an open directory, resolving with extra
+// added to f's options. The entry lies beneath f: f's rights are what it
+// has there, so they must hold what a stat needs of both the directory
+// and the object.
+func (f *File) statEntry(opName, path string, extra Resolve, follow bool) (unix.Stat_t, error) {
 	req := vfsops.Request{Op: vfsops.OpStat}
 	n := req.On(vfsops.OnDir) | req.On(vfsops.OnObject)
 	if !f.rights.Has(n) {
-		return nil, notCapable("lstat", name, n, f.rights)
+		return unix.Stat_t{}, notCapable(opName, path, n, f.rights)
 	}
-	if err := f.use("lstat"); err != nil {
-		return nil, err
+	if err := f.use(opName); err != nil {
+		return unix.Stat_t{}, err
 	}
 	defer f.done()
-	st, err := f.t.Stat(f.h, name, f.how, false)
+	st, err := f.t.Stat(f.h, path, f.how|extra, follow)
 	if err != nil {
-		return nil, pathError("lstat", name, err)
+		return st, pathError(opName, path, err)
 	}
-	return newFileInfo(name, &st), nil
+	return st, nil
 }
 
 func direntType(typ uint8) fs.FileMode {

@@ -21,10 +21,11 @@ import (
 // must be known, and the name says it only for a single plain component
 // ("a": an entry of the Dir's own directory) or "." (the directory
 // itself). Any other path ("x/a", "x/..", "l/a" with l a symlink, or a
-// followed final symlink) is placed by identity instead: local Dirs go
-// through the placed handles the broker uses (placedLocal), so one
-// implementation decides and acts on what it decided; a remote Dir leaves
-// the decision to the broker, which places it the same way.
+// followed final symlink) is placed by identity instead (place.go): a
+// local Dir places itself (placedLocal), with the same code that places a
+// broker client's grants, so one implementation decides and acts on what
+// it decided; a remote Dir leaves the decision to the broker, which serves
+// a local Dir and so places it the same way.
 
 // where says what a path reaches relative to the Dir it is resolved
 // through.
@@ -181,15 +182,8 @@ func asOp(opName string, err error) error {
 	return err
 }
 
-// placedLocal reports whether d's path operations go through a placed
-// handle (remote_serve_place.go): d is local and its halves differ.
+// placedLocal reports whether d places its own path operations
+// (place.go, Dir.selfPlacement): d is local and its halves differ.
 func (d *Dir) placedLocal() bool {
 	return d.t == local && d.rights.Base != d.rights.Inherit
-}
-
-// served returns a placed handle for d rooted at d itself, for one call.
-func (d *Dir) served() *Served {
-	s := ServeDir(d, d.name)
-	s.setSelfPlaces()
-	return s
 }

@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Rights follow the object reached, not the name (served handles).
+// Rights follow the object reached, not the name: placement.
 //
-// A broker client's grants are root handles. When one grant's directory
+// A set of grants (Places: a broker client's root handles, or one Dir's
+// own directory when its base and inherit rights differ) are root handles. When one grant's directory
 // lies inside another's (H=rw and H/secret=ro), or a grant's base and
 // inherit rights differ, a path beneath a handle can reach an object whose
 // rights its name does not say: "l/key" with l -> secret is H/secret/key;
@@ -21,8 +22,7 @@ import (
 // "sub/up" with sub/up -> .. is the granted directory itself, which an
 // OpenDir would otherwise hand out with inherit rights as its base.
 //
-// So for such a client every path operation is placed first
-// (Served.placeAt):
+// So for such a Dir every path operation is placed first (Dir.placeAt):
 //
 //  1. The directory holding the final entry is opened beneath the handle
 //     (vfsops.OpenParent; for a final "." or "..", the directory itself).
@@ -51,21 +51,27 @@ import (
 //     the tree as it was a moment before. What was checked is the
 //     directory the kernel acts in.
 //
-// Handles opened through a placed handle are placed the same way (they
-// keep the client's Places, and their own root). Placement costs an open
-// and a stat per level between the directory and its grant, so clients
-// whose grants neither nest nor differ in base and inherit are not placed.
+// Dirs opened through a placed Dir are placed the same way (they keep its
+// Places, and their own root). Placement costs an open and a stat per
+// level between the directory and its grant, so Dirs whose grants neither
+// nest nor differ in base and inherit are not placed.
+//
+// This is capfd's, not the broker's: a local Dir whose halves differ is
+// placed too (with itself as the only root), so one implementation decides
+// every path operation whatever serves it. The broker makes its clients'
+// grants placed (NewPlaces, Places.Place) and serves them as Dirs.
 
-// Places is one client's grant roots by identity, shared by every handle
-// the client holds.
+// Places is a set of grant roots by identity (a broker client's), shared
+// by every Dir placed against it.
 type Places struct {
 	roots  map[vfsops.FileID]rights.Pair
 	active bool // names can mislead: grants nest, repeat, or differ in base and inherit
 }
 
-// NewPlaces indexes a client's grants: local directory handles the broker
-// opened. Nesting is decided by identity (a grant's root has another's
-// among its ancestors), once, when the client connects.
+// NewPlaces indexes a set of grants: local Dirs, such as the ones a broker
+// opens for a client. Nesting is decided by identity (a grant's root has
+// another's among its ancestors), once, when the set is made. The grants
+// are not changed: Places.Place makes each of them placed.
 func NewPlaces(grants []*Dir) (*Places, error) {
 	p := &Places{roots: make(map[vfsops.FileID]rights.Pair, len(grants))}
 	for _, d := range grants {
@@ -102,54 +108,67 @@ func NewPlaces(grants []*Dir) (*Places, error) {
 	return p, nil
 }
 
-// Active reports whether the client's operations are placed.
+// Active reports whether the grants' operations are placed.
 func (p *Places) Active() bool { return p != nil && p.active }
 
-// ServeGrant serves a grant d under name, as ServeDir, placing its
-// operations with p (from NewPlaces over all the client's grants).
-func ServeGrant(d *Dir, name string, p *Places) *Served {
-	s := ServeDir(d, name)
-	s.setPlaces(p)
-	return s
-}
-
-// setPlaces makes s a placed handle rooted at its own directory.
-func (s *Served) setPlaces(p *Places) {
-	if !p.Active() || s.dir == nil || s.dir.t != local {
+// Place makes d's path operations placed against p: d's own directory is
+// a root of its own, and the grant it lies in (its own, or the nearest
+// granted ancestor) bounds it. Call it before d is used, typically on each
+// of the grants given to NewPlaces. It does nothing when p is not active
+// (no grant nests in another or differs in base and inherit), d is not
+// local, or d's directory lies in none of p's grants.
+func (p *Places) Place(d *Dir) {
+	if !p.Active() || d.t != local {
 		return
 	}
-	id, err := vfsops.IDOf(fd(s.dir.h))
+	id, err := vfsops.IDOf(fd(d.h))
 	if err != nil {
 		return
 	}
 	var grant vfsops.FileID
-	if _, err := vfsops.Place(fd(s.dir.h), func(g vfsops.FileID, _ int) bool {
+	if _, err := vfsops.Place(fd(d.h), func(g vfsops.FileID, _ int) bool {
 		_, ok := p.roots[g]
 		grant = g
 		return ok
 	}); err != nil {
 		return
 	}
-	s.places, s.root, s.grant = p, id, grant
+	d.place.Store(&placement{places: p, root: id, grant: grant})
 }
 
-func (s *Served) placing() bool {
-	if s.dir == nil || s.final {
-		return false
+// placement is how a placed Dir's paths are placed: against places, with
+// root the Dir's own directory and grant the grant it lies in. self marks
+// a Dir's placement with itself as the only root (selfPlacement), which a
+// Limit of the Dir makes again for its own rights rather than sharing.
+type placement struct {
+	places      *Places
+	root, grant vfsops.FileID
+	self        bool
+}
+
+// placing returns d's placement, or nil when d's paths are taken by name.
+// A placed directory's Dir (final) has none: the names it is given are
+// single final entries that placement has decided, so it never places
+// again.
+func (d *Dir) placing() *placement {
+	if d.final {
+		return nil
 	}
-	if s.places == nil && s.dir.placedLocal() {
-		// A handle outside any client's Places (a Dir's own, or one
-		// opened with base narrower than inherit) places itself.
-		s.setSelfPlaces()
+	if pl := d.place.Load(); pl != nil {
+		return pl
 	}
-	return s.places != nil
+	if !d.placedLocal() {
+		return nil
+	}
+	// A Dir outside any Places whose halves differ places itself.
+	return d.selfPlacement()
 }
 
 // placedAt is the directory holding a path's final entry, placed: ps is a
-// handle for it with the rights of the operation there, name the final
-// entry, bound the rights of that entry when it is itself a root.
+// Dir for it with the rights of the operation there, name the final entry,
+// bound the rights of that entry when it is itself a root.
 type placedAt struct {
-	ps    *Served
+	ps    *Dir
 	name  string
 	bound *rights.Pair
 	fd    int
@@ -190,18 +209,18 @@ func lookupOr(follow bool) finalLink {
 	return lookupFinal
 }
 
-// placeAt places path beneath s (see the comment at the top of this file).
+// placeAt places path beneath d by pl (see the comment at the top of this
+// file).
 // final: what the operation does with a final symlink. noSymlinks: the
 // handle for the directory refuses every symlink (off only for BindMount,
 // whose final open is O_NOFOLLOW already and which takes no resolve
 // options).
-func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, noSymlinks bool) (*placedAt, error) {
-	d := s.dir
+func (d *Dir) placeAt(pl *placement, opName, path string, extra Resolve, final finalLink, noSymlinks bool) (*placedAt, error) {
 	if err := d.use(opName, path); err != nil {
 		return nil, err
 	}
 	defer d.done()
-	h := how(d, extra)
+	h := d.how | extra
 	follow := final == followFinal || final == lookupFinal && strings.HasSuffix(path, "/")
 	cur := path
 	for hop := 0; ; hop++ {
@@ -236,7 +255,7 @@ func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, no
 		var place rights.Pair
 		var placeID vfsops.FileID
 		placeDepth, err := vfsops.Place(parent, func(id vfsops.FileID, _ int) bool {
-			r, ok := s.places.roots[id]
+			r, ok := pl.places.roots[id]
 			place, placeID = r, id
 			return ok
 		})
@@ -260,10 +279,10 @@ func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, no
 			unix.Close(parent)
 			return nil, pathError(opName, path, err)
 		}
-		if parentID != s.root {
+		if parentID != pl.root {
 			r = beneath(r)
 		}
-		if placeID != s.grant {
+		if placeID != pl.grant {
 			at := place
 			if placeDepth > 0 {
 				at = beneath(at)
@@ -273,10 +292,10 @@ func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, no
 		a := &placedAt{name: name, fd: parent}
 		if statErr == nil {
 			id := vfsops.FileID{Dev: st.Dev, Ino: st.Ino}
-			if b, ok := s.places.roots[id]; ok {
+			if b, ok := pl.places.roots[id]; ok {
 				a.bound = &b
 			}
-			if id == s.root {
+			if id == pl.root {
 				b := d.rights
 				if a.bound != nil {
 					b = rights.Pair{Base: b.Base.Intersect(a.bound.Base), Inherit: b.Inherit.Intersect(a.bound.Inherit)}
@@ -291,7 +310,7 @@ func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, no
 		if noSymlinks {
 			ph |= NoSymlinks
 		}
-		a.ps = &Served{dir: &Dir{t: d.t, h: handleID(parent), rights: r, how: ph, name: d.name}, final: true}
+		a.ps = &Dir{t: d.t, h: handleID(parent), rights: r, how: ph, name: d.name, final: true}
 		return a, nil
 	}
 }
@@ -300,31 +319,29 @@ func (s *Served) placeAt(opName, path string, extra Resolve, final finalLink, no
 // gives a directory there, and p's inherit rights for what lies below it.
 func beneath(p rights.Pair) rights.Pair { return rights.Pair{Base: p.Dir(false), Inherit: p.Inherit} }
 
-// setSelfPlaces makes s, a local directory handle whose base and inherit
-// rights differ, placed with itself as the only root: what a path reaches
-// is then found by identity (a Dir's own directory, or beneath it).
-func (s *Served) setSelfPlaces() {
-	d := s.dir
-	if d == nil || d.t != local {
-		return
+// selfPlacement places d, a local Dir whose base and inherit rights
+// differ, with itself as the only root: what a path reaches is then found
+// by identity (d's own directory, or beneath it). Its directory's identity
+// never changes, so it is read once and kept.
+func (d *Dir) selfPlacement() *placement {
+	if d.t != local {
+		return nil
 	}
-	own := d.own.Load()
-	if own == nil {
-		// Read while the Dir is in use, so a concurrent Close cannot
-		// hand its descriptor number to another file first.
-		if err := d.use("place", d.name); err != nil {
-			return
-		}
-		id, err := vfsops.IDOf(fd(d.h))
-		d.done()
-		if err != nil {
-			return
-		}
-		own = &ownPlaces{places: &Places{roots: map[vfsops.FileID]rights.Pair{id: d.rights}, active: true}, id: id}
-		d.own.Store(own)
+	// Read while d is in use, so a concurrent Close cannot hand its
+	// descriptor number to another file first.
+	if err := d.use("place", d.name); err != nil {
+		return nil
 	}
-	s.places = own.places
-	s.root, s.grant = own.id, own.id
+	id, err := vfsops.IDOf(fd(d.h))
+	d.done()
+	if err != nil {
+		return nil
+	}
+	pl := &placement{places: &Places{roots: map[vfsops.FileID]rights.Pair{id: d.rights}, active: true}, root: id, grant: id, self: true}
+	if !d.place.CompareAndSwap(nil, pl) {
+		return d.place.Load()
+	}
+	return pl
 }
 
 // openParentOrSelf is vfsops.OpenParent, except that a path whose final
@@ -378,11 +395,11 @@ func splice(path, target string, how Resolve) (string, error) {
 	return next, nil
 }
 
-// viaPlace runs fn on path placed beneath s, after checking that what the
+// viaPlace runs fn on path placed beneath d by pl, after checking that what the
 // operation does to the final entry (obj, on its base) is within the
 // entry's own rights when it is a root. Errors name the caller's path.
-func (s *Served) viaPlace(opName, path string, extra Resolve, final finalLink, obj rights.Rights, fn func(a *placedAt) error) error {
-	a, err := s.placeAt(opName, path, extra, final, true)
+func (d *Dir) viaPlace(pl *placement, opName, path string, extra Resolve, final finalLink, obj rights.Rights, fn func(a *placedAt) error) error {
+	a, err := d.placeAt(pl, opName, path, extra, final, true)
 	if err != nil {
 		return err
 	}
@@ -407,22 +424,18 @@ func placedPath(err error, path string) error {
 }
 
 // twoPlaced places both paths of a rename or link (each beneath its own
-// handle, oldFinal and newFinal saying what each does with a final
-// symlink) and runs fn on the two placed directories.
-func (s *Served) twoPlaced(opName, oldPath string, oldFinal finalLink, to *Served, newPath string, newFinal finalLink, extra Resolve, fn func(from, target *placedAt) error) error {
-	if _, err := s.asDir(opName, oldPath); err != nil {
-		return err
-	}
-	if _, err := to.asDir(opName, newPath); err != nil {
-		return err
-	}
-	place := func(side *Served, p string, final finalLink) (*placedAt, error) {
-		if !side.placing() {
+// Dir, the one not placed taken as it is; oldFinal and newFinal say what
+// each does with a final symlink) and runs fn on the two placed
+// directories.
+func (d *Dir) twoPlaced(opName, oldPath string, oldFinal finalLink, to *Dir, newPath string, newFinal finalLink, extra Resolve, fn func(from, target *placedAt) error) error {
+	place := func(side *Dir, p string, final finalLink) (*placedAt, error) {
+		pl := side.placing()
+		if pl == nil {
 			return &placedAt{ps: side, name: p, fd: -1}, nil
 		}
-		return side.placeAt(opName, p, extra, final, true)
+		return side.placeAt(pl, opName, p, extra, final, true)
 	}
-	from, err := place(s, oldPath, oldFinal)
+	from, err := place(d, oldPath, oldFinal)
 	if err != nil {
 		return err
 	}
@@ -446,60 +459,4 @@ func (s *Served) twoPlaced(opName, oldPath string, oldFinal finalLink, to *Serve
 		le.Old, le.New = oldPath, newPath
 	}
 	return err
-}
-
-// placedOpen is Served.Open on a placed handle.
-func (s *Served) placedOpen(path string, flags int, mode uint32, extra Resolve, r rights.Rights) (*Served, error) {
-	follow := flags&unix.O_NOFOLLOW == 0 && flags&(unix.O_CREAT|unix.O_EXCL) != unix.O_CREAT|unix.O_EXCL
-	p := path
-	fileNeed, _ := openNeeds(flags)
-	obj := fileNeed
-	tmpfile := flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0
-	if tmpfile {
-		// The file is made in the directory path names: place that. The
-		// new file lies beneath it, never at a root.
-		p = strings.TrimRight(path, "/") + "/."
-		obj = 0
-	}
-	var ns *Served
-	err := s.viaPlace("open", p, extra, lookupOr(follow), obj, func(a *placedAt) (err error) {
-		// The new file's ceiling is the client's (its Dir's inherit rights)
-		// cut to what the place allows: a read of the nested read-only
-		// grant's file through H=rw gets a read-only file, recorded as
-		// such (and so answered). What the flags need must be within it.
-		within := r.Intersect(a.ps.dir.objectCeiling(a.name, flags))
-		if a.bound != nil && !tmpfile {
-			within = within.Intersect(a.bound.Base)
-		}
-		ns, err = a.ps.Open(a.name, flags, mode, extra, within)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	ns.file.name, ns.file.how = path, how(s.dir, extra)
-	return ns, nil
-}
-
-// placedOpenDir is Served.OpenDir on a placed handle; the new handle is
-// placed too.
-func (s *Served) placedOpenDir(path string, extra Resolve, r rights.Pair) (*Served, error) {
-	a, err := s.placeAt("opendir", path, extra, followFinal, true)
-	if err != nil {
-		return nil, err
-	}
-	defer a.close()
-	if b := a.bound; b != nil && (!b.Base.Has(r.Base) || !b.Inherit.Has(r.Inherit)) {
-		if !b.Base.Has(r.Base) {
-			return nil, notCapable("opendir", path, r.Base, b.Base)
-		}
-		return nil, notGrantable("opendir", path, r.Inherit, b.Inherit)
-	}
-	ns, err := a.ps.OpenDir(a.name, extra, r)
-	if err != nil {
-		return nil, placedPath(err, path)
-	}
-	ns.dir.name, ns.dir.how = path, how(s.dir, extra)
-	ns.setPlaces(s.places)
-	return ns, nil
 }
