@@ -65,7 +65,11 @@
 //
 // A Dir or File talks to a transport (transport.go): the local one calls
 // vfsops in this process; a remote one sends each call to a broker, which
-// holds the real descriptors and checks the rights again on its side.
+// holds the real descriptors and checks the rights again on its side. The
+// broker's served handle (broker.Served) is a thin adapter over local Dirs
+// and Files: the variants of their methods it calls (serve.go, reached
+// through internal/servebridge) are the code the methods themselves run,
+// so a check is written once, whichever side makes it.
 //
 // # Nested Dirs: authority, not policy
 //
@@ -75,16 +79,19 @@
 // rename) and writes it. That is deliberate, and it is Capsicum's rule: a
 // capability is a descriptor plus rights, and one capability is never
 // narrowed by another, narrower one its holder also has. Local Dirs are
-// not placed by identity, and nothing compares them: a program that wants
-// H/secret read-only passes on only the narrower Dir (or H's Limit).
+// not placed against each other unless asked (Places), and nothing else
+// compares them: a program that wants H/secret read-only passes on only
+// the narrower Dir (or H's Limit).
 //
 // "H is read-write but H/secret is read-only" is a statement of policy
 // about two grants, and it is enforced where a policy exists: by the
 // broker for its clients' root handles and every handle opened through
-// them (Served: each path operation is checked with the rights of the
-// directory it reaches, found by identity, and acts on that directory's
-// descriptor with RESOLVE_NO_SYMLINKS; docs/broker.md, "Rights follow the
-// object"), and by the supervisor of capfd run (broker/notify).
+// them (NewPlaces and Places.Place make Dirs placed against a set of
+// grants: each path operation is checked with the rights of the directory
+// it reaches, found by identity, and acts on that directory's descriptor
+// with RESOLVE_NO_SYMLINKS; place.go, and docs/broker.md, "Rights follow
+// the object"), and by the supervisor of capfd run (broker/notify). A
+// program may place its own Dirs the same way.
 //
 // Base and inherit are different: they are one Dir's rights, and a Dir
 // whose halves differ places its paths by identity (above), so OpenDir of
