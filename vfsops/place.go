@@ -21,7 +21,7 @@ import (
 // and NoSymlinks, so that what it checked is what the kernel acts on.
 //
 // Used by the supervisor (broker/notify, place_linux.go) and by the
-// broker's served handles (capfd, remote_serve_place.go).
+// placed Dirs (capfd/place.go), which the broker serves.
 
 // FileID is a file's identity: its device and inode numbers.
 type FileID struct{ Dev, Ino uint64 }
