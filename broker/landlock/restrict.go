@@ -37,6 +37,8 @@ type Report struct {
 	// because a grant on an ancestor directory already allows it: Landlock
 	// rules add up down the tree and cannot narrow beneath a wider one.
 	Widened []Widening
+	// Ambient is what RestrictThread enforces beyond files.
+	Ambient AmbientReport
 }
 
 // Widening is a grant on Path that the kernel lets through with Extra on
@@ -55,6 +57,7 @@ func (r Report) String() string {
 	for _, w := range r.Widened {
 		fmt.Fprintf(&b, "; %s widened by %v", w.Path, w.Extra)
 	}
+	fmt.Fprintf(&b, "; beyond files: %v", r.Ambient)
 	return b.String()
 }
 

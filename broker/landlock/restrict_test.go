@@ -24,7 +24,8 @@ func TestMain(m *testing.M) {
 		runtime.LockOSThread()
 		restrict := Restrict
 		if d, ok := strings.CutPrefix(dir, "thread:"); ok {
-			dir, restrict = d, RestrictThread
+			dir = d
+			restrict = func(g []Grant) (Report, error) { return RestrictThread(g, Ambient{}) }
 		}
 		return restrictScenario(dir, restrict)
 	})

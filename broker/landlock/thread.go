@@ -22,22 +22,30 @@ import (
 // init), those tids name nothing and psx spins forever. The confined
 // program only inherits the thread that starts it, so that thread is all
 // that needs the ruleset.
-func RestrictThread(grants []Grant) (Report, error) {
+//
+// ambient adds what Landlock confines beyond files (Ambient); what of it
+// the running ABI enforces is in the report's Ambient.
+func RestrictThread(grants []Grant, ambient Ambient) (Report, error) {
 	report, rules, err := plan(grants)
 	if err != nil {
 		return report, err
 	}
+	if report.Ambient, err = ambientAt(report.ABI, ambient); err != nil {
+		return report, err
+	}
 
-	// Only the fields every ABI knows; the kernel's copy_struct_from_user
-	// takes a shorter struct as zero-extended.
-	attr := unix.LandlockRulesetAttr{Handled_access_fs: uint64(report.Handled)}
-	const attrSize = unsafe.Offsetof(attr.Handled_access_net)
+	attr, attrSize := rulesetAttr(report.Handled, report.Ambient)
 	rfd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), attrSize, 0)
 	if errno != 0 {
-		return report, fmt.Errorf("landlock: create ruleset %v: %w", report.Handled, errno)
+		return report, fmt.Errorf("landlock: create ruleset %v, %v: %w", report.Handled, report.Ambient, errno)
 	}
 	ruleset := int(rfd)
 	defer unix.Close(ruleset)
+	if report.Ambient.TCP {
+		if err := addPortRules(ruleset, ambient); err != nil {
+			return report, err
+		}
+	}
 	for _, r := range rules {
 		if r.access == 0 {
 			continue

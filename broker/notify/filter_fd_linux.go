@@ -3,6 +3,7 @@ package notify
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/rights"
 )
@@ -16,6 +17,9 @@ type FilterShape struct {
 	// stay in force on some descriptors (F_SETFL, RWF_NOAPPEND,
 	// fallocate's punching modes, shared writable mappings).
 	AppendOnly bool `json:"append_only"`
+	// Ambient is what capability mode gives back beyond files
+	// (capmode.Rules); the zero Policy gives back nothing.
+	Ambient capmode.Policy `json:"ambient"`
 }
 
 // Shape is the FilterShape of the supervisor's grants.

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/rights"
 )
@@ -14,6 +15,8 @@ import (
 //
 //   - the mount family, the syscalls in Refused and deniedSyscalls fail
 //     with EPERM;
+//   - capability mode's rules (capmode.Rules) decide sockets by domain
+//     and type, and refuse terminal injection and new namespaces;
 //   - syscalls that need a right no grant carries (union) fail with EPERM
 //     in the kernel, without a round trip (seccomp.RulesFor);
 //   - the fd operations whose answer depends on the object are notified or
@@ -52,6 +55,7 @@ func FilterFor(sh FilterShape) seccomp.Filter {
 		seccomp.DenyMountFamily(),
 		{Syscalls: known(append(Refused(), groupNames(deniedSyscalls)...)), Action: seccomp.Errno(unix.EPERM)},
 	}
+	rules = append(rules, capmode.Rules(sh.Ambient)...)
 	rules = append(rules, seccomp.RulesFor(union)...)
 	rules = append(rules, fdRules(sh)...)
 	rules = append(rules,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/notify"
 	"github.com/capfd/capfd/broker/notify/launch"
 	"github.com/capfd/capfd/broker/profile"
@@ -63,7 +64,28 @@ type runOptions struct {
 	brokerSocket     string
 	verbose, quiet   bool
 	keepCaps         bool
+	env              []string // the program's environment
+	ambient          capmode.Policy
 	argv             []string
+}
+
+// listFlag collects a repeated flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// portFlag collects repeated tcp:PORT values.
+type portFlag []uint16
+
+func (p *portFlag) String() string { return fmt.Sprint(*p) }
+func (p *portFlag) Set(v string) error {
+	port, err := capmode.ParsePort(v)
+	if err != nil {
+		return err
+	}
+	*p = append(*p, port)
+	return nil
 }
 
 // launchOptions is the launch of o: the default profile (unless refused)
@@ -75,6 +97,8 @@ func (o *runOptions) launchOptions(stderr io.Writer) launch.Options {
 		Grants:       o.grants,
 		BrokerSocket: o.brokerSocket,
 		KeepCaps:     o.keepCaps,
+		Env:          o.env,
+		Ambient:      o.ambient,
 		Log:          stderr,
 		Quiet:        o.quiet,
 		Verbose:      o.verbose,
@@ -107,6 +131,16 @@ func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
 	verbose := fs.Bool("v", false, "also log refused probes (stat, access) and the kernel layers in force")
 	quiet := fs.Bool("q", false, "do not log refusals")
 	keepCaps := fs.Bool("keep-caps", false, "let the program keep its capabilities(7) (by default it runs with none: a privileged program could otherwise work around the path rules)")
+	var env listFlag
+	fs.Var(&env, "env", "give the program `NAME[=VALUE]` (repeatable): set it, or copy it from capfd's environment")
+	keepEnv := fs.Bool("keep-env", false, "keep capfd's whole environment (by default only "+strings.Join(capmode.KeptEnv, " ")+")")
+	var connect, bind portFlag
+	fs.Var(&connect, "connect", "allow TCP connections to `tcp:PORT` (repeatable; any host: the kernel decides by port)")
+	fs.Var(&bind, "bind", "allow binding (and listening on) `tcp:PORT` (repeatable)")
+	allowNet := fs.Bool("allow-net", false, "give the program the host network whole: every socket family, UDP, any address")
+	allowAbstract := fs.Bool("allow-abstract", false, "allow abstract Unix sockets beyond the sandbox")
+	allowSignal := fs.Bool("allow-signal", false, "allow signals to processes beyond the sandbox")
+	sameSession := fs.Bool("same-session", false, "keep the program in capfd's session, the terminal its controlling terminal (job control; TIOCSTI stays refused)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: capfd run [flags] -- PROG [ARGS...]
 
@@ -137,7 +171,20 @@ Default profile (unless -no-default-profile):
 		verbose:          *verbose,
 		quiet:            *quiet,
 		keepCaps:         *keepCaps,
-		argv:             fs.Args(),
+		ambient: capmode.Policy{
+			ConnectTCP:  connect,
+			BindTCP:     bind,
+			Net:         *allowNet,
+			Abstract:    *allowAbstract,
+			Signal:      *allowSignal,
+			SameSession: *sameSession,
+		},
+		argv: fs.Args(),
+	}
+	var err error
+	if opts.env, err = capmode.CallerEnviron(*keepEnv, env); err != nil {
+		fmt.Fprintf(stderr, "capfd run: %v\n", err)
+		return nil, 2
 	}
 	if *config != "" {
 		fromFile, err := readGrantFile(*config)

@@ -31,6 +31,7 @@ var bin struct {
 	openat2w   string
 	pathsem    string
 	listdir    string
+	ambient    string
 	cfloor     string // "" when no C compiler is installed
 	cstress    string // "" when no C compiler is installed
 	fifostress string // "" when no C compiler is installed
@@ -55,6 +56,7 @@ func TestMain(m *testing.M) {
 	bin.openat2w = filepath.Join(dir, "openat2w")
 	bin.pathsem = filepath.Join(dir, "pathsem")
 	bin.listdir = filepath.Join(dir, "listdir")
+	bin.ambient = filepath.Join(dir, "ambient")
 	for out, pkg := range map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
@@ -67,6 +69,7 @@ func TestMain(m *testing.M) {
 		bin.openat2w:   "./testdata/openat2w",
 		bin.pathsem:    "./testdata/pathsem",
 		bin.listdir:    "./testdata/listdir",
+		bin.ambient:    "./testdata/ambient",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

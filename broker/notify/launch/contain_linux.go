@@ -23,6 +23,11 @@ func startContained(cmd *exec.Cmd, opts *Options) error {
 	for _, c := range containments(len(refused) > 0) {
 		try := *cmd
 		try.SysProcAttr = containmentAttrs(c)
+		// A session of its own, so the program has no controlling
+		// terminal: no ioctl on an inherited terminal descriptor can
+		// reach the caller's session (TIOCSTI would need it as the
+		// controlling terminal; job-control signals go nowhere).
+		try.SysProcAttr.Setsid = !opts.Ambient.SameSession
 		err := try.Start()
 		if err != nil && c != containNone && namespaceRefused(err) {
 			refused = append(refused, fmt.Sprintf("%v: %v", c, err))

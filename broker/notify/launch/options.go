@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/notify"
 )
 
@@ -13,8 +14,13 @@ type Options struct {
 	// Argv is the program and its arguments. Argv[0] is looked up in the
 	// launcher's $PATH (exec.LookPath) and also names stage 2 in ps(1).
 	Argv []string
-	// Env is the program's environment; nil means the launcher's own.
+	// Env is the program's environment; nil means the part of the
+	// launcher's own that capability mode keeps (capmode.KeptEnv).
 	Env []string
+	// Ambient is what capability mode gives back beyond files: the
+	// network, abstract sockets, signals, the caller's session. The zero
+	// value gives back nothing.
+	Ambient capmode.Policy
 
 	// Profile holds the grants the program needs to run at all (the
 	// loader, its libraries: profile.Default) and Grants the user's. The

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/notify"
 )
@@ -65,7 +66,7 @@ func Run(opts Options) (int, error) {
 	for _, g := range sup.Grants() {
 		ll = append(ll, landlock.Grant{Path: g.Path, Rights: g.Rights})
 	}
-	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.Argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Verbose: opts.Verbose, KeepCaps: opts.KeepCaps})
+	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.Argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Ambient: opts.Ambient, Verbose: opts.Verbose, KeepCaps: opts.KeepCaps})
 	if err != nil {
 		return 126, err
 	}
@@ -85,7 +86,9 @@ func Run(opts Options) (int, error) {
 
 	env := opts.Env
 	if env == nil {
-		env = os.Environ()
+		if env, err = capmode.CallerEnviron(false, nil); err != nil {
+			return 126, err
+		}
 	}
 	cmd := exec.Command(self, stage2Verb)
 	cmd.Args[0] = opts.Argv[0]
@@ -135,7 +138,7 @@ func Run(opts Options) (int, error) {
 		served <- sup.Serve(listener)
 	}()
 
-	defer forwardSignals(pid)()
+	defer forwardSignals(pid, !opts.Ambient.SameSession)()
 
 	if _, err := unix.Write(control[0], []byte{'G'}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
@@ -174,17 +177,19 @@ func Run(opts Options) (int, error) {
 // gone, for the supervisor's workers to return.
 const serveGrace = 2 * time.Second
 
-// forwardSignals makes the launcher survive ^C and ^\, which reach the
-// program from the terminal directly (same foreground process group), so
-// the program is not signalled twice; SIGTERM and SIGHUP, what kill(1) and
-// a closing session send to the launcher, are passed on to pid. The
-// returned function stops it.
-func forwardSignals(pid int) (stop func()) {
+// forwardSignals passes on to pid SIGTERM and SIGHUP, what kill(1) and a
+// closing session send to the launcher, and, when the program runs in a
+// session of its own (newSession), SIGINT and SIGQUIT: the terminal's ^C
+// and ^\ reach only the launcher, in the terminal's foreground process
+// group. In the caller's session they reach the program from the terminal
+// directly, so the launcher only survives them (the program is not
+// signalled twice). The returned function stops it.
+func forwardSignals(pid int, newSession bool) (stop func()) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		for s := range sigs {
-			if s == syscall.SIGTERM || s == syscall.SIGHUP {
+			if newSession || s == syscall.SIGTERM || s == syscall.SIGHUP {
 				_ = unix.Kill(pid, s.(syscall.Signal))
 			}
 		}

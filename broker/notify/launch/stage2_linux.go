@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/notify"
 	"github.com/capfd/capfd/capfd"
@@ -35,8 +36,10 @@ type stage2Config struct {
 	Union    rights.Rights    `json:"union"`
 	// AppendOnly: some grant is append-only (notify.FilterShape).
 	AppendOnly bool `json:"append_only"`
-	Verbose    bool `json:"verbose"`
-	KeepCaps   bool `json:"keep_caps"`
+	// Ambient is what capability mode gives back beyond files.
+	Ambient  capmode.Policy `json:"ambient"`
+	Verbose  bool           `json:"verbose"`
+	KeepCaps bool           `json:"keep_caps"`
 }
 
 // hooked records that the binary called MaybeStage2, so Run can refuse to
@@ -95,8 +98,11 @@ func stage2() int {
 			fmt.Fprintf(os.Stderr, "capfd run: memfds stay executable: %v\n", err)
 		}
 	}
-	report, err := landlock.RestrictThread(cfg.Landlock)
+	report, err := landlock.RestrictThread(cfg.Landlock, cfg.Ambient.Landlock())
 	switch {
+	case err != nil && len(cfg.Ambient.ConnectTCP)+len(cfg.Ambient.BindTCP) > 0 && !cfg.Ambient.Net:
+		// Only Landlock can hold TCP to the granted ports.
+		return fail(126, "%v", err)
 	case err != nil:
 		// The supervisor still confines every path syscall; what is
 		// lost is the in-kernel exec check, so say so.
@@ -105,7 +111,7 @@ func stage2() int {
 		fmt.Fprintf(os.Stderr, "capfd run: landlock: %v\n", report)
 	}
 
-	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly}).Install()
+	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly, Ambient: cfg.Ambient}).Install()
 	if err != nil {
 		return fail(126, "seccomp: %v", err)
 	}

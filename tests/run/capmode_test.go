@@ -1,0 +1,371 @@
+package run
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/broker/landlock"
+)
+
+// Capability mode beyond files: each test makes one use of ambient
+// authority with testdata/ambient, shows it works unconfined, fails under
+// `capfd run` by default, and works again with the flag that gives it
+// back (the positive control).
+
+// ambient runs the attacker unconfined, or under capfd run with flags
+// when confined, and reports whether the attempt worked.
+func ambient(t *testing.T, confined bool, flags []string, op string, args ...string) (bool, outcome) {
+	t.Helper()
+	argv := append([]string{bin.ambient, op}, args...)
+	var o outcome
+	if confined {
+		o = capfdRun(t, t.TempDir(), append([]string{"-q", "--grant", bin.dir + "=rx"}, flags...), argv...)
+	} else {
+		o = run(t, t.TempDir(), argv...)
+	}
+	return o.code == 0 && strings.HasSuffix(o.stdout, "ok\n"), o
+}
+
+// attack asserts the attempt works unconfined and fails confined with
+// flags.
+func attack(t *testing.T, flags []string, op string, args ...string) {
+	t.Helper()
+	if ok, o := ambient(t, false, nil, op, args...); !ok {
+		t.Fatalf("unconfined %s %v failed, so the test shows nothing: %+v", op, args, o)
+	}
+	if ok, o := ambient(t, true, flags, op, args...); ok {
+		t.Errorf("%s %v under capfd run %v: worked, want refused\nstderr: %s", op, args, flags, o.stderr)
+	}
+}
+
+// granted asserts the attempt works confined with flags.
+func granted(t *testing.T, flags []string, op string, args ...string) {
+	t.Helper()
+	if ok, o := ambient(t, true, flags, op, args...); !ok {
+		t.Errorf("%s %v under capfd run %v: refused, want allowed: %+v", op, args, flags, o)
+	}
+}
+
+func refused(t *testing.T, flags []string, op string, args ...string) {
+	t.Helper()
+	if ok, o := ambient(t, true, flags, op, args...); ok {
+		t.Errorf("%s %v under capfd run %v: worked, want refused\nstderr: %s", op, args, flags, o.stderr)
+	}
+}
+
+// tcpListener listens on a free loopback port until the test ends and
+// returns the port.
+func tcpListener(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePort is a loopback TCP port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func loopback(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+func TestCapmodeTCP(t *testing.T) {
+	requireRun(t)
+	if abi, err := landlock.Probe(); err != nil || abi < 4 {
+		t.Skipf("Landlock TCP rules need ABI 4 (Linux 6.7): %v %v", abi, err)
+	}
+	port, other := tcpListener(t), tcpListener(t)
+	addr := loopback(port)
+	grant := []string{"--connect", "tcp:" + strconv.Itoa(port)}
+
+	attack(t, nil, "tcp-connect", addr)
+	granted(t, grant, "tcp-connect", addr)
+	// Granted one port, the kernel refuses the others.
+	refused(t, grant, "tcp-connect", loopback(other))
+	granted(t, []string{"--allow-net"}, "tcp-connect", loopback(other))
+
+	bind := freePort(t)
+	attack(t, nil, "tcp-bind", loopback(bind))
+	refused(t, grant, "tcp-bind", loopback(bind))
+	granted(t, []string{"--bind", "tcp:" + strconv.Itoa(bind)}, "tcp-bind", loopback(bind))
+	refused(t, []string{"--bind", "tcp:" + strconv.Itoa(bind)}, "tcp-bind", loopback(freePort(t)))
+}
+
+// TestCapmodeUDP: Landlock cannot see UDP (before ABI 10), so UDP sockets
+// are refused even where TCP is granted, and come back only with the
+// whole network.
+func TestCapmodeUDP(t *testing.T) {
+	requireRun(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	addr := pc.LocalAddr().String()
+	attack(t, nil, "udp-send", addr)
+	refused(t, []string{"--connect", "tcp:53"}, "udp-send", addr)
+	granted(t, []string{"--allow-net"}, "udp-send", addr)
+}
+
+// unixListener listens on a stream socket at name ("@x" is abstract).
+func unixListener(t *testing.T, name string) {
+	t.Helper()
+	l, err := net.Listen("unix", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+func TestCapmodeAbstractSocket(t *testing.T) {
+	requireRun(t)
+	name := fmt.Sprintf("@capfd-test-%d-%s", os.Getpid(), t.Name())
+	unixListener(t, name)
+	attack(t, nil, "unix-connect", name)
+	granted(t, []string{"--allow-abstract"}, "unix-connect", name)
+	// A program binding an abstract name could squat one that a service
+	// outside expects to own.
+	squat := name + "-squat"
+	attack(t, nil, "unix-bind", squat)
+	granted(t, []string{"--allow-abstract"}, "unix-bind", squat)
+}
+
+// TestCapmodeUnixDatagram: a datagram socket can address any socket on
+// the host with each send, so none can be created.
+func TestCapmodeUnixDatagram(t *testing.T) {
+	requireRun(t)
+	target := filepath.Join(t.TempDir(), "dgram.sock")
+	pc, err := net.ListenPacket("unixgram", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	attack(t, nil, "unix-dgram-send", target)
+	granted(t, []string{"--allow-net"}, "unix-dgram-send", target)
+}
+
+// victim is a process outside the sandbox; killed reports whether it died
+// of SIGKILL (rather than of the SIGTERM killed sends it).
+func victim(t *testing.T) (pid int, killed func() bool) {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd.Process.Pid, func() bool {
+		cmd.Process.Signal(syscall.SIGTERM)
+		err := cmd.Wait()
+		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ws.Signaled() {
+			t.Fatalf("victim: %v", err)
+		}
+		return ws.Signal() == syscall.SIGKILL
+	}
+}
+
+func TestCapmodeSignals(t *testing.T) {
+	requireRun(t)
+	pid, killed := victim(t)
+	if ok, o := ambient(t, false, nil, "kill", strconv.Itoa(pid)); !ok || !killed() {
+		t.Fatalf("unconfined kill failed, so the test shows nothing: %+v", o)
+	}
+	// In a PID namespace outside processes have no number; without one,
+	// Landlock's signal scope refuses them.
+	for _, noNS := range []string{"0", "1"} {
+		t.Run("no-namespace="+noNS, func(t *testing.T) {
+			t.Setenv("CAPFD_RUN_NO_NAMESPACE", noNS)
+			if noNS == "1" {
+				if abi, err := landlock.Probe(); err != nil || abi < 6 {
+					t.Skipf("Landlock signal scoping needs ABI 6 (Linux 6.12): %v %v", abi, err)
+				}
+			}
+			pid, killed := victim(t)
+			if ok, o := ambient(t, true, nil, "kill", strconv.Itoa(pid)); ok || killed() {
+				t.Errorf("kill of an outside process under capfd run: worked (%+v)", o)
+			}
+			if noNS == "1" {
+				pid, killed := victim(t)
+				if ok, o := ambient(t, true, []string{"--allow-signal"}, "kill", strconv.Itoa(pid)); !ok || !killed() {
+					t.Errorf("kill under --allow-signal: refused (%+v)", o)
+				}
+			}
+		})
+	}
+	// Signals inside the sandbox still work.
+	o := capfdRun(t, t.TempDir(), nil, "sh", "-c", `sleep 600 & kill -KILL $! && wait $!; echo $?`)
+	if strings.TrimSpace(o.stdout) != "137" {
+		t.Errorf("kill of the program's own child: %+v", o)
+	}
+}
+
+func TestCapmodeSysVShm(t *testing.T) {
+	requireRun(t)
+	key := 0x6361_0000 | os.Getpid()&0xffff
+	id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o666)
+	if err != nil {
+		t.Fatalf("shmget: %v", err)
+	}
+	defer unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.SysvShmDetach(mem)
+	copy(mem, "clean")
+	attack(t, nil, "shm", strconv.Itoa(key))
+	if string(mem[:5]) != "pwned" {
+		t.Fatalf("the unconfined attack did not write: %q", mem[:5])
+	}
+	copy(mem, "clean")
+	refused(t, nil, "shm", strconv.Itoa(key))
+	if string(mem[:5]) != "clean" {
+		t.Errorf("confined program wrote shared memory: %q", mem[:5])
+	}
+}
+
+func TestCapmodeKeyring(t *testing.T) {
+	requireRun(t)
+	defer func() {
+		if id, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "user", "capfd-ambient-test", 0); err == nil {
+			unix.KeyctlInt(unix.KEYCTL_UNLINK, id, unix.KEY_SPEC_USER_KEYRING, 0, 0)
+		}
+	}()
+	attack(t, nil, "add-key")
+}
+
+func TestCapmodeNamespaces(t *testing.T) {
+	requireRun(t)
+	attack(t, nil, "new-userns")
+}
+
+// pty opens a pseudo-terminal pair.
+func pty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return m, s
+}
+
+// onTerminal runs argv in a new session whose controlling terminal is
+// slave, as an interactive shell runs its commands, and returns its output.
+func onTerminal(t *testing.T, slave *os.File, argv ...string) string {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin = slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	out, _ := cmd.Output()
+	return string(out)
+}
+
+// injected reads what is waiting in the terminal's input queue.
+func injected(t *testing.T, slave *os.File) string {
+	t.Helper()
+	n, err := unix.IoctlGetInt(int(slave.Fd()), unix.TIOCINQ)
+	if err != nil || n == 0 {
+		return ""
+	}
+	buf := make([]byte, n)
+	n, _ = unix.Read(int(slave.Fd()), buf)
+	return string(buf[:max(n, 0)])
+}
+
+// TestCapmodeTerminal: TIOCSTI pushes characters into the terminal's
+// input, where the caller's shell reads them after capfd run exits and
+// runs them outside the sandbox.
+func TestCapmodeTerminal(t *testing.T) {
+	requireRun(t)
+	_, slave := pty(t)
+	if out := onTerminal(t, slave, bin.ambient, "tiocsti"); out != "ok\n" || injected(t, slave) != "#" {
+		t.Skipf("TIOCSTI does not work here even unconfined (dev.tty.legacy_tiocsti=0?): %q", out)
+	}
+	capfd := []string{bin.capfd, "run", "-q", "--grant", bin.dir + "=rx"}
+	for _, flags := range [][]string{nil, {"--same-session"}} {
+		argv := append(append(append([]string{}, capfd...), flags...), "--", bin.ambient, "tiocsti")
+		if out := onTerminal(t, slave, argv...); out == "ok\n" {
+			t.Errorf("TIOCSTI under capfd run %v: worked", flags)
+		}
+		if got := injected(t, slave); got != "" {
+			t.Errorf("capfd run %v: %q injected into the caller's terminal", flags, got)
+		}
+	}
+	// The program has its own session, without a controlling terminal,
+	// unless the caller's is asked for.
+	for flags, want := range map[string]string{"": "own", "--same-session": "caller's"} {
+		argv := append([]string{}, capfd...)
+		if flags != "" {
+			argv = append(argv, flags)
+		}
+		argv = append(argv, "--", bin.ambient, "session")
+		if out := onTerminal(t, slave, argv...); !strings.HasPrefix(out, want+"\n") {
+			t.Errorf("capfd run %s: session %q, want %q", flags, out, want)
+		}
+	}
+}
+
+func TestCapmodeEnvironment(t *testing.T) {
+	requireRun(t)
+	t.Setenv("CAPFD_TEST_SECRET", "s3cr3t")
+	if ok, o := ambient(t, false, nil, "getenv", "CAPFD_TEST_SECRET"); !ok {
+		t.Fatalf("unconfined: %+v", o)
+	}
+	refused(t, nil, "getenv", "CAPFD_TEST_SECRET")
+	granted(t, []string{"--env", "CAPFD_TEST_SECRET"}, "getenv", "CAPFD_TEST_SECRET")
+	granted(t, []string{"--keep-env"}, "getenv", "CAPFD_TEST_SECRET")
+	granted(t, nil, "getenv", "PATH")
+	if _, o := ambient(t, true, []string{"--env", "CAPFD_TEST_SECRET=other"}, "getenv", "CAPFD_TEST_SECRET"); o.stdout != "other\nok\n" {
+		t.Errorf("--env NAME=VALUE: %+v", o)
+	}
+}
+

@@ -1,0 +1,151 @@
+// Command ambient attempts one use of ambient authority beyond files and
+// prints "ok" if it worked, or the error: the attacker of the capability
+// mode tests (tests/run/capmode_test.go), run once unconfined and once
+// under `capfd run`.
+//
+//	ambient tcp-connect HOST:PORT
+//	ambient tcp-bind HOST:PORT
+//	ambient udp-send HOST:PORT
+//	ambient unix-connect PATH          (stream; "@NAME" is abstract)
+//	ambient unix-bind PATH             (stream; "@NAME" is abstract)
+//	ambient unix-dgram-send PATH
+//	ambient kill PID                   (SIGKILL)
+//	ambient shm KEY                    (attach by key, write "pwned")
+//	ambient add-key                    (into the user keyring)
+//	ambient tiocsti                    (inject into stdin's terminal)
+//	ambient new-userns                 (start /bin/true in a new user namespace)
+//	ambient getenv NAME
+//	ambient session                    (prints "own" or "caller's" session of fd 0's terminal)
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Println("usage: ambient OP [ARG]")
+		os.Exit(2)
+	}
+	arg := ""
+	if len(os.Args) > 2 {
+		arg = os.Args[2]
+	}
+	err := attempt(os.Args[1], arg)
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println("ok")
+}
+
+func attempt(op, arg string) error {
+	switch op {
+	case "tcp-connect":
+		c, err := net.Dial("tcp", arg)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case "tcp-bind":
+		l, err := net.Listen("tcp", arg)
+		if err != nil {
+			return err
+		}
+		return l.Close()
+	case "udp-send":
+		c, err := net.Dial("udp", arg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("pwned"))
+		return err
+	case "unix-connect":
+		return unixSocket(unix.SOCK_STREAM, arg, unix.Connect)
+	case "unix-bind":
+		return unixSocket(unix.SOCK_STREAM, arg, unix.Bind)
+	case "unix-dgram-send":
+		return unixSocket(unix.SOCK_DGRAM, arg, func(fd int, sa unix.Sockaddr) error {
+			return unix.Sendto(fd, []byte("pwned"), 0, sa)
+		})
+	case "kill":
+		pid, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		return unix.Kill(pid, unix.SIGKILL)
+	case "shm":
+		key, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		id, err := unix.SysvShmGet(key, 0, 0)
+		if err != nil {
+			return fmt.Errorf("shmget: %w", err)
+		}
+		mem, err := unix.SysvShmAttach(id, 0, 0)
+		if err != nil {
+			return fmt.Errorf("shmat: %w", err)
+		}
+		copy(mem, "pwned")
+		return unix.SysvShmDetach(mem)
+	case "add-key":
+		_, err := unix.AddKey("user", "capfd-ambient-test", []byte("pwned"), unix.KEY_SPEC_USER_KEYRING)
+		return err
+	case "tiocsti":
+		c := byte('#')
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))
+		if errno != 0 {
+			return errno
+		}
+		return nil
+	case "new-userns":
+		// clone(CLONE_NEWUSER): unshare(2) would refuse a threaded Go
+		// process anyway.
+		cmd := exec.Command("/bin/true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER}
+		return cmd.Run()
+	case "getenv":
+		v, ok := os.LookupEnv(arg)
+		if !ok {
+			return fmt.Errorf("%s not set", arg)
+		}
+		fmt.Println(v)
+		return nil
+	case "session":
+		sid, err := unix.IoctlGetInt(0, unix.TIOCGSID)
+		if err != nil {
+			// Not the controlling terminal of our session.
+			fmt.Println("own")
+			return nil
+		}
+		if mine, _ := unix.Getsid(0); mine == sid {
+			fmt.Println("caller's")
+			return nil
+		}
+		fmt.Println("own")
+		return nil
+	}
+	return fmt.Errorf("unknown op %q", op)
+}
+
+func unixSocket(typ int, path string, act func(int, unix.Sockaddr) error) error {
+	fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if len(path) > 0 && path[0] == '@' {
+		path = "\x00" + path[1:]
+	}
+	return act(fd, &unix.SockaddrUnix{Name: path})
+}
