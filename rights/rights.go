@@ -46,6 +46,7 @@ const (
 	MmapExec                      // mmap with PROT_EXEC
 	Ioctl                         // ioctl(2)
 	Mount                         // mount, open_tree, move_mount of the object
+	Connect                       // connect(2) to a Unix socket: the socket file
 
 	endOfRights // sentinel: keep last
 )
@@ -77,6 +78,7 @@ var names = [...]string{
 	"create", "mkdir", "unlink", "rename-from", "rename-to", "link-from",
 	"link-to", "symlink", "readlink", "readdir", "chmod", "chown", "chtimes",
 	"xattr-get", "xattr-set", "lock", "sync", "mmap-exec", "ioctl", "mount",
+	"connect",
 }
 
 // groups are accepted by Parse. String prefers individual names, except that

@@ -32,12 +32,12 @@ func TestBitPositionsAreStable(t *testing.T) {
 	for _, tc := range []struct {
 		r   Rights
 		bit uint
-	}{{Lookup, 0}, {Read, 1}, {Write, 2}, {Truncate, 6}, {Exec, 7}, {Chmod, 18}, {Mount, 27}} {
+	}{{Lookup, 0}, {Read, 1}, {Write, 2}, {Truncate, 6}, {Exec, 7}, {Chmod, 18}, {Mount, 27}, {Connect, 28}} {
 		if tc.r != 1<<tc.bit {
 			t.Errorf("%v is %#x, want bit %d", tc.r, uint64(tc.r), tc.bit)
 		}
 	}
-	if All != 1<<28-1 {
+	if All != 1<<29-1 {
 		t.Errorf("All = %#x", uint64(All))
 	}
 }

@@ -17,7 +17,7 @@ type AccessFS = landlock.AccessFSSet
 // |--------------|-----------------------------------------|-----|
 // | read         | READ_FILE                               | 1   |
 // | readdir      | READ_DIR                                | 1   |
-// | write        | WRITE_FILE (+RESOLVE_UNIX, ABI 9)       | 1   |
+// | write        | WRITE_FILE                              | 1   |
 // | append       | WRITE_FILE: append-only is not expressible | 1 |
 // | truncate     | TRUNCATE                                | 3   |
 // | exec         | EXECUTE                                 | 1   |
@@ -30,6 +30,7 @@ type AccessFS = landlock.AccessFSSet
 // | link-from    | REFER                                   | 2   |
 // | link-to      | REFER, MAKE_REG, MAKE_SYM               | 2   |
 // | ioctl        | IOCTL_DEV (device files only)           | 5   |
+// | connect      | RESOLVE_UNIX (connect to a socket file) | 9   |
 //
 // Not expressible in Landlock at any ABI: lookup, seek, stat, readlink,
 // chmod, chown, chtimes, xattr-get, xattr-set, lock, sync, mmap-exec,
@@ -49,7 +50,7 @@ var rightAccess = []struct {
 }{
 	{rights.Read, ll.AccessFSReadFile, 1},
 	{rights.Readdir, ll.AccessFSReadDir, 1},
-	{rights.Write, ll.AccessFSWriteFile | ll.AccessFSResolveUnix, 1},
+	{rights.Write, ll.AccessFSWriteFile, 1},
 	{rights.Append, ll.AccessFSWriteFile, 1},
 	{rights.Truncate, ll.AccessFSTruncate, 3},
 	{rights.Exec, ll.AccessFSExecute, 1},
@@ -62,6 +63,7 @@ var rightAccess = []struct {
 	{rights.LinkFrom, ll.AccessFSRefer, 2},
 	{rights.LinkTo, ll.AccessFSRefer | ll.AccessFSMakeReg | ll.AccessFSMakeSym, 2},
 	{rights.Ioctl, ll.AccessFSIoctlDev, 5},
+	{rights.Connect, ll.AccessFSResolveUnix, 9},
 }
 
 // fileAccess are the bits the kernel accepts on a rule for a non-directory;

@@ -19,7 +19,8 @@ func TestAccessFor(t *testing.T) {
 		{rights.Read, false, ll.AccessFSReadFile},
 		{rights.Readdir, true, ll.AccessFSReadDir},
 		{rights.Readdir, false, 0}, // directory-only bit dropped on a file
-		{rights.Write, false, ll.AccessFSWriteFile | ll.AccessFSResolveUnix},
+		{rights.Write, false, ll.AccessFSWriteFile},
+		{rights.Connect, false, ll.AccessFSResolveUnix},
 		{rights.Append, false, ll.AccessFSWriteFile},
 		{rights.Truncate, false, ll.AccessFSTruncate},
 		{rights.Exec, false, ll.AccessFSExecute},

@@ -46,8 +46,9 @@ type result struct {
 	pending bool
 	gone    bool
 	escaped bool // refused by the resolver: a symlink leads out (not yet logged)
-	// resume lets the kernel run the syscall itself (chdir only: see
-	// sysChdir for why that one may).
+	// resume lets the kernel run the syscall itself: chdir (see sysChdir
+	// for why that one may) and connect or bind of a socket that is not a
+	// Unix one (sysConnect).
 	resume bool
 }
 

@@ -67,7 +67,7 @@ var nativeSyscalls = []syscallGroup{
 			"clock_settime", "settimeofday", "adjtimex", "clock_adjtime", "uname", "sysinfo", "getrandom",
 			"sethostname", "setdomainname", "vhangup", "sync"}},
 	{"sockets; which may be created is decided first, by domain and type (capmode.Rules), TCP ports by Landlock",
-		[]string{"socket", "socketpair", "bind", "connect", "listen", "accept", "accept4", "getsockname", "getpeername",
+		[]string{"socket", "socketpair", "listen", "accept", "accept4", "getsockname", "getpeername",
 			"sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "shutdown", "setsockopt", "getsockopt"}},
 	{"unshare of what the process already has (files, fs); with a namespace flag refused (capmode.Rules)",
 		[]string{"unshare"}},

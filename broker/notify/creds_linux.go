@@ -29,6 +29,7 @@ import (
 // them in the supervisor's user namespace.
 type taskCreds struct {
 	ruid, rgid   uint32 // real: access(2) checks with these
+	euid, egid   uint32 // effective: what a socket's peer sees (SO_PEERCRED)
 	fsuid, fsgid uint32 // every other file access
 	groups       []uint32
 	eff, prm     uint64 // capability sets
@@ -407,10 +408,10 @@ func parseStatus(b []byte, cr *taskCreds) bool {
 				ids[i] = uint32(v)
 			}
 			if key[0] == 'U' {
-				cr.ruid, cr.fsuid = ids[0], ids[3]
+				cr.ruid, cr.euid, cr.fsuid = ids[0], ids[1], ids[3]
 				have |= 2
 			} else {
-				cr.rgid, cr.fsgid = ids[0], ids[3]
+				cr.rgid, cr.egid, cr.fsgid = ids[0], ids[1], ids[3]
 				have |= 4
 			}
 		case "Groups":

@@ -20,7 +20,8 @@ import (
 // for a grant on /tmp/work): the grant's existence already says it exists,
 // and daemons chdir("/") as they start.
 //
-// That is the one use of CONTINUE, and why it is safe here: the kernel
+// That is one of the two uses of CONTINUE (the other: connect and bind of
+// sockets that are not Unix ones, sysConnect), and why it is safe here: the kernel
 // re-reads the path, so a thread racing to rewrite it after the check can
 // make chdir go elsewhere, but "elsewhere" only changes which name later
 // relative paths are matched by (nothing is opened, no rights are used),

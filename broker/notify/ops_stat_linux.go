@@ -125,6 +125,12 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 			return fd, l, result{}, false
 		}
 	}
+	return c.openLocated(dirfd, p, flags, n)
+}
+
+// openLocated is openForMeta for a path already read: an O_PATH
+// descriptor of the object (dirfd, p) names, once checked against n.
+func (c *call) openLocated(dirfd int32, p string, flags int, n need) (fd int, l location, r result, done bool) {
 	l, errno := c.locate(dirfd, p)
 	if errno != 0 {
 		return -1, l, resultFor(errno), true

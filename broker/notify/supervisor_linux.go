@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"github.com/capfd/capfd/broker/capmode"
 	"io"
 	"os"
 	"runtime"
@@ -27,6 +28,9 @@ type Config struct {
 	// ($PATH search, optional config files), so by default only refused
 	// opens and changes are logged.
 	Verbose bool
+	// Ambient is what capability mode gives back beyond files; the
+	// supervisor decides Unix-socket addresses by it (ops_socket_linux.go).
+	Ambient capmode.Policy
 }
 
 // Supervisor answers the path syscalls of a program confined by a seccomp
@@ -37,6 +41,7 @@ type Supervisor struct {
 	log     io.Writer
 	logMu   sync.Mutex
 	verbose bool
+	ambient capmode.Policy
 
 	// fifoWaits counts the FIFO opens waiting for their other end
 	// (fifo_linux.go), bounded by maxFifoWaits.
@@ -62,7 +67,7 @@ func New(cfg Config) (*Supervisor, error) {
 	// under a task's, the best kinds (which need CAP_SYS_ADMIN) would be
 	// refused and a lesser one kept for good.
 	_, _ = vfsops.ProcfsMode()
-	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose}, nil
+	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose, ambient: cfg.Ambient}, nil
 }
 
 // Close releases the grant descriptors.

@@ -49,6 +49,9 @@ var served = []struct {
 	{"utimensat", unix.SYS_UTIMENSAT, sysUtimensat},
 	{"truncate", unix.SYS_TRUNCATE, sysTruncate},
 	{"chdir", unix.SYS_CHDIR, sysChdir},
+	// Unix socket addresses (ops_socket_linux.go).
+	{"connect", unix.SYS_CONNECT, sysConnect},
+	{"bind", unix.SYS_BIND, sysBind},
 	// Descriptor forms decided per object (ops_fd_linux.go).
 	{"fchmod", unix.SYS_FCHMOD, sysFchmod},
 	{"fchown", unix.SYS_FCHOWN, sysFchown},

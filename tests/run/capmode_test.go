@@ -369,3 +369,73 @@ func TestCapmodeEnvironment(t *testing.T) {
 	}
 }
 
+
+// TestCapmodeUnixPathSocket: a pathname socket is a file, reached only
+// through a grant with the connect right on it (think /run/docker.sock).
+func TestCapmodeUnixPathSocket(t *testing.T) {
+	requireRun(t)
+	root := t.TempDir()
+	inside, outside := filepath.Join(root, "granted"), filepath.Join(root, "outside")
+	for _, d := range []string{inside, outside} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, out := filepath.Join(inside, "in.sock"), filepath.Join(outside, "out.sock")
+	unixListener(t, in)
+	unixListener(t, out)
+	connect := []string{"--grant", inside + "=lookup,connect"}
+
+	attack(t, nil, "unix-connect", out)
+	refused(t, connect, "unix-connect", out)
+	granted(t, connect, "unix-connect", in)
+	// Through a symlink in the grant: decided on the socket reached.
+	if err := os.Symlink(out, filepath.Join(inside, "link.sock")); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, connect, "unix-connect", filepath.Join(inside, "link.sock"))
+	// Read-write is not connect.
+	refused(t, []string{"--grant", inside + "=rw"}, "unix-connect", in)
+
+	// bind makes a socket file: create in the directory.
+	attack(t, nil, "unix-bind", filepath.Join(outside, "new.sock"))
+	granted(t, []string{"--grant", inside + "=rw"}, "unix-bind", filepath.Join(inside, "new.sock"))
+	if fi, err := os.Lstat(filepath.Join(inside, "new.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("bind under capfd run made no socket file: %v %v", fi, err)
+	}
+	refused(t, []string{"--grant", inside + "=ro"}, "unix-bind", filepath.Join(inside, "new2.sock"))
+}
+
+// TestCapmodeUnixPeerIdentity: the supervisor connects for the program,
+// so the server sees the supervisor's credentials; it must never do so for
+// a program whose credentials differ (one that dropped privileges), or a
+// server would take it for root.
+func TestCapmodeUnixPeerIdentity(t *testing.T) {
+	requireRun(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the program as another uid")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("no setpriv (util-linux)")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	unixListener(t, sock)
+	if err := os.Chmod(sock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"-q", "--keep-caps", "--grant", bin.dir + "=rx", "--grant", dir + "=lookup,connect"}
+	as := func(uid string) outcome {
+		return capfdRun(t, t.TempDir(), flags, setpriv, "--reuid="+uid, "--regid="+uid, "--clear-groups", bin.ambient, "unix-connect", sock)
+	}
+	if o := as("0"); o.code != 0 {
+		t.Fatalf("connect as root, the supervisor's own uid: %+v", o)
+	}
+	if o := as("65534"); o.code == 0 || !strings.Contains(o.stdout, "permission denied") {
+		t.Errorf("connect as uid 65534 through a root supervisor: %+v, want EACCES", o)
+	}
+}

@@ -56,7 +56,7 @@ func Run(opts Options) (int, error) {
 	if opts.Quiet {
 		supLog = io.Discard
 	}
-	sup, err := notify.New(notify.Config{Grants: opts.allGrants(), Log: supLog, Verbose: opts.Verbose})
+	sup, err := notify.New(notify.Config{Grants: opts.allGrants(), Log: supLog, Verbose: opts.Verbose, Ambient: opts.Ambient})
 	if err != nil {
 		return 126, err
 	}
