@@ -369,7 +369,6 @@ func TestCapmodeEnvironment(t *testing.T) {
 	}
 }
 
-
 // TestCapmodeUnixPathSocket: a pathname socket is a file, reached only
 // through a grant with the connect right on it (think /run/docker.sock).
 func TestCapmodeUnixPathSocket(t *testing.T) {
