@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/seccomp"
@@ -54,6 +55,24 @@ func probeFeatures() []feature {
 	return out
 }
 
+// kernelOf is what capmode.Enforcement needs of the probed features.
+func kernelOf(features []feature) capmode.Kernel {
+	var k capmode.Kernel
+	for _, f := range features {
+		switch f.Name {
+		case "landlock":
+			if f.OK {
+				k.LandlockABI, _ = landlock.Probe()
+			}
+		case "seccomp":
+			k.Seccomp = f.OK
+		case "bpf-lsm":
+			k.BPFLSM = f.OK
+		}
+	}
+	return k
+}
+
 // runCheck reports kernel support. It exits 0 when the library and at least
 // one kernel backend work, since the broker runs with whatever is available;
 // 1 when no kernel backstop is available at all.
@@ -64,8 +83,13 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	features := probeFeatures()
+	ambient := capmode.Enforcement(kernelOf(features))
 	if *asJSON {
-		if code := writeJSON(stdout, stderr, features); code != 0 {
+		report := struct {
+			Features       []feature        `json:"features"`
+			CapabilityMode []capmode.Status `json:"capability_mode"`
+		}{features, ambient}
+		if code := writeJSON(stdout, stderr, report); code != 0 {
 			return code
 		}
 	} else {
@@ -75,6 +99,14 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 				mark = "no "
 			}
 			fmt.Fprintf(stdout, "%-9s %s  %s\n          used for: %s\n", f.Name, mark, f.Detail, f.Role)
+		}
+		fmt.Fprintln(stdout, "\ncapability mode of capfd run (docs/capability-mode.md):")
+		for _, s := range ambient {
+			mark := "yes"
+			if !s.Enforced {
+				mark = "no "
+			}
+			fmt.Fprintf(stdout, "  %-40s %s  %s\n", s.Authority, mark, s.How)
 		}
 	}
 	backends := 0

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/landlock"
+	"github.com/capfd/capfd/broker/lsm"
+	"github.com/capfd/capfd/broker/seccomp"
 	"github.com/capfd/capfd/vfsops"
 )
 
@@ -61,9 +65,18 @@ func TestRightsVerb(t *testing.T) {
 // find, feature by feature, not a summary of its own.
 func TestCheckAgreesWithProbes(t *testing.T) {
 	code, out, stderr := runForTest("check", "-json")
-	var features []feature
-	if err := json.Unmarshal([]byte(out), &features); err != nil {
+	var report struct {
+		Features       []feature        `json:"features"`
+		CapabilityMode []capmode.Status `json:"capability_mode"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("check -json (exit %d): %v\n%s%s", code, err, out, stderr)
+	}
+	features := report.Features
+	abi, _ := landlock.Probe()
+	want := capmode.Enforcement(capmode.Kernel{LandlockABI: abi, Seccomp: seccomp.Probe() == nil, BPFLSM: lsm.Probe() == nil})
+	if !reflect.DeepEqual(report.CapabilityMode, want) {
+		t.Errorf("capability mode reported %+v, want %+v", report.CapabilityMode, want)
 	}
 	got := map[string]feature{}
 	for _, f := range features {

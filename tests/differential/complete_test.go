@@ -21,6 +21,7 @@ var notRemoved = map[rights.Rights]string{
 	rights.Exec:     "only exec needs it (notCovered)",
 	rights.MmapExec: "no operation of the table needs it: mmap(PROT_EXEC) is checked by Landlock/BPF and tests/runvm",
 	rights.Mount:    "only bind-mount needs it (notCovered)",
+	rights.Connect:  "no operation of the table needs it: connect(2) to a Unix socket is the supervisor's alone (capfd run), tested in tests/run/capmode_test.go",
 }
 
 // TestCoverage fails when the op table gains an operation, or rights.All

@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -110,6 +111,10 @@ func TestCapmodeTCP(t *testing.T) {
 	// Granted one port, the kernel refuses the others.
 	refused(t, grant, "tcp-connect", loopback(other))
 	granted(t, []string{"--allow-net"}, "tcp-connect", loopback(other))
+
+	// A fast-open send connects inside sendto, past Landlock's connect
+	// hook: refused where only some ports are granted.
+	attack(t, []string{"--connect", "tcp:" + strconv.Itoa(other)}, "tcp-fastopen", addr)
 
 	bind := freePort(t)
 	attack(t, nil, "tcp-bind", loopback(bind))
@@ -436,5 +441,43 @@ func TestCapmodeUnixPeerIdentity(t *testing.T) {
 	}
 	if o := as("65534"); o.code == 0 || !strings.Contains(o.stdout, "permission denied") {
 		t.Errorf("connect as uid 65534 through a root supervisor: %+v, want EACCES", o)
+	}
+}
+
+// TestCapmodeInheritedSocket: descriptors handed in keep working, the
+// Capsicum way: a connected TCP socket as stdout, with no network given
+// back.
+func TestCapmodeInheritedSocket(t *testing.T) {
+	requireRun(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	sock, err := conn.(*net.TCPConn).File()
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	cmd := exec.Command(bin.capfd, "run", "-q", "--", "sh", "-c", "echo through-the-socket")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = sock, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("capfd run: %v\n%s", err, stderr.String())
+	}
+	sock.Close()
+	got, err := io.ReadAll(peer)
+	if err != nil || string(got) != "through-the-socket\n" {
+		t.Errorf("the peer read %q, %v", got, err)
 	}
 }

@@ -52,6 +52,9 @@ func Run(opts Options) (int, error) {
 		return 126, fmt.Errorf("cannot find own executable: %w", err)
 	}
 
+	if opts.Verbose {
+		fmt.Fprintf(log, "capfd run: capability mode gives back: %v\n", opts.Ambient)
+	}
 	supLog := log
 	if opts.Quiet {
 		supLog = io.Discard

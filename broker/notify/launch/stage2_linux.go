@@ -110,6 +110,11 @@ func stage2() int {
 	case cfg.Verbose:
 		fmt.Fprintf(os.Stderr, "capfd run: landlock: %v\n", report)
 	}
+	if !cfg.Ambient.Signal && !report.Ambient.ScopeSignal && os.Getpid() != 1 {
+		// Neither a PID namespace nor Landlock's signal scope: what
+		// capability mode cannot hold is said, not silently allowed.
+		fmt.Fprintf(os.Stderr, "capfd run: warning: signals to processes outside the sandbox are not refused: no PID namespace, and Landlock's signal scope (ABI 6) is not in force\n")
+	}
 
 	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly, Ambient: cfg.Ambient}).Install()
 	if err != nil {

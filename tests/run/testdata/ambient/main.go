@@ -5,6 +5,7 @@
 //
 //	ambient tcp-connect HOST:PORT
 //	ambient tcp-bind HOST:PORT
+//	ambient tcp-fastopen IP:PORT       (connect inside sendto, MSG_FASTOPEN)
 //	ambient udp-send HOST:PORT
 //	ambient unix-connect PATH          (stream; "@NAME" is abstract)
 //	ambient unix-bind PATH             (stream; "@NAME" is abstract)
@@ -21,6 +22,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -61,6 +63,17 @@ func attempt(op, arg string) error {
 			return err
 		}
 		return l.Close()
+	case "tcp-fastopen":
+		ap, err := netip.ParseAddrPort(arg)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("socket: %w", err)
+		}
+		defer unix.Close(fd)
+		return unix.Sendto(fd, []byte("pwned"), unix.MSG_FASTOPEN, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
 	case "udp-send":
 		c, err := net.Dial("udp", arg)
 		if err != nil {
