@@ -51,9 +51,11 @@ func ParsePort(v string) (uint16, error) {
 	if strings.Contains(rest, ":") {
 		return 0, fmt.Errorf("%q: hosts cannot be told apart (Landlock decides TCP by port only): want tcp:PORT", v)
 	}
+	// 0 is a port too: binding it asks the kernel for an ephemeral one,
+	// and Landlock allows that only where port 0 is granted.
 	n, err := strconv.ParseUint(rest, 10, 16)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q: port must be 1 to 65535", v)
+	if err != nil {
+		return 0, fmt.Errorf("%q: port must be 0 to 65535", v)
 	}
 	return uint16(n), nil
 }

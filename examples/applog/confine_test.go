@@ -222,7 +222,8 @@ func runAttacks(t *testing.T, mode string) (outcomes, logs []string) {
 		// directory is: the log file is an entry of it (rights follow
 		// the object, so a subdirectory of a grant would hold only the
 		// inherit rights, append and stat, and could not get the file).
-		argv = []string{exampletest.BuildCapfd(t), "run", "-q", "--grant", filepath.Dir(exe) + "=rx"}
+		argv = append([]string{exampletest.BuildCapfd(t)}, exampletest.CapfdRun(envAttack, envDir)...)
+		argv = append(argv, "--grant", filepath.Dir(exe)+"=rx")
 		for i := range rawAttacks {
 			argv = append(argv, "--grant", filepath.Join(dir, strconv.Itoa(i))+"=lookup,create,stat:append,stat")
 		}
@@ -323,10 +324,10 @@ func TestCommandBrokered(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeHistory(t, dir)
-	cmd := exampletest.CommandIn(t, exampletest.BuildCapfd(t), "run", "-q",
+	cmd := exampletest.CommandIn(t, exampletest.BuildCapfd(t), append(exampletest.CapfdRun(),
 		"--grant", filepath.Dir(exe)+"=rx",
 		"--grant", dir+"=lookup,create,stat:append,stat",
-		"--", exe, "-broker", "-dir", dir)
+		"--", exe, "-broker", "-dir", dir)...)
 	cmd.Stdin = strings.NewReader("one\ntwo\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "appended 2 lines") {
@@ -340,9 +341,9 @@ func TestCommandBrokered(t *testing.T) {
 
 	// A grant without the logger's rights is a plain error, not a
 	// logger that quietly holds less (or more).
-	cmd = exampletest.CommandIn(t, exampletest.BuildCapfd(t), "run", "-q",
+	cmd = exampletest.CommandIn(t, exampletest.BuildCapfd(t), append(exampletest.CapfdRun(),
 		"--grant", filepath.Dir(exe)+"=rx", "--grant", dir+"=ro",
-		"--", exe, "-broker", "-dir", dir)
+		"--", exe, "-broker", "-dir", dir)...)
 	cmd.Stdin = strings.NewReader("three\n")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not capable") {
 		t.Errorf("applog -broker with a read-only grant: %v\n%s", err, out)

@@ -119,9 +119,12 @@ func startServer(t *testing.T, root, mode string) (addr string, pid int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd = exampletest.CommandIn(t, exampletest.BuildCapfd(t), "run", "-q",
+		// The server listens on a port of its own: granted by --bind
+		// (an ephemeral port, port 0 being what it asks for).
+		cmd = exampletest.CommandIn(t, exampletest.BuildCapfd(t), append(exampletest.CapfdRun(),
+			"--bind", "tcp:0",
 			"--grant", filepath.Dir(exe)+"=rx", "--grant", root+"=ro",
-			"--", exe, "-broker", "-root", root, "-addr", "127.0.0.1:0")
+			"--", exe, "-broker", "-root", root, "-addr", "127.0.0.1:0")...)
 	} else {
 		cmd = exampletest.Command(t, "-root", root, "-addr", "127.0.0.1:0")
 	}

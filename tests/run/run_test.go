@@ -257,28 +257,32 @@ func TestUnprivileged(t *testing.T) {
 	}
 }
 
-// SIGTERM sent to capfd run reaches the program, and its death by that
-// signal is capfd run's exit status.
-func TestSigtermForwarded(t *testing.T) {
+// SIGTERM and SIGHUP sent to capfd run reach the program, and so do SIGINT
+// and SIGQUIT (the terminal's ^C and ^\ reach only capfd run: the program
+// has a session of its own); its death by the signal is capfd run's exit
+// status.
+func TestSignalsForwarded(t *testing.T) {
 	requireRun(t)
 	f := newFixture(t)
-	cmd := exec.Command(bin.capfd, "run", "--", "sh", "-c", "echo started; exec sleep 30")
-	cmd.Dir = f.root
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 8)
-	if n, _ := out.Read(buf); string(buf[:n]) != "started\n" {
-		t.Fatalf("program did not start: %q", buf[:n])
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 128+int(syscall.SIGTERM) {
-		t.Fatalf("capfd run after SIGTERM: %v, want exit status %d", err, 128+int(syscall.SIGTERM))
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT} {
+		cmd := exec.Command(bin.capfd, "run", "--", "sh", "-c", "echo started; exec sleep 30")
+		cmd.Dir = f.root
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8)
+		if n, _ := out.Read(buf); string(buf[:n]) != "started\n" {
+			t.Fatalf("program did not start: %q", buf[:n])
+		}
+		cmd.Process.Signal(sig)
+		err = cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 128+int(sig) {
+			t.Errorf("capfd run after %v: %v, want exit status %d", sig, err, 128+int(sig))
+		}
 	}
 }

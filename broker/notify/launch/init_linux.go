@@ -23,7 +23,11 @@ import (
 // The program inherits the confinement already in force (Landlock, the
 // seccomp filter, the dropped capabilities: this thread forks it) and
 // descriptors 0-2 and the broker's; the control socket is closed.
-func runAsInit(path string, argv []string, brokerFd int) int {
+//
+// newSession says the program has a session of its own, where the
+// terminal's ^C and ^\ reach only the launcher, which forwards them here
+// too; in the caller's session they reach the program directly.
+func runAsInit(path string, argv []string, brokerFd int, newSession bool) int {
 	files := []uintptr{0, 1, 2}
 	if brokerFd >= 0 {
 		for len(files) < brokerFd {
@@ -45,10 +49,10 @@ func runAsInit(path string, argv []string, brokerFd int) int {
 	}
 	go func() {
 		for s := range sigs {
-			// ^C and ^\ reach the program from the terminal itself
-			// (same foreground process group); SIGTERM and SIGHUP come
-			// from the launcher and are passed on.
-			if s == syscall.SIGTERM || s == syscall.SIGHUP {
+			// Under the caller's session ^C and ^\ reach the program
+			// from the terminal itself (same foreground process group);
+			// whatever comes from the launcher is passed on.
+			if newSession || s == syscall.SIGTERM || s == syscall.SIGHUP {
 				_ = unix.Kill(pid, s.(syscall.Signal))
 			}
 		}

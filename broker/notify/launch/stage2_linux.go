@@ -141,7 +141,7 @@ func stage2() int {
 		if v, err := strconv.Atoi(os.Getenv(capfd.EnvBrokerFD)); err == nil {
 			brokerFd = v
 		}
-		return runAsInit(cfg.Path, cfg.Argv, brokerFd)
+		return runAsInit(cfg.Path, cfg.Argv, brokerFd, !cfg.Ambient.SameSession)
 	}
 	err = unix.Exec(cfg.Path, cfg.Argv, os.Environ())
 	return fail(127, "exec %s: %v", cfg.Path, err)

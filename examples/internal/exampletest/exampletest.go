@@ -143,6 +143,18 @@ func OpenFds(t testing.TB, pid int) int {
 	return len(entries)
 }
 
+// CapfdRun is the start of a `capfd run` command line for a copy of the
+// test binary: capability mode clears the environment, so the variables
+// that make the copy run the example (and the race detector's setting,
+// and names, the test's own) are passed on by name.
+func CapfdRun(names ...string) []string {
+	args := []string{"run", "-q", "--env", envRunMain, "--env", "GORACE"}
+	for _, n := range names {
+		args = append(args, "--env", n)
+	}
+	return args
+}
+
 // ChildEnv is the environment for a child process running a copy of the
 // test binary: this one's, plus extra.
 func ChildEnv(extra ...string) []string {
