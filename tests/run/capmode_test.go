@@ -481,3 +481,78 @@ func TestCapmodeInheritedSocket(t *testing.T) {
 		t.Errorf("the peer read %q, %v", got, err)
 	}
 }
+
+// TestCapmodeUnprivileged: the same attacks by a program of an
+// unprivileged user, capfd run launched by that user (a user and PID
+// namespace instead of a PID namespace; no capabilities to drop).
+func TestCapmodeUnprivileged(t *testing.T) {
+	requireRun(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	allowUnprivileged(t, t.TempDir())
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	as := func(confined bool, op string, args ...string) (bool, outcome) {
+		argv := append([]string{bin.ambient, op}, args...)
+		if confined {
+			argv = append([]string{bin.capfd, "run", "-q", "--grant", bin.dir + "=rx", "--"}, argv...)
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = "/"
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return err == nil && strings.HasSuffix(stdout.String(), "ok\n"), outcome{stdout: stdout.String(), stderr: stderr.String()}
+	}
+	port := tcpListener(t)
+	abstract := fmt.Sprintf("@capfd-test-%d-unpriv", os.Getpid())
+	unixListener(t, abstract)
+	sockDir := t.TempDir()
+	allowUnprivileged(t, sockDir)
+	sock := filepath.Join(sockDir, "s.sock")
+	unixListener(t, sock)
+	if err := os.Chmod(sock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim := exec.Command("sleep", "600")
+	victim.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Process.Kill()
+	key := 0x6362_0000 | os.Getpid()&0xffff
+	id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o666)
+	if err != nil {
+		t.Fatalf("shmget: %v", err)
+	}
+	defer unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+
+	for _, a := range [][]string{
+		{"tcp-connect", loopback(port)},
+		{"unix-connect", abstract},
+		{"unix-connect", sock},
+		{"shm", strconv.Itoa(key)},
+		{"add-key"},
+		{"kill", "0"}, // replaced below: the victim's pid, signalled last
+	} {
+		op, args := a[0], a[1:]
+		if op == "kill" {
+			args = []string{strconv.Itoa(victim.Process.Pid)}
+			// Confined first: the unconfined attempt kills it.
+			if ok, o := as(true, op, args...); ok {
+				t.Errorf("kill of the user's own outside process under capfd run: worked (%+v)", o)
+			}
+		}
+		if ok, o := as(false, op, args...); !ok {
+			t.Errorf("unconfined %s %v as uid 65534 failed, so this shows nothing: %+v", op, args, o)
+			continue
+		}
+		if op == "kill" {
+			continue
+		}
+		if ok, o := as(true, op, args...); ok {
+			t.Errorf("%s %v as uid 65534 under capfd run: worked\nstderr: %s", op, args, o.stderr)
+		}
+	}
+}
