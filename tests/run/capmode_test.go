@@ -67,7 +67,14 @@ func refused(t *testing.T, flags []string, op string, args ...string) {
 // returns the port.
 func tcpListener(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return listen(t, "tcp", "127.0.0.1:0").(*net.TCPAddr).Port
+}
+
+// listen accepts (and closes) connections on network, address until the
+// test ends, and returns the address listened on.
+func listen(t *testing.T, network, address string) net.Addr {
+	t.Helper()
+	l, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +88,7 @@ func tcpListener(t *testing.T) int {
 			c.Close()
 		}
 	}()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr()
 }
 
 // freePort is a loopback TCP port nothing listens on.
@@ -142,20 +149,7 @@ func TestCapmodeUDP(t *testing.T) {
 // unixListener listens on a stream socket at name ("@x" is abstract).
 func unixListener(t *testing.T, name string) {
 	t.Helper()
-	l, err := net.Listen("unix", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	listen(t, "unix", name)
 }
 
 func TestCapmodeAbstractSocket(t *testing.T) {
