@@ -274,6 +274,31 @@ func TestCapmodeNamespaces(t *testing.T) {
 	attack(t, nil, "new-userns")
 }
 
+// TestCapmodeGlobalObjects: the other global namespaces and kernel
+// interfaces capability mode closes, each refused whatever is granted.
+func TestCapmodeGlobalObjects(t *testing.T) {
+	requireRun(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: bpf, userfaultfd and perf events need privilege unconfined")
+	}
+	for _, op := range []string{"mq-open", "bpf-map", "perf-open", "userfaultfd"} {
+		t.Run(op, func(t *testing.T) {
+			attack(t, []string{"--keep-caps", "--allow-net"}, op)
+		})
+	}
+}
+
+// TestCapmodeNetlink: libc's getaddrinfo reads interface addresses from a
+// NETLINK_ROUTE socket, so a TCP grant allows that one; sock_diag, which
+// lists every socket of the host, stays refused.
+func TestCapmodeNetlink(t *testing.T) {
+	requireRun(t)
+	attack(t, nil, "netlink", "0")
+	granted(t, []string{"--connect", "tcp:80"}, "netlink", "0")
+	attack(t, []string{"--connect", "tcp:80"}, "netlink", "4")
+	granted(t, []string{"--allow-net"}, "netlink", "4")
+}
+
 // pty opens a pseudo-terminal pair.
 func pty(t *testing.T) (master, slave *os.File) {
 	t.Helper()

@@ -13,6 +13,11 @@
 //	ambient kill PID                   (SIGKILL)
 //	ambient shm KEY                    (attach by key, write "pwned")
 //	ambient add-key                    (into the user keyring)
+//	ambient mq-open                    (create a POSIX message queue by name)
+//	ambient bpf-map                    (create a BPF array map)
+//	ambient perf-open                  (count this task's CPU clock)
+//	ambient userfaultfd
+//	ambient netlink PROTO              (open a netlink socket: 0 route, 4 sock_diag)
 //	ambient tiocsti                    (inject into stdin's terminal)
 //	ambient new-userns                 (start /bin/true in a new user namespace)
 //	ambient getenv NAME
@@ -114,6 +119,46 @@ func attempt(op, arg string) error {
 	case "add-key":
 		_, err := unix.AddKey("user", "capfd-ambient-test", []byte("pwned"), unix.KEY_SPEC_USER_KEYRING)
 		return err
+	case "mq-open":
+		name := []byte("capfd-ambient-test\x00")
+		fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(&name[0])), unix.O_RDWR|unix.O_CREAT, 0o600, 0, 0, 0)
+		if errno != 0 {
+			return errno
+		}
+		unix.Close(int(fd))
+		unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(&name[0])), 0, 0)
+		return nil
+	case "bpf-map":
+		attr := struct{ mapType, keySize, valueSize, maxEntries uint32 }{2 /* BPF_MAP_TYPE_ARRAY */, 4, 4, 1}
+		fd, _, errno := unix.Syscall(unix.SYS_BPF, 0 /* BPF_MAP_CREATE */, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		if errno != 0 {
+			return errno
+		}
+		return unix.Close(int(fd))
+	case "perf-open":
+		attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: unix.PERF_COUNT_SW_TASK_CLOCK, Bits: unix.PerfBitExcludeKernel | unix.PerfBitExcludeHv}
+		attr.Size = uint32(unsafe.Sizeof(attr))
+		fd, err := unix.PerfEventOpen(&attr, 0, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		return unix.Close(fd)
+	case "userfaultfd":
+		fd, _, errno := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC, 0, 0)
+		if errno != 0 {
+			return errno
+		}
+		return unix.Close(int(fd))
+	case "netlink":
+		proto, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+		if err != nil {
+			return err
+		}
+		return unix.Close(fd)
 	case "tiocsti":
 		c := byte('#')
 		_, _, errno := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))
