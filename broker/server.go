@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/capfd/capfd/vfsops"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,13 @@ func New(cfg Config) (*Server, error) {
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("broker: metrics: %w", err)
+	}
+	// The verified procfs handle that client identification reads
+	// through (procIdentity) is opened now, once for the life of the
+	// process, rather than by the first client: a broker's descriptors
+	// then stay what they are at start, however many clients come and go.
+	if _, err := vfsops.ProcfsMode(); err != nil {
+		cfg.Log.Warn("broker: no verified procfs handle: clients' exe and cgroup cannot be read", "err", err)
 	}
 	s := &Server{cfg: cfg, m: m, blocking: newGate(cfg.Limits.MaxBlockingTotal)}
 	s.readBufs.New = func() any { b := make([]byte, cfg.Limits.MaxMessage); return &b }
