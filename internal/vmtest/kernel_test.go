@@ -2,8 +2,10 @@ package vmtest
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -152,5 +154,133 @@ func TestEmulatorFault(t *testing.T) {
 		if got := emulatorFault(tc.console) != ""; got != tc.fault {
 			t.Errorf("emulatorFault(%q) = %v, want %v", tc.console, got, tc.fault)
 		}
+	}
+}
+
+// stopRecorder is a testing.TB whose Fatal, Fatalf and Skip record the
+// message and end the goroutine, as the real ones end the test.
+type stopRecorder struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *stopRecorder) Helper() {}
+
+func (r *stopRecorder) Fatal(args ...any) {
+	r.fatal = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (r *stopRecorder) Fatalf(format string, args ...any) {
+	r.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (r *stopRecorder) Skip(args ...any) {
+	r.skip = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+// availableOrStop runs AvailableKernels with a stopRecorder in a goroutine
+// of its own and returns the kernels, or the recorder that stopped it.
+func availableOrStop(t *testing.T) ([]Kernel, *stopRecorder) {
+	r := &stopRecorder{TB: t}
+	var kernels []Kernel
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		kernels = AvailableKernels(r)
+	}()
+	<-done
+	return kernels, r
+}
+
+// TestAvailableKernels checks the selection the VM tests share: qemu and a
+// fetched kernel are required (a skip, or a failure under CAPFD_VM_REQUIRE),
+// CAPFD_VM_KERNELS picks kernels by name in its order, and a name the
+// matrix lacks fails. Kernels are "fetched" into a temporary kernel dir.
+func TestAvailableKernels(t *testing.T) {
+	t.Setenv(EnvKernelDir, t.TempDir())
+	matrix, err := Kernels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(matrix) < 2 {
+		t.Fatalf("the matrix has %d kernels, the test needs two", len(matrix))
+	}
+	first, second := matrix[0].Name, matrix[1].Name
+
+	t.Setenv("CAPFD_QEMU", os.Args[0]) // any executable: it is looked up, not run
+	t.Setenv(EnvKernels, "")
+	t.Setenv(EnvRequire, "")
+	// None fetched yet.
+	if _, r := availableOrStop(t); !strings.Contains(r.skip, "no VM kernels fetched") || !strings.Contains(r.skip, FetchCommand) || r.fatal != "" {
+		t.Errorf("nothing fetched: skip %q, fatal %q; want a skip naming %s", r.skip, r.fatal, FetchCommand)
+	}
+	t.Setenv(EnvRequire, "1")
+	if _, r := availableOrStop(t); !strings.Contains(r.fatal, "no VM kernels fetched") || !strings.Contains(r.fatal, EnvRequire) {
+		t.Errorf("nothing fetched, required: fatal %q, want one naming %s", r.fatal, EnvRequire)
+	}
+	t.Setenv(EnvRequire, "")
+
+	// Fetch the second kernel of the matrix, as scripts/fetch-kernels.sh would.
+	dir := filepath.Join(os.Getenv(EnvKernelDir), second)
+	if err := os.MkdirAll(filepath.Join(dir, "boot"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".pinned"), []byte(matrix[1].Package+"="+matrix[1].Version+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "boot", "vmlinuz-test"), []byte("kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	names := func(ks []Kernel) string {
+		var n []string
+		for _, k := range ks {
+			n = append(n, k.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	for _, tc := range []struct {
+		name, sel string
+		want      string // kernel names, comma-separated
+		skip      string // or a skip containing this
+		fatal     string // or a failure containing this
+	}{
+		{name: "all", want: names(matrix)},
+		{name: "reordered", sel: second + ", " + first, want: second + "," + first},
+		{name: "unfetched only", sel: first, skip: "no VM kernels fetched (" + first + ")"},
+		{name: "unknown name", sel: second + ",no-such-kernel", fatal: `no kernel "no-such-kernel"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvKernels, tc.sel)
+			got, r := availableOrStop(t)
+			switch {
+			case tc.skip != "" || tc.fatal != "":
+				if !strings.Contains(r.skip, tc.skip) || !strings.Contains(r.fatal, tc.fatal) || (r.skip == "") == (r.fatal == "") {
+					t.Errorf("%s=%q: skip %q, fatal %q; want skip %q, fatal %q", EnvKernels, tc.sel, r.skip, r.fatal, tc.skip, tc.fatal)
+				}
+			case r.skip != "" || r.fatal != "":
+				t.Errorf("%s=%q: skip %q, fatal %q; want kernels %s", EnvKernels, tc.sel, r.skip, r.fatal, tc.want)
+			case names(got) != tc.want:
+				t.Errorf("%s=%q: kernels %s, want %s", EnvKernels, tc.sel, names(got), tc.want)
+			}
+			for _, k := range got {
+				if (k.Name == second) != (k.Vmlinuz == filepath.Join(dir, "boot", "vmlinuz-test")) {
+					t.Errorf("%s: Vmlinuz %q", k.Name, k.Vmlinuz)
+				}
+			}
+		})
+	}
+
+	t.Setenv("CAPFD_QEMU", "capfd-no-such-qemu")
+	t.Setenv(EnvKernels, "")
+	if _, r := availableOrStop(t); !strings.Contains(r.skip, "capfd-no-such-qemu not found") || r.fatal != "" {
+		t.Errorf("no qemu: skip %q, fatal %q; want a skip naming the missing qemu", r.skip, r.fatal)
+	}
+	t.Setenv(EnvRequire, "1")
+	if _, r := availableOrStop(t); !strings.Contains(r.fatal, "capfd-no-such-qemu not found") || !strings.Contains(r.fatal, EnvRequire) {
+		t.Errorf("no qemu, required: fatal %q, want one naming %s", r.fatal, EnvRequire)
 	}
 }

@@ -51,10 +51,7 @@ func RunPackageTests(t *testing.T, pkg string, args ...string) map[string]Result
 	if InVM() {
 		t.Skip("already inside the VM")
 	}
-	kernels, ok := availableKernels(t)
-	if !ok {
-		return nil
-	}
+	kernels := AvailableKernels(t)
 	start := time.Now()
 	bin, err := BuildTestBinary(pkg)
 	if err != nil {
@@ -88,7 +85,7 @@ func RunOnKernels(t *testing.T, kernels []Kernel, opts Options) map[string]Resul
 	for _, k := range kernels {
 		t.Run(k.Name, func(t *testing.T) {
 			if err := k.Check(); err != nil {
-				skipOrFail(t, err.Error())
+				SkipOrFail(t, err.Error())
 			}
 			o := opts
 			o.Timeout = boundedTimeout(t, opts.Timeout)
@@ -113,13 +110,16 @@ func RunOnKernels(t *testing.T, kernels []Kernel, opts Options) map[string]Resul
 	return results
 }
 
-// availableKernels returns the selected matrix, or skips (fails under
-// CAPFD_VM_REQUIRE=1) when qemu or every kernel is missing.
-func availableKernels(t *testing.T) ([]Kernel, bool) {
+// AvailableKernels returns the kernels of the matrix that a test booting
+// VMs runs on: all of them, or the ones CAPFD_VM_KERNELS names, in the
+// order it names them (a name the matrix lacks fails the test). It skips
+// the test (fails it under CAPFD_VM_REQUIRE=1) when qemu is missing or no
+// selected kernel is fetched; RunOnKernels skips each one not fetched.
+func AvailableKernels(t testing.TB) []Kernel {
 	t.Helper()
 	if _, err := QemuBinary(); err != nil {
-		skipOrFail(t, err.Error())
-		return nil, false
+		SkipOrFail(t, err.Error())
+		return nil
 	}
 	kernels, err := Kernels()
 	if err != nil {
@@ -138,10 +138,10 @@ func availableKernels(t *testing.T) ([]Kernel, bool) {
 		}
 	}
 	if len(missing) == len(kernels) {
-		skipOrFail(t, fmt.Sprintf("no VM kernels fetched (%s); run %s", strings.Join(missing, ", "), FetchCommand))
-		return nil, false
+		SkipOrFail(t, fmt.Sprintf("no VM kernels fetched (%s); run %s", strings.Join(missing, ", "), FetchCommand))
+		return nil
 	}
-	return kernels, true
+	return kernels
 }
 
 func selectKernels(all []Kernel, sel string) ([]Kernel, error) {
@@ -160,7 +160,10 @@ func selectKernels(all []Kernel, sel string) ([]Kernel, error) {
 	return out, nil
 }
 
-func skipOrFail(t *testing.T, reason string) {
+// SkipOrFail skips t for a missing VM prerequisite (qemu, a kernel, a
+// binary the guest needs), or fails it under CAPFD_VM_REQUIRE=1, where the
+// setup has provided everything.
+func SkipOrFail(t testing.TB, reason string) {
 	t.Helper()
 	if os.Getenv(EnvRequire) == "1" {
 		t.Fatalf("%s (%s=1 makes this a failure)", reason, EnvRequire)

@@ -11,7 +11,7 @@ import (
 
 // TestBPFLSM runs the bypass suite against the BPF LSM backend. It runs
 // where BPF LSM works, which in this project is the vmtest guest
-// (bpf_vm_test.go boots it); there the backend must be available, and
+// (vm_test.go boots it); there the backend must be available, and
 // elsewhere the suite skips naming the missing feature.
 func TestBPFLSM(t *testing.T) {
 	requireBPFLSMInVM(t)

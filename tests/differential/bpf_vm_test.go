@@ -1,10 +1,7 @@
 package differential
 
 import (
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,31 +22,18 @@ const (
 const guestTimeout = vmtest.DefaultTimeout - 30*time.Second
 
 // TestDifferentialBPFInVM runs the matrix through the BPF LSM layer in
-// every kernel of the VM matrix: the host refuses BPF LSM programs, the
-// guests' stock Debian kernels run them. Only the bpf-lsm layer runs in the
+// the kernels of the VM matrix (vmtest.AvailableKernels): the host refuses
+// BPF LSM programs, the guests' stock Debian kernels run them. Only the bpf-lsm layer runs in the
 // guest: the others need cmd/capfd, built by Go, which the guest lacks,
 // and are run on the host by TestDifferential.
 func TestDifferentialBPFInVM(t *testing.T) {
 	if vmtest.InVM() {
 		t.Skip("already inside the VM")
 	}
-	if _, err := vmtest.QemuBinary(); err != nil {
-		skipOrFailVM(t, err.Error())
-	}
+	kernels := vmtest.AvailableKernels(t)
 	if bins.op == "" {
 		// The guest has no compiler: op.c must be built here.
-		skipOrFailVM(t, "op.c not built on the host (no C compiler with static libc)")
-	}
-	kernels, err := vmtest.Kernels()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sel := os.Getenv(vmtest.EnvKernels); sel != "" {
-		names := strings.Split(sel, ",")
-		kernels = slices.DeleteFunc(kernels, func(k vmtest.Kernel) bool { return !slices.Contains(names, k.Name) })
-		if len(kernels) == 0 {
-			t.Fatalf("%s=%s names no kernel of the matrix", vmtest.EnvKernels, sel)
-		}
+		vmtest.SkipOrFail(t, "op.c not built on the host (no C compiler with static libc)")
 	}
 	bin, err := vmtest.BuildTestBinary("github.com/capfd/capfd/tests/differential")
 	if err != nil {
@@ -79,14 +63,4 @@ func TestDifferentialBPFInVM(t *testing.T) {
 		},
 		Dir: guestRepo + "/tests/differential",
 	})
-}
-
-// skipOrFailVM skips for a missing VM prerequisite, or fails under
-// CAPFD_VM_REQUIRE=1 (scripts/test.sh), where setup has provided it.
-func skipOrFailVM(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv(vmtest.EnvRequire) == "1" {
-		t.Fatalf("%s (%s=1 makes this a failure)", reason, vmtest.EnvRequire)
-	}
-	t.Skip(reason)
 }

@@ -5,11 +5,9 @@ package runvm
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -150,25 +148,14 @@ func checkMmapExec(t *testing.T, capfd, mmapExec string, bpf bool) {
 	}
 }
 
-// TestInVM boots every kernel of the matrix with capfd and the helper in the
-// guest and runs TestMmapExecNeedsGrantUnderBPFLSM there.
+// TestInVM boots the kernels of the matrix (vmtest.AvailableKernels) with
+// capfd and the helper in the guest and runs
+// TestMmapExecNeedsGrantUnderBPFLSM there.
 func TestInVM(t *testing.T) {
 	if vmtest.InVM() {
 		t.Skip("already inside the VM")
 	}
-	if _, err := vmtest.QemuBinary(); err != nil {
-		skipOrFail(t, err.Error())
-	}
-	kernels, err := vmtest.Kernels()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sel := os.Getenv(vmtest.EnvKernels); sel != "" {
-		kernels, err = selectKernels(kernels, sel)
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	kernels := vmtest.AvailableKernels(t)
 	dir := t.TempDir()
 	capfd, mmapExec := buildBinaries(t, dir)
 	testBin, err := vmtest.BuildTestBinary("github.com/capfd/capfd/tests/runvm")
@@ -198,29 +185,6 @@ func buildBinaries(t *testing.T, dir string) (capfd, mmapExec string) {
 		}
 	}
 	return capfd, mmapExec
-}
-
-// selectKernels narrows the matrix to the names in sel (comma-separated),
-// refusing names the matrix does not have.
-func selectKernels(all []vmtest.Kernel, sel string) ([]vmtest.Kernel, error) {
-	var out []vmtest.Kernel
-	for _, name := range strings.Split(sel, ",") {
-		i := slices.IndexFunc(all, func(k vmtest.Kernel) bool { return k.Name == strings.TrimSpace(name) })
-		if i < 0 {
-			return nil, fmt.Errorf("%s=%s: no kernel %q in %s", vmtest.EnvKernels, sel, name, vmtest.MatrixFile)
-		}
-		out = append(out, all[i])
-	}
-	return out, nil
-}
-
-// skipOrFail skips for a missing qemu, or fails under CAPFD_VM_REQUIRE=1.
-func skipOrFail(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv(vmtest.EnvRequire) == "1" {
-		t.Fatalf("%s (%s=1 makes this a failure)", reason, vmtest.EnvRequire)
-	}
-	t.Skip(reason)
 }
 
 func errOrOK(err error) string {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,8 +52,7 @@ func TestGuestSelfTest(t *testing.T) {
 
 // TestHostInputs checks that ExtraFiles and Env reach the guest, on one kernel.
 func TestHostInputs(t *testing.T) {
-	kernels, bin := setup(t)
-	k := firstAvailable(t, kernels)
+	k, bin := setup(t)
 	token := randomToken(t)
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
@@ -82,8 +82,7 @@ func TestHostInputs(t *testing.T) {
 // get right: qemu exits 0 however the guest ends, so the exit code must come
 // from init's marker, and a guest that ends without one must be an error.
 func TestGuestFailureIsReported(t *testing.T) {
-	kernels, bin := setup(t)
-	k := firstAvailable(t, kernels)
+	k, bin := setup(t)
 	notELF := filepath.Join(t.TempDir(), "not-an-elf")
 	if err := os.WriteFile(notELF, []byte("not an executable\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -156,7 +155,7 @@ func TestMissingSetup(t *testing.T) {
 			if tt.env[0] != "CAPFD_QEMU=capfd-no-such-qemu" {
 				// The kernel case is only reached with a working qemu.
 				if _, err := vmtest.QemuBinary(); err != nil {
-					skipOrFail(t, err.Error())
+					vmtest.SkipOrFail(t, err.Error())
 				}
 			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingSetup$", "-test.v")
@@ -201,40 +200,15 @@ func TestBadOptions(t *testing.T) {
 	}
 }
 
-func setup(t *testing.T) ([]vmtest.Kernel, string) {
+// setup returns the first fetched kernel of those vmtest.AvailableKernels
+// selects, and the guest test binary.
+func setup(t *testing.T) (vmtest.Kernel, string) {
 	t.Helper()
-	if _, err := vmtest.QemuBinary(); err != nil {
-		skipOrFail(t, err.Error())
-	}
-	kernels, err := vmtest.Kernels()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kernels := vmtest.AvailableKernels(t)
+	i := slices.IndexFunc(kernels, func(k vmtest.Kernel) bool { return k.Check() == nil })
 	bin, err := vmtest.BuildTestBinary(guestPkg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kernels, bin
-}
-
-func firstAvailable(t *testing.T, kernels []vmtest.Kernel) vmtest.Kernel {
-	t.Helper()
-	var errs []error
-	for _, k := range kernels {
-		if err := k.Check(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		return k
-	}
-	skipOrFail(t, errors.Join(errs...).Error())
-	return vmtest.Kernel{}
-}
-
-func skipOrFail(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv(vmtest.EnvRequire) == "1" {
-		t.Fatalf("%s (%s=1 makes this a failure)", reason, vmtest.EnvRequire)
-	}
-	t.Skip(reason)
+	return kernels[i], bin
 }

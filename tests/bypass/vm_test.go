@@ -1,33 +1,36 @@
-//go:build linux
-
 package bypass
 
 import (
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/capfd/capfd/internal/vmtest"
 )
 
-// TestBPFLSMInVM runs the BPF LSM bypass suite inside every kernel of the VM
-// matrix. The guest has no libc, and the fixture's granted/prog is a copy of
-// the host's dynamically linked /bin/true, so the guest gets true, its
-// loader and libc at the paths the ELF asks for.
+// TestBPFLSMInVM runs the BPF LSM bypass suite inside the kernels of the VM
+// matrix.
 func TestBPFLSMInVM(t *testing.T) {
+	runSuiteInVM(t, "^TestBPFLSM")
+}
+
+// TestLandlockSeccompInVM runs the landlock+seccomp suite inside the Debian
+// kernels of the VM matrix, Landlock ABI 2 (6.1) and 6 (6.12), where Gaps
+// must match what those ABIs can and cannot refuse.
+func TestLandlockSeccompInVM(t *testing.T) {
+	runSuiteInVM(t, "^TestLandlockSeccomp")
+}
+
+// runSuiteInVM runs this package's tests that match run inside the kernels
+// vmtest.AvailableKernels selects. The guest has no libc, and the fixture's
+// granted/prog is a copy of the host's dynamically linked /bin/true, so the
+// guest gets true, its loader and libc at the paths the ELF asks for.
+func runSuiteInVM(t *testing.T, run string) {
+	t.Helper()
 	if vmtest.InVM() {
 		t.Skip("already inside the VM")
 	}
-	kernels, err := vmtest.Kernels()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sel := os.Getenv(vmtest.EnvKernels); sel != "" {
-		names := strings.Split(sel, ",")
-		kernels = slices.DeleteFunc(kernels, func(k vmtest.Kernel) bool { return !slices.Contains(names, k.Name) })
-	}
+	kernels := vmtest.AvailableKernels(t)
 	bin, err := vmtest.BuildTestBinary("github.com/capfd/capfd/tests/bypass")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +49,7 @@ func TestBPFLSMInVM(t *testing.T) {
 	}
 	vmtest.RunOnKernels(t, kernels, vmtest.Options{
 		TestBinary: bin,
-		Args:       []string{"-test.v", "-test.run=^TestBPFLSM"},
+		Args:       []string{"-test.v", "-test.run=" + run},
 		ExtraFiles: extra,
 	})
 }
