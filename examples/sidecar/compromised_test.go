@@ -3,8 +3,6 @@ package main
 import (
 	"net"
 	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -12,7 +10,7 @@ import (
 
 	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
-	"github.com/capfd/capfd/examples/internal/exampletest"
+	"github.com/capfd/capfd/internal/childtest"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -21,17 +19,17 @@ import (
 const envCompromised = "SIDECAR_COMPROMISED_SOCKET"
 
 // runCompromisedReader runs TestCompromisedReaderChild as nobody against
-// the sidecar and fails t if the child test failed.
+// the sidecar, in the copy of the test binary nobody may execute, and
+// fails t unless the child test ran and passed.
 func (s sidecar) runCompromisedReader(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(s.clientExe, "-test.run=^TestCompromisedReaderChild$", "-test.v")
-	cmd.Env = exampletest.ChildEnv(envCompromised + "=" + s.socket)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	cmd.Dir = "/"
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestCompromisedReaderChild") {
-		t.Errorf("compromised reader: %v\n%s", err, out)
-	}
+	childtest.Child{
+		Test:        "TestCompromisedReaderChild",
+		Env:         []string{envCompromised + "=" + s.socket},
+		Exe:         s.clientExe,
+		Dir:         "/",
+		SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}},
+	}.Pass(t)
 }
 
 // TestCompromisedReaderChild is a reader whose process is compromised: it

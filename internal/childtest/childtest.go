@@ -93,14 +93,27 @@ type Child struct {
 	// SysProcAttr, if set, starts the child with these attributes (new
 	// namespaces); a system that refuses them skips the test.
 	SysProcAttr *syscall.SysProcAttr
+	// Exe, if set, is the copy of the test binary to run (one placed where
+	// another user may execute it); by default, this one.
+	Exe string
+	// Dir, if set, is the child's working directory.
+	Dir string
+	// ExtraFiles are open files the child inherits, as descriptors 3 on.
+	ExtraFiles []*os.File
 }
 
 // command is the child's command line with extra flags for the test binary.
 func (c Child) command(flags ...string) *exec.Cmd {
-	args := append(append(append([]string{}, c.Wrapper...), os.Args[0], "-test.run=^"+c.Test+"$"), flags...)
+	exe := c.Exe
+	if exe == "" {
+		exe = os.Args[0]
+	}
+	args := append(append(append([]string{}, c.Wrapper...), exe, "-test.run=^"+c.Test+"$"), flags...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.SysProcAttr = c.SysProcAttr
+	cmd.Dir = c.Dir
+	cmd.ExtraFiles = c.ExtraFiles
 	return cmd
 }
 

@@ -2,7 +2,10 @@ package childtest
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -27,6 +30,17 @@ func TestChildCase(t *testing.T) {
 	case "exit":
 		fmt.Println("child exits 5")
 		os.Exit(5)
+	case "where":
+		// Prints its working directory and what descriptor 3 holds.
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(os.NewFile(3, "extra"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("wd=%s fd3=%s\n", wd, data)
 	}
 }
 
@@ -96,5 +110,30 @@ func TestChild(t *testing.T) {
 	})
 	if r.fatal == "" || r.skip != "" {
 		t.Errorf("a child that cannot start: fatal %q, skip %q; want a failure", r.fatal, r.skip)
+	}
+
+	// Exe, Dir and ExtraFiles reach the child: a copy of the binary, run
+	// elsewhere, reads the file it was given as descriptor 3.
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "copy.test")
+	if out, err := exec.Command("cp", os.Args[0], exe).CombinedOutput(); err != nil {
+		t.Fatalf("copying the test binary: %v\n%s", err, out)
+	}
+	extra := filepath.Join(dir, "extra")
+	if err := os.WriteFile(extra, []byte("given"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out = Child{Test: "TestChildCase", Env: []string{caseEnv + "=where"}, Exe: exe, Dir: "/", ExtraFiles: []*os.File{f}}.Pass(t)
+	if !strings.Contains(out, "wd=/ fd3=given\n") {
+		t.Errorf("child with Exe, Dir and ExtraFiles:\n%s", out)
+	}
+	r = recording(t, func(tb testing.TB) { Child{Test: "TestChildCase", Exe: filepath.Join(dir, "missing")}.Pass(tb) })
+	if !strings.Contains(r.fatal, "no such file") {
+		t.Errorf("a child whose Exe does not exist: fatal %q, want it to say \"no such file\"", r.fatal)
 	}
 }
