@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/childtest"
 	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
@@ -147,42 +146,64 @@ func TestServePolicy(t *testing.T) {
 	}
 }
 
+// shutdownBlocked is a Serve shut down while a client's request is blocked
+// in the broker.
+type shutdownBlocked struct {
+	rc       *rawClient
+	lockID   uint32       // the blocked request
+	path     string       // Serve's socket
+	unlock   func()       // releases the lock the request waits for
+	canceled time.Time    // when Serve's context was canceled
+	done     <-chan error // Serve's result
+}
+
+// shutdownWithLockBlocked starts Serve with cfg and a rule granting a lock
+// tree read-only as "r"; a client asks for an exclusive lock of its file a,
+// which the test holds, and once the request blocks in the broker Serve's
+// context is canceled.
+func shutdownWithLockBlocked(t *testing.T, cfg Config) shutdownBlocked {
+	t.Helper()
+	dir := lockTree(t)
+	s := shutdownBlocked{unlock: heldLock(t, filepath.Join(dir, "a"))}
+	cfg.Policy = Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}
+	srv := newServer(t, cfg)
+	ln, path := listen(t)
+	s.path = path
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	s.done = done
+	go func() { done <- srv.Serve(ctx, ln) }()
+
+	s.rc = newRawClient(t, rawDial(t, path))
+	h := s.rc.open(s.rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
+	s.lockID = s.rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
+	waitBlocked(t, srv, "the lock request in the broker")
+	s.canceled = time.Now()
+	cancel()
+	return s
+}
+
 // TestShutdownDrains cancels Serve while a request is in flight: the
 // request is still answered, then Serve returns.
 func TestShutdownDrains(t *testing.T) {
-	dir := lockTree(t)
-	unlock := heldLock(t, filepath.Join(dir, "a"))
-	srv := newServer(t, Config{Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
-	ln, path := listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-
-	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := newRawClient(t, uc)
-	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
-	lockID := rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	waitBlocked(t, srv, "the lock request in the broker")
-	cancel()
+	s := shutdownWithLockBlocked(t, Config{})
 	// A deliberate wait: that Serve does not return is shown only by
 	// giving it time to.
 	select {
-	case err := <-done:
+	case err := <-s.done:
 		t.Fatalf("Serve returned (%v) with a request in flight", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	if _, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"}); err == nil {
+	if _, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.path, Net: "unixpacket"}); err == nil {
 		t.Error("a new client could connect after shutdown began")
 	}
-	unlock()
-	rep, _ := rc.recv()
-	if rep.ID != lockID || rep.Err != nil {
-		t.Fatalf("in-flight request: reply %d %+v, want %d answered", rep.ID, rep.Err, lockID)
+	s.unlock()
+	rep, _ := s.rc.recv()
+	if rep.ID != s.lockID || rep.Err != nil {
+		t.Fatalf("in-flight request: reply %d %+v, want %d answered", rep.ID, rep.Err, s.lockID)
 	}
-	if err := testwait.Recv(t, "Serve to return after draining", 10*time.Second, done); err != nil {
+	if err := testwait.Recv(t, "Serve to return after draining", 10*time.Second, s.done); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 }
@@ -306,15 +327,12 @@ func TestSocketpairLaunch(t *testing.T) {
 	go func() {
 		done <- srv.ServeConn(context.Background(), brokerEnd, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
 	}()
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "-test.run=^TestLaunchedChild$")
-	cmd.Env = append(os.Environ(), "CAPFD_TEST_CHILD=1", capfd.EnvBrokerFD+"=3")
-	cmd.ExtraFiles = []*os.File{clientEnd}
-	out, err := cmd.CombinedOutput()
+	childtest.Child{
+		Test:       "TestLaunchedChild",
+		Env:        []string{"CAPFD_TEST_CHILD=1", capfd.EnvBrokerFD + "=3"},
+		ExtraFiles: []*os.File{clientEnd},
+	}.Pass(t)
 	clientEnd.Close()
-	if err != nil || !strings.Contains(string(out), "child read: hello, broker") {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
 	if err := testwait.Recv(t, "ServeConn to return when the child exited", 10*time.Second, done); err != nil {
 		t.Fatalf("ServeConn: %v", err)
 	}
@@ -338,7 +356,9 @@ func TestLaunchedChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("child read: %s", data)
+	if want := "hello, broker\n"; string(data) != want {
+		t.Errorf("read %q through the launcher's socket, want %q", data, want)
+	}
 }
 
 // TestExampleConfig keeps examples/broker.yaml valid.
@@ -385,28 +405,11 @@ func TestExampleConfig(t *testing.T) {
 // blocked for good (a lock the test never releases in time): Serve still
 // returns, after the drain timeout.
 func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
-	dir := lockTree(t)
-	heldLock(t, filepath.Join(dir, "a"))
-	srv := newServer(t, Config{DrainTimeout: 200 * time.Millisecond, Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
-	ln, path := listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	rc := newRawClient(t, uc)
-	h := rc.open(rc.roots["r"], "a", unix.O_RDONLY, rights.Read|rights.Lock)
-	rc.send(&wire.Request{Op: wire.OpLock, Handle: h, SysFlags: unix.LOCK_EX})
-	waitBlocked(t, srv, "the lock request in the broker")
-	start := time.Now()
-	cancel()
-	if err := testwait.Recv(t, "Serve to return despite the stuck request", 10*time.Second, done); err != nil {
+	s := shutdownWithLockBlocked(t, Config{DrainTimeout: 200 * time.Millisecond})
+	if err := testwait.Recv(t, "Serve to return despite the stuck request", 10*time.Second, s.done); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	if el := time.Since(start); el < 150*time.Millisecond {
+	if el := time.Since(s.canceled); el < 150*time.Millisecond {
 		t.Errorf("Serve returned after %v, before the drain timeout", el)
 	}
 }
