@@ -55,7 +55,27 @@ func goodbyeOf(t *testing.T, uc *net.UnixConn) *wire.ErrorReply {
 	return rep.Err
 }
 
+// wantGoodbye reads the broker's parting error on uc (goodbyeOf) and
+// fails t unless it has code and errno and its message contains msg; who
+// names the connection.
+func wantGoodbye(t *testing.T, uc *net.UnixConn, who string, code wire.Code, errno unix.Errno, msg string) {
+	t.Helper()
+	if er := goodbyeOf(t, uc); er.Code != code || unix.Errno(er.Errno) != errno || !strings.Contains(er.Message, msg) {
+		t.Errorf("%s told %+v, want %v, %v and a message containing %q", who, er, code, unix.ErrnoName(errno), msg)
+	}
+}
+
 func allRule(grants ...Grant) Policy { return Policy{Rules: []Rule{{Name: "all", Grants: grants}}} }
+
+// servedOneSlot serves dir read-only as the grant name to every client,
+// under cfg, with room for one client at a time; it returns the socket.
+func servedOneSlot(t *testing.T, cfg Config, name, dir string) (*Server, string) {
+	t.Helper()
+	cfg.Limits.MaxClients = 1
+	cfg.Policy = allRule(Grant{Name: name, Path: dir, Rights: rights.Uniform(rights.ReadOnly)})
+	srv := newServer(t, cfg)
+	return srv, serving(t, srv)
+}
 
 // TestSilentConnectionsHoldNoSlot: connections that say nothing do not
 // take client slots, so they cannot lock a client out (with the slot

@@ -1,13 +1,11 @@
 package broker
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/capfd"
-	"github.com/capfd/capfd/rights"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,9 +15,7 @@ import (
 // serve is served beside it and still is after it is gone.
 func TestHandshakeTimeout(t *testing.T) {
 	dir := testTree(t)
-	srv := newServer(t, Config{HandshakeTimeout: 100 * time.Millisecond, Limits: Limits{MaxClients: 1},
-		Policy: allRule(Grant{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)})})
-	path := serving(t, srv)
+	_, path := servedOneSlot(t, Config{HandshakeTimeout: 100 * time.Millisecond}, "d", dir)
 
 	silent := rawDial(t, path)
 	r, err := capfd.Dial(path)
@@ -31,10 +27,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	er := goodbyeOf(t, silent)
-	if er.Code != wire.CodeProtocol || unix.Errno(er.Errno) != unix.EINVAL || !strings.Contains(er.Message, "no hello within 100ms (the handshake timeout)") {
-		t.Errorf("silent connection told %+v, want a protocol error naming the handshake timeout", er)
-	}
+	wantGoodbye(t, silent, "the silent connection", wire.CodeProtocol, unix.EINVAL, "no hello within 100ms (the handshake timeout)")
 	if _, err := d.Stat("hello.txt"); err != nil {
 		t.Errorf("the served client after the silent one was dropped: %v", err)
 	}

@@ -3,8 +3,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,16 +21,11 @@ import (
 // client; a client waiting on a blocked request is not idle.
 func TestIdleTimeout(t *testing.T) {
 	dir := lockTree(t)
-	srv := newServer(t, Config{IdleTimeout: 20 * time.Millisecond, Limits: Limits{MaxClients: 1},
-		Policy: allRule(Grant{Name: "r", Path: dir, Rights: rights.Uniform(rights.ReadOnly)})})
-	path := serving(t, srv)
+	srv, path := servedOneSlot(t, Config{IdleTimeout: 20 * time.Millisecond}, "r", dir)
 
 	idle := rawDial(t, path)
 	newRawClient(t, idle)
-	er := goodbyeOf(t, idle)
-	if er.Code != wire.CodeLimit || unix.Errno(er.Errno) != unix.ETIMEDOUT || !strings.Contains(er.Message, "idle timeout") {
-		t.Errorf("idle client told %+v, want a limit error naming the idle timeout", er)
-	}
+	wantGoodbye(t, idle, "the idle client", wire.CodeLimit, unix.ETIMEDOUT, "no request for 20ms (the idle timeout)")
 
 	// The only slot is free again; this client waits on a lock, longer
 	// than the idle timeout (the check has found it busy three times).
@@ -93,9 +88,7 @@ func TestGoodbyes(t *testing.T) {
 		uc := rawDial(t, path)
 		newRawClient(t, uc)
 		cancel()
-		if er := goodbyeOf(t, uc); er.Code != wire.CodeShutdown {
-			t.Errorf("at shutdown: %+v, want a shutdown error", er)
-		}
+		wantGoodbye(t, uc, "a client at shutdown", wire.CodeShutdown, unix.ESHUTDOWN, "broker shutting down")
 		<-done
 	})
 	t.Run("malformed messages", func(t *testing.T) {
@@ -110,16 +103,13 @@ func TestGoodbyes(t *testing.T) {
 				t.Fatalf("garbage answered %+v", rep)
 			}
 		}
-		if er := goodbyeOf(t, b); er.Code != wire.CodeProtocol || !strings.Contains(er.Message, "too many malformed") {
-			t.Errorf("after %d malformed messages: %+v", maxProtocolErrors, er)
-		}
+		wantGoodbye(t, b, fmt.Sprintf("a client after %d malformed messages", maxProtocolErrors), wire.CodeProtocol, unix.EINVAL, "too many malformed messages")
 		if err := <-done; !errors.Is(err, errTooManyMalformed) {
 			t.Errorf("ServeConn: %v", err)
 		}
 	})
 	t.Run("capfd client sees the refusal", func(t *testing.T) {
-		srv := newServer(t, Config{Limits: Limits{MaxClients: 1}, Policy: allRule(grants...)})
-		path := serving(t, srv)
+		_, path := servedOneSlot(t, Config{}, "d", dir)
 		first, err := capfd.Dial(path)
 		if err != nil {
 			t.Fatal(err)

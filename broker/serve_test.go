@@ -418,8 +418,7 @@ func TestShutdownGivesUpOnStuckRequests(t *testing.T) {
 // and serves one again once a slot frees.
 func TestLimitClients(t *testing.T) {
 	dir := testTree(t)
-	srv := newServer(t, Config{Limits: Limits{MaxClients: 1}, Policy: Policy{Rules: []Rule{{Name: "all", Grants: []Grant{{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}}})
-	path := serving(t, srv)
+	_, path := servedOneSlot(t, Config{}, "d", dir)
 	first, err := capfd.Dial(path)
 	if err != nil {
 		t.Fatal(err)
