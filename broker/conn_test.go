@@ -3,6 +3,7 @@ package broker
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,20 +131,33 @@ func TestLimitHandles(t *testing.T) {
 	}
 }
 
-func countFDs(t testing.TB) int {
+// openUnder counts the descriptors open in this process (openFDs) on dir
+// or anything beneath it. Counting only those, not every open one (other
+// goroutines open and close theirs), cannot race.
+func openUnder(t testing.TB, dir string) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
+	dir, err := filepath.EvalSymlinks(dir) // as the links below name it
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ents)
+	n := 0
+	for _, fd := range openFDs(t) {
+		// An fd closed since the listing fails here and is not counted;
+		// one reused meanwhile is counted for what it is now.
+		target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		if err == nil && (target == dir || strings.HasPrefix(target, dir+"/")) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestMalformedMessages sends the broker garbage, with descriptors attached,
 // and oversized messages: each gets a clear error reply (routed to its
 // request id when the header was readable), no descriptor that came with
 // them stays open in the broker (here, this process), and the connection
-// keeps working.
+// keeps working. The descriptors sent are of a file of their own, so that
+// what is left of them can be counted.
 func TestMalformedMessages(t *testing.T) {
 	dir := lockTree(t)
 	srv := newServer(t, Config{Limits: Limits{MaxMessage: 4096}})
@@ -155,10 +169,18 @@ func TestMalformedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	passedDir := t.TempDir()
+	passed := filepath.Join(passedDir, "passed")
+	if err := os.WriteFile(passed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	sendRaw := func(msg []byte, nfds int) {
 		var fds []int
 		for range nfds {
-			fd, _ := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			fd, err := unix.Open(passed, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			fds = append(fds, fd)
 		}
 		var oob []byte
@@ -173,6 +195,14 @@ func TestMalformedMessages(t *testing.T) {
 		if serr != nil {
 			t.Fatal(serr)
 		}
+	}
+	// The count sees a descriptor of the file (the test's own, here).
+	if fd, err := unix.Open(passed, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		t.Fatal(err)
+	} else if n := openUnder(t, passedDir); n != 1 {
+		t.Fatalf("%d descriptors of %s counted, want the 1 open", n, passed)
+	} else {
+		unix.Close(fd)
 	}
 	stat, _ := wire.AppendRequest(nil, &wire.Request{ID: 900, Op: wire.OpStat, Handle: root, Path: "a"})
 	big, _ := wire.AppendRequest(nil, &wire.Request{ID: 901, Op: wire.OpWrite, Handle: root, Data: make([]byte, 8000)})
@@ -191,7 +221,6 @@ func TestMalformedMessages(t *testing.T) {
 		{"oversized with a descriptor", big, 1, 901, "larger than"},
 		{"unknown op", func() []byte { m := append([]byte(nil), stat...); m[4] = 0xee; return m }(), 0, 900, "unknown op"},
 	}
-	before := countFDs(t)
 	for _, tc := range tests {
 		sendRaw(tc.msg, tc.fds)
 		rep, fd := rc.recv()
@@ -204,9 +233,10 @@ func TestMalformedMessages(t *testing.T) {
 		if rep.ID != tc.wantID {
 			t.Errorf("%s: reply to id %d, want %d", tc.name, rep.ID, tc.wantID)
 		}
-	}
-	if after := countFDs(t); after != before {
-		t.Errorf("descriptors open: %d before the garbage, %d after", before, after)
+		// The broker dropped what came with the message before it replied.
+		if n := openUnder(t, passedDir); n != 0 {
+			t.Errorf("%s: %d descriptors of the file passed still open after the reply (%d sent with it)", tc.name, n, tc.fds)
+		}
 	}
 	if rep, _ := rc.call(&wire.Request{Op: wire.OpStat, Handle: root, Path: "a"}); rep.Err != nil {
 		t.Fatalf("connection unusable after garbage: %+v", rep.Err)
@@ -222,7 +252,6 @@ func TestDisconnectFreesHandles(t *testing.T) {
 	dir := lockTree(t)
 	unlock := heldLock(t, filepath.Join(dir, "a"))
 	srv := newServer(t, Config{})
-	baseline := countFDs(t)
 	a, b := brokertest.Socketpair(t)
 	done := make(chan error, 1)
 	go func() {
@@ -240,6 +269,10 @@ func TestDisconnectFreesHandles(t *testing.T) {
 	if got := testutil.ToFloat64(srv.m.handles); got != 12 {
 		t.Fatalf("handles gauge %v, want 12", got)
 	}
+	// The count below sees the handles: each is a descriptor of the tree.
+	if n := openUnder(t, dir); n < 12 {
+		t.Fatalf("%d descriptors of the served tree open, want at least the 12 handles", n)
+	}
 	rc.conn.Close()
 	unlock() // the blocked request finishes; its reply has nowhere to go
 	if err := testwait.Recv(t, "ServeConn to return after the client left", 10*time.Second, done); err != nil {
@@ -251,8 +284,10 @@ func TestDisconnectFreesHandles(t *testing.T) {
 	if got := testutil.ToFloat64(srv.m.clients); got != 0 {
 		t.Errorf("clients gauge %v after disconnect, want 0", got)
 	}
-	if after := countFDs(t); after > baseline {
-		t.Errorf("descriptors: %d before the client, %d after it left", baseline, after)
+	// Its handles were descriptors of the tree, and the test's lock is
+	// released: none is left.
+	if n := openUnder(t, dir); n != 0 {
+		t.Errorf("%d descriptors of the served tree still open after the client left", n)
 	}
 }
 
