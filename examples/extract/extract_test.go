@@ -14,10 +14,7 @@ import (
 	"github.com/capfd/capfd/examples/internal/exampletest"
 )
 
-func TestMain(m *testing.M) {
-	exampletest.MainIfChild(main)
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { exampletest.Main(m, main) }
 
 // testLimits are small, so the bomb entry can be small too.
 var testLimits = Limits{MaxBytes: 1 << 20, MaxEntries: 1000, MaxDecompressed: 8 << 20}

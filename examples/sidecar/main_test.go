@@ -20,12 +20,7 @@ import (
 	"github.com/capfd/capfd/internal/testwait"
 )
 
-func TestMain(m *testing.M) {
-	exampletest.MainIfChild(main)
-	code := m.Run()
-	exampletest.RemoveBuilt()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { exampletest.Main(m, main) }
 
 const nobody = 65534
 

@@ -18,12 +18,7 @@ import (
 	"github.com/capfd/capfd/internal/testwait"
 )
 
-func TestMain(m *testing.M) {
-	exampletest.MainIfChild(main)
-	code := m.Run()
-	exampletest.RemoveBuilt()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { exampletest.Main(m, main) }
 
 // tree is a served directory with a secret next to it and the usual ways
 // of planting a link out of it.

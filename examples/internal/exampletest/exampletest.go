@@ -6,10 +6,10 @@
 //
 // Every example's test has:
 //
-//	func TestMain(m *testing.M) {
-//		exampletest.MainIfChild(main)
-//		os.Exit(m.Run())
-//	}
+//	func TestMain(m *testing.M) { exampletest.Main(m, main) }
+//
+// or, if its TestMain has children of its own to recognise, calls
+// MainIfChild first and RemoveBuilt after the tests.
 package exampletest
 
 import (
@@ -42,6 +42,15 @@ func MainIfChild(main func()) {
 	os.Unsetenv(envRunMain)
 	main()
 	os.Exit(0)
+}
+
+// Main is an example's TestMain: the example's main in a child started by
+// Command, otherwise the tests, then RemoveBuilt.
+func Main(m *testing.M, main func()) {
+	MainIfChild(main)
+	code := m.Run()
+	RemoveBuilt()
+	os.Exit(code)
 }
 
 // Command returns a command that runs the example's main with args, in a
