@@ -1,16 +1,12 @@
 package broker
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,36 +19,6 @@ import (
 	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
-
-// syncBuffer is a bytes.Buffer safe for the broker's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// records returns the audit log's JSON records.
-func (b *syncBuffer) records(t *testing.T) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal(line, &rec); err != nil {
-			t.Fatalf("audit line %q: %v", line, err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
 
 func listen(t *testing.T) (*net.UnixListener, string) {
 	t.Helper()
@@ -107,8 +73,8 @@ func TestServePolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var audit syncBuffer
-			srv := newServer(t, Config{Policy: Policy{Rules: tc.rules}, Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
+			var audit brokertest.AuditLog
+			srv := newServer(t, Config{Policy: Policy{Rules: tc.rules}, Audit: audit.Logger()})
 			path := serving(t, srv)
 			r, err := capfd.Dial(path)
 			if !tc.granted {
@@ -120,7 +86,7 @@ func TestServePolicy(t *testing.T) {
 				if !errors.As(err, &be) || be.Code != wire.CodeRefused {
 					t.Fatalf("refusal: %v, want a refused BrokerError", err)
 				}
-				recs := audit.records(t)
+				recs := audit.Records(t)
 				if len(recs) == 0 || recs[0]["msg"] != "refused" {
 					t.Errorf("audit log %v lacks the refusal", recs)
 				}
@@ -138,7 +104,7 @@ func TestServePolicy(t *testing.T) {
 			if data, err := d.ReadFile("hello.txt"); err != nil || string(data) != "hello, broker\n" {
 				t.Fatalf("ReadFile: %q %v", data, err)
 			}
-			client := audit.records(t)[0]["client"].(map[string]any)
+			client := audit.Records(t)[0]["client"].(map[string]any)
 			if client["exe"] != exe || client["pid"].(float64) != float64(os.Getpid()) {
 				t.Errorf("audit identity %v, want exe %s pid %d", client, exe, os.Getpid())
 			}
@@ -214,13 +180,13 @@ func TestShutdownDrains(t *testing.T) {
 func TestAuditDenial(t *testing.T) {
 	for _, all := range []bool{false, true} {
 		dir := testTree(t)
-		var audit syncBuffer
-		srv := newServer(t, Config{Audit: slog.New(slog.NewJSONHandler(&audit, nil)), AuditAll: all})
+		var audit brokertest.AuditLog
+		srv := newServer(t, Config{Audit: audit.Logger(), AuditAll: all})
 		rc := rawServed(t, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
 		rc.call(&wire.Request{Op: wire.OpStat, Handle: rc.roots["data"], Path: "hello.txt"})
 		rc.call(&wire.Request{Op: wire.OpMkdir, Handle: rc.roots["data"], Path: "newdir", Mode: 0o755})
 		var denied, ops int
-		for _, rec := range audit.records(t) {
+		for _, rec := range audit.Records(t) {
 			switch rec["msg"] {
 			case "denied":
 				denied++

@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,39 +20,6 @@ import (
 const asyncTimeout = 10 * time.Second
 
 const grantedContent = "granted content\n"
-
-// logBuffer collects a JSON slog stream for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(b, nil)) }
-
-// records returns the records whose message is msg.
-func (b *logBuffer) records(t testing.TB, msg string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	data := bytes.Clone(b.buf.Bytes())
-	b.mu.Unlock()
-	var out []map[string]any
-	for line := range bytes.Lines(data) {
-		var rec map[string]any
-		if err := json.Unmarshal(line, &rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if rec["msg"] == msg {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
 
 // child is a re-executed test binary in some role (see helper_test.go).
 type child struct {

@@ -47,8 +47,8 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 		}
 	}
 
-	var audit logBuffer
-	k, err := Setup(Require, nil, audit.logger())
+	var audit brokertest.AuditLog
+	k, err := Setup(Require, nil, audit.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 		Policy: broker.Policy{Rules: []broker.Rule{{Name: "client", Grants: []broker.Grant{
 			{Name: "granted", Path: filepath.Join(dir, "granted"), Rights: rights.Uniform(rights.ReadOnly)},
 		}}}},
-		Audit:     audit.logger(),
+		Audit:     audit.Logger(),
 		OnConnect: k.OnConnect,
 	})
 	if err != nil {
@@ -102,7 +102,7 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 	// The disconnect revokes the sandbox: the read the grant allowed a
 	// moment ago is refused now.
 	testwait.Until(t, "the sandbox's revocation", asyncTimeout, func() bool {
-		for _, rec := range audit.records(t, "kernel sandbox revoked") {
+		for _, rec := range audit.RecordsOf(t, "kernel sandbox revoked") {
 			if client, _ := rec["client"].(map[string]any); client != nil && client["pid"] == float64(markedPID) {
 				return k.Sandboxes() == 0
 			}
@@ -122,7 +122,7 @@ func TestGuestClientCannotBypassBroker(t *testing.T) {
 	const refusals = 5 // reopen-passed-fd, open-rdwr, open-sibling, reopen-procfd, after-disconnect
 	denialsOf := func(pid int) []map[string]any {
 		var out []map[string]any
-		for _, rec := range audit.records(t, "kernel denied") {
+		for _, rec := range audit.RecordsOf(t, "kernel denied") {
 			if rec["pid"] == float64(pid) && rec["hook"] == "file_open" {
 				out = append(out, rec)
 			}

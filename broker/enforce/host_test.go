@@ -31,8 +31,8 @@ func TestSetup(t *testing.T) {
 
 	for _, mode := range []Mode{Off, Auto, Require} {
 		t.Run(mode.String(), func(t *testing.T) {
-			var logBuf logBuffer
-			k, err := Setup(mode, logBuf.logger(), nil)
+			var logBuf brokertest.AuditLog
+			k, err := Setup(mode, logBuf.Logger(), nil)
 			if mode == Require && bpfErr != nil {
 				if err == nil {
 					k.Close()
@@ -68,7 +68,7 @@ func TestSetup(t *testing.T) {
 					msg = "kernel backend not active"
 				}
 				found := false
-				for _, rec := range logBuf.records(t, msg) {
+				for _, rec := range logBuf.RecordsOf(t, msg) {
 					if rec["backend"] == b.Name {
 						found = true
 						if !b.Active && mode != Off && !strings.Contains(rec["reason"].(string), probeErr.Error()) {
@@ -80,7 +80,7 @@ func TestSetup(t *testing.T) {
 					t.Errorf("%s: no %q log record", b.Name, msg)
 				}
 			}
-			if !wantEnforcing && len(logBuf.records(t, "kernel enforcement of broker clients is off: clients are confined by the broker alone")) != 1 {
+			if !wantEnforcing && len(logBuf.RecordsOf(t, "kernel enforcement of broker clients is off: clients are confined by the broker alone")) != 1 {
 				t.Error("no log record saying clients are not confined by the kernel")
 			}
 		})
@@ -177,10 +177,10 @@ func TestRegister(t *testing.T) {
 }
 
 // fakeKernel is a Kernel around a fake enforcer.
-func fakeKernel(t *testing.T, audit *logBuffer) (*Kernel, *fakeEnforcer) {
+func fakeKernel(t *testing.T, audit *brokertest.AuditLog) (*Kernel, *fakeEnforcer) {
 	t.Helper()
 	fe := newFakeEnforcer()
-	k := start(Auto, fe, []Backend{{Name: BackendBPFLSM, Active: true, Detail: "fake"}}, nil, audit.logger())
+	k := start(Auto, fe, []Backend{{Name: BackendBPFLSM, Active: true, Detail: "fake"}}, nil, audit.Logger())
 	t.Cleanup(func() { k.Close() })
 	return k, fe
 }
@@ -209,7 +209,7 @@ func inodeOf(t *testing.T, path string) inode {
 // TestOnConnectSandboxes follows a process through two connections, a
 // second process, disconnects and a reconnect.
 func TestOnConnectSandboxes(t *testing.T) {
-	var audit logBuffer
+	var audit brokertest.AuditLog
 	k, fe := fakeKernel(t, &audit)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
@@ -276,7 +276,7 @@ func TestOnConnectSandboxes(t *testing.T) {
 	if got := fe.markOf(pid1); got != s1 {
 		t.Fatalf("after the last release the process is marked %d, want still %d", got, s1)
 	}
-	if recs := audit.records(t, "kernel sandbox revoked"); len(recs) != 1 || recs[0]["sandbox"] != float64(s1) {
+	if recs := audit.RecordsOf(t, "kernel sandbox revoked"); len(recs) != 1 || recs[0]["sandbox"] != float64(s1) {
 		t.Errorf("revocation audit records %v, want one for sandbox %d", recs, s1)
 	}
 
@@ -302,7 +302,7 @@ func TestOnConnectSandboxes(t *testing.T) {
 // TestOnConnectRefuses: a client the kernel layer cannot confine is not
 // served.
 func TestOnConnectRefuses(t *testing.T) {
-	var audit logBuffer
+	var audit brokertest.AuditLog
 	k, fe := fakeKernel(t, &audit)
 	dir := t.TempDir()
 	c := startChild(t, "wait")
@@ -357,7 +357,7 @@ func TestOnConnectRefuses(t *testing.T) {
 // TestDenialsReported: what the enforcer reports reaches the audit log
 // (naming the client while its sandbox is live) and the metrics.
 func TestDenialsReported(t *testing.T) {
-	var audit logBuffer
+	var audit brokertest.AuditLog
 	k, fe := fakeKernel(t, &audit)
 	reg := prometheus.NewRegistry()
 	if err := k.Register(reg); err != nil {
@@ -375,8 +375,8 @@ func TestDenialsReported(t *testing.T) {
 	fe.counts[lsm.CounterRingbufFull] = 1
 	fe.mu.Unlock()
 
-	testwait.Until(t, "the denial in the audit log", asyncTimeout, func() bool { return len(audit.records(t, "kernel denied")) == 1 })
-	rec := audit.records(t, "kernel denied")[0]
+	testwait.Until(t, "the denial in the audit log", asyncTimeout, func() bool { return len(audit.RecordsOf(t, "kernel denied")) == 1 })
+	rec := audit.RecordsOf(t, "kernel denied")[0]
 	want := map[string]any{"hook": "file_open", "pid": float64(c.cmd.Process.Pid), "sandbox": float64(sb),
 		"dev": float64(7), "ino": float64(42), "needed": rights.Write.String(), "granted": rights.ReadOnly.String()}
 	for key, v := range want {
@@ -402,10 +402,10 @@ func TestDenialsReported(t *testing.T) {
 	// the sandbox was revoked.
 	release()
 	fe.denials <- lsm.Denial{Hook: "file_open", Pid: c.cmd.Process.Pid, Sandbox: sb, Needed: rights.Read}
-	testwait.Until(t, "the second denial", asyncTimeout, func() bool { return len(audit.records(t, "kernel denied")) == 2 })
+	testwait.Until(t, "the second denial", asyncTimeout, func() bool { return len(audit.RecordsOf(t, "kernel denied")) == 2 })
 	// A denial read after the revocation (the ring buffer is drained
 	// asynchronously) still names the client the sandbox was made for.
-	rec = audit.records(t, "kernel denied")[1]
+	rec = audit.RecordsOf(t, "kernel denied")[1]
 	if rec["sandbox_state"] != "revoked" {
 		t.Errorf("denial after revocation: %v", rec)
 	}
@@ -422,8 +422,8 @@ func TestDenialsReported(t *testing.T) {
 // with it, an in-process client is the broker itself and must be refused
 // rather than marked (the VM's guest test covers real clients).
 func TestBrokerWithKernelLayer(t *testing.T) {
-	var audit logBuffer
-	k, err := Setup(Auto, nil, audit.logger())
+	var audit brokertest.AuditLog
+	k, err := Setup(Auto, nil, audit.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestBrokerWithKernelLayer(t *testing.T) {
 	}
 	srv, err := broker.New(broker.Config{
 		Policy:    broker.Policy{Rules: []broker.Rule{{Name: "all", Grants: []broker.Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}}}}},
-		Audit:     audit.logger(),
+		Audit:     audit.Logger(),
 		OnConnect: k.OnConnect,
 	})
 	if err != nil {
@@ -452,7 +452,7 @@ func TestBrokerWithKernelLayer(t *testing.T) {
 			r.Close()
 			t.Fatal("the broker's own process was served while BPF LSM is loaded")
 		}
-		if len(audit.records(t, "refused")) == 0 {
+		if len(audit.RecordsOf(t, "refused")) == 0 {
 			t.Error("no refusal audited")
 		}
 		return
