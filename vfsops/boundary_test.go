@@ -80,6 +80,7 @@ var allowlist = []allowed{
 	{Dir: "internal/vmtest/", Call: "*", Why: "builds and boots test VMs (initramfs, kernel images, the VM's init mounting its filesystems): host-side tooling, no capability semantics"},
 	{Dir: "internal/treestate", Call: "*", Why: "snapshots a test tree by path for before/after comparison: test support, unconfined"},
 	{Dir: "internal/semtest", Call: "os.*", Why: "builds the path-semantics tests' scratch trees by path: test support, unconfined"},
+	{Dir: "internal/semtest", File: "semtest.go", Call: "unix.Readlinkat", Why: "the plain readlinkat(2) that vfsops' and capfd's readlink cases are compared with: the reference, not a capability"},
 	{Dir: "broker/brokertest", Call: "*", Why: "shared test cases: fixtures are made and checked by path from outside the sandbox, and write attempts are the raw calls a client would make"},
 
 	// Reading its own configuration and the kernel's facts about itself:

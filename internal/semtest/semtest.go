@@ -125,3 +125,14 @@ func SameTree(t testing.TB, ours, ref string) {
 		t.Errorf("tree afterwards:\n%s\nthe plain call's:\n%s", got, want)
 	}
 }
+
+// Readlinkat is the plain readlinkat(2) of name beneath fd, the reference
+// a readlink case is compared with.
+func Readlinkat(fd int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}

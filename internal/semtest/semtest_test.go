@@ -52,3 +52,26 @@ target ---------- target`
 		}
 	}
 }
+
+func TestReadlinkat(t *testing.T) {
+	ref, _ := Roots(t)
+	fd, err := unix.Open(ref, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	for _, c := range []struct {
+		name, want string
+		errno      unix.Errno
+	}{
+		{"link", "dir", 0},
+		{"a", "b/c", 0},
+		{"dangling", "missing", 0},
+		{"file", "", unix.EINVAL},
+		{"missing", "", unix.ENOENT},
+	} {
+		if got, err := Readlinkat(fd, c.name); got != c.want || Errno(err) != c.errno {
+			t.Errorf("Readlinkat(%q) = %q, %v; want %q, %v", c.name, got, err, c.want, c.errno)
+		}
+	}
+}
