@@ -46,7 +46,7 @@ var Authorities = []Authority{
 	{"other processes' memory and descriptors", "ptrace(2) refused",
 		"seccomp: ptrace, process_vm_readv/writev, pidfd_getfd (EPERM); Landlock scopes ptrace", ""},
 	{"the terminal", "none in FreeBSD",
-		"a session of its own (setsid: no controlling terminal); TIOCSTI and TIOCLINUX refused (EPERM)", "--same-session (injection stays refused)"},
+		"a session of its own and, where its streams are the caller's terminal, a terminal of its own (a pty relay); TIOCSTI and TIOCLINUX refused (EPERM)", "--same-session (injection stays refused)"},
 	{"the environment", "none in FreeBSD",
 		"cleared to " + strings.Join(KeptEnv, " "), "--env NAME[=VALUE], --keep-env"},
 	{"privilege", "none in FreeBSD (capabilities are Linux's)",

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -333,25 +334,13 @@ func onTerminal(t *testing.T, slave *os.File, argv ...string) string {
 	return string(out)
 }
 
-// injected reads what is waiting in the terminal's input queue.
-func injected(t *testing.T, slave *os.File) string {
-	t.Helper()
-	n, err := unix.IoctlGetInt(int(slave.Fd()), unix.TIOCINQ)
-	if err != nil || n == 0 {
-		return ""
-	}
-	buf := make([]byte, n)
-	n, _ = unix.Read(int(slave.Fd()), buf)
-	return string(buf[:max(n, 0)])
-}
-
 // TestCapmodeTerminal: TIOCSTI pushes characters into the terminal's
 // input, where the caller's shell reads them after capfd run exits and
 // runs them outside the sandbox.
 func TestCapmodeTerminal(t *testing.T) {
 	requireRun(t)
 	_, slave := pty(t)
-	if out := onTerminal(t, slave, bin.ambient, "tiocsti"); out != "ok\n" || injected(t, slave) != "#" {
+	if out := onTerminal(t, slave, bin.ambient, "tiocsti"); out != "ok\n" {
 		t.Skipf("TIOCSTI does not work here even unconfined (dev.tty.legacy_tiocsti=0?): %q", out)
 	}
 	capfd := []string{bin.capfd, "run", "-q", "--grant", bin.dir + "=rx"}
@@ -360,21 +349,93 @@ func TestCapmodeTerminal(t *testing.T) {
 		if out := onTerminal(t, slave, argv...); out == "ok\n" {
 			t.Errorf("TIOCSTI under capfd run %v: worked", flags)
 		}
-		if got := injected(t, slave); got != "" {
-			t.Errorf("capfd run %v: %q injected into the caller's terminal", flags, got)
-		}
 	}
-	// The program has its own session, without a controlling terminal,
-	// unless the caller's is asked for.
-	for flags, want := range map[string]string{"": "own", "--same-session": "caller's"} {
+	// The program has a terminal of its own (the relay's), its
+	// controlling terminal; under --same-session it has the caller's.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(slave.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	callers := fmt.Sprintf("rdev=%d ctty=yes\n", st.Rdev)
+	for flags, wantCallers := range map[string]bool{"": false, "--same-session": true} {
 		argv := append([]string{}, capfd...)
 		if flags != "" {
 			argv = append(argv, flags)
 		}
-		argv = append(argv, "--", bin.ambient, "session")
-		if out := onTerminal(t, slave, argv...); !strings.HasPrefix(out, want+"\n") {
-			t.Errorf("capfd run %s: session %q, want %q", flags, out, want)
+		argv = append(argv, "--", bin.ambient, "tty")
+		out := onTerminal(t, slave, argv...)
+		switch {
+		case wantCallers && !strings.HasPrefix(out, callers):
+			t.Errorf("capfd run %s: %q, want the caller's terminal (%q)", flags, out, callers)
+		case !wantCallers && (strings.HasPrefix(out, callers) || !strings.Contains(out, "ctty=yes")):
+			t.Errorf("capfd run %s: %q, want a controlling terminal of its own", flags, out)
 		}
+	}
+}
+
+// TestCapmodeTerminalRelay: through its own terminal, an interactive
+// program still reads what is typed on the caller's and writes to it.
+func TestCapmodeTerminalRelay(t *testing.T) {
+	requireRun(t)
+	master, slave := pty(t)
+	cmd := exec.Command(bin.capfd, "run", "-q", "--grant", bin.dir+"=rx", "--", "sh", "-c", `read line; echo "got $line"; exec "$0" tty`, bin.ambient)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	if _, err := master.Write([]byte("typed\n")); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's terminal, read until the program's answer is there.
+	chunks := make(chan []byte)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 256)
+			n, err := master.Read(buf)
+			if n > 0 {
+				chunks <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var out []byte
+	timeout := time.After(30 * time.Second)
+	for !strings.Contains(string(out), "ctty=") || !strings.Contains(string(out), "got typed") {
+		select {
+		case b, ok := <-chunks:
+			if !ok {
+				t.Fatalf("the caller's terminal closed; read %q", out)
+			}
+			out = append(out, b...)
+		case err := <-exited:
+			t.Fatalf("capfd run ended (%v) before its answer; read %q", err, out)
+		case <-timeout:
+			cmd.Process.Kill()
+			t.Fatalf("no answer on the caller's terminal in 30s; read %q", out)
+		}
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("capfd run: %v; output %q", err, out)
+	}
+	// The program's terminal is its controlling terminal, and not the
+	// caller's.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(slave.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "ctty=yes") || strings.Contains(string(out), fmt.Sprintf("rdev=%d ", st.Rdev)) {
+		t.Errorf("want a controlling terminal other than the caller's (rdev %d): %q", st.Rdev, out)
+	}
+	// The caller's terminal is given its mode back.
+	tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil || tio.Lflag&unix.ICANON == 0 || tio.Lflag&unix.ECHO == 0 {
+		t.Errorf("the caller's terminal is left raw: %+v %v", tio, err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // startContained starts stage 2 with the best tree containment this
 // process can have (treeContainment), falling back to the next when the
 // kernel refuses a namespace, and warns when there is none.
-func startContained(cmd *exec.Cmd, opts *Options) error {
+func startContained(cmd *exec.Cmd, opts *Options, rl *relay) error {
 	log := opts.log()
 	var refused []string
 	switch {
@@ -28,6 +28,10 @@ func startContained(cmd *exec.Cmd, opts *Options) error {
 		// reach the caller's session (TIOCSTI would need it as the
 		// controlling terminal; job-control signals go nowhere).
 		try.SysProcAttr.Setsid = !opts.Ambient.SameSession
+		if rl != nil {
+			// Its own terminal instead (pty_linux.go).
+			try.SysProcAttr.Setctty, try.SysProcAttr.Ctty = true, rl.ctty
+		}
 		err := try.Start()
 		if err != nil && c != containNone && namespaceRefused(err) {
 			refused = append(refused, fmt.Sprintf("%v: %v", c, err))

@@ -29,7 +29,9 @@
 //     parent-death signal. It re-executes itself rather than forking
 //     because the kernel layers are installed on the calling thread and
 //     inherited by exec; a Go process cannot fork and go on running Go.
-//  2. Stage 2 is started as the init of a new PID namespace
+//  2. Stage 2 is started in a session of its own (capability mode: where
+//     the standard streams are the caller's terminal, with a relayed
+//     pseudo-terminal of its own, pty_linux.go) as the init of a new PID namespace
 //     (treeContainment, pidns_linux.go), inside a user namespace without
 //     CAP_SYS_ADMIN, with none where the kernel allows neither (a warning
 //     then says descendants may outlive a killed launcher). When the init

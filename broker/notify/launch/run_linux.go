@@ -40,6 +40,10 @@ func Run(opts Options) (int, error) {
 		return 126, errors.New("no program given")
 	}
 	log := opts.log()
+	if !opts.Ambient.SameSession {
+		log = rawSafe(log)
+		opts.Log = log
+	}
 	prog, err := exec.LookPath(opts.Argv[0])
 	if err != nil {
 		return 127, err
@@ -96,6 +100,14 @@ func Run(opts Options) (int, error) {
 	cmd := exec.Command(self, stage2Verb)
 	cmd.Args[0] = opts.Argv[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(opts.Stdin, os.Stdin), orStd(opts.Stdout, os.Stdout), orStd(opts.Stderr, os.Stderr)
+	var rl *relay
+	if !opts.Ambient.SameSession {
+		if rl, err = startRelay(cmd); err != nil {
+			childControl.Close()
+			return 126, fmt.Errorf("terminal relay: %w", err)
+		}
+		defer rl.close()
+	}
 	cmd.Env = append(env[:len(env):len(env)], stage2Env+"="+string(cfg))
 	cmd.ExtraFiles = []*os.File{childControl}
 	// If the launcher dies outright (SIGKILL, OOM), its program must die
@@ -115,7 +127,7 @@ func Run(opts Options) (int, error) {
 		return 126, err
 	}
 
-	if err := startContained(cmd, &opts); err != nil {
+	if err := startContained(cmd, &opts, rl); err != nil {
 		childControl.Close()
 		return 126, fmt.Errorf("start: %w", err)
 	}
@@ -124,6 +136,13 @@ func Run(opts Options) (int, error) {
 		f.Close()
 	}
 	pid := cmd.Process.Pid
+	if rl != nil {
+		if err := rl.run(); err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			reapAll(pid)
+			return 126, fmt.Errorf("terminal relay: %w", err)
+		}
+	}
 
 	listener, err := notify.RecvFd(control[0])
 	if err != nil {

@@ -21,7 +21,7 @@
 //	ambient tiocsti                    (inject into stdin's terminal)
 //	ambient new-userns                 (start /bin/true in a new user namespace)
 //	ambient getenv NAME
-//	ambient session                    (prints "own" or "caller's" session of fd 0's terminal)
+//	ambient tty                        (prints fd 0's device and whether it is the controlling terminal)
 package main
 
 import (
@@ -160,10 +160,18 @@ func attempt(op, arg string) error {
 		}
 		return unix.Close(fd)
 	case "tiocsti":
-		c := byte('#')
-		_, _, errno := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))
-		if errno != 0 {
-			return errno
+		// "#\n": a whole line (a canonical terminal counts only those
+		// as queued), and a comment to the shell that reads it.
+		for _, c := range []byte("#\n") {
+			_, _, errno := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))
+			if errno != 0 {
+				return errno
+			}
+		}
+		// The terminal's input queue now holds it (read before exiting:
+		// a session leader's exit hangs the terminal up and flushes it).
+		if n, err := unix.IoctlGetInt(0, unix.TIOCINQ); err != nil || n == 0 {
+			return fmt.Errorf("TIOCSTI succeeded but the input queue is empty (%v)", err)
 		}
 		return nil
 	case "new-userns":
@@ -179,18 +187,18 @@ func attempt(op, arg string) error {
 		}
 		fmt.Println(v)
 		return nil
-	case "session":
-		sid, err := unix.IoctlGetInt(0, unix.TIOCGSID)
-		if err != nil {
-			// Not the controlling terminal of our session.
-			fmt.Println("own")
-			return nil
+	case "tty":
+		var st unix.Stat_t
+		if err := unix.Fstat(0, &st); err != nil {
+			return err
 		}
-		if mine, _ := unix.Getsid(0); mine == sid {
-			fmt.Println("caller's")
-			return nil
+		ctty := "no"
+		if sid, err := unix.IoctlGetInt(0, unix.TIOCGSID); err == nil {
+			if mine, _ := unix.Getsid(0); mine == sid {
+				ctty = "yes"
+			}
 		}
-		fmt.Println("own")
+		fmt.Printf("rdev=%d ctty=%s\n", st.Rdev, ctty)
 		return nil
 	}
 	return fmt.Errorf("unknown op %q", op)
