@@ -13,6 +13,11 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type capfdCapmodeVal struct {
+	_     structs.HostLayout
+	Flags uint32
+}
+
 type capfdDenial struct {
 	_       structs.HostLayout
 	Hook    capfdHook
@@ -22,6 +27,10 @@ type capfdDenial struct {
 	Ino     uint64
 	Needed  uint64
 	Granted uint64
+	Target  uint32
+	Sig     uint32
+	Family  uint32
+	Port    uint32
 }
 
 type capfdGrantKey struct {
@@ -70,9 +79,13 @@ const (
 	capfdHookHOOK_FILE_IOCTL          capfdHook = 27
 	capfdHookHOOK_INODE_FILE_SETATTR  capfdHook = 28
 	capfdHookHOOK_INODE_FILE_GETATTR  capfdHook = 29
-	capfdHookHOOK_COUNT               capfdHook = 30
-	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 30
-	capfdHookCOUNTER_COUNT            capfdHook = 31
+	capfdHookHOOK_TASK_KILL           capfdHook = 30
+	capfdHookHOOK_SOCKET_CONNECT      capfdHook = 31
+	capfdHookHOOK_SOCKET_BIND         capfdHook = 32
+	capfdHookHOOK_SOCKET_SENDMSG      capfdHook = 33
+	capfdHookHOOK_COUNT               capfdHook = 34
+	capfdHookCOUNTER_RINGBUF_FULL     capfdHook = 34
+	capfdHookCOUNTER_COUNT            capfdHook = 35
 )
 
 type capfdMark struct {
@@ -80,14 +93,23 @@ type capfdMark struct {
 	Sandbox uint32
 }
 
+type capfdPortKey struct {
+	_       structs.HostLayout
+	Sandbox uint32
+	Port    uint16
+	Op      uint16
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	capfdMapCapmode            = "capmode"
 	capfdMapCounters           = "counters"
 	capfdMapDenials            = "denials"
 	capfdMapGrants             = "grants"
 	capfdMapMarks              = "marks"
+	capfdMapPorts              = "ports"
 	capfdProgBprmCheckSecurity = "bprm_check_security"
 	capfdProgFileFcntl         = "file_fcntl"
 	capfdProgFileIoctl         = "file_ioctl"
@@ -118,7 +140,11 @@ const (
 	capfdProgSbMount           = "sb_mount"
 	capfdProgSbPivotroot       = "sb_pivotroot"
 	capfdProgSbUmount          = "sb_umount"
+	capfdProgSocketBind        = "socket_bind"
+	capfdProgSocketConnect     = "socket_connect"
+	capfdProgSocketSendmsg     = "socket_sendmsg"
 	capfdProgTaskAlloc         = "task_alloc"
+	capfdProgTaskKill          = "task_kill"
 	capfdVarUnusedDenial       = "unused_denial"
 )
 
@@ -194,17 +220,23 @@ type capfdProgramSpecs struct {
 	SbMount           *ebpf.ProgramSpec `ebpf:"sb_mount"`
 	SbPivotroot       *ebpf.ProgramSpec `ebpf:"sb_pivotroot"`
 	SbUmount          *ebpf.ProgramSpec `ebpf:"sb_umount"`
+	SocketBind        *ebpf.ProgramSpec `ebpf:"socket_bind"`
+	SocketConnect     *ebpf.ProgramSpec `ebpf:"socket_connect"`
+	SocketSendmsg     *ebpf.ProgramSpec `ebpf:"socket_sendmsg"`
 	TaskAlloc         *ebpf.ProgramSpec `ebpf:"task_alloc"`
+	TaskKill          *ebpf.ProgramSpec `ebpf:"task_kill"`
 }
 
 // capfdMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type capfdMapSpecs struct {
+	Capmode  *ebpf.MapSpec `ebpf:"capmode"`
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Denials  *ebpf.MapSpec `ebpf:"denials"`
 	Grants   *ebpf.MapSpec `ebpf:"grants"`
 	Marks    *ebpf.MapSpec `ebpf:"marks"`
+	Ports    *ebpf.MapSpec `ebpf:"ports"`
 }
 
 // capfdVariableSpecs contains global variables before they are loaded into the kernel.
@@ -234,18 +266,22 @@ func (o *capfdObjects) Close() error {
 //
 // It can be passed to loadCapfdObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capfdMaps struct {
+	Capmode  *ebpf.Map `ebpf:"capmode"`
 	Counters *ebpf.Map `ebpf:"counters"`
 	Denials  *ebpf.Map `ebpf:"denials"`
 	Grants   *ebpf.Map `ebpf:"grants"`
 	Marks    *ebpf.Map `ebpf:"marks"`
+	Ports    *ebpf.Map `ebpf:"ports"`
 }
 
 func (m *capfdMaps) Close() error {
 	return _CapfdClose(
+		m.Capmode,
 		m.Counters,
 		m.Denials,
 		m.Grants,
 		m.Marks,
+		m.Ports,
 	)
 }
 
@@ -290,7 +326,11 @@ type capfdPrograms struct {
 	SbMount           *ebpf.Program `ebpf:"sb_mount"`
 	SbPivotroot       *ebpf.Program `ebpf:"sb_pivotroot"`
 	SbUmount          *ebpf.Program `ebpf:"sb_umount"`
+	SocketBind        *ebpf.Program `ebpf:"socket_bind"`
+	SocketConnect     *ebpf.Program `ebpf:"socket_connect"`
+	SocketSendmsg     *ebpf.Program `ebpf:"socket_sendmsg"`
 	TaskAlloc         *ebpf.Program `ebpf:"task_alloc"`
+	TaskKill          *ebpf.Program `ebpf:"task_kill"`
 }
 
 func (p *capfdPrograms) Close() error {
@@ -325,7 +365,11 @@ func (p *capfdPrograms) Close() error {
 		p.SbMount,
 		p.SbPivotroot,
 		p.SbUmount,
+		p.SocketBind,
+		p.SocketConnect,
+		p.SocketSendmsg,
 		p.TaskAlloc,
+		p.TaskKill,
 	)
 }
 

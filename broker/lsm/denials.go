@@ -20,9 +20,23 @@ type Denial struct {
 	Ino     uint64        // inode of the object checked (for directory entry changes: the directory)
 	Needed  rights.Rights // rights the operation asked for and the object lacked
 	Granted rights.Rights // rights the object had in the sandbox
+
+	// Capability mode's hooks refuse no object, and say instead:
+	Target int    // task_kill: thread-group id of the process signalled
+	Signal int    // task_kill: the signal (0 probes whether Target exists)
+	Family int    // socket_connect, socket_bind, socket_sendmsg: the socket's address family
+	Port   uint16 // the same: the TCP port, for an INET address (else 0)
 }
 
 func (d Denial) String() string {
+	switch d.Hook {
+	case "task_kill":
+		return fmt.Sprintf("%s: pid %d sandbox %d signal %d to pid %d outside the sandbox",
+			d.Hook, d.Pid, d.Sandbox, d.Signal, d.Target)
+	case "socket_connect", "socket_bind", "socket_sendmsg":
+		return fmt.Sprintf("%s: pid %d sandbox %d address family %d port %d not given back",
+			d.Hook, d.Pid, d.Sandbox, d.Family, d.Port)
+	}
 	return fmt.Sprintf("%s: pid %d sandbox %d inode %d:%d needs %s (has %s)",
 		d.Hook, d.Pid, d.Sandbox, d.Dev, d.Ino, d.Needed, d.Granted)
 }
@@ -48,6 +62,10 @@ func decodeDenial(raw []byte) (Denial, error) {
 		Ino:     rec.Ino,
 		Needed:  rights.Rights(rec.Needed),
 		Granted: rights.Rights(rec.Granted),
+		Target:  int(rec.Target),
+		Signal:  int(rec.Sig),
+		Family:  int(rec.Family),
+		Port:    uint16(rec.Port),
 	}, nil
 }
 

@@ -32,7 +32,11 @@ type Enforcer struct {
 	coll     *ebpf.Collection
 	marks    *ebpf.Map
 	grants   *ebpf.Map
+	capmode  *ebpf.Map
+	ports    *ebpf.Map
 	counters *ebpf.Map
+
+	capmodeMu sync.Mutex // serialises SetCapMode and ClearCapMode
 
 	links    []link.Link
 	attached []string
@@ -112,6 +116,8 @@ func Load(opts Options) (*Enforcer, error) {
 		coll:     coll,
 		marks:    coll.Maps["marks"],
 		grants:   coll.Maps["grants"],
+		capmode:  coll.Maps["capmode"],
+		ports:    coll.Maps["ports"],
 		counters: coll.Maps["counters"],
 		skipped:  skipped,
 		denials:  make(chan Denial, queue),

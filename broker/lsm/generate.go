@@ -7,4 +7,4 @@ package lsm
 // ./generate.sh after changing the C source; it checks for the toolchain
 // (clang, llvm-strip, libbpf headers) first.
 //
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -tags linux -target bpfel -type denial -type grant_key -type grant_val -type mark -type hook capfd bpf/capfd.bpf.c -- -I./bpf -Wall -Werror -O2 -g
+//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -tags linux -target bpfel -type denial -type grant_key -type grant_val -type mark -type hook -type capmode_val -type port_key capfd bpf/capfd.bpf.c -- -I./bpf -Wall -Werror -O2 -g

@@ -37,6 +37,10 @@ var hookNames = [...]string{
 	capfdHookHOOK_FILE_IOCTL:          "file_ioctl",
 	capfdHookHOOK_INODE_FILE_SETATTR:  "inode_file_setattr",
 	capfdHookHOOK_INODE_FILE_GETATTR:  "inode_file_getattr",
+	capfdHookHOOK_TASK_KILL:           "task_kill",
+	capfdHookHOOK_SOCKET_CONNECT:      "socket_connect",
+	capfdHookHOOK_SOCKET_BIND:         "socket_bind",
+	capfdHookHOOK_SOCKET_SENDMSG:      "socket_sendmsg",
 }
 
 // Counter names beyond the hooks, as reported by Counts.

@@ -17,12 +17,14 @@
 #include "vmlinux.h"
 
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define EPERM 1
+#define EACCES 13
 
 #include "decide.h"
 
@@ -59,6 +61,10 @@ enum hook {
 	HOOK_FILE_IOCTL,
 	HOOK_INODE_FILE_SETATTR,
 	HOOK_INODE_FILE_GETATTR,
+	HOOK_TASK_KILL,
+	HOOK_SOCKET_CONNECT,
+	HOOK_SOCKET_BIND,
+	HOOK_SOCKET_SENDMSG,
 	HOOK_COUNT,
 	/* The counter after the hooks counts denials the ring buffer had no
 	 * room for: they were refused but not reported. */
@@ -77,6 +83,9 @@ enum hook {
 #define F_SETFL 4
 #define CLONE_THREAD 0x00010000
 #define MNT_INTERNAL 0x4000
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
+#define MSG_FASTOPEN 0x20000000
 
 #define ATTR_MODE (1 << 0)
 #define ATTR_UID (1 << 1)
@@ -116,6 +125,27 @@ struct denial {
 	__u64 ino;
 	__u64 needed; /* the rights the operation asked for and lacked */
 	__u64 granted; /* the rights the object had */
+	/* Capability mode's hooks, which refuse no object: */
+	__u32 target; /* task_kill: the thread group id of the task signalled */
+	__u32 sig; /* task_kill: the signal (0: the existence probe) */
+	__u32 family; /* socket hooks: the socket's address family */
+	__u32 port; /* socket hooks: the port, for an INET address; else 0 */
+};
+
+/* A sandbox in capability mode: present in the capmode map, with the flags
+ * (CAPMODE_*, decide.h) of what its policy gives back. A sandbox without an
+ * entry (the broker's clients, which keep their ambient authority beyond
+ * files) is left alone by the capability-mode hooks. */
+struct capmode_val {
+	__u32 flags;
+};
+
+/* A TCP port granted to a sandbox for connect (op NET_CONNECT) or bind
+ * (NET_BIND). The port is in host byte order. */
+struct port_key {
+	__u32 sandbox;
+	__u16 port;
+	__u16 op;
 };
 
 /* Put struct denial (and with it enum hook) into BTF, so that bpf2go
@@ -136,6 +166,20 @@ struct {
 	__type(key, struct grant_key);
 	__type(value, struct grant_val);
 } grants SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct capmode_val);
+} capmode SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct port_key);
+	__type(value, __u8);
+} ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -220,8 +264,10 @@ static __always_inline void count(__u32 counter)
 		(*c)++;
 }
 
-static __always_inline int deny(enum hook hook, struct mark *m, struct dentry *d,
-				__u64 needed, __u64 granted)
+/* reserve_denial counts a denial by hook and returns a zeroed record for it
+ * with hook, pid and sandbox filled in, or NULL (counted) if the ring
+ * buffer is full: the operation is refused either way. */
+static __always_inline struct denial *reserve_denial(enum hook hook, struct mark *m)
 {
 	struct denial *e;
 
@@ -229,11 +275,22 @@ static __always_inline int deny(enum hook hook, struct mark *m, struct dentry *d
 	e = bpf_ringbuf_reserve(&denials, sizeof(*e), 0);
 	if (!e) {
 		count(COUNTER_RINGBUF_FULL);
-		return -EPERM;
+		return 0;
 	}
+	__builtin_memset(e, 0, sizeof(*e));
 	e->hook = hook;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->sandbox = m->sandbox;
+	return e;
+}
+
+static __always_inline int deny(enum hook hook, struct mark *m, struct dentry *d,
+				__u64 needed, __u64 granted)
+{
+	struct denial *e = reserve_denial(hook, m);
+
+	if (!e)
+		return -EPERM;
 	e->dev = d ? dentry_dev(d) : 0;
 	e->ino = d ? dentry_ino(d) : 0;
 	e->needed = needed & ~granted;
@@ -670,17 +727,25 @@ int BPF_PROG(inode_symlink, struct inode *dir, struct dentry *dentry, const char
  * A marked task may reach only tasks of its own sandbox; access to its own
  * thread group never gets here (the kernel allows it before the LSMs).
  */
+/* same_sandbox reports whether task carries m's sandbox (on itself or on
+ * its thread-group leader, as current_mark looks). */
+static __always_inline int same_sandbox(struct mark *m, struct task_struct *task)
+{
+	struct mark *target = bpf_task_storage_get(&marks, task, 0, 0);
+
+	if (!target)
+		target = bpf_task_storage_get(&marks, task->group_leader, 0, 0);
+	return target && target->sandbox == m->sandbox;
+}
+
 SEC("lsm/ptrace_access_check")
 int BPF_PROG(ptrace_access_check, struct task_struct *child, unsigned int mode)
 {
-	struct mark *m = current_mark(), *target;
+	struct mark *m = current_mark();
 
 	if (!m)
 		return 0;
-	target = bpf_task_storage_get(&marks, child, 0, 0);
-	if (!target)
-		target = bpf_task_storage_get(&marks, child->group_leader, 0, 0);
-	if (target && target->sandbox == m->sandbox)
+	if (same_sandbox(m, child))
 		return 0;
 	return deny(HOOK_PTRACE_ACCESS_CHECK, m, 0, 0, 0);
 }
@@ -754,4 +819,161 @@ int BPF_PROG(inode_listxattr, struct dentry *dentry)
 	if (!m)
 		return 0;
 	return require_all(HOOK_INODE_LISTXATTR, m, dentry, RIGHT_XATTR_GET);
+}
+
+/* ---- capability mode: signals and sockets ----
+ *
+ * These hooks confine only sandboxes in capability mode (an entry in the
+ * capmode map, which capfd run sets from capmode.Policy before it marks
+ * the program); they are the kernel's second layer under seccomp's socket
+ * rules and Landlock's TCP ports and scopes, deciding as those do. */
+
+/* capmode_of returns the capability-mode entry of m's sandbox, or NULL if
+ * the sandbox is not in capability mode. */
+static __always_inline struct capmode_val *capmode_of(struct mark *m)
+{
+	return bpf_map_lookup_elem(&capmode, &m->sandbox);
+}
+
+/*
+ * task_kill: every signal a task sends with its own authority (kill,
+ * tgkill, tkill, rt_sigqueueinfo, pidfd_send_signal, signal 0 included;
+ * also to its own threads, which share its mark) reaches this hook; the
+ * kernel's own signals (SIGCHLD to the parent, a parent-death signal sent
+ * by an unmarked parent) do not come from the marked task's authority.
+ * cred is set only for USB's asynchronous I/O signals, sent on behalf of
+ * the opener from any context: not the current task's. SIGIO and SIGURG
+ * through F_SETOWN take another hook (file_send_sigiotask) in the context
+ * of whoever causes the I/O: not decided here (Landlock's signal scope
+ * covers them from Linux 6.12).
+ */
+SEC("lsm/task_kill")
+int BPF_PROG(task_kill, struct task_struct *p, struct kernel_siginfo *info, int sig, const struct cred *cred)
+{
+	struct mark *m;
+	struct capmode_val *cm;
+	struct denial *e;
+	__u64 cred_arg = 0;
+
+	/* Read as a number: the verifier takes a pointer argument for
+	 * non-NULL and would drop a test of cred itself as dead code. */
+	if (bpf_get_func_arg(ctx, 3, &cred_arg) || cred_arg)
+		return 0;
+	m = current_mark();
+	if (!m)
+		return 0;
+	cm = capmode_of(m);
+	if (!cm)
+		return 0;
+	if (signal_allowed(cm->flags, same_sandbox(m, p)))
+		return 0;
+	e = reserve_denial(HOOK_TASK_KILL, m);
+	if (e) {
+		e->target = BPF_CORE_READ(p, tgid);
+		e->sig = sig;
+		bpf_ringbuf_submit(e, 0);
+	}
+	return -EPERM;
+}
+
+/*
+ * check_address decides a connect or bind (op) of sock to address (addrlen
+ * bytes, a kernel copy that the task can no longer change) for a marked
+ * task in capability mode: net_addr_kind and net_allowed (decide.h), the
+ * port looked up in the sandbox's ports. Refusals fail with EACCES, as
+ * Landlock's and capmode's seccomp refusals of a network operation do.
+ */
+static __always_inline int is_tcp_socket(struct socket *sock)
+{
+	return BPF_CORE_READ(sock, type) == SOCK_STREAM && BPF_CORE_READ(sock, sk, sk_protocol) == IPPROTO_TCP;
+}
+
+static __always_inline int check_address(enum hook hook, int op, struct mark *m, struct capmode_val *cm,
+					 struct socket *sock, void *address, int addrlen)
+{
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	int family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	int is_tcp = is_tcp_socket(sock);
+	__u16 addr_family = 0, port = 0;
+	__u8 sun_path0 = 0;
+	struct port_key key = {};
+	struct denial *e;
+	int kind, granted = 0;
+
+	if (address && addrlen >= 2)
+		bpf_probe_read_kernel(&addr_family, sizeof(addr_family), address);
+	if (address && addrlen > DECIDE_SUN_PATH_OFFSET)
+		bpf_probe_read_kernel(&sun_path0, sizeof(sun_path0), (char *)address + DECIDE_SUN_PATH_OFFSET);
+	kind = net_addr_kind(op, family, is_tcp, addr_family, address ? addrlen : 0, sun_path0);
+	if (kind == NET_ADDR_TCP_PORT) {
+		bpf_probe_read_kernel(&port, sizeof(port), (char *)address + 2);
+		port = bpf_ntohs(port);
+		key.sandbox = m->sandbox;
+		key.port = port;
+		key.op = op;
+		granted = bpf_map_lookup_elem(&ports, &key) != 0;
+	}
+	if (net_allowed(cm->flags, kind, granted))
+		return 0;
+	e = reserve_denial(hook, m);
+	if (e) {
+		e->family = family;
+		e->port = port;
+		bpf_ringbuf_submit(e, 0);
+	}
+	return -EACCES;
+}
+
+SEC("lsm/socket_connect")
+int BPF_PROG(socket_connect, struct socket *sock, struct sockaddr *address, int addrlen)
+{
+	struct mark *m = current_mark();
+	struct capmode_val *cm;
+
+	if (!m)
+		return 0;
+	cm = capmode_of(m);
+	if (!cm)
+		return 0;
+	return check_address(HOOK_SOCKET_CONNECT, NET_CONNECT, m, cm, sock, address, addrlen);
+}
+
+SEC("lsm/socket_bind")
+int BPF_PROG(socket_bind, struct socket *sock, struct sockaddr *address, int addrlen)
+{
+	struct mark *m = current_mark();
+	struct capmode_val *cm;
+
+	if (!m)
+		return 0;
+	cm = capmode_of(m);
+	if (!cm)
+		return 0;
+	return check_address(HOOK_SOCKET_BIND, NET_BIND, m, cm, sock, address, addrlen);
+}
+
+/*
+ * A TCP fast-open send (sendto or sendmsg with MSG_FASTOPEN) connects the
+ * socket inside the send, past socket_connect: it is decided as a connect
+ * to the send's address. Other sends are not decided: an inherited socket
+ * is used with the kernel's own checks, and capability mode's sockets
+ * reach nothing new in a send (seccomp refuses Unix datagram and UDP
+ * sockets without the whole network).
+ */
+SEC("lsm/socket_sendmsg")
+int BPF_PROG(socket_sendmsg, struct socket *sock, struct msghdr *msg, int size)
+{
+	struct mark *m;
+	struct capmode_val *cm;
+
+	if (!(BPF_CORE_READ(msg, msg_flags) & MSG_FASTOPEN) || !is_tcp_socket(sock))
+		return 0;
+	m = current_mark();
+	if (!m)
+		return 0;
+	cm = capmode_of(m);
+	if (!cm)
+		return 0;
+	return check_address(HOOK_SOCKET_SENDMSG, NET_CONNECT, m, cm, sock,
+			     BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen));
 }

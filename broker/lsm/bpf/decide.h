@@ -100,4 +100,117 @@ static __always_inline void rename_need(unsigned int flags, int new_exists, __u6
 	}
 }
 
+/* ---- capability mode: sockets and signals ----
+ *
+ * A sandbox in capability mode (an entry in the capmode map) has its flags:
+ * what capmode.Policy gives back. The rules below are the kernel's half of
+ * capmode (broker/capmode); TestCapModeDecisions holds them to it. */
+#define CAPMODE_NET (1U << 0) /* Policy.Net: every address and port */
+#define CAPMODE_ABSTRACT (1U << 1) /* Policy.Abstract: abstract Unix names */
+#define CAPMODE_SIGNAL (1U << 2) /* Policy.Signal: signals beyond the sandbox */
+
+#define DECIDE_AF_UNSPEC 0
+#define DECIDE_AF_UNIX 1
+#define DECIDE_AF_INET 2
+#define DECIDE_AF_INET6 10
+/* sockaddr_in's sin_port and sockaddr_in6's sin6_port are both at offset
+ * 2, as sockaddr_un's sun_path: an address shorter than 4 bytes has no
+ * port. */
+#define DECIDE_ADDR_PORT_END 4
+#define DECIDE_SUN_PATH_OFFSET 2
+
+enum net_op {
+	NET_CONNECT = 0,
+	NET_BIND = 1,
+};
+
+/* What an address given to connect or bind reaches, as far as capability
+ * mode is concerned. */
+enum net_addr {
+	NET_ADDR_NONE, /* nothing by name: allowed */
+	NET_ADDR_TCP_PORT, /* a TCP port: allowed if granted, or with CAPMODE_NET */
+	NET_ADDR_INET, /* any other INET address: only with CAPMODE_NET */
+	NET_ADDR_UNIX_ABSTRACT, /* an abstract Unix name: only with CAPMODE_ABSTRACT */
+	NET_ADDR_UNIX_PATH, /* a pathname Unix socket: never by the task itself */
+};
+
+/*
+ * net_addr_kind classifies the address of a connect or bind (op) of addrlen
+ * bytes, whose family field reads addr_family and whose byte at offset 2
+ * (a Unix address's first sun_path byte) is sun_path0, on a socket of
+ * family sock_family that is a TCP socket (is_tcp) or not. The socket's
+ * family decides, not the address's: a socket never changes domain, and
+ * the kernel refuses an address of another family (or maps it, as an
+ * IPv4 address on an IPv6 socket), so the port at offset 2 is what the
+ * kernel uses.
+ *
+ *   - INET, connect to AF_UNSPEC: a disconnect, which reaches nothing.
+ *   - INET, otherwise: a TCP socket's port (bind's AF_UNSPEC on an AF_INET
+ *     socket is the legacy INADDR_ANY bind, to that port too); any other
+ *     INET socket (UDP, raw, SCTP, MPTCP), or an address too short to
+ *     hold a port, needs the whole network.
+ *   - UNIX with a family other than AF_UNIX or no name (bind's autobind
+ *     to a random abstract name, a datagram socket's AF_UNSPEC
+ *     disconnect): nothing is reached by name; the kernel answers the rest
+ *     with EINVAL. A leading NUL is an abstract name, else a pathname.
+ *   - Every other family (netlink, which capmode's seccomp rules let libc
+ *     have): seccomp decides which of those sockets can exist; their
+ *     addresses name no network peer.
+ */
+static __always_inline int net_addr_kind(int op, int sock_family, int is_tcp, int addr_family, int addrlen, int sun_path0)
+{
+	switch (sock_family) {
+	case DECIDE_AF_INET:
+	case DECIDE_AF_INET6:
+		if (op == NET_CONNECT && addrlen >= 2 && addr_family == DECIDE_AF_UNSPEC)
+			return NET_ADDR_NONE;
+		if (!is_tcp || addrlen < DECIDE_ADDR_PORT_END)
+			return NET_ADDR_INET;
+		return NET_ADDR_TCP_PORT;
+	case DECIDE_AF_UNIX:
+		if (addr_family != DECIDE_AF_UNIX || addrlen <= DECIDE_SUN_PATH_OFFSET)
+			return NET_ADDR_NONE;
+		return sun_path0 == 0 ? NET_ADDR_UNIX_ABSTRACT : NET_ADDR_UNIX_PATH;
+	default:
+		return NET_ADDR_NONE;
+	}
+}
+
+/*
+ * net_allowed decides an address of kind (net_addr_kind) for a sandbox
+ * with capability-mode flags, port_granted saying whether the port is
+ * among the sandbox's granted ones for the operation.
+ *
+ * A pathname Unix socket is never connected or bound by a marked task
+ * itself: under capfd run the supervisor performs every such connect and
+ * bind on the program's socket (broker/notify, sysConnect), after checking
+ * the grant, from its own (unmarked) thread, so this hook passes it; a
+ * marked task whose own call reaches the kernel went around the supervisor.
+ * Abstract names are performed by the supervisor too, and only with
+ * --allow-abstract; the whole network does not give them back, as there.
+ */
+static __always_inline int net_allowed(__u32 flags, int kind, int port_granted)
+{
+	switch (kind) {
+	case NET_ADDR_NONE:
+		return 1;
+	case NET_ADDR_TCP_PORT:
+		return (flags & CAPMODE_NET) || port_granted;
+	case NET_ADDR_INET:
+		return !!(flags & CAPMODE_NET);
+	case NET_ADDR_UNIX_ABSTRACT:
+		return !!(flags & CAPMODE_ABSTRACT);
+	default:
+		return 0;
+	}
+}
+
+/* signal_allowed: a task in capability mode signals (signal 0, the
+ * existence probe, included) only tasks of its own sandbox, unless
+ * CAPMODE_SIGNAL gives the rest back. */
+static __always_inline int signal_allowed(__u32 flags, int same_sandbox)
+{
+	return same_sandbox || (flags & CAPMODE_SIGNAL);
+}
+
 #endif /* CAPFD_DECIDE_H */

@@ -94,7 +94,38 @@ struct vm_area_struct {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	int tgid;
 	struct task_struct *group_leader;
 } __attribute__((preserve_access_index));
+
+/* Capability mode: sockets, addresses, sends, signals. */
+typedef __u16 sa_family_t;
+
+struct sockaddr {
+	sa_family_t sa_family;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	unsigned short skc_family;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+	u16 sk_protocol;
+} __attribute__((preserve_access_index));
+
+struct socket {
+	short type;
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
+struct msghdr {
+	void *msg_name;
+	int msg_namelen;
+	unsigned int msg_flags;
+} __attribute__((preserve_access_index));
+
+struct kernel_siginfo;
+struct cred;
 
 #endif /* CAPFD_VMLINUX_H */

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/notify"
 )
@@ -38,6 +39,13 @@ func markForLSM(pid int, sup *notify.Supervisor, opts *Options) *lsm.Enforcer {
 			fmt.Fprintf(log, "capfd run: warning: BPF LSM grant %s: %v\n", g.Path, err)
 		}
 	}
+	// Capability mode before the mark: the program never runs marked
+	// without it.
+	if err := enf.SetCapMode(sandbox, capMode(opts.Ambient)); err != nil {
+		fmt.Fprintf(log, "capfd run: warning: BPF LSM: %v\n", err)
+		enf.Close()
+		return nil
+	}
 	// The child has not been waited for, so its pid cannot be reused.
 	if err := enf.MarkPID(pid, sandbox); err != nil {
 		fmt.Fprintf(log, "capfd run: warning: BPF LSM mark: %v\n", err)
@@ -51,6 +59,20 @@ func markForLSM(pid int, sup *notify.Supervisor, opts *Options) *lsm.Enforcer {
 	// The programs stay attached until Run closes the enforcer, once the
 	// tree is gone.
 	return enf
+}
+
+// capMode is the BPF LSM's part of capability mode for p: the signal and
+// socket hooks decide what seccomp's socket rules and Landlock's TCP ports
+// and scopes decide, as a second layer (and the only one for TCP ports and
+// signals where Landlock is older than ABI 4 and 6).
+func capMode(p capmode.Policy) lsm.CapMode {
+	return lsm.CapMode{
+		ConnectTCP: p.ConnectTCP,
+		BindTCP:    p.BindTCP,
+		Net:        p.Net,
+		Abstract:   p.Abstract,
+		Signal:     p.Signal,
+	}
 }
 
 // denialCounts formats the non-zero per-hook denial counters, sorted by
