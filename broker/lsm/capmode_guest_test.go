@@ -106,6 +106,17 @@ func init() {
 			}, nil
 		},
 	}
+	// An anonymous executable mapping (a JIT's) has no file: mmap_file
+	// has nothing to decide.
+	more["mmap-anon-exec"] = func([]string) (func() error, error) {
+		return func() error {
+			mem, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+			if err != nil {
+				return err
+			}
+			return unix.Munmap(mem)
+		}, nil
+	}
 	for name, o := range more {
 		ops[name] = o
 	}
@@ -340,5 +351,20 @@ func TestSetCapMode(t *testing.T) {
 	}
 	if err := e.SetCapMode(0, CapMode{}); err == nil {
 		t.Error("SetCapMode accepted sandbox 0")
+	}
+}
+
+// TestAnonExecMapping: a marked process with no grants at all may map
+// anonymous memory executable; only file mappings need mmap-exec.
+func TestAnonExecMapping(t *testing.T) {
+	e := loaded(t)
+	sandbox := newSandbox()
+	if err := e.SetCapMode(sandbox, CapMode{}); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, false, "mmap-anon-exec")
+	mark(t, e, c.pid(), sandbox)
+	if err := c.finish(t); err != nil {
+		t.Fatalf("marked child: anonymous PROT_EXEC mapping: %v", err)
 	}
 }

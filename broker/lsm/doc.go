@@ -22,6 +22,14 @@
 // ptrace, read /proc/PID/mem of, or
 // pidfd_getfd from a process outside its sandbox.
 //
+// A sandbox put in capability mode (SetCapMode, as capfd run does from its
+// capmode.Policy) is also confined beyond files: its tasks signal only
+// tasks of their sandbox (task_kill), connect and bind INET sockets only to
+// granted TCP ports (socket_connect, socket_bind; a TCP fast-open send,
+// socket_sendmsg, counts as a connect), and connect or bind no Unix socket
+// by name themselves, abstract names excepted where given back; see
+// CapMode. The rules are in bpf/decide.h.
+//
 // # Limits
 //
 //   - Grants are keyed by inode number. If a granted file is deleted behind
@@ -32,8 +40,10 @@
 //     are refused.
 //   - mount(2) is checked on its target only: for MS_BIND and MS_MOVE the
 //     source is still a string when the hook runs. move_mount checks both.
-//   - seek, readdir calls on an open directory, ioctl, locks, sync and
-//     signals are not mediated here; the broker layer handles them.
+//   - seek, readdir calls on an open directory, ioctl, locks and sync are
+//     not mediated here; the broker layer handles them. Signals are only
+//     for sandboxes in capability mode, and SIGIO/SIGURG through F_SETOWN
+//     not at all.
 //   - Processes forked before Mark are not marked: mark a process before it
 //     runs anything (capfd run marks its child before exec).
 //

@@ -53,8 +53,8 @@ func markForLSM(pid int, sup *notify.Supervisor, opts *Options) *lsm.Enforcer {
 		return nil
 	}
 	if opts.Verbose {
-		fmt.Fprintf(log, "capfd run: BPF LSM: marked pid %d (sandbox %d, %d grants, %d hooks attached)\n",
-			pid, sandbox, len(grants), len(enf.Attached()))
+		fmt.Fprintf(log, "capfd run: BPF LSM: marked pid %d (sandbox %d, %d grants, %d hooks attached; capability mode: %v)\n",
+			pid, sandbox, len(grants), len(enf.Attached()), opts.Ambient)
 	}
 	// The programs stay attached until Run closes the enforcer, once the
 	// tree is gone.
