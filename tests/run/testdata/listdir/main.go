@@ -8,17 +8,15 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/tests/internal/testprog"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: listdir list|read PATH")
-		os.Exit(2)
-	}
-	n, err := run(os.Args[1], os.Args[2])
+	args := testprog.Args(2, "list|read PATH")
+	n, err := run(args[0], args[1])
 	if err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {

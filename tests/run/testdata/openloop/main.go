@@ -5,36 +5,26 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/tests/internal/testprog"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: openloop FILE N")
-		os.Exit(2)
-	}
-	n, err := strconv.Atoi(os.Args[2])
-	if err != nil || n <= 0 {
-		fmt.Fprintln(os.Stderr, "openloop: bad N")
-		os.Exit(2)
-	}
-	path := os.Args[1]
+	args := testprog.Args(2, "FILE N")
+	path, n := args[0], testprog.Count(args[1], "N")
 	// One untimed open: fails early with a clear message, warms caches.
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "openloop:", err)
-		os.Exit(1)
+		testprog.Fail(1, err)
 	}
 	unix.Close(fd)
 	p, err := unix.BytePtrFromString(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "openloop:", err)
-		os.Exit(2)
+		testprog.Fail(2, err)
 	}
 	// Raw system calls: the loop measures the kernel (and, under capfd
 	// run, the supervisor), not the Go scheduler's handling of a syscall
@@ -45,8 +35,7 @@ func main() {
 	for range n {
 		fd, _, errno := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(atFdcwd), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
 		if errno != 0 {
-			fmt.Fprintln(os.Stderr, "openloop:", errno)
-			os.Exit(1)
+			testprog.Fail(1, errno)
 		}
 		unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
 	}

@@ -17,24 +17,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/capfd/capfd/tests/internal/testprog"
 )
 
 func main() {
-	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: openstress DIR G ROUNDS")
-		os.Exit(2)
-	}
-	dir := os.Args[1]
-	g, err1 := strconv.Atoi(os.Args[2])
-	rounds, err2 := strconv.Atoi(os.Args[3])
-	if err1 != nil || err2 != nil || g <= 0 || rounds <= 0 {
-		fmt.Fprintln(os.Stderr, "openstress: bad G or ROUNDS")
-		os.Exit(2)
-	}
+	args := testprog.Args(3, "DIR G ROUNDS")
+	dir, g, rounds := args[0], testprog.Count(args[1], "G"), testprog.Count(args[2], "ROUNDS")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "openstress:", err)
-		os.Exit(2)
+		testprog.Fail(2, err)
 	}
 	var names []string
 	for _, e := range entries {

@@ -25,6 +25,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/tests/internal/testprog"
 )
 
 type call struct {
@@ -126,11 +128,7 @@ func build(dir string) error {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: pathsem ROOT")
-		os.Exit(2)
-	}
-	root := os.Args[1]
+	root := testprog.Args(1, "ROOT")[0]
 	for i, c := range calls() {
 		dir := filepath.Join(root, fmt.Sprintf("%02d", i))
 		if err := build(dir); err != nil {

@@ -9,20 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
+
+	"github.com/capfd/capfd/tests/internal/testprog"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: swapwrite DIR N")
-		os.Exit(2)
-	}
-	dir := os.Args[1]
-	n, err := strconv.Atoi(os.Args[2])
-	if err != nil || n <= 0 {
-		os.Exit(2)
-	}
+	args := testprog.Args(2, "DIR N")
+	dir, n := args[0], testprog.Count(args[1], "N")
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -31,12 +25,10 @@ func main() {
 			tmp := filepath.Join(dir, "l.tmp")
 			os.Remove(tmp)
 			if err := os.Symlink([]string{"secret", "pub"}[i%2], tmp); err != nil {
-				fmt.Fprintln(os.Stderr, "swapwrite:", err)
-				os.Exit(1)
+				testprog.Fail(1, err)
 			}
 			if err := os.Rename(tmp, filepath.Join(dir, "l")); err != nil {
-				fmt.Fprintln(os.Stderr, "swapwrite:", err)
-				os.Exit(1)
+				testprog.Fail(1, err)
 			}
 		}
 	}()

@@ -17,14 +17,12 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/tests/internal/testprog"
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: mmapexec FILE")
-		os.Exit(2)
-	}
-	os.Exit(mapExec(os.Args[1]))
+	os.Exit(mapExec(testprog.Args(1, "FILE")[0]))
 }
 
 func mapExec(path string) int {
