@@ -9,7 +9,6 @@ import (
 
 	"unsafe"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,36 +19,21 @@ import (
 // comes first).
 func argSimulator(t testing.TB, prog []unix.SockFilter) func(nr uint32, args [6]uint64) Action {
 	t.Helper()
-	raw := make([]bpf.RawInstruction, len(prog))
-	for i, f := range prog {
-		raw[i] = bpf.RawInstruction{Op: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}
-	}
-	insts, ok := bpf.Disassemble(raw)
-	if !ok {
-		t.Fatalf("program does not disassemble")
-	}
-	vm, err := bpf.NewVM(insts)
-	if err != nil {
-		t.Fatalf("NewVM: %v", err)
-	}
+	run := loadVM(t, prog)
 	little := binary.NativeEndian.Uint16([]byte{1, 0}) == 1
-	data := make([]byte, 64)
 	return func(nr uint32, args [6]uint64) Action {
-		binary.BigEndian.PutUint32(data[offsetNr:], nr)
-		binary.BigEndian.PutUint32(data[offsetArch:], uint32(native.ID))
-		for i, a := range args {
-			lo, hi := 16+8*i, 16+8*i+4
-			if !little {
-				lo, hi = hi, lo
+		return run(func(data []byte) {
+			binary.BigEndian.PutUint32(data[offsetNr:], nr)
+			binary.BigEndian.PutUint32(data[offsetArch:], uint32(native.ID))
+			for i, a := range args {
+				lo, hi := 16+8*i, 16+8*i+4
+				if !little {
+					lo, hi = hi, lo
+				}
+				binary.BigEndian.PutUint32(data[lo:], uint32(a))
+				binary.BigEndian.PutUint32(data[hi:], uint32(a>>32))
 			}
-			binary.BigEndian.PutUint32(data[lo:], uint32(a))
-			binary.BigEndian.PutUint32(data[hi:], uint32(a>>32))
-		}
-		ret, err := vm.Run(data)
-		if err != nil {
-			t.Fatalf("VM run: %v", err)
-		}
-		return Action(uint32(ret))
+		})
 	}
 }
 

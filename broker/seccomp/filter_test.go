@@ -12,11 +12,11 @@ import (
 	"github.com/capfd/capfd/rights"
 )
 
-// simulator loads the assembled program into x/net/bpf's VM and returns a
-// function running it on a seccomp_data for (auditArch, nr). The VM loads
-// words big-endian, so the input is encoded big-endian: the program sees
-// the same values the kernel would give it.
-func simulator(t testing.TB, prog []unix.SockFilter) func(auditArch, nr uint32) Action {
+// loadVM loads the assembled program into x/net/bpf's VM and returns a
+// function running it on a seccomp_data (64 bytes) that fill has written.
+// The VM loads words big-endian, so fill encodes big-endian: the program
+// sees the same values the kernel would give it.
+func loadVM(t testing.TB, prog []unix.SockFilter) func(fill func(data []byte)) Action {
 	t.Helper()
 	raw := make([]bpf.RawInstruction, len(prog))
 	for i, f := range prog {
@@ -31,14 +31,25 @@ func simulator(t testing.TB, prog []unix.SockFilter) func(auditArch, nr uint32) 
 		t.Fatalf("NewVM: %v", err)
 	}
 	data := make([]byte, 64) // sizeof(struct seccomp_data)
-	return func(auditArch, nr uint32) Action {
-		binary.BigEndian.PutUint32(data[offsetNr:], nr)
-		binary.BigEndian.PutUint32(data[offsetArch:], auditArch)
+	return func(fill func(data []byte)) Action {
+		fill(data)
 		ret, err := vm.Run(data)
 		if err != nil {
 			t.Fatalf("VM run: %v", err)
 		}
 		return Action(uint32(ret))
+	}
+}
+
+// simulator runs the program on a seccomp_data for (auditArch, nr).
+func simulator(t testing.TB, prog []unix.SockFilter) func(auditArch, nr uint32) Action {
+	t.Helper()
+	run := loadVM(t, prog)
+	return func(auditArch, nr uint32) Action {
+		return run(func(data []byte) {
+			binary.BigEndian.PutUint32(data[offsetNr:], nr)
+			binary.BigEndian.PutUint32(data[offsetArch:], auditArch)
+		})
 	}
 }
 
