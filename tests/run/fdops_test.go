@@ -49,6 +49,26 @@ func newFdFixture(t *testing.T) fdFixture {
 	return f
 }
 
+// fdMode is one way a per-object test acts on a file: plainly or under
+// capfd run, and whether the operation must work there.
+type fdMode struct {
+	name     string
+	confined bool
+	file     string
+	works    bool
+}
+
+// modes are the three ways a per-object test tries its operation: plainly
+// on the ro-granted file (it works: the attack is real), confined on that
+// file (refused) and confined on the rw-granted file (it works).
+func (f fdFixture) modes() []fdMode {
+	return []fdMode{
+		{"plainly, ro file", false, f.d + "/f", true},
+		{"confined, ro file", true, f.d + "/f", false},
+		{"confined, rw file", true, f.w + "/f", true},
+	}
+}
+
 func (f fdFixture) grants() []string {
 	return []string{
 		"--grant", f.d + "=ro",
@@ -138,16 +158,7 @@ func TestFdAttrsPerObject(t *testing.T) {
 	f := newFdFixture(t)
 	for _, c := range cases {
 		t.Run(c.op, func(t *testing.T) {
-			for _, tc := range []struct {
-				name     string
-				confined bool
-				file     string
-				works    bool
-			}{
-				{"plainly, ro file", false, f.d + "/f", true},
-				{"confined, ro file", true, f.d + "/f", false},
-				{"confined, rw file", true, f.w + "/f", true},
-			} {
+			for _, tc := range f.modes() {
 				c.prep(t, tc.file)
 				steps, o := f.fdops(t, tc.confined, nil, c.op, tc.file)
 				if c.op == "setxattr" && !tc.confined && steps["fsetxattr"] == "EOPNOTSUPP" {
@@ -181,41 +192,48 @@ func chmod(t *testing.T, p string, mode os.FileMode) {
 	}
 }
 
-// setAppendFlag sets or clears FS_APPEND_FL (chattr +a/-a) from the test
-// process itself.
-func setAppendFlag(p string, on bool) error {
+const (
+	fsIocGetflags = 0x80086601 // _IOR('f', 1, long)
+	fsIocSetflags = 0x40086602 // _IOW('f', 2, long)
+	fsAppendFl    = 0x20
+)
+
+// flagsIoctl makes the FS_IOC_GETFLAGS or FS_IOC_SETFLAGS (lsattr, chattr)
+// ioctl on p, opened read-only, from the test process itself.
+func flagsIoctl(p string, req uintptr, attr *int32) error {
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	var attr int32
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), 0x80086601, uintptr(unsafe.Pointer(&attr))); e != 0 {
-		return e
-	}
-	if on {
-		attr |= 0x20
-	} else {
-		attr &^= 0x20
-	}
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), 0x40086602, uintptr(unsafe.Pointer(&attr))); e != 0 {
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(attr))); e != 0 {
 		return e
 	}
 	return nil
 }
 
+// setAppendFlag sets or clears FS_APPEND_FL (chattr +a/-a).
+func setAppendFlag(p string, on bool) error {
+	var attr int32
+	if err := flagsIoctl(p, fsIocGetflags, &attr); err != nil {
+		return err
+	}
+	if on {
+		attr |= fsAppendFl
+	} else {
+		attr &^= fsAppendFl
+	}
+	return flagsIoctl(p, fsIocSetflags, &attr)
+}
+
+// appendFlag reports whether p has FS_APPEND_FL set.
 func appendFlag(t *testing.T, p string) bool {
 	t.Helper()
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
 	var attr int32
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), 0x80086601, uintptr(unsafe.Pointer(&attr))); e != 0 {
-		t.Fatalf("FS_IOC_GETFLAGS: %v", e)
+	if err := flagsIoctl(p, fsIocGetflags, &attr); err != nil {
+		t.Fatalf("FS_IOC_GETFLAGS %s: %v", p, err)
 	}
-	return attr&0x20 != 0
+	return attr&fsAppendFl != 0
 }
 
 // TestFdChattrPerObject: FS_IOC_SETFLAGS (chattr +a) through an O_RDONLY
@@ -234,16 +252,7 @@ func TestFdChattrPerObject(t *testing.T) {
 	}
 	setAppendFlag(f.d+"/f", false)
 	keep := []string{"--keep-caps"}
-	for _, tc := range []struct {
-		name     string
-		confined bool
-		file     string
-		works    bool
-	}{
-		{"plainly, ro file", false, f.d + "/f", true},
-		{"confined, ro file", true, f.d + "/f", false},
-		{"confined, rw file", true, f.w + "/f", true},
-	} {
+	for _, tc := range f.modes() {
 		steps, o := f.fdops(t, tc.confined, keep, "chattr", "+a", tc.file)
 		want := map[string]string{"open": "ok", "getflags": "ok", "setflags": "ok"}
 		if !tc.works {
