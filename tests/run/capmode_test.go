@@ -461,9 +461,7 @@ func TestCapmodeUnixPathSocket(t *testing.T) {
 	root := t.TempDir()
 	inside, outside := filepath.Join(root, "granted"), filepath.Join(root, "outside")
 	for _, d := range []string{inside, outside} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		mkdir(t, d)
 	}
 	in, out := filepath.Join(inside, "in.sock"), filepath.Join(outside, "out.sock")
 	unixListener(t, in)

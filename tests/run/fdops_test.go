@@ -27,9 +27,7 @@ func newFdFixture(t *testing.T) fdFixture {
 	root := t.TempDir()
 	f := fdFixture{root: root, d: filepath.Join(root, "D"), w: filepath.Join(root, "W"), a: filepath.Join(root, "A")}
 	for _, dir := range []string{f.d, f.w, f.a} {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		mkdir(t, dir)
 	}
 	for _, p := range []string{f.d + "/f", f.w + "/f"} {
 		if err := os.WriteFile(p, []byte("data\n"), 0o644); err != nil {

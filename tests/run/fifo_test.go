@@ -66,10 +66,7 @@ type fifoStress struct {
 // threads is inside openat, and then sends it line.
 func startFifoStress(t *testing.T, line string) *fifoStress {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "fifos")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := mkdir(t, filepath.Join(t.TempDir(), "fifos"))
 	for i := range fifoThreads {
 		if err := unix.Mkfifo(filepath.Join(dir, fmt.Sprintf("p%d", i)), 0o644); err != nil {
 			t.Fatal(err)

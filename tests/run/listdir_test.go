@@ -15,10 +15,7 @@ import (
 func TestListingNeedsReaddir(t *testing.T) {
 	requireRun(t)
 	top := t.TempDir()
-	dir := filepath.Join(top, "secret-names")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := mkdir(t, filepath.Join(top, "secret-names"))
 	for _, n := range []string{"alpha", "beta"} {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte("data"), 0o644); err != nil {
 			t.Fatal(err)

@@ -13,10 +13,7 @@ import (
 // K%251 (what testdata/openstress checks), in a directory of their own.
 func stressDir(t *testing.T, n int) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "files")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := mkdir(t, filepath.Join(t.TempDir(), "files"))
 	for k := range n {
 		content := bytes.Repeat([]byte{byte(k % 251)}, k+1)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", k)), content, 0o644); err != nil {

@@ -195,6 +195,34 @@ func (f fixture) read(t testing.TB, name string) string {
 	return string(b)
 }
 
+// mkdir makes the directory dir (mode 0755) and returns it.
+func mkdir(t testing.TB, dir string) string {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// copyCommand copies the program name, as found on PATH, to dst (mode
+// 0755) and returns dst: the same program at a path the test's grants
+// place.
+func copyCommand(t testing.TB, name, dst string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 func wantContains(t testing.TB, what, got, want string) {
 	t.Helper()
 	if !strings.Contains(got, want) {

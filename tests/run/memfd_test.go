@@ -22,18 +22,7 @@ func TestMemfdExec(t *testing.T) {
 		t.Skipf("no vm.memfd_noexec (Linux 6.3+): %v", err)
 	}
 	dir := t.TempDir()
-	echo, err := exec.LookPath("echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(echo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copied := filepath.Join(dir, "echo")
-	if err := os.WriteFile(copied, body, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copied := copyCommand(t, "echo", filepath.Join(dir, "echo"))
 	if o := run(t, dir, bin.memfdexec, copied, "ran"); o.stdout != "ran\n" {
 		t.Fatalf("plainly the memfd copy did not run: %+v", o)
 	}

@@ -1,7 +1,6 @@
 package run
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,10 +20,7 @@ import (
 func TestPathSemantics(t *testing.T) {
 	requireRun(t)
 	top := t.TempDir()
-	plainRoot := filepath.Join(top, "plain")
-	if err := os.Mkdir(plainRoot, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	plainRoot := mkdir(t, filepath.Join(top, "plain"))
 	want := run(t, top, bin.pathsem, plainRoot)
 	if want.code != 0 {
 		t.Fatalf("plain run: %+v", want)
@@ -34,10 +30,7 @@ func TestPathSemantics(t *testing.T) {
 		{"pinned", "all:all,-mount"},
 	} {
 		t.Run(g.name, func(t *testing.T) {
-			root := filepath.Join(top, g.name)
-			if err := os.Mkdir(root, 0o755); err != nil {
-				t.Fatal(err)
-			}
+			root := mkdir(t, filepath.Join(top, g.name))
 			got := capfdRun(t, top, []string{"--grant", root + "=" + g.rights, "--grant", bin.dir + "=rx"}, bin.pathsem, root)
 			if got.code != 0 {
 				t.Fatalf("capfd run: %+v", got)

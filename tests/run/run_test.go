@@ -139,18 +139,7 @@ func TestExecOutsideGrants(t *testing.T) {
 		t.Skipf("Landlock unavailable: %v", err)
 	}
 	f := newFixture(t)
-	cat, err := exec.LookPath("cat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile(cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mine := filepath.Join(f.rw, "mycat")
-	if err := os.WriteFile(mine, body, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	mine := copyCommand(t, "cat", filepath.Join(f.rw, "mycat"))
 	if o := run(t, f.root, mine, f.data+"/hello.txt"); o.code != 0 || o.stdout != "hello\n" {
 		t.Fatalf("the copied cat does not work even without capfd: %+v", o)
 	}
