@@ -56,16 +56,28 @@ func (m *metrics) served(op wire.Op, result string, seconds float64) {
 	s.latency.Observe(seconds)
 }
 
+// metricOpts names the broker metric capfd_broker_<name> and says what it
+// measures.
+func metricOpts(name, help string) prometheus.Opts {
+	return prometheus.Opts{Namespace: "capfd", Subsystem: "broker", Name: name, Help: help}
+}
+
+func newGauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts(metricOpts(name, help)))
+}
+
+func newCounter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts(metricOpts(name, help)))
+}
+
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "operations_total",
-			Help: "Requests served, by operation and result (ok, denied, error, limit, malformed, shutdown).",
-		}, []string{"op", "result"}),
-		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "denials_total",
-			Help: "Requests refused for lack of rights, by each right that was missing.",
-		}, []string{"right"}),
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts(metricOpts("operations_total",
+			"Requests served, by operation and result (ok, denied, error, limit, malformed, shutdown).")),
+			[]string{"op", "result"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts(metricOpts("denials_total",
+			"Requests refused for lack of rights, by each right that was missing.")),
+			[]string{"right"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "capfd", Subsystem: "broker", Name: "operation_duration_seconds",
 			Help: "Time from a request's arrival to its reply being sent, by operation.",
@@ -73,30 +85,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			// tail shows contention and slow filesystems.
 			Buckets: prometheus.ExponentialBuckets(2e-6, 2, 16),
 		}, []string{"op"}),
-		clients: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "clients",
-			Help: "Clients connected now.",
-		}),
-		handles: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "handles",
-			Help: "Handles open now, over all clients.",
-		}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "inflight",
-			Help: "Requests being served now, over all clients.",
-		}),
-		blocking: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "blocking",
-			Help: "Requests that may block in a system call being served now, over all clients (each pins a thread while it waits).",
-		}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "clients_refused_total",
-			Help: "Connections refused: no policy rule matched, or the handshake failed.",
-		}),
-		malformed: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "capfd", Subsystem: "broker", Name: "malformed_messages_total",
-			Help: "Messages rejected by the protocol decoder.",
-		}),
+		clients:  newGauge("clients", "Clients connected now."),
+		handles:  newGauge("handles", "Handles open now, over all clients."),
+		inflight: newGauge("inflight", "Requests being served now, over all clients."),
+		blocking: newGauge("blocking",
+			"Requests that may block in a system call being served now, over all clients (each pins a thread while it waits)."),
+		refused: newCounter("clients_refused_total",
+			"Connections refused: no policy rule matched, or the handshake failed."),
+		malformed: newCounter("malformed_messages_total", "Messages rejected by the protocol decoder."),
 	}
 	for _, c := range []prometheus.Collector{m.ops, m.denials, m.latency, m.clients, m.handles, m.inflight, m.blocking, m.refused, m.malformed} {
 		if err := reg.Register(c); err != nil {
