@@ -187,14 +187,26 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer f.done()
+	return f.whole("read", p, off, f.t.Pread)
+}
+
+// whole calls do on f's handle until all of p is done, off moving along
+// with it, and returns how many bytes were done. An error stops it as op's
+// PathError; so does a call that does nothing: for a read that is the end
+// of the file (a bare io.EOF, as io.ReaderAt has it), for a write
+// io.ErrShortWrite.
+func (f *File) whole(op string, p []byte, off int64, do func(h handleID, p []byte, off int64) (int, error)) (int, error) {
 	total := 0
 	for len(p) > 0 {
-		n, err := f.t.Pread(f.h, p, off)
+		n, err := do(f.h, p, off)
 		if err != nil {
-			return total, pathError("read", f.name, err)
+			return total, pathError(op, f.name, err)
 		}
 		if n == 0 {
-			return total, io.EOF
+			if op == "read" {
+				return total, io.EOF
+			}
+			return total, pathError(op, f.name, io.ErrShortWrite)
 		}
 		total += n
 		p = p[n:]
@@ -222,19 +234,7 @@ func (f *File) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	defer f.done()
-	total := 0
-	for len(p) > 0 {
-		n, err := f.t.Write(f.h, p)
-		if err != nil {
-			return total, pathError("write", f.name, err)
-		}
-		if n == 0 {
-			return total, pathError("write", f.name, io.ErrShortWrite)
-		}
-		total += n
-		p = p[n:]
-	}
-	return total, nil
+	return f.whole("write", p, 0, func(h handleID, p []byte, _ int64) (int, error) { return f.t.Write(h, p) })
 }
 
 // WriteAt writes all of p at offset off without moving the file offset.
@@ -253,20 +253,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer f.done()
-	total := 0
-	for len(p) > 0 {
-		n, err := f.t.Pwrite(f.h, p, off)
-		if err != nil {
-			return total, pathError("write", f.name, err)
-		}
-		if n == 0 {
-			return total, pathError("write", f.name, io.ErrShortWrite)
-		}
-		total += n
-		p = p[n:]
-		off += int64(n)
-	}
-	return total, nil
+	return f.whole("write", p, off, f.t.Pwrite)
 }
 
 // Seek sets the offset for the next Read or Write, like os.File.Seek. On a
