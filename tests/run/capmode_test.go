@@ -273,6 +273,9 @@ func TestCapmodeKeyring(t *testing.T) {
 func TestCapmodeNamespaces(t *testing.T) {
 	requireRun(t)
 	attack(t, nil, "new-userns")
+	if os.Geteuid() == 0 {
+		attack(t, []string{"--keep-caps"}, "setns-self")
+	}
 }
 
 // TestCapmodeGlobalObjects: the other global namespaces and kernel
@@ -344,6 +347,18 @@ func TestCapmodeTerminal(t *testing.T) {
 		t.Skipf("TIOCSTI does not work here even unconfined (dev.tty.legacy_tiocsti=0?): %q", out)
 	}
 	capfd := []string{bin.capfd, "run", "-q", "--grant", bin.dir + "=rx"}
+	// TIOCLINUX (whose paste reaches a console's input) means something
+	// on a virtual console only, so here the kernel answers ENOTTY;
+	// under capfd run the filter answers first.
+	if out := onTerminal(t, slave, bin.ambient, "tioclinux"); out != "ENOTTY\nok\n" {
+		t.Errorf("plain TIOCLINUX on a pty: %q, want ENOTTY", out)
+	}
+	for _, flags := range [][]string{nil, {"--same-session"}} {
+		argv := append(append(append([]string{}, capfd...), flags...), "--", bin.ambient, "tioclinux")
+		if out := onTerminal(t, slave, argv...); out != "EPERM\nok\n" {
+			t.Errorf("TIOCLINUX under capfd run %v: %q, want EPERM from the filter", flags, out)
+		}
+	}
 	for _, flags := range [][]string{nil, {"--same-session"}} {
 		argv := append(append(append([]string{}, capfd...), flags...), "--", bin.ambient, "tiocsti")
 		if out := onTerminal(t, slave, argv...); out == "ok\n" {

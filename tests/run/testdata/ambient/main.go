@@ -19,6 +19,8 @@
 //	ambient userfaultfd
 //	ambient netlink PROTO              (open a netlink socket: 0 route, 4 sock_diag)
 //	ambient tiocsti                    (inject into stdin's terminal)
+//	ambient setns-self                 (join its own UTS namespace through a pidfd)
+//	ambient tioclinux                  (prints the errno of ioctl(0, TIOCLINUX))
 //	ambient new-userns                 (start /bin/true in a new user namespace)
 //	ambient getenv NAME
 //	ambient tty                        (prints fd 0's device and whether it is the controlling terminal)
@@ -159,6 +161,18 @@ func attempt(op, arg string) error {
 			return err
 		}
 		return unix.Close(fd)
+	case "setns-self":
+		pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(pidfd)
+		return unix.Setns(pidfd, unix.CLONE_NEWUTS)
+	case "tioclinux":
+		subcode := byte(12) // TIOCL_GETSHIFTSTATE: harmless
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCLINUX, uintptr(unsafe.Pointer(&subcode)))
+		fmt.Println(unix.ErrnoName(errno))
+		return nil
 	case "tiocsti":
 		// "#\n": a whole line (a canonical terminal counts only those
 		// as queued), and a comment to the shell that reads it.
