@@ -445,7 +445,8 @@ func asEntry(n need) need { n.entry = true; return n }
 
 // check refuses l unless it lies in a grant with the rights n needs, and
 // logs the refusal. It returns 0 or EACCES, the errno Landlock and DAC give
-// for a path one may not use.
+// for a path one may not use; outside every grant, the answer of the view
+// of the grants (outsideErrno: ENOENT, or EACCES for the skeleton).
 //
 // Where names can mislead (nested grants, base rights narrower than
 // inherit), l is first pinned to the object it reaches (pin), and the
@@ -465,7 +466,7 @@ func (c *call) check(lp *location, n need) unix.Errno {
 		} else {
 			c.s.refused.Add(1)
 		}
-		return unix.EACCES
+		return c.outsideErrno(l, n)
 	}
 	object, parent := l.rightsAt()
 	// Looking up the last component needs lookup on its directory; the

@@ -46,6 +46,9 @@ type grantTable struct {
 	// nested is set when a grant lies inside another.
 	roots  map[fileID]*grant
 	nested bool
+	// ancestors are the directories above the grants, open: the
+	// skeleton of the program's view (skeleton_linux.go).
+	ancestors map[string]int
 }
 
 // openGrants opens every grant. Paths must be absolute; a grant on procfs is
@@ -63,6 +66,7 @@ func openGrants(list []Grant) (*grantTable, error) {
 		t.grants = append(t.grants, og)
 	}
 	t.indexRoots()
+	t.openAncestors()
 	return t, nil
 }
 
@@ -118,6 +122,7 @@ func fdPath(fd int) (string, error) {
 }
 
 func (t *grantTable) close() {
+	t.closeAncestors()
 	for _, g := range t.grants {
 		if g.fd >= 0 {
 			unix.Close(g.fd)

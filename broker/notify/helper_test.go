@@ -173,6 +173,12 @@ func runStep(step string) string {
 			return errText(err)
 		}
 		return fmt.Sprintf("ok size=%d mode=%o", st.Size, st.Mode&unix.S_IFMT)
+	case "isdir": // stat, and say whether it is a directory
+		var st unix.Stat_t
+		if err := unix.Stat(arg(0), &st); err != nil {
+			return errText(err)
+		}
+		return fmt.Sprintf("ok dir=%t", st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	case "lstat":
 		var st unix.Stat_t
 		if err := unix.Lstat(arg(0), &st); err != nil {

@@ -44,6 +44,10 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 		if errno != 0 {
 			return resultFor(errno)
 		}
+		if _, isAncestor := c.s.grants.ancestor(l.abs); isAncestor && l.g == nil {
+			// A directory of the skeleton: not a symlink.
+			return fail(unix.EINVAL)
+		}
 		if errno := c.check(&l, asProbe(needFor(op, vfsops.Request{Op: vfsops.OpReadlink}, vfsops.OnDir))); errno != 0 {
 			return fail(errno)
 		}

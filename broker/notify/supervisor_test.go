@@ -98,14 +98,14 @@ func TestConfinement(t *testing.T) {
 		{"path too long", "toolong", "ENAMETOOLONG", "ENAMETOOLONG", ""},
 
 		// Attacks: each works unconfined and is refused confined.
-		{"absolute path outside", "read:" + secret + "/s.txt", "ok secret", "EACCES", "outside every grant"},
-		{"dot-dot out of the grant", "read:" + data + "/../secret/s.txt", "ok secret", "EACCES", "outside every grant"},
-		{"relative dot-dot from cwd", "read:../secret/s.txt", "ok secret", "EACCES", "outside every grant"},
-		{"absolute symlink out", "read:" + data + "/out-abs", "ok secret", "EACCES", "outside every grant"},
-		{"relative symlink out", "read:" + data + "/out-rel", "ok secret", "EACCES", "outside every grant"},
+		{"absolute path outside", "read:" + secret + "/s.txt", "ok secret", "ENOENT", "outside every grant"},
+		{"dot-dot out of the grant", "read:" + data + "/../secret/s.txt", "ok secret", "ENOENT", "outside every grant"},
+		{"relative dot-dot from cwd", "read:../secret/s.txt", "ok secret", "ENOENT", "outside every grant"},
+		{"absolute symlink out", "read:" + data + "/out-abs", "ok secret", "ENOENT", "outside every grant"},
+		{"relative symlink out", "read:" + data + "/out-rel", "ok secret", "ENOENT", "outside every grant"},
 		{"symlink into another grant", "read:" + data + "/to-rw", "ok in rw", "ok in rw", ""},
-		{"stat through symlink out", "stat:" + data + "/out-abs", "ok size=7 mode=100000", "EACCES", ""},
-		{"openat dirfd dot-dot", "readat:" + data + ":../secret/s.txt", "ok secret", "EACCES", "outside every grant"},
+		{"stat through symlink out", "stat:" + data + "/out-abs", "ok size=7 mode=100000", "ENOENT", ""},
+		{"openat dirfd dot-dot", "readat:" + data + ":../secret/s.txt", "ok secret", "ENOENT", "outside every grant"},
 		{"openat2 beneath dirfd", "beneath:" + data + ":../secret/s.txt", "EXDEV", "EXDEV", ""},
 		{"openat2 beneath, inside", "beneath:" + data + ":sub/inner.txt", "ok inner", "ok inner", ""},
 		{"openat2 in root: .. stays at the dirfd", "inroot:" + data + ":/../../hello.txt", "ok hello", "ok hello", ""},
@@ -114,15 +114,27 @@ func TestConfinement(t *testing.T) {
 		{"create in ro grant", "write:" + data + "/new.txt:x", "ok", "EACCES", "needs"},
 		{"unlink in ro grant", "unlink:" + data + "/hello.txt", "", "EACCES", "needs unlink"},
 		{"truncate in ro grant", "truncate:" + data + "/sub/inner.txt", "", "EACCES", "needs truncate"},
-		{"reopen /proc/self/fd for write", "reopen-write:" + data + "/sub/inner.txt", "ok", "EACCES", "/proc/"},
-		{"/proc/self/root escape", "read:/proc/self/root" + secret + "/s.txt", "ok secret", "EACCES", "outside every grant"},
-		{"stat outside", "stat:" + secret + "/s.txt", "ok size=7 mode=100000", "EACCES", ""},
+		{"reopen /proc/self/fd for write", "reopen-write:" + data + "/sub/inner.txt", "ok", "ENOENT", "/proc/"},
+		{"/proc/self/root escape", "read:/proc/self/root" + secret + "/s.txt", "ok secret", "ENOENT", "outside every grant"},
+		{"stat outside", "stat:" + secret + "/s.txt", "ok size=7 mode=100000", "ENOENT", ""},
+		// Outside every grant a path is absent whether or not it exists:
+		// the answer tells nothing about the host's files.
+		{"stat outside, missing", "stat:" + secret + "/missing", "ENOENT", "ENOENT", ""},
+		{"create outside", "write:" + secret + "/new.txt:x", "ok", "ENOENT", "outside every grant"},
+		// The skeleton: the directories above the grants exist, for
+		// stat and access only.
+		{"stat an ancestor", "isdir:" + root, "ok dir=true", "ok dir=true", ""},
+		{"stat the root", "isdir:/", "ok dir=true", "ok dir=true", ""},
+		{"access an ancestor", "access:" + root + ":f", "ok", "ok", ""},
+		{"list an ancestor", "read:" + root, "read EISDIR", "EACCES", "outside every grant"},
+		{"create in an ancestor", "write:" + root + "/new.txt:x", "ok", "EACCES", "outside every grant"},
+		{"readlink an ancestor", "readlink:" + root, "EINVAL", "EINVAL", ""},
 		{"symlink planted by the program", "symlink:" + secret + "/s.txt:" + rw + "/planted", "ok", "ok", ""},
-		{"follow the planted symlink", "read:" + rw + "/planted", "ok secret", "EACCES", "outside every grant"},
+		{"follow the planted symlink", "read:" + rw + "/planted", "ok secret", "ENOENT", "outside every grant"},
 		// chdir outside every grant is refused (its answer would tell
 		// whether the directory exists), so the relative read that
 		// follows still resolves in the granted cwd.
-		{"chdir out is refused", "chdir:" + secret, "ok", "EACCES", "not capable: chdir"},
+		{"chdir out is refused", "chdir:" + secret, "ok", "ENOENT", "not capable: chdir"},
 		{"relative after the refused chdir", "read:s.txt", "ok secret", "ENOENT", ""},
 	}
 	steps := make([]string, len(cases))
@@ -178,7 +190,7 @@ func TestRelativeFromUngrantedCwd(t *testing.T) {
 	got, log := runChild(t, grantsFor(root), false, root, "read:data/hello.txt", "read:secret/s.txt")
 	// root itself is not granted, but root/data is: the joined path
 	// root/data/hello.txt lies in a grant, so it is allowed; secret not.
-	want := []string{"ok hello", "EACCES"}
+	want := []string{"ok hello", "ENOENT"}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("step %d: got %q, want %q", i, got[i], want[i])
@@ -273,7 +285,7 @@ func TestLegacyServeLoop(t *testing.T) {
 	root := tree(t)
 	rw, data := filepath.Join(root, "rw"), filepath.Join(root, "data")
 	got, _ := runChild(t, grantsFor(root), false, data, "fifo:"+rw+"/fifo", "read:hello.txt", "read:"+root+"/secret/s.txt", "cloexec:hello.txt")
-	want := []string{"ok via-fifo", "ok hello", "EACCES", "ok 0 1"}
+	want := []string{"ok via-fifo", "ok hello", "ENOENT", "ok 0 1"}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("step %d: got %q, want %q", i, got[i], want[i])
