@@ -137,3 +137,19 @@ func TestRunNeedsHook(t *testing.T) {
 		t.Errorf("Run without the hook: status %d, %v; want 126 and an error", status, err)
 	}
 }
+
+// TestMissingGrant: a grant of a path that does not exist is not a launch
+// failure but an absent path, noted once.
+func TestMissingGrant(t *testing.T) {
+	c := newConfined(t)
+	missing := filepath.Join(c.outside, "not-yet")
+	opts := c.options(`test -e "$3" && exit 3; echo ran`)
+	opts.Argv = append(opts.Argv, missing)
+	opts.Grants = append(opts.Grants, notify.Grant{Path: missing, Rights: rights.Uniform(rights.ReadWrite)})
+	if status, err := Run(opts); err != nil || status != 0 {
+		t.Fatalf("Run: status %d, %v\nstderr: %s\nlog: %s", status, err, c.output(c.stderr), c.log.String())
+	}
+	if !strings.Contains(c.log.String(), "note: grant "+missing+": no such file") {
+		t.Errorf("no note of the missing grant:\n%s", c.log.String())
+	}
+}

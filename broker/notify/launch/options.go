@@ -59,9 +59,31 @@ type Options struct {
 var ErrStage2 = errors.New("stage 2 failed before the program started")
 
 // allGrants is what the supervisor enforces: the profile, then the user's
-// grants.
+// grants. Every one is optional: a grant of a path that does not exist
+// (yet: a file the program is to create, an output directory) is not an
+// error but an absent path, which the program sees as missing, as it
+// would without capfd; Run notes each one the user gave (missingGrants).
 func (o *Options) allGrants() []notify.Grant {
-	return append(append([]notify.Grant(nil), o.Profile...), o.Grants...)
+	all := append(append([]notify.Grant(nil), o.Profile...), o.Grants...)
+	for i := range all {
+		all[i].Optional = true
+	}
+	return all
+}
+
+// missingGrants are the user's grants the supervisor found missing.
+func (o *Options) missingGrants(sup *notify.Supervisor) []string {
+	open := map[string]bool{}
+	for _, g := range sup.Grants() {
+		open[g.Path] = true
+	}
+	var missing []string
+	for _, g := range o.Grants {
+		if !open[g.Path] {
+			missing = append(missing, g.Path)
+		}
+	}
+	return missing
 }
 
 func (o *Options) log() io.Writer {

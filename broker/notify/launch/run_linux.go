@@ -68,6 +68,9 @@ func Run(opts Options) (int, error) {
 		return 126, err
 	}
 	defer sup.Close()
+	for _, p := range opts.missingGrants(sup) {
+		fmt.Fprintf(log, "capfd run: note: grant %s: no such file or directory; the program sees it absent (grant its directory to let the program create it)\n", p)
+	}
 
 	var ll []landlock.Grant
 	for _, g := range sup.Grants() {
