@@ -189,7 +189,7 @@ func (c *call) locate(dirfd int32, p string) (location, unix.Errno) {
 // directory before a ".." is opened (O_PATH) to learn its real path, as
 // the caller, only when it lies in or above a grant, whose names the
 // program may look up anyway; a ".." after a directory outside every
-// grant is refused, since the lookup through it is not granted. A final
+// grant is absent (ENOENT), since the lookup through it is not granted. A final
 // "." or ".." is kept (after the real path of what precedes it): entry
 // operations on it fail in the kernel with its own errno (EBUSY,
 // ENOTEMPTY, EINVAL), which lexical cleaning would turn into an operation
@@ -230,8 +230,10 @@ func (c *call) realDir(p string) (string, unix.Errno) {
 		return p, 0
 	}
 	if g, _ := c.s.grants.match(p); g == nil && !c.s.grants.above(p) {
+		// Not in the view (skeleton_linux.go): absent, whether or not
+		// it exists.
 		c.refuse("lookup", p+"/..", rights.Lookup, "outside every grant")
-		return "", unix.EACCES
+		return "", unix.ENOENT
 	}
 	var real string
 	err := c.asCaller(func() error {

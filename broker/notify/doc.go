@@ -34,15 +34,19 @@
 //     written back with process_vm_writev, other calls get their result or
 //     errno.
 //
-// A refusal answers EACCES (what DAC and Landlock answer for a path one may
-// not use) and logs "capfd: not capable: open /etc/shadow (needs read,
-// outside every grant)".
+// A refusal in a grant answers EACCES (what DAC and Landlock answer for a
+// path one may not use); a path outside every grant is absent, ENOENT
+// whether or not it exists, except the directories above the grants,
+// which exist for stat, access and chdir (the view of skeleton_linux.go).
+// Either way the supervisor logs "capfd: not capable: open /etc/shadow
+// (needs read, outside every grant)".
 //
 // # Why there is no TOCTOU window
 //
 // The supervisor never uses SECCOMP_USER_NOTIF_FLAG_CONTINUE for a file
-// operation (its one use, chdir into or above a grant, opens nothing and
-// is argued in ops_chdir_linux.go). CONTINUE
+// operation (its uses, chdir into or above a grant, which opens nothing,
+// and connect or bind of a socket that is not a Unix one, which names no
+// file, are argued in ops_chdir_linux.go and ops_socket_linux.go). CONTINUE
 // would let the kernel run the original syscall, which re-reads the path
 // from the program's memory: another thread of the program could swap
 // "data/x" for "/etc/shadow" between our check and the kernel's read. Here

@@ -16,7 +16,7 @@ step "$CAPFD" run --grant examples/demo/data=ro -- cat examples/demo/data/hello.
 step "$CAPFD" run --grant examples/demo/data=ro -- ls -R examples/demo/data
 
 echo
-echo "# outside every grant: refused, with the reason on stderr"
+echo "# outside every grant: absent (ENOENT, whether or not it exists), the refusal logged on stderr"
 step "$CAPFD" run --grant examples/demo/data=ro -- cat /etc/shadow
 
 echo

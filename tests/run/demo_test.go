@@ -25,7 +25,7 @@ func TestDemoScript(t *testing.T) {
 		"hello from a capability-confined cat\n(exit status 0)",
 		"notes:\ntodo.txt",
 		"capfd: not capable: open /etc/shadow (needs read, outside every grant)",
-		"cat: /etc/shadow: Permission denied\n(exit status 1)",
+		"cat: /etc/shadow: No such file or directory\n(exit status 1)",
 		"examples/demo/data/hello.txt (needs write,truncate,create",
 	} {
 		if !strings.Contains(string(out), want) {
