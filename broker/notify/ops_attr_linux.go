@@ -24,14 +24,23 @@ func (c *call) fchmodat(dirfd int32, addr uint64, mode uint32, flags int) result
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return fail(unix.EINVAL)
 	}
-	if flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
-		return fail(unix.EOPNOTSUPP) // symlinks have no mode on Linux
-	}
 	fd, l, r, done := c.openForMeta(dirfd, addr, flags, needFor(op, vfsops.Request{Op: vfsops.OpChmod}, vfsops.OnDir))
 	if done {
 		return r
 	}
 	defer unix.Close(fd)
+	if flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
+		// fchmodat2's AT_SYMLINK_NOFOLLOW (what glibc's fchmodat
+		// with the flag calls, and GNU tar restoring directory modes):
+		// a symlink has no mode on Linux; anything else is changed.
+		st, err := vfsops.Fstat(fd)
+		if err != nil {
+			return fail(c.errnoOf(op, l, err))
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return fail(unix.EOPNOTSUPP)
+		}
+	}
 	return c.errResult(op, l, c.asCaller(func() error { return vfsops.Fchmod(fd, mode&0o7777) }))
 }
 

@@ -1,6 +1,9 @@
 package notify
 
 import (
+	"strconv"
+	"strings"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/vfsops"
@@ -104,6 +107,14 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 			return -1, l, fail(errno), true
 		}
 	}
+	if fd, ok := selfFdName(p); ok && !n.probe && flags&unix.AT_SYMLINK_NOFOLLOW == 0 {
+		// A change of /proc/self/fd/N, followed, is one of the object
+		// open on the task's descriptor N (glibc's fchmodat with
+		// AT_SYMLINK_NOFOLLOW opens the file O_PATH and changes it
+		// through that name): the fd form, decided by that object's
+		// rights. procfs itself stays out of the view.
+		dirfd, p, flags = fd, "", flags|unix.AT_EMPTY_PATH
+	}
 	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
 		if dirfd == unix.AT_FDCWD {
 			p = "."
@@ -186,4 +197,22 @@ func (c *call) openLocated(dirfd int32, p string, flags int, n need) (fd int, l 
 		return -1, l, fail(c.errnoOf(n.op, l, err)), true
 	}
 	return fd, l, result{}, false
+}
+
+// selfFdName parses the task's name for one of its own descriptors,
+// /proc/self/fd/N or /proc/thread-self/fd/N (in the task's /proc, which
+// is the host's: a /proc/PID name would be read there with the host's
+// numbering, not the program's, so it is not taken).
+func selfFdName(p string) (int32, bool) {
+	rest, ok := strings.CutPrefix(p, "/proc/self/fd/")
+	if !ok {
+		if rest, ok = strings.CutPrefix(p, "/proc/thread-self/fd/"); !ok {
+			return -1, false
+		}
+	}
+	n, err := strconv.ParseInt(rest, 10, 32)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != rest {
+		return -1, false
+	}
+	return int32(n), true
 }

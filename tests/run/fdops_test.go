@@ -2,6 +2,7 @@ package run
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -375,5 +376,56 @@ func TestFdRightsFollowTheObject(t *testing.T) {
 	}
 	if got := modeOf(t, h+"/own").Perm(); got != 0o600 {
 		t.Errorf("confined: H/own mode %o, want 600\n%+v", got, o)
+	}
+}
+
+// TestChmodByDescriptorName: GNU tar restores a directory's mode with
+// fchmodat(AT_SYMLINK_NOFOLLOW), which glibc makes fchmodat2 or, on older
+// kernels, an O_PATH open and chmod("/proc/self/fd/N"). Both are the
+// change of the object the name reaches, decided by its rights: allowed
+// in the rw grant (chmod), refused in the ro one, and refused for a
+// descriptor of a file outside every grant (the program's stdout).
+func TestChmodByDescriptorName(t *testing.T) {
+	requireRun(t)
+	f := newFdFixture(t)
+	for _, op := range []string{"chmod-nofollow", "chmod-procfd"} {
+		for _, m := range f.modes() {
+			if err := os.Chmod(m.file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			steps, o := f.fdops(t, m.confined, nil, op, m.file)
+			step := "chmod"
+			if op == "chmod-nofollow" {
+				step = op
+			}
+			if got := steps[step] == "ok" && modeOf(t, m.file) == 0o600; got != m.works {
+				t.Errorf("%s %s: changed=%v, want %v\n%+v", op, m.name, got, m.works, o)
+			}
+		}
+	}
+	// A descriptor the program inherited, of a file no grant names.
+	out := filepath.Join(f.root, "outside.txt")
+	for _, confined := range []bool{false, true} {
+		if err := os.WriteFile(out, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		argv := []string{bin.fdops, "chmod-fdname", "1"}
+		if confined {
+			argv = append(append([]string{bin.capfd, "run", "-q"}, f.grants()...), append([]string{"--"}, argv...)...)
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		file, err := os.OpenFile(out, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout = file
+		cmd.Run()
+		file.Close()
+		if changed := modeOf(t, out) == 0o600; changed == confined {
+			t.Errorf("chmod /proc/self/fd/1 of an outside file, confined=%v: changed=%v", confined, changed)
+		}
 	}
 }

@@ -14,6 +14,9 @@
 //	fdops overwrite PATH   open O_RDWR|O_APPEND, then each other way to rewrite bytes at offset 0:
 //	                       ftruncate, fallocate(PUNCH_HOLE), pwritev2(RWF_NOAPPEND), mmap(MAP_SHARED)
 //	fdops memfd -          memfd_create, ftruncate, fallocate(PUNCH_HOLE): the program's own memory
+//	fdops chmod-nofollow PATH  fchmodat2(AT_FDCWD, PATH, 0600, AT_SYMLINK_NOFOLLOW)
+//	fdops chmod-procfd PATH    open O_PATH|O_NOFOLLOW, chmod /proc/self/fd/N 0600 (glibc's fchmodat fallback)
+//	fdops chmod-fdname N       chmod /proc/self/fd/N 0600, N a descriptor the program inherited
 package main
 
 import (
@@ -63,6 +66,28 @@ func main() {
 			say("ftruncate", unix.Ftruncate(fd, 8192))
 			say("punch", unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, 4096))
 		}
+		return
+	}
+	switch op {
+	case "chmod-nofollow":
+		p, err := unix.BytePtrFromString(path)
+		if err != nil {
+			say("chmod-nofollow", err)
+			return
+		}
+		cwd := unix.AT_FDCWD
+		_, _, errno := unix.Syscall6(452 /* fchmodat2 */, uintptr(cwd), uintptr(unsafe.Pointer(p)), 0o600, unix.AT_SYMLINK_NOFOLLOW, 0, 0)
+		say("chmod-nofollow", errnoErr(errno))
+		return
+	case "chmod-procfd":
+		fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		say("open", err)
+		if err == nil {
+			say("chmod", unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), 0o600))
+		}
+		return
+	case "chmod-fdname":
+		say("chmod", unix.Chmod("/proc/self/fd/"+path, 0o600))
 		return
 	}
 	flags := unix.O_RDONLY
