@@ -75,6 +75,9 @@ func OpenProcThreadSelf() (ProcPid, error) {
 // Close closes the task directory.
 func (p ProcPid) Close() error { return Close(p.dir) }
 
+// Dup returns a new O_PATH descriptor of the task directory itself.
+func (p ProcPid) Dup() (int, error) { return Dup(p.dir) }
+
 // Open opens the entry name of the task directory ("status", "mem") with
 // flags (O_CLOEXEC is added; a symlink in name is never followed).
 func (p ProcPid) Open(name string, flags int) (int, error) {

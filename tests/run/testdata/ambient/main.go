@@ -21,6 +21,7 @@
 //	ambient tiocsti                    (inject into stdin's terminal)
 //	ambient setns-self                 (join its own UTS namespace through a pidfd)
 //	ambient tioclinux                  (prints the errno of ioctl(0, TIOCLINUX))
+//	ambient executable                 (prints os.Executable: Go reads /proc/self/exe)
 //	ambient new-userns                 (start /bin/true in a new user namespace)
 //	ambient getenv NAME
 //	ambient tty                        (prints fd 0's device and whether it is the controlling terminal)
@@ -161,6 +162,13 @@ func attempt(op, arg string) error {
 			return err
 		}
 		return unix.Close(fd)
+	case "executable":
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		fmt.Println(exe)
+		return nil
 	case "setns-self":
 		pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
 		if err != nil {
