@@ -131,12 +131,19 @@ func TestNestedGrantUnderSwaps(t *testing.T) {
 		}
 		return root, h
 	}
-	root, h := setup(t)
-	if o := run(t, root, bin.swapwrite, h, "2000"); o.code != 0 {
-		t.Fatalf("plain run: %+v", o)
+	// Plainly the race is won within a few runs (a loaded machine may
+	// need more than one: bounded, every run checked).
+	won := false
+	for attempt := 0; attempt < 10 && !won; attempt++ {
+		root, h := setup(t)
+		if o := run(t, root, bin.swapwrite, h, "2000"); o.code != 0 {
+			t.Fatalf("plain run: %+v", o)
+		}
+		b, _ := os.ReadFile(h + "/secret/key")
+		won = string(b) == "pwned\n"
 	}
-	if b, _ := os.ReadFile(h + "/secret/key"); string(b) != "pwned\n" {
-		t.Fatalf("plainly the race never wrote the secret key (%q): the test shows nothing", b)
+	if !won {
+		t.Fatalf("plainly the race never wrote the secret key in 10 runs: the test shows nothing")
 	}
 	for round := range rounds {
 		root, h := setup(t)
