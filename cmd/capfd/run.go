@@ -61,6 +61,8 @@ func parseGrant(v string) (notify.Grant, error) {
 type runOptions struct {
 	grants           []notify.Grant // the user's grants, from --grant and --config
 	noDefaultProfile bool
+	profiles         []string // the named profiles, from --profile
+	profileGrants    []notify.Grant
 	brokerSocket     string
 	verbose, quiet   bool
 	keepCaps         bool
@@ -88,12 +90,13 @@ func (p *portFlag) Set(v string) error {
 	return nil
 }
 
-// launchOptions is the launch of o: the default profile (unless refused)
-// and the user's grants; the program's stdio and the environment are
-// capfd's own, and the launcher's messages go to stderr.
+// launchOptions is the launch of o: the default profile (unless refused),
+// the named profiles and the user's grants; the program's stdio and the
+// environment are capfd's own, and the launcher's messages go to stderr.
 func (o *runOptions) launchOptions(stderr io.Writer) launch.Options {
 	l := launch.Options{
 		Argv:         o.argv,
+		Profile:      o.profileGrants,
 		Grants:       o.grants,
 		BrokerSocket: o.brokerSocket,
 		KeepCaps:     o.keepCaps,
@@ -102,9 +105,6 @@ func (o *runOptions) launchOptions(stderr io.Writer) launch.Options {
 		Log:          stderr,
 		Quiet:        o.quiet,
 		Verbose:      o.verbose,
-	}
-	if !o.noDefaultProfile {
-		l.Profile = profile.Default()
 	}
 	return l
 }
@@ -127,6 +127,8 @@ func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
 	fs.Var(&grants, "grant", "grant `PATH=RIGHTS[:INHERIT]` (repeatable): RIGHTS as in `capfd rights`, e.g. ro, rw, rx, read,write")
 	config := fs.String("config", "", "read grants from `FILE`: one PATH=RIGHTS[:INHERIT] per line, # comments")
 	noDefault := fs.Bool("no-default-profile", false, "do not grant the default profile (loader, libraries, /bin, /dev/null, ...)")
+	var profiles listFlag
+	fs.Var(&profiles, "profile", "also grant the named profile `NAME` (repeatable): "+strings.Join(profile.Names(), ", "))
 	brokerSocket := fs.String("broker", "", "give capability-aware programs a connection to the broker at `SOCKET` instead of the embedded one")
 	verbose := fs.Bool("v", false, "also log refused probes (stat, access) and the kernel layers in force")
 	quiet := fs.Bool("q", false, "do not log refusals")
@@ -150,11 +152,11 @@ directories only and with the granted rights. Landlock restricts exec to
 granted programs. A refusal fails with EACCES and is logged as
 "capfd: not capable: ...". The exit status is PROG's.
 
-Default profile (unless -no-default-profile):
+Profiles are granted before the user's grants; a path the user grants is
+the user's grant alone. Every profile entry is optional (missing: skipped).
+
 `)
-		for _, e := range profile.DefaultEntries {
-			fmt.Fprintf(stderr, "  %-20s %-10s %s\n", e.Path, e.Rights, e.Why)
-		}
+		profile.WriteHelp(stderr)
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -167,6 +169,7 @@ Default profile (unless -no-default-profile):
 	}
 	opts := &runOptions{
 		noDefaultProfile: *noDefault,
+		profiles:         profiles,
 		brokerSocket:     *brokerSocket,
 		verbose:          *verbose,
 		quiet:            *quiet,
@@ -195,6 +198,10 @@ Default profile (unless -no-default-profile):
 		opts.grants = append(opts.grants, fromFile...)
 	}
 	opts.grants = append(opts.grants, grants...)
+	if opts.profileGrants, err = profile.Grants(opts.noDefaultProfile, opts.profiles, opts.grants); err != nil {
+		fmt.Fprintf(stderr, "capfd run: --profile: %v\n", err)
+		return nil, 2
+	}
 	return opts, -1
 }
 

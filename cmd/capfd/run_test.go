@@ -94,3 +94,55 @@ func FuzzParseGrant(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRunArgsProfiles(t *testing.T) {
+	var stderr bytes.Buffer
+	opts, code := parseRunArgs([]string{"--profile", "dev", "--profile", "posix-shm", "--grant", "/etc/passwd=none", "--", "true"}, &stderr)
+	if code >= 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if got := strings.Join(opts.profiles, " "); got != "dev posix-shm" {
+		t.Errorf("profiles %q", got)
+	}
+	l := opts.launchOptions(&stderr)
+	paths := map[string]int{}
+	for _, g := range l.Profile {
+		paths[g.Path]++
+	}
+	// The default profile, both named ones, and not the path the user
+	// grants himself: his grant decides alone.
+	for _, want := range []string{"/usr/lib", "/usr/local/include", "/dev/shm"} {
+		if paths[want] != 1 {
+			t.Errorf("profile grants %s %d times, want once", want, paths[want])
+		}
+	}
+	if paths["/etc/passwd"] != 0 || len(l.Grants) != 1 || l.Grants[0].Path != "/etc/passwd" || l.Grants[0].Rights != (rights.Pair{}) {
+		t.Errorf("/etc/passwd: profile %d, user grants %+v", paths["/etc/passwd"], l.Grants)
+	}
+
+	// --no-default-profile keeps the named ones.
+	opts, code = parseRunArgs([]string{"--no-default-profile", "--profile", "go", "--", "true"}, &stderr)
+	if code >= 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if l := opts.launchOptions(&stderr); len(l.Profile) > 1 || (len(l.Profile) == 1 && l.Profile[0].Path != "/usr/local/go") {
+		t.Errorf("--no-default-profile --profile go: %+v", l.Profile)
+	}
+
+	stderr.Reset()
+	if _, code := parseRunArgs([]string{"--profile", "dev", "--profile", "rust", "--", "true"}, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), `unknown profile "rust"`) || !strings.Contains(stderr.String(), "dev, python, node, go, git, posix-shm") {
+		t.Errorf("unknown profile: exit %d, %q", code, stderr.String())
+	}
+
+	// --help lists every profile and its entries.
+	stderr.Reset()
+	if _, code := parseRunArgs([]string{"--help"}, &stderr); code != 0 {
+		t.Errorf("--help: exit %d", code)
+	}
+	for _, want := range []string{"Default profile", "/etc/passwd", "posix-shm: ", "/dev/shm", "dev: ", "/usr/local/include", "-profile NAME"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
