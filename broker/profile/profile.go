@@ -117,7 +117,8 @@ var Named = []Profile{
 	{
 		Name:    "go",
 		Summary: "the Go toolchain of a tarball install (GOROOT /usr/local/go)",
-		Note: "The build cache is not granted: go trusts what it finds there, so a confined program that could write " +
+		Note: "go finds GOROOT through /proc/self/exe, which is refused: set it, --env GOROOT=/usr/local/go. " +
+			"The build cache is not granted: go trusts what it finds there, so a confined program that could write " +
 			"~/.cache/go-build could plant code in later builds run outside capfd. Give builds a cache of their own: " +
 			"--env GOCACHE=DIR --env TMPDIR=DIR2 --grant DIR=rw --grant DIR2=rw. The module cache ($HOME/go/pkg/mod) is the user's: " +
 			"--grant $HOME/go/pkg/mod=ro for offline builds. /usr/lib/go* (Debian's golang) is in the default profile.",
@@ -129,7 +130,7 @@ var Named = []Profile{
 		Name:    "git",
 		Summary: "git's system-wide configuration",
 		Note: "git-core's templates (/usr/share/git-core), helpers (/usr/lib/git-core), perl and the CA certificates are in the default profile. " +
-			"~/.gitconfig is the user's to grant (git treats a refused one as absent); the repository too.",
+			"~/.gitconfig and ~/.config/git are the user's to grant (git treats a refused ~/.gitconfig as absent, and warns about a refused ~/.config/git/ignore); the repository too.",
 		Entries: []Entry{
 			{"/etc/gitconfig", "ro", "git's system configuration (git config --system)"},
 			{"/etc/gitattributes", "ro", "git's system attributes"},
