@@ -83,6 +83,16 @@ func keys(m map[string]string) []string {
 
 func TestDefaultProfile(t *testing.T) {
 	checkEntries(t, Profile{Name: "default", Entries: DefaultEntries})
+	// No default entry lies beneath another: such nested grants cost the
+	// supervisor a pinning walk per lookup (docs/run.md says the default
+	// profile needs none).
+	for _, a := range DefaultEntries {
+		for _, b := range DefaultEntries {
+			if strings.HasPrefix(a.Path, b.Path+"/") {
+				t.Errorf("%s lies beneath %s", a.Path, b.Path)
+			}
+		}
+	}
 	got := Default()
 	if len(got) != len(DefaultEntries) {
 		t.Errorf("Default() = %d grants, want %d (no patterns in the default profile)", len(got), len(DefaultEntries))
