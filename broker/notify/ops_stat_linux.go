@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"path"
 	"strconv"
 	"strings"
 
@@ -145,6 +146,14 @@ func (c *call) openLocated(dirfd int32, p string, flags int, n need) (fd int, l 
 	l, errno := c.locate(dirfd, p)
 	if errno != 0 {
 		return -1, l, resultFor(errno), true
+	}
+	if l.g != nil && l.rest == ".." && skeletonAnswers(n) {
+		// The directory above a grant's root (ls -la's ".." of a
+		// granted directory): whatever holds it, a grant or the
+		// skeleton, answers, as for its own name.
+		if parent := path.Dir(strings.TrimSuffix(l.abs, "/..")); parent != strings.TrimSuffix(l.abs, "/..") {
+			return c.openLocated(unix.AT_FDCWD, parent, flags, n)
+		}
 	}
 	if l.g == nil && skeletonAnswers(n) {
 		// An ancestor of a grant: the skeleton's own descriptor.

@@ -69,9 +69,11 @@ func (t *grantTable) openAncestors() {
 }
 
 // ancestor returns the skeleton's descriptor for abs, if abs is an
-// ancestor of a grant.
+// ancestor of a grant. A final "." or ".." (which locate keeps, after the
+// real path of what precedes it) is taken as the kernel takes it: the
+// ancestors are real directories, so lexically.
 func (t *grantTable) ancestor(abs string) (int, bool) {
-	fd, ok := t.ancestors[abs]
+	fd, ok := t.ancestors[path.Clean(abs)]
 	return fd, ok
 }
 
