@@ -28,6 +28,10 @@ apt_install qemu-system-x86
 # A C compiler builds the tests' C programs (tests/run/testdata: the
 # supervisor floor and the many-threads open stress).
 apt_install gcc libc6-dev
+# The real programs of tests/realprog's matrix beyond Debian's essential set
+# (coreutils, tar, gzip, bash, sed, grep, findutils, diffutils). Node.js is
+# optional there (its row is skipped without it): too large to install here.
+apt_install git sqlite3 rsync curl xz-utils make perl python3
 if [ -x scripts/fetch-kernels.sh ]; then
 	scripts/fetch-kernels.sh
 fi

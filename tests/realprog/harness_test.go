@@ -1,0 +1,329 @@
+package realprog
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/internal/treestate"
+)
+
+// workload is one row of the matrix.
+type workload struct {
+	name string
+	// needs lists the programs the script runs: names looked up on PATH,
+	// or absolute paths. The row is skipped, naming the first missing.
+	needs []string
+	// setup builds the work tree (beyond what every row gets: an empty
+	// tmp/ for TMPDIR and baseTree's src/).
+	setup func(t *testing.T, work string)
+	// script runs with sh -c in the work directory.
+	script string
+	// rights are the work directory's grant: rw unless the row says why
+	// it needs more.
+	rights string
+	// flags are extra `capfd run` flags, each a documented one with the
+	// reason in a comment.
+	flags []string
+	// asUser runs both runs as uid/gid 65534, the tree chowned to it.
+	asUser bool
+	// heavy rows are skipped with -short.
+	heavy bool
+	// volatile names entries (relative to the work dir) whose contents
+	// legitimately differ from run to run (stat data in git's index, a
+	// build cache): only their name, type and mode compare, and nothing
+	// beneath them.
+	volatile []string
+	// knownFailure is why the row differs under capfd run today; "" means
+	// it must be identical to the direct run.
+	knownFailure string
+}
+
+// epoch is the mtime of everything setup makes; a description shows it as
+// "setup", and any mtime from the run as "run".
+var epoch = time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// runWorkload runs w directly and under capfd run and reports the
+// differences, none when the two did the same.
+func runWorkload(t *testing.T, w workload) []string {
+	root := t.TempDir()
+	var cred = nobody
+	if !w.asUser {
+		cred = nil
+	} else {
+		// uid 65534 must reach the work directory and the capfd binary.
+		for _, d := range []string{filepath.Dir(root), root} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	work := filepath.Join(root, "work")
+	build := func() {
+		if err := os.RemoveAll(work); err != nil {
+			t.Fatal(err)
+		}
+		mkdir(t, work, "tmp")
+		baseTree(t, work)
+		if w.setup != nil {
+			w.setup(t, work)
+		}
+		settle(t, work, w.asUser)
+	}
+	describe := func(o *outcome, start time.Time) {
+		tree, err := treestate.Full(work)
+		if err != nil {
+			t.Fatalf("describing the work tree: %v", err)
+		}
+		o.tree = normalTree(tree, start, w.volatile)
+		o.stdout = strings.ReplaceAll(o.stdout, work, "$WORK")
+		o.stderr = strings.ReplaceAll(o.stderr, work, "$WORK")
+	}
+
+	build()
+	start := time.Now()
+	direct := run(t, work, cred, "sh", "-c", w.script)
+	describe(&direct, start)
+	if direct.code != 0 {
+		t.Fatalf("the direct run failed (exit %d), so the row shows nothing:\nstdout:\n%s\nstderr:\n%s", direct.code, direct.stdout, direct.stderr)
+	}
+
+	build()
+	quiet := "-q"
+	if *verbose {
+		quiet = "-v"
+	}
+	rights := w.rights
+	if rights == "" {
+		rights = "rw"
+	}
+	argv := []string{bin.capfd, "run", quiet, "--grant", work + "=" + rights}
+	argv = append(argv, w.flags...)
+	argv = append(argv, "--", "sh", "-c", w.script)
+	start = time.Now()
+	confined := run(t, work, cred, argv...)
+	describe(&confined, start)
+
+	var diffs []string
+	if direct.code != confined.code {
+		diffs = append(diffs, fmt.Sprintf("exit status %d, directly %d", confined.code, direct.code))
+	}
+	if direct.stdout != confined.stdout {
+		diffs = append(diffs, "stdout:\n"+lineDiff(direct.stdout, confined.stdout))
+	}
+	if direct.tree != confined.tree {
+		diffs = append(diffs, "work tree:\n"+lineDiff(direct.tree, confined.tree))
+	}
+	if len(diffs) > 0 {
+		diffs = append(diffs, "stderr under capfd run:\n"+confined.stderr)
+	}
+	return diffs
+}
+
+// normalTree makes a treestate.Full description comparable between two
+// runs: mtimes become "setup" (epoch) or "run" (set during the run), and
+// volatile entries keep only their name, type and mode.
+func normalTree(tree string, start time.Time, volatile []string) string {
+	var out []string
+	for line := range strings.Lines(tree) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		rel := fields[0]
+		keep := true
+		vol := false
+		for _, v := range volatile {
+			if strings.HasPrefix(rel, v+"/") {
+				keep = false
+			}
+			if rel == v {
+				vol = true
+			}
+		}
+		if !keep {
+			continue
+		}
+		var kept []string
+		for _, f := range fields {
+			name, value, _ := strings.Cut(f, "=")
+			switch {
+			case vol && (name == "size" || name == "nlink" || name == "mtime" || name == "sha"):
+				continue
+			case name == "mtime":
+				f = "mtime=" + mtimeClass(value, start)
+			}
+			kept = append(kept, f)
+		}
+		out = append(out, strings.Join(kept, " "))
+	}
+	return strings.Join(out, "\n")
+}
+
+func mtimeClass(value string, start time.Time) string {
+	sec, nsec, _ := strings.Cut(value, ".")
+	s, err1 := strconv.ParseInt(sec, 10, 64)
+	ns, err2 := strconv.ParseInt(nsec, 10, 64)
+	if err1 != nil || err2 != nil {
+		return value
+	}
+	switch mt := time.Unix(s, ns); {
+	case mt.Equal(epoch):
+		return "setup"
+	case !mt.Before(start.Add(-2 * time.Second)):
+		return "run"
+	}
+	return value
+}
+
+// lineDiff shows the lines only in want (-) and only in got (+).
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			fmt.Fprintf(&b, "  - %s\n", l)
+		}
+	}
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			fmt.Fprintf(&b, "  + %s\n", l)
+		}
+	}
+	if b.Len() == 0 {
+		return "  (same lines, different order or repetition)\n"
+	}
+	return b.String()
+}
+
+// missing names the first of needs this machine lacks, or "".
+func missing(needs []string) string {
+	for _, n := range needs {
+		if filepath.IsAbs(n) {
+			if _, err := os.Stat(n); err != nil {
+				return n
+			}
+			continue
+		}
+		if _, err := exec.LookPath(n); err != nil {
+			return n
+		}
+	}
+	return ""
+}
+
+// settle gives everything under work the epoch as mtime (children first)
+// and, for the rows run as a user, that user as owner.
+func settle(t *testing.T, work string, asUser bool) {
+	t.Helper()
+	var paths []string
+	err := filepath.WalkDir(work, func(p string, _ fs.DirEntry, err error) error {
+		paths = append(paths, p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(epoch.UnixNano()), unix.NsecToTimespec(epoch.UnixNano())}
+	for _, p := range slices.Backward(paths) {
+		if asUser {
+			if err := os.Lchown(p, int(nobody.Uid), int(nobody.Gid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mkdir(t *testing.T, work string, rel ...string) {
+	t.Helper()
+	for _, r := range rel {
+		if err := os.MkdirAll(filepath.Join(work, r), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// write makes the file rel (and its directories) with content and mode.
+func write(t *testing.T, work, rel, content string, mode os.FileMode) {
+	t.Helper()
+	p := filepath.Join(work, rel)
+	mkdir(t, work, filepath.Dir(rel))
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, work, rel, target string) {
+	t.Helper()
+	if err := os.Symlink(target, filepath.Join(work, rel)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// baseTree is what every row's work directory holds besides tmp/:
+//
+//	src/a.txt, src/b.txt (0600), src/run.sh (0755)
+//	src/sub/c.txt, src/sub/deep/d.txt, src/empty/
+//	src/link -> a.txt, src/sub/up -> ../b.txt
+func baseTree(t *testing.T, work string) {
+	t.Helper()
+	write(t, work, "src/a.txt", "alpha\n", 0o644)
+	write(t, work, "src/b.txt", strings.Repeat("bravo ", 500)+"\n", 0o600)
+	write(t, work, "src/run.sh", "#!/bin/sh\necho run.sh ran\n", 0o755)
+	write(t, work, "src/sub/c.txt", "charlie\n", 0o644)
+	write(t, work, "src/sub/deep/d.txt", "delta\n", 0o640)
+	mkdir(t, work, "src/empty")
+	symlink(t, work, "src/link", "a.txt")
+	symlink(t, work, "src/sub/up", "../b.txt")
+}
+
+// tarball writes rel as a tar archive of a few entries owned by uid and
+// gid 1234 (a user this machine does not have), dated epoch.
+func tarball(t *testing.T, work, rel string) {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, e := range []struct {
+		name, body, link string
+		typ              byte
+		mode             int64
+	}{
+		{name: "pkg/", typ: tar.TypeDir, mode: 0o755},
+		{name: "pkg/README", body: "read me\n", typ: tar.TypeReg, mode: 0o644},
+		{name: "pkg/bin/", typ: tar.TypeDir, mode: 0o755},
+		{name: "pkg/bin/tool", body: "#!/bin/sh\necho tool\n", typ: tar.TypeReg, mode: 0o755},
+		{name: "pkg/private", body: "private\n", typ: tar.TypeReg, mode: 0o600},
+		{name: "pkg/latest", link: "README", typ: tar.TypeSymlink, mode: 0o777},
+	} {
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link,
+			Size: int64(len(e.body)), Uid: 1234, Gid: 1234, Uname: "someone", Gname: "others",
+			ModTime: epoch, Format: tar.FormatGNU}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(e.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, work, rel, b.String(), 0o644)
+}
