@@ -17,7 +17,9 @@
 // class: what the sandbox lacks); the test then asserts it still differs,
 // so a fix that makes it pass fails here until the row is updated. The
 // summary line `realprog: N of M workloads identical to a direct run` is
-// the matrix's state. `go test ./tests/realprog -args -realprog.v` runs
+// the matrix's state. TestDirectRunsAgree is the control: every row run
+// directly twice does the same, so a difference is capfd's, not the row's
+// own noise. `go test ./tests/realprog -args -realprog.v` runs
 // capfd with -v instead of -q and logs its refusals for each differing row.
 package realprog
 

@@ -205,7 +205,7 @@ func TestMatrix(t *testing.T) {
 				skip("heavy row: skipped in -short")
 			}
 			ran++
-			diffs := runWorkload(t, w)
+			diffs := runWorkload(t, w, true)
 			switch {
 			case len(diffs) == 0 && w.knownFailure == "":
 				same++
@@ -220,6 +220,30 @@ func TestMatrix(t *testing.T) {
 		})
 	}
 	t.Logf("realprog: %d of %d workloads identical to a direct run (%d skipped)", same, ran, skipped)
+}
+
+// TestDirectRunsAgree is the matrix's control: each row run directly
+// twice, in fresh work directories at the same path, does the same, so a
+// difference under capfd run is capfd's and not the row's own noise (a
+// date, an inode number, a name lookup). Heavy rows only without -short.
+func TestDirectRunsAgree(t *testing.T) {
+	for _, w := range matrix {
+		t.Run(strings.ReplaceAll(w.name, " ", "_"), func(t *testing.T) {
+			if m := missing(w.needs); m != "" {
+				t.Skipf("%s is not on this machine (scripts/setup.sh installs it)", m)
+			}
+			if w.asUser && os.Geteuid() != 0 {
+				t.Skip("needs root to run as uid 65534")
+			}
+			if w.heavy && testing.Short() {
+				t.Skip("heavy row: skipped in -short")
+			}
+			if diffs := runWorkload(t, w, false); len(diffs) > 0 {
+				t.Errorf("two direct runs differ (make the row reproducible, or mark what legitimately changes volatile):\n%s",
+					strings.Join(diffs, "\n"))
+			}
+		})
+	}
 }
 
 const shScript = `#!/bin/sh
