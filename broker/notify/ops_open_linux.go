@@ -108,6 +108,9 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 	if errno != 0 {
 		return fail(errno)
 	}
+	if n, ok := descriptorName(p); ok && resolve == 0 {
+		return c.reopenDescriptor(n, p, flags, op)
+	}
 	how := resolveHow
 	if resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
 		how |= vfsops.NoSymlinks

@@ -34,11 +34,11 @@ func TestProcView(t *testing.T) {
 	}
 
 	// Attacks through /proc work directly and fail confined: re-opening
-	// a descriptor (for reading, here; writing is the upgrade) and the
-	// executable through their links, the host's mount table, another
-	// process.
+	// a read-only descriptor for writing (the upgrade) and the executable
+	// through their links, the host's mount table, another process.
 	for _, script := range []string{
-		`cat /proc/self/fd/3 3<` + file,
+		`exec 3<` + file + `; echo more >> /proc/self/fd/3`,
+		`exec 3<` + file + `; echo more >> /dev/fd/3`,
 		`cat /proc/self/exe > /dev/null`,
 		`cat /proc/self/mountinfo`,
 		`cat /proc/1/status`,
@@ -52,5 +52,28 @@ func TestProcView(t *testing.T) {
 		} else if !strings.Contains(o.stderr, "not capable") && !strings.Contains(o.stderr, "No such file") {
 			t.Errorf("%s under capfd run: %+v", script, o)
 		}
+	}
+}
+
+// TestDescriptorNames: /dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N and
+// /proc/self/fd/N re-open what the program already holds, as shells and
+// scripts use them, with no more than the descriptor gives.
+func TestDescriptorNames(t *testing.T) {
+	requireRun(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.txt")
+	if err := os.WriteFile(file, []byte("held\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `cat /dev/fd/3 3<` + file + `; cat /proc/self/fd/3 3<` + file +
+		`; echo piped | cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr`
+	argv := []string{"sh", "-c", script}
+	if _, err := os.Stat("/bin/bash"); err == nil {
+		argv = []string{"bash", "-c", script + `; cat <(echo substituted)`}
+	}
+	direct := run(t, dir, argv...)
+	confined := capfdRun(t, dir, []string{"-q", "--grant", dir + "=ro"}, argv...)
+	if direct.code != 0 || confined.code != 0 || confined.stdout != direct.stdout || confined.stderr != direct.stderr {
+		t.Errorf("confined %+v\ndirect %+v", confined, direct)
 	}
 }
