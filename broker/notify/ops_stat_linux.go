@@ -108,13 +108,15 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 			return -1, l, fail(errno), true
 		}
 	}
-	if fd, ok := selfFdName(p); ok && !n.probe && flags&unix.AT_SYMLINK_NOFOLLOW == 0 {
-		// A change of /proc/self/fd/N, followed, is one of the object
-		// open on the task's descriptor N (glibc's fchmodat with
+	byName := false
+	if fd, ok := descriptorName(p); ok && flags&unix.AT_SYMLINK_NOFOLLOW == 0 {
+		// A descriptor's name, followed (/proc/self/fd/N, /dev/fd/N,
+		// /dev/stdin...: ops_reopen_linux.go): the fd form on the
+		// object open on the task's descriptor N. A stat is the fstat
+		// the task could make; a change (glibc's fchmodat with
 		// AT_SYMLINK_NOFOLLOW opens the file O_PATH and changes it
-		// through that name): the fd form, decided by that object's
-		// rights. procfs itself stays out of the view.
-		dirfd, p, flags = fd, "", flags|unix.AT_EMPTY_PATH
+		// through /proc/self/fd/N) is decided by that object's rights.
+		dirfd, p, flags, byName = fd, "", flags|unix.AT_EMPTY_PATH, true
 	}
 	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
 		if dirfd == unix.AT_FDCWD {
@@ -125,6 +127,9 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 			// (futimens, fchownat(fd, "", AT_EMPTY_PATH)) is decided by
 			// the object's rights (ops_fd_linux.go).
 			fd, errno := c.taskFd(dirfd)
+			if errno == unix.EBADF && byName {
+				errno = unix.ENOENT // what the name of a closed descriptor answers
+			}
 			if errno != 0 {
 				return -1, l, resultFor(errno), true
 			}
