@@ -57,8 +57,16 @@ func descriptorName(p string) (int32, bool) {
 
 // reopenDescriptor answers an open of the name of descriptor n.
 func (c *call) reopenDescriptor(n int32, p string, flags int, op string) result {
-	if flags&(unix.O_PATH|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+	switch {
+	case flags&(unix.O_PATH|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0:
 		return fail(unix.EINVAL)
+	case flags&unix.O_NOFOLLOW != 0:
+		return fail(unix.ELOOP) // each of these names is a link (magic, or to one)
+	case flags&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL:
+		if fd, errno := c.taskFd(n); errno == 0 {
+			unix.Close(fd)
+			return fail(unix.EEXIST)
+		}
 	}
 	dup, errno := c.taskFd(n)
 	if errno != 0 {
