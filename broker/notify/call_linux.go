@@ -463,7 +463,7 @@ func (c *call) check(lp *location, n need) unix.Errno {
 	}
 	l := *lp
 	if l.g == nil {
-		if !n.probe || c.s.verbose {
+		if (!n.probe && !runtimePlumbing(l.abs, n)) || c.s.verbose {
 			c.refuse(n.op, l.abs, headline(n.object|n.parent|rights.Lookup), "outside every grant")
 		} else {
 			c.s.refused.Add(1)
@@ -497,6 +497,17 @@ func (c *call) check(lp *location, n need) unix.Errno {
 		return unix.EACCES
 	}
 	return 0
+}
+
+// runtimePlumbing reports whether a refusal outside every grant is a
+// runtime's reading of /proc or /sys (the Go runtime reads
+// /sys/kernel/mm/transparent_hugepage and /proc/self/mountinfo as it
+// starts, to size its heap pages and find its cgroup limit): a probe of
+// optional system information, logged only with -v like stat probes, so
+// that every Go program does not start with two lines of noise.
+func runtimePlumbing(abs string, n need) bool {
+	readOnly := n.parent&creatingRights == 0 && n.object.Without(rights.Lookup|rights.Read|rights.Readdir|rights.Stat) == 0
+	return readOnly && (strings.HasPrefix(abs, "/proc/") || strings.HasPrefix(abs, "/sys/"))
 }
 
 // headline drops lookup from a list of needed rights when others are

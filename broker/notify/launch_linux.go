@@ -18,7 +18,8 @@ import (
 //   - capability mode's rules (capmode.Rules) decide sockets by domain
 //     and type, and refuse terminal injection and new namespaces;
 //   - syscalls that need a right no grant carries (union) fail with EPERM
-//     in the kernel, without a round trip (seccomp.RulesFor);
+//     in the kernel, without a round trip (seccomp.RulesFor), unless the
+//     supervisor answers them (unserved);
 //   - the fd operations whose answer depends on the object are notified or
 //     refused by argument value (fdRules: attribute ioctls and, with an
 //     append-only grant, what would defeat O_APPEND);
@@ -56,7 +57,7 @@ func FilterFor(sh FilterShape) seccomp.Filter {
 		{Syscalls: known(append(Refused(), groupNames(deniedSyscalls)...)), Action: seccomp.Errno(unix.EPERM)},
 	}
 	rules = append(rules, capmode.Rules(sh.Ambient)...)
-	rules = append(rules, seccomp.RulesFor(union)...)
+	rules = append(rules, unserved(seccomp.RulesFor(union))...)
 	rules = append(rules, fdRules(sh)...)
 	rules = append(rules,
 		seccomp.Rule{Syscalls: known(Syscalls()), Action: seccomp.Notify},
@@ -98,4 +99,31 @@ func RecvFd(sock int) (int, error) {
 		return -1, fmt.Errorf("notify: receive listener: expected one descriptor")
 	}
 	return fds[0], nil
+}
+
+// unserved drops from rules the syscalls the supervisor answers. Those it
+// refuses per object as surely as the filter would, when no grant carries
+// their right, and it says so ("capfd: not capable: chown ..."), where the
+// filter's EPERM is silent: cp -a's fchown under a grant without chown
+// failed with no line saying why. The filter keeps refusing the rest
+// (flock without the lock right).
+func unserved(rules []seccomp.Rule) []seccomp.Rule {
+	answered := map[string]bool{}
+	for _, name := range Syscalls() {
+		answered[name] = true
+	}
+	var out []seccomp.Rule
+	for _, r := range rules {
+		var keep []string
+		for _, name := range r.Syscalls {
+			if !answered[name] {
+				keep = append(keep, name)
+			}
+		}
+		if len(keep) > 0 {
+			r.Syscalls = keep
+			out = append(out, r)
+		}
+	}
+	return out
 }

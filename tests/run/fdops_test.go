@@ -429,3 +429,19 @@ func TestChmodByDescriptorName(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsAreLogged: with no grant carrying chown, the filter used to
+// refuse fchown in the kernel with no word (cp -a under a read-write grant
+// failed silently); the supervisor now answers it, refuses it on the
+// object as surely, and says so.
+func TestRefusalsAreLogged(t *testing.T) {
+	requireRun(t)
+	f := newFdFixture(t)
+	o := capfdRun(t, f.root, []string{"--grant", f.d + "=rw", "--grant", bin.dir + "=rx"}, bin.fdops, "chown", f.d+"/f")
+	if !strings.Contains(o.stdout, "fchown EPERM") {
+		t.Fatalf("fchown without the chown right: %+v", o)
+	}
+	if !strings.Contains(o.stderr, "not capable: chown "+f.d+"/f (needs chown") {
+		t.Errorf("the refusal is not logged: %q", o.stderr)
+	}
+}
