@@ -507,7 +507,17 @@ func (c *call) check(lp *location, n need) unix.Errno {
 // that every Go program does not start with two lines of noise.
 func runtimePlumbing(abs string, n need) bool {
 	readOnly := n.parent&creatingRights == 0 && n.object.Without(rights.Lookup|rights.Read|rights.Readdir|rights.Stat) == 0
-	return readOnly && (strings.HasPrefix(abs, "/proc/") || strings.HasPrefix(abs, "/sys/"))
+	if !readOnly {
+		return false
+	}
+	if strings.HasPrefix(abs, "/sys/") {
+		return true
+	}
+	// Of /proc only the mount table, which the view leaves out on
+	// purpose; anything else there (/proc/self/root/..., another
+	// process) is worth a line.
+	base := path.Base(abs)
+	return strings.HasPrefix(abs, "/proc/") && (base == "mountinfo" || base == "mounts")
 }
 
 // headline drops lookup from a list of needed rights when others are
