@@ -464,7 +464,7 @@ func (c *call) check(lp *location, n need) unix.Errno {
 	l := *lp
 	if l.g == nil {
 		if (!n.probe && !runtimePlumbing(l.abs, n)) || c.s.verbose {
-			c.refuse(n.op, l.abs, headline(n.object|n.parent|rights.Lookup), "outside every grant")
+			c.refuse(n.op, l.abs, headline(n.object|n.parent|rights.Lookup), "outside every grant"+grantHint(l.abs, n))
 		} else {
 			c.s.refused.Add(1)
 		}
@@ -497,6 +497,33 @@ func (c *call) check(lp *location, n need) unix.Errno {
 		return unix.EACCES
 	}
 	return 0
+}
+
+// grantHint says which grant would allow a refusal outside every grant:
+// the object (its directory for a new entry) with the smallest named group
+// of rights that holds what the operation needs, e.g. "; --grant
+// /etc/alternatives=ro would allow it". procfs cannot be granted, and is
+// said so.
+func grantHint(abs string, n need) string {
+	if abs == "/proc" || strings.HasPrefix(abs, "/proc/") {
+		return "; procfs cannot be granted"
+	}
+	target := strings.TrimSuffix(abs, "/")
+	if n.parent&creatingRights != 0 {
+		target = path.Dir(target)
+	}
+	need := n.object | n.parent | rights.Lookup
+	spec := need.String()
+	for _, g := range []struct {
+		name string
+		r    rights.Rights
+	}{{"ro", rights.ReadOnly}, {"rx", rights.ReadExec}, {"rw", rights.ReadWrite}} {
+		if g.r.Has(need) {
+			spec = g.name
+			break
+		}
+	}
+	return "; --grant " + target + "=" + spec + " would allow it"
 }
 
 // runtimePlumbing reports whether a refusal outside every grant is a

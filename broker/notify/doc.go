@@ -39,7 +39,8 @@
 // whether or not it exists, except the directories above the grants,
 // which exist for stat, access and chdir (the view of skeleton_linux.go).
 // Either way the supervisor logs "capfd: not capable: open /etc/shadow
-// (needs read, outside every grant)".
+// (needs read, outside every grant; --grant /etc/shadow=ro would allow
+// it)": a refusal outside every grant says which grant would allow it.
 //
 // # Why there is no TOCTOU window
 //

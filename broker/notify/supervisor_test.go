@@ -198,7 +198,7 @@ func TestRelativeFromUngrantedCwd(t *testing.T) {
 			t.Errorf("step %d: got %q, want %q", i, got[i], want[i])
 		}
 	}
-	if !strings.Contains(log, "not capable: open "+root+"/secret/s.txt (needs read, outside every grant)") {
+	if !strings.Contains(log, "not capable: open "+root+"/secret/s.txt (needs read, outside every grant; --grant "+root+"/secret/s.txt=ro would allow it)") {
 		t.Errorf("log lacks the refusal line:\n%s", log)
 	}
 }

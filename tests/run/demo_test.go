@@ -24,7 +24,7 @@ func TestDemoScript(t *testing.T) {
 	for _, want := range []string{
 		"hello from a capability-confined cat\n(exit status 0)",
 		"notes:\ntodo.txt",
-		"capfd: not capable: open /etc/shadow (needs read, outside every grant)",
+		"capfd: not capable: open /etc/shadow (needs read, outside every grant; --grant /etc/shadow=ro would allow it)",
 		"cat: /etc/shadow: No such file or directory\n(exit status 1)",
 		"examples/demo/data/hello.txt (needs write,truncate,create",
 	} {

@@ -67,7 +67,7 @@ func TestEscapes(t *testing.T) {
 		changed string // a file the attack modifies, "" if none
 		log     string
 	}{
-		{"absolute path", []string{"cat", "{S}/s.txt"}, "secret", "", "not capable: open {S}/s.txt (needs read, outside every grant)"},
+		{"absolute path", []string{"cat", "{S}/s.txt"}, "secret", "", "not capable: open {S}/s.txt (needs read, outside every grant; --grant {S}/s.txt=ro would allow it)"},
 		{"dot-dot out of a grant", []string{"cat", "{D}/../secret/s.txt"}, "secret", "", "outside every grant"},
 		{"relative dot-dot from the cwd", []string{"cat", "../secret/s.txt"}, "secret", "", "outside every grant"},
 		{"absolute symlink planted in a grant", []string{"cat", "{D}/out-abs"}, "secret", "", "outside every grant"},
