@@ -158,7 +158,13 @@ func (c *call) bindPath(sock int, p string) result {
 			defer unix.Close(fd)
 			dirfd = fd
 		}
-		return vfsops.BindUnix(sock, dirfd, name)
+		if err := vfsops.BindUnix(sock, dirfd, name); err != nil {
+			return err
+		}
+		// bind(2) masks the new file's mode with the creating task's
+		// umask, the supervisor's; give it the program's. Until then the
+		// socket cannot be connected to anyway: it is not listening.
+		return vfsops.Chmod(dirfd, name, 0o777&^c.umask(), resolveHow|vfsops.NoSymlinks)
 	}))
 }
 

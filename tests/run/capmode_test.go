@@ -501,6 +501,13 @@ func TestCapmodeUnixPathSocket(t *testing.T) {
 		t.Errorf("bind under capfd run made no socket file: %v %v", fi, err)
 	}
 	refused(t, []string{"--grant", inside + "=ro"}, "unix-bind", filepath.Join(inside, "new2.sock"))
+	// The socket file gets the program's umask, not the supervisor's.
+	private := filepath.Join(inside, "private.sock")
+	o := capfdRun(t, root, []string{"-q", "--grant", bin.dir + "=rx", "--grant", inside + "=rw"},
+		"sh", "-c", `umask 077; exec "$0" unix-bind "$1"`, bin.ambient, private)
+	if fi, err := os.Lstat(private); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("socket bound under umask 077: %v %v (%+v)", fi, err, o)
+	}
 }
 
 // TestCapmodeUnixPeerIdentity: the supervisor connects for the program,
