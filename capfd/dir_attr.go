@@ -5,6 +5,7 @@ import (
 	"path"
 	"time"
 
+	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
@@ -64,12 +65,33 @@ func (d *Dir) Lchown(name string, uid, gid int) error {
 }
 
 func (d *Dir) chown(opName, name string, uid, gid int, extra Resolve, follow bool) error {
+	req := d.chownRequest(name, uid, gid, extra, follow)
 	if pl := d.placing(); pl != nil {
-		return d.viaPlace(pl, opName, name, extra, lookupOr(follow), objectNeed(vfsops.OpChown), func(a *placedAt) error {
+		return d.viaPlace(pl, opName, name, extra, lookupOr(follow), req.On(vfsops.OnObject), func(a *placedAt) error {
 			return a.ps.chown(opName, a.name, uid, gid, extra, follow)
 		})
 	}
-	return d.entry(opName, vfsops.OpChown, name, func() error { return d.t.Chown(d.h, name, uid, gid, d.how|extra, follow) })
+	return d.entryRequest(opName, req, name, func() error { return d.t.Chown(d.h, name, uid, gid, d.how|extra, follow) })
+}
+
+// chownRequest is a chown of name to uid and gid as vfsops decides it:
+// one that keeps the owner and group needs chmod, not chown
+// (Request.KeepsOwner), which only the object's own ids tell. They are
+// read only when it matters, when d's rights lack chown somewhere but
+// would allow a chown that keeps them; a name that cannot be read is taken
+// as changing them (the stricter need).
+func (d *Dir) chownRequest(name string, uid, gid int, extra Resolve, follow bool) vfsops.Request {
+	req := vfsops.Request{Op: vfsops.OpChown}
+	keeps := vfsops.Request{Op: vfsops.OpChown, KeepsOwner: true}
+	if d.rights.Base.Has(rights.Chown) && d.rights.Inherit.Has(rights.Chown) || d.check("chown", keeps, vfsops.OnDir, name) != nil {
+		// Allowed either way, or refused either way: refused before
+		// anything reaches the transport.
+		return req
+	}
+	if st, err := d.t.Stat(d.h, name, d.how|extra, follow); err == nil {
+		req.KeepsOwner = vfsops.KeepsOwner(uid, gid, st.Uid, st.Gid)
+	}
+	return req
 }
 
 // Chtimes changes the access and modification times of name, like

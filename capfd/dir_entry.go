@@ -45,7 +45,13 @@ func (d *Dir) rmdir(path string, extra Resolve) error {
 // directory (and of the object path names), then makes the call, holding
 // d in use.
 func (d *Dir) entry(opName string, op vfsops.Op, path string, call func() error) error {
-	if err := d.check(opName, vfsops.Request{Op: op}, vfsops.OnDir, path); err != nil {
+	return d.entryRequest(opName, vfsops.Request{Op: op}, path, call)
+}
+
+// entryRequest is entry for a request whose needs depend on more than its
+// op (vfsops.Request).
+func (d *Dir) entryRequest(opName string, req vfsops.Request, path string, call func() error) error {
+	if err := d.check(opName, req, vfsops.OnDir, path); err != nil {
 		return err
 	}
 	if err := d.use(opName, path); err != nil {

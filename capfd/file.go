@@ -285,6 +285,16 @@ func (f *File) check(opName string, op vfsops.Op) error {
 	return nil
 }
 
+// checkRequest is check for a request whose needs depend on more than its
+// op (vfsops.Request).
+func (f *File) checkRequest(opName string, req vfsops.Request) error {
+	n := req.On(vfsops.OnHandle)
+	if !f.rights.Has(n) {
+		return notCapable(opName, f.name, n, f.rights)
+	}
+	return nil
+}
+
 func (f *File) use(opName string) error {
 	if !f.life.acquire() {
 		return closedError(opName, f.name)

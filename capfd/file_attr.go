@@ -6,6 +6,7 @@ import (
 	"path"
 	"time"
 
+	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 	"golang.org/x/sys/unix"
 )
@@ -73,13 +74,13 @@ func (f *File) Chmod(mode fs.FileMode) error {
 
 // Chown changes the file's owner and group; -1 leaves an id unchanged.
 func (f *File) Chown(uid, gid int) error {
-	if err := f.check("chown", vfsops.OpFchown); err != nil {
-		return err
-	}
 	if err := f.use("chown"); err != nil {
 		return err
 	}
 	defer f.done()
+	if err := f.checkRequest("chown", f.chownRequest(uid, gid)); err != nil {
+		return err
+	}
 	if err := f.t.Fchown(f.h, uid, gid); err != nil {
 		return pathError("chown", f.name, err)
 	}
@@ -221,4 +222,19 @@ func (f *File) Exec(argv, envv []string) error {
 		return pathError("exec", f.name, err)
 	}
 	return nil
+}
+
+// chownRequest is a chown of the file to uid and gid as vfsops decides it
+// (Request.KeepsOwner: one that keeps the owner and group needs chmod);
+// the file's ids are read only when its rights lack chown. The caller
+// holds f in use.
+func (f *File) chownRequest(uid, gid int) vfsops.Request {
+	req := vfsops.Request{Op: vfsops.OpFchown}
+	if f.rights.Has(rights.Chown) || !f.rights.Has(vfsops.Request{Op: vfsops.OpFchown, KeepsOwner: true}.On(vfsops.OnHandle)) {
+		return req // allowed, or refused, either way
+	}
+	if st, err := f.t.Fstat(f.h); err == nil {
+		req.KeepsOwner = vfsops.KeepsOwner(uid, gid, st.Uid, st.Gid)
+	}
+	return req
 }

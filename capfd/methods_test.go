@@ -1,6 +1,7 @@
 package capfd
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -216,6 +217,46 @@ func TestFileMethodsRights(t *testing.T) {
 						t.Fatalf("refused operation changed the tree:\nbefore:\n%s\nafter:\n%s", before, after)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestChownThatKeepsOwner: a chown to the owner and group a file has
+// needs chmod, not chown (vfsops.Request.KeepsOwner), through a Dir and
+// through a File; giving it another owner needs chown.
+func TestChownThatKeepsOwner(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := os.Getuid(), os.Getgid()
+	other := uid + 1
+	for _, tc := range []struct {
+		name         string
+		held         rights.Rights
+		uid, gid     int
+		wantNotCapab bool
+	}{
+		{"same owner, chmod", rights.Lookup | rights.Chmod, uid, gid, false},
+		{"unchanged ids, chmod", rights.Lookup | rights.Chmod, -1, -1, false},
+		{"same owner, neither", rights.Lookup | rights.Read, uid, -1, true},
+		{"other owner, chmod", rights.Lookup | rights.Chmod, other, -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openTestDir(t, dir, rights.Uniform(tc.held))
+			err := d.Chown("f", tc.uid, tc.gid)
+			if got := errors.Is(err, ErrNotCapable); got != tc.wantNotCapab {
+				t.Errorf("Dir.Chown: %v, want not capable=%v", err, tc.wantNotCapab)
+			}
+			f, err := d.OpenFile("f", os.O_RDONLY|unix.O_PATH, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			err = f.Chown(tc.uid, tc.gid)
+			if got := errors.Is(err, ErrNotCapable); got != tc.wantNotCapab {
+				t.Errorf("File.Chown: %v, want not capable=%v", err, tc.wantNotCapab)
 			}
 		})
 	}

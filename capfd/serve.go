@@ -370,6 +370,9 @@ func (s *served) Fchmod(mode uint32) error {
 }
 
 func (s *served) Fchown(uid, gid int) error {
+	if s.file != nil {
+		return s.file.Chown(uid, gid) // KeepsOwner, as a local File decides it
+	}
 	return s.self("chown", vfsops.OpFchown, func(t transport, h handleID) error { return t.Fchown(h, uid, gid) })
 }
 

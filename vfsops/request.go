@@ -22,6 +22,11 @@ type Request struct {
 	IsDir bool
 	// Replaces says OpRename's target name exists.
 	Replaces bool
+	// KeepsOwner says an OpChown or OpFchown changes neither the owner
+	// nor the group (each id is -1 or the object's own). A holder of
+	// chown may make any chown; layers ask the KeepsOwner form only of
+	// an object without chown, so such a chown needs chown or chmod.
+	KeepsOwner bool
 }
 
 // Needs returns what r requires, per operand: the operation table's
@@ -36,7 +41,13 @@ type Request struct {
 //     directory for the same reason); none with RENAME_NOREPLACE, which
 //     fails instead;
 //   - RENAME_EXCHANGE: each entry moves both ways, so rename-from and
-//     rename-to on both directories, and nothing is destroyed: no Unlink.
+//     rename-to on both directories, and nothing is destroyed: no Unlink;
+//   - a chown that keeps the owner and group (KeepsOwner): Chmod instead
+//     of Chown (where Chown is not held), since all it changes is what
+//     chmod changes (the kernel
+//     clears the set-id bits of a file whose owner is "changed", and
+//     updates its ctime). cp -a and xz -k chown every copy to the owner it
+//     already has.
 //
 // An unknown op needs everything (Requirements), so a caller that forgets
 // to validate fails closed.
@@ -56,6 +67,14 @@ func (r Request) Needs() []Requirement {
 			needs = append(needs, on(OnSourceDir, both), on(OnTargetDir, both))
 		case r.Replaces && r.Flags&unix.RENAME_NOREPLACE == 0:
 			needs = append(needs, on(OnTargetDir, rights.Unlink))
+		}
+	case OpChown, OpFchown:
+		if r.KeepsOwner {
+			for i, n := range needs {
+				if n.Rights.Has(rights.Chown) {
+					needs[i].Rights = n.Rights.Without(rights.Chown) | rights.Chmod
+				}
+			}
 		}
 	}
 	return merge(needs)
@@ -113,4 +132,10 @@ func merge(in []Requirement) []Requirement {
 		}
 	}
 	return out
+}
+
+// KeepsOwner reports whether a chown to uid and gid (-1: unchanged) of an
+// object owned by ownerUID and ownerGID changes neither (Request.KeepsOwner).
+func KeepsOwner(uid, gid int, ownerUID, ownerGID uint32) bool {
+	return (uid == -1 || uint32(uid) == ownerUID) && (gid == -1 || uint32(gid) == ownerGID)
 }

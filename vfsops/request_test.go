@@ -106,3 +106,35 @@ func TestDependsOnType(t *testing.T) {
 		}
 	}
 }
+
+// TestChownThatKeepsOwner: a chown to the owner and group the object has
+// needs chmod, not chown (its only effects are a chmod's).
+func TestChownThatKeepsOwner(t *testing.T) {
+	for _, tc := range []struct {
+		req     Request
+		operand Operand
+		want    rights.Rights
+	}{
+		{Request{Op: OpChown}, OnObject, rights.Chown},
+		{Request{Op: OpChown, KeepsOwner: true}, OnObject, rights.Chmod},
+		{Request{Op: OpFchown}, OnHandle, rights.Chown},
+		{Request{Op: OpFchown, KeepsOwner: true}, OnHandle, rights.Chmod},
+		{Request{Op: OpChmod, KeepsOwner: true}, OnObject, rights.Chmod}, // other ops ignore it
+	} {
+		if got := tc.req.On(tc.operand); got != tc.want {
+			t.Errorf("%+v on %v = %v, want %v", tc.req, tc.operand, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		uid, gid   int
+		ouid, ogid uint32
+		keeps      bool
+	}{
+		{-1, -1, 5, 6, true}, {5, -1, 5, 6, true}, {-1, 6, 5, 6, true}, {5, 6, 5, 6, true},
+		{7, -1, 5, 6, false}, {-1, 7, 5, 6, false}, {5, 7, 5, 6, false},
+	} {
+		if got := KeepsOwner(tc.uid, tc.gid, tc.ouid, tc.ogid); got != tc.keeps {
+			t.Errorf("KeepsOwner(%d, %d, %d, %d) = %v", tc.uid, tc.gid, tc.ouid, tc.ogid, got)
+		}
+	}
+}

@@ -63,7 +63,11 @@ func OpCases() []OpCase {
 		}},
 		{Op: wire.OpReadlink, Need: L | rights.Readlink, Request: at(wire.OpReadlink, "link")},
 		{Op: wire.OpChmod, Need: L | rights.Chmod, Request: at(wire.OpChmod, "f.txt")},
-		{Op: wire.OpChown, Need: L | rights.Chown, Request: func(h uint32) *wire.Request {
+		// -1, -1 keeps the owner and group, for which chmod does as well
+		// as chown (vfsops.Request.KeepsOwner): the denied handle lacks
+		// both. tests/differential gives files another owner, which
+		// needs chown.
+		{Op: wire.OpChown, Need: L | rights.Chown | rights.Chmod, Request: func(h uint32) *wire.Request {
 			return &wire.Request{Op: wire.OpChown, Handle: h, Path: "f.txt", UID: -1, GID: -1, Follow: true}
 		}},
 		{Op: wire.OpChtimes, Need: L | rights.Chtimes, Request: func(h uint32) *wire.Request {
@@ -101,7 +105,7 @@ func OpCases() []OpCase {
 		{Op: wire.OpFchmod, Need: rights.Chmod, File: "f.txt", FileFlags: unix.O_RDONLY, Request: func(h uint32) *wire.Request {
 			return &wire.Request{Op: wire.OpFchmod, Handle: h, Mode: 0o600}
 		}},
-		{Op: wire.OpFchown, Need: rights.Chown, File: "f.txt", FileFlags: unix.O_RDONLY, Request: func(h uint32) *wire.Request {
+		{Op: wire.OpFchown, Need: rights.Chown | rights.Chmod, File: "f.txt", FileFlags: unix.O_RDONLY, Request: func(h uint32) *wire.Request {
 			return &wire.Request{Op: wire.OpFchown, Handle: h, UID: -1, GID: -1}
 		}},
 		{Op: wire.OpFutimes, Need: rights.Chtimes, File: "f.txt", FileFlags: unix.O_RDONLY, Request: func(h uint32) *wire.Request {

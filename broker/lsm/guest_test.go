@@ -277,6 +277,10 @@ func hookCases(t *testing.T, e *Enforcer) []struct {
 		{"stat", simple("stat", rights.Read, rights.Stat, "inode_getattr")},
 		{"chmod", simple("chmod", ro, rights.Chmod, "inode_setattr")},
 		{"chown", simple("chown", ro, rights.Chown, "inode_setattr")},
+		// A chown that keeps the owner needs chown or chmod
+		// (vfsops.Request.KeepsOwner); giving the file away needs chown.
+		{"chown keeping the owner, with chmod", simple("chown", ro, rights.Chmod, "inode_setattr")},
+		{"chown to another owner, with chmod", simple("chown-other", ro|rights.Chmod, rights.Chown, "inode_setattr")},
 		{"utimes", simple("utimes", ro, rights.Chtimes, "inode_setattr")},
 		{"setxattr", func(t *testing.T, d string) scenario {
 			withXattr(t, d)

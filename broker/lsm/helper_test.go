@@ -144,6 +144,9 @@ var ops = map[string]op{
 	"chown": func(a []string) (func() error, error) {
 		return func() error { return unix.Chown(a[0], os.Getuid(), os.Getgid()) }, nil
 	},
+	"chown-other": func(a []string) (func() error, error) {
+		return func() error { return unix.Chown(a[0], 65534, 65534) }, nil
+	},
 	"utimes": func(a []string) (func() error, error) {
 		return func() error { return unix.UtimesNano(a[0], []unix.Timespec{{Sec: 1}, {Sec: 1}}) }, nil
 	},

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/capfd/capfd/rights"
 	"github.com/capfd/capfd/vfsops"
 )
 
@@ -64,11 +65,36 @@ func (c *call) fchownat(dirfd int32, addr, uid, gid uint64, flags int) result {
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return fail(unix.EINVAL)
 	}
-	fd, l, r, done := c.openForMeta(dirfd, addr, flags, needFor(op, vfsops.Request{Op: vfsops.OpChown}, vfsops.OnDir))
+	// Whether the call keeps the owner and group (and so needs chmod,
+	// not chown) only the object tells: it is found with lookup alone,
+	// then checked for what its own ids say the call needs.
+	n := needFor(op, vfsops.Request{Op: vfsops.OpChown}, vfsops.OnDir)
+	n.object = 0
+	fd, l, r, done := c.openForMeta(dirfd, addr, flags, n)
 	if done {
 		return r
 	}
 	defer unix.Close(fd)
+	var object rights.Rights
+	if l.g == nil {
+		object = c.objectOf(fd).objectRights()
+	} else {
+		object, _ = l.rightsAt()
+	}
+	need := rights.Chown
+	if !object.Has(need) {
+		need = chownNeed(fd, int(int32(uid)), int(int32(gid)), vfsops.OpChown, vfsops.OnObject)
+	}
+	if l.g == nil {
+		// The task's own descriptor (AT_EMPTY_PATH, a descriptor's
+		// name), or a view outside the grants: the object decides.
+		if errno := c.checkObject(fd, op, need); errno != 0 {
+			return fail(errno)
+		}
+	} else if !object.Has(need) {
+		c.refuse(op, l.abs, object.Missing(need), l.g.describe())
+		return fail(unix.EACCES)
+	}
 	// fchownat(fd, "", AT_EMPTY_PATH) works on O_PATH fds, symlinks
 	// included, and walks no path.
 	err := c.asCaller(func() error {

@@ -186,7 +186,25 @@ func sysFchmod(c *call) result {
 // fchown(fd, uid, gid)
 func sysFchown(c *call) result {
 	uid, gid := int(int32(c.arg(1))), int(int32(c.arg(2)))
-	return c.withTaskFd("chown", rights.Chown, func(fd int) error { return vfsops.NativeFchown(fd, uid, gid) })
+	check := func(fd int, op string, _ rights.Rights) unix.Errno {
+		need := rights.Chown
+		if !c.objectOf(fd).objectRights().Has(rights.Chown) {
+			need = chownNeed(fd, uid, gid, vfsops.OpFchown, vfsops.OnHandle)
+		}
+		return c.checkObject(fd, op, need)
+	}
+	return c.withTaskFdChecked("chown", rights.Chown, check, func(fd int) error { return vfsops.NativeFchown(fd, uid, gid) })
+}
+
+// chownNeed is what a chown of the object open on fd to uid and gid needs
+// (on operand) of an object without chown: Chown, or Chmod if it keeps
+// the owner and group (vfsops.Request.KeepsOwner), which only the
+// object's own ids tell. They are read from the descriptor the call then
+// acts on.
+func chownNeed(fd, uid, gid int, op vfsops.Op, operand vfsops.Operand) rights.Rights {
+	var st unix.Stat_t
+	keeps := fstat(fd, &st) == nil && vfsops.KeepsOwner(uid, gid, st.Uid, st.Gid)
+	return vfsops.Request{Op: op, KeepsOwner: keeps}.On(operand)
 }
 
 // ftruncate(fd, length): a writable descriptor was checked for write or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -133,7 +132,7 @@ func brokerAction(rc *brokertest.RawClient, h uint32, c *Case) string {
 	case "chmod":
 		req.Op, req.Mode = wire.OpChmod, a.Mode
 	case "chown":
-		req.Op, req.UID, req.GID, req.Follow = wire.OpChown, int32(os.Getuid()), int32(os.Getgid()), true
+		req.Op, req.UID, req.GID, req.Follow = wire.OpChown, int32(chownUID), int32(chownGID), true
 	case "utimens":
 		req.Op, req.Atime, req.Mtime, req.Follow = wire.OpChtimes, fixed, fixed, true
 	case "truncate":
@@ -183,7 +182,7 @@ func fdRequest(h uint32, op string) *wire.Request {
 	case "fchmod":
 		r.Op, r.Mode = wire.OpFchmod, 0o600
 	case "fchown":
-		r.Op, r.UID, r.GID = wire.OpFchown, int32(os.Getuid()), int32(os.Getgid())
+		r.Op, r.UID, r.GID = wire.OpFchown, int32(chownUID), int32(chownGID)
 	case "futimes":
 		r.Op, r.Atime, r.Mtime = wire.OpFutimes, fixed, fixed
 	case "sync":

@@ -78,7 +78,7 @@ func dirAction(d *capfd.Dir, a Action) error {
 	case "chmod":
 		return d.Chmod(a.Path, os.FileMode(a.Mode))
 	case "chown":
-		return d.Chown(a.Path, os.Getuid(), os.Getgid())
+		return d.Chown(a.Path, chownUID, chownGID)
 	case "utimens":
 		return d.Chtimes(a.Path, fixed, fixed)
 	case "truncate":
@@ -125,7 +125,7 @@ func fileAction(f *capfd.File, op string) error {
 	case "fchmod":
 		err = f.Chmod(0o600)
 	case "fchown":
-		err = f.Chown(os.Getuid(), os.Getgid())
+		err = f.Chown(chownUID, chownGID)
 	case "futimes":
 		err = f.Chtimes(fixed, fixed)
 	case "sync":

@@ -2,6 +2,7 @@ package differential
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -261,7 +262,7 @@ func pathSpec(name string, op vfsops.Op, shapes []shape, obj string, a Action, e
 		if a.Kind == "chmod" && s.name == "root" {
 			a.Mode = 0o700
 		}
-		b := built{action: a, own: own, requests: []vfsops.Request{{Op: op}}}
+		b := built{action: a, own: own, requests: []vfsops.Request{{Op: op, KeepsOwner: op == vfsops.OpChown && chownKeepsOwner}}}
 		if eff != nil {
 			b.effect = eff(rel)
 		}
@@ -309,7 +310,7 @@ func fdSpec(fdop string, op vfsops.Op, flags string, eff func(rel string) effect
 		a := Action{Kind: "fd", Flags: flags, Path: s.prefix + obj, FdOp: fdop}
 		b := built{action: a, own: objectOf(s), requests: []vfsops.Request{
 			{Op: vfsops.OpOpen, Flags: a.OpenFlags(), IsDir: isDir},
-			{Op: op},
+			{Op: op, KeepsOwner: op == vfsops.OpFchown && chownKeepsOwner},
 		}}
 		if eff != nil {
 			b.effect = eff(fixtureRel(s, a.Path))
@@ -355,7 +356,7 @@ func specs() []spec {
 			}
 			return modeIs(rel, 0o600)
 		}),
-		pathSpec("chown", vfsops.OpChown, withRoot, "f", Action{Kind: "chown"}, nil),
+		pathSpec("chown", vfsops.OpChown, withRoot, "f", Action{Kind: "chown"}, func(rel string) effect { return ownerIs(rel, chownUID, chownGID) }),
 		pathSpec("utimens", vfsops.OpChtimes, withRoot, "f", Action{Kind: "utimens"}, func(rel string) effect { return mtimeIs(rel, fixedTime) }),
 		pathSpec("truncate", vfsops.OpTruncate, fileShapes, "f", Action{Kind: "truncate"}, func(rel string) effect { return sizeIs(rel, 0) }),
 		pathSpec("readlink", vfsops.OpReadlink, entryShapes, "ls", Action{Kind: "readlink"}, nil),
@@ -386,7 +387,7 @@ func specs() []spec {
 		fdSpec("ftruncate", vfsops.OpFtruncate, "wronly", func(rel string) effect { return sizeIs(rel, 0) }),
 		fdSpec("readdir", vfsops.OpReaddir, "rdonly|directory", nil),
 		fdSpec("fchmod", vfsops.OpFchmod, "rdonly", func(rel string) effect { return modeIs(rel, 0o600) }),
-		fdSpec("fchown", vfsops.OpFchown, "rdonly", nil),
+		fdSpec("fchown", vfsops.OpFchown, "rdonly", func(rel string) effect { return ownerIs(rel, chownUID, chownGID) }),
 		fdSpec("futimes", vfsops.OpFutimes, "rdonly", func(rel string) effect { return mtimeIs(rel, fixedTime) }),
 		fdSpec("sync", vfsops.OpSync, "rdonly", nil),
 		fdSpec("lock", vfsops.OpLock, "rdonly", nil),
@@ -454,3 +455,15 @@ func bitsOf(r rights.Rights) []rights.Rights {
 	}
 	return out
 }
+
+// chownUID and chownGID are what the chown cases give the file: another
+// owner when the suite runs as root, so that the cases need the chown
+// right (a chown that keeps the owner needs chmod:
+// vfsops.Request.KeepsOwner); the suite's own ids otherwise, where only
+// that is possible. testdata/op.c makes the same choice.
+var chownUID, chownGID, chownKeepsOwner = func() (int, int, bool) {
+	if os.Geteuid() == 0 {
+		return 65534, 65534, false
+	}
+	return os.Getuid(), os.Getgid(), true
+}()

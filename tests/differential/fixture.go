@@ -139,6 +139,19 @@ func modeIs(rel string, want uint32) effect {
 	}
 }
 
+func ownerIs(rel string, uid, gid int) effect {
+	return func(root string) error {
+		st, err := lstat(root, rel)
+		if err != nil {
+			return err
+		}
+		if int(st.Uid) != uid || int(st.Gid) != gid {
+			return fmt.Errorf("%s is owned by %d:%d, want %d:%d", rel, st.Uid, st.Gid, uid, gid)
+		}
+		return nil
+	}
+}
+
 func mtimeIs(rel string, sec int64) effect {
 	return func(root string) error {
 		st, err := lstat(root, rel)

@@ -430,18 +430,27 @@ func TestChmodByDescriptorName(t *testing.T) {
 	}
 }
 
-// TestRefusalsAreLogged: with no grant carrying chown, the filter used to
-// refuse fchown in the kernel with no word (cp -a under a read-write grant
-// failed silently); the supervisor now answers it, refuses it on the
-// object as surely, and says so.
+// TestRefusalsAreLogged: with no grant carrying the right, the filter used
+// to refuse fchown in the kernel with no word (cp -a failed silently); the
+// supervisor now answers it, refuses it on the object as surely, and says
+// so. A chown to the owner the file has needs chmod, not chown
+// (vfsops.Request.KeepsOwner): under rw, which has chmod, cp -a keeps its
+// owners; under ro it is refused, and logged.
 func TestRefusalsAreLogged(t *testing.T) {
 	requireRun(t)
 	f := newFdFixture(t)
-	o := capfdRun(t, f.root, []string{"--grant", f.d + "=rw", "--grant", bin.dir + "=rx"}, bin.fdops, "chown", f.d+"/f")
-	if !strings.Contains(o.stdout, "fchown EPERM") {
-		t.Fatalf("fchown without the chown right: %+v", o)
-	}
-	if !strings.Contains(o.stderr, "not capable: chown "+f.d+"/f (needs chown") {
-		t.Errorf("the refusal is not logged: %q", o.stderr)
+	for _, tc := range []struct {
+		rights string
+		works  bool
+	}{{"rw", true}, {"ro", false}} {
+		o := capfdRun(t, f.root, []string{"--grant", f.d + "=" + tc.rights, "--grant", bin.dir + "=rx"}, bin.fdops, "chown", f.d+"/f")
+		switch {
+		case tc.works && !strings.Contains(o.stdout, "fchown ok"):
+			t.Errorf("fchown to the file's own owner under %s: %+v", tc.rights, o)
+		case !tc.works && !strings.Contains(o.stdout, "fchown EPERM"):
+			t.Errorf("fchown under %s: %+v", tc.rights, o)
+		case !tc.works && !strings.Contains(o.stderr, "not capable: chown "+f.d+"/f (needs chmod"):
+			t.Errorf("the refusal under %s is not logged: %q", tc.rights, o.stderr)
+		}
 	}
 }

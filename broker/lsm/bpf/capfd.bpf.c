@@ -604,8 +604,20 @@ int inode_setattr(unsigned long long *ctx)
 
 	if (valid & ATTR_MODE)
 		need |= RIGHT_CHMOD;
-	if (valid & (ATTR_UID | ATTR_GID))
-		need |= RIGHT_CHOWN;
+	if (valid & (ATTR_UID | ATTR_GID)) {
+		/* A chown to the owner and group the inode has needs chown or
+		 * chmod: its only effects are a chmod's (the set-id bits
+		 * cleared, the ctime), as vfsops.Request.KeepsOwner says. */
+		struct iattr *ia = (struct iattr *)attr_arg;
+		struct inode *inode = BPF_CORE_READ((struct dentry *)dentry_arg, d_inode);
+		int keeps = inode &&
+			(!(valid & ATTR_UID) || BPF_CORE_READ(ia, ia_uid.val) == BPF_CORE_READ(inode, i_uid.val)) &&
+			(!(valid & ATTR_GID) || BPF_CORE_READ(ia, ia_gid.val) == BPF_CORE_READ(inode, i_gid.val));
+		if (keeps && !(rights_of(m->sandbox, (struct dentry *)dentry_arg) & RIGHT_CHOWN))
+			need |= RIGHT_CHMOD;
+		else
+			need |= RIGHT_CHOWN;
+	}
 	/* A size change carries the mtime/ctime update that goes with it:
 	 * that is the truncate right's business, not chtimes'. */
 	if (valid & ATTR_SIZE)

@@ -52,8 +52,18 @@ struct super_block {
 	dev_t s_dev;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+typedef struct {
+	__u32 val;
+} kgid_t;
+
 struct inode {
 	umode_t i_mode;
+	kuid_t i_uid;
+	kgid_t i_gid;
 	long unsigned int i_ino;
 	struct super_block *i_sb;
 } __attribute__((preserve_access_index));
@@ -81,8 +91,12 @@ struct file {
 	fmode_t f_mode;
 } __attribute__((preserve_access_index));
 
+/* ia_uid and ia_gid sit in anonymous unions (with ia_vfsuid, ia_vfsgid)
+ * since Linux 6.0; CO-RE finds them there by name. */
 struct iattr {
 	unsigned int ia_valid;
+	kuid_t ia_uid;
+	kgid_t ia_gid;
 } __attribute__((preserve_access_index));
 
 struct linux_binprm {

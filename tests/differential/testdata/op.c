@@ -30,6 +30,12 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+/* The chown cases give the file another owner when run as root (so they
+ * need the chown right; a chown that keeps the owner needs chmod), the
+ * caller's own ids otherwise: as cases.go's chownUID and chownGID. */
+static uid_t chown_uid(void) { return geteuid() == 0 ? 65534 : getuid(); }
+static gid_t chown_gid(void) { return geteuid() == 0 ? 65534 : getgid(); }
+
 static const char *errname(int e) {
 	static char buf[32];
 	switch (e) {
@@ -80,7 +86,7 @@ static int fdop(int fd, const char *op) {
 	if (!strcmp(op, "ftruncate")) return ftruncate(fd, 0);
 	if (!strcmp(op, "readdir")) return syscall(SYS_getdents64, fd, buf, sizeof buf) < 0 ? -1 : 0;
 	if (!strcmp(op, "fchmod")) return fchmod(fd, 0600);
-	if (!strcmp(op, "fchown")) return fchown(fd, getuid(), getgid());
+	if (!strcmp(op, "fchown")) return fchown(fd, chown_uid(), chown_gid());
 	if (!strcmp(op, "futimes")) return futimens(fd, fixed);
 	if (!strcmp(op, "sync")) return fsync(fd);
 	if (!strcmp(op, "lock")) return flock(fd, LOCK_EX);
@@ -116,7 +122,7 @@ static int one(int argc, char **argv) {
 	if (!strcmp(op, "stat")) { NEED(2); struct stat st; return stat(argv[1], &st); }
 	if (!strcmp(op, "lstat")) { NEED(2); struct stat st; return lstat(argv[1], &st); }
 	if (!strcmp(op, "chmod")) { NEED(3); return fchmodat(AT_FDCWD, argv[1], strtol(argv[2], NULL, 8), 0); }
-	if (!strcmp(op, "chown")) { NEED(2); return fchownat(AT_FDCWD, argv[1], getuid(), getgid(), 0); }
+	if (!strcmp(op, "chown")) { NEED(2); return fchownat(AT_FDCWD, argv[1], chown_uid(), chown_gid(), 0); }
 	if (!strcmp(op, "utimens")) { NEED(2); return utimensat(AT_FDCWD, argv[1], fixed, 0); }
 	if (!strcmp(op, "truncate")) { NEED(2); return truncate(argv[1], 0); }
 	if (!strcmp(op, "readlink")) { NEED(2); char b[4096]; return readlink(argv[1], b, sizeof b) < 0 ? -1 : 0; }
