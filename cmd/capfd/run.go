@@ -149,8 +149,13 @@ func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
 Runs PROG in capability mode: its path system calls are answered by capfd
 (seccomp user notification), which resolves them beneath the granted
 directories only and with the granted rights. Landlock restricts exec to
-granted programs. A refusal fails with EACCES and is logged as
-"capfd: not capable: ...". The exit status is PROG's.
+granted programs. A refusal in a grant fails with EACCES; a path outside
+every grant is absent (ENOENT), the directories above the grants visible
+for stat only. Each refusal is logged as "capfd: not capable: ...", with
+the --grant that would allow it. Beyond files PROG has no network, no
+signals or IPC beyond the sandbox, a session of its own and an
+allow-listed environment (docs/capability-mode.md; the flags below give
+them back). The exit status is PROG's.
 
 Profiles are granted before the user's grants; a path the user grants is
 the user's grant alone. Every profile entry is optional (missing: skipped).
