@@ -75,9 +75,15 @@ func (c *call) fchownat(dirfd int32, addr, uid, gid uint64, flags int) result {
 		return r
 	}
 	defer unix.Close(fd)
-	var object rights.Rights
+	var (
+		o      fdObject
+		object rights.Rights
+	)
 	if l.g == nil {
-		object = c.objectOf(fd).objectRights()
+		// The task's own descriptor (AT_EMPTY_PATH, a descriptor's
+		// name), or a view outside the grants: the object decides.
+		o = c.objectOf(fd)
+		object = o.objectRights()
 	} else {
 		object, _ = l.rightsAt()
 	}
@@ -86,9 +92,7 @@ func (c *call) fchownat(dirfd int32, addr, uid, gid uint64, flags int) result {
 		need = chownNeed(fd, int(int32(uid)), int(int32(gid)), vfsops.OpChown, vfsops.OnObject)
 	}
 	if l.g == nil {
-		// The task's own descriptor (AT_EMPTY_PATH, a descriptor's
-		// name), or a view outside the grants: the object decides.
-		if errno := c.checkObject(fd, op, need); errno != 0 {
+		if errno := c.checkObjectOf(o, op, need); errno != 0 {
 			return fail(errno)
 		}
 	} else if !object.Has(need) {

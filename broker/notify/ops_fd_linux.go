@@ -106,7 +106,11 @@ func (o fdObject) objectRights() rights.Rights {
 // checkObject refuses an operation on the object of fd unless it lies in a
 // grant whose rights for it hold need, and logs the refusal.
 func (c *call) checkObject(fd int, op string, need rights.Rights) unix.Errno {
-	o := c.objectOf(fd)
+	return c.checkObjectOf(c.objectOf(fd), op, need)
+}
+
+// checkObjectOf is checkObject for an object already found.
+func (c *call) checkObjectOf(o fdObject, op string, need rights.Rights) unix.Errno {
 	if missing := o.objectRights().Missing(need); missing != 0 {
 		switch {
 		case o.noPath:
@@ -187,11 +191,12 @@ func sysFchmod(c *call) result {
 func sysFchown(c *call) result {
 	uid, gid := int(int32(c.arg(1))), int(int32(c.arg(2)))
 	check := func(fd int, op string, _ rights.Rights) unix.Errno {
+		o := c.objectOf(fd)
 		need := rights.Chown
-		if !c.objectOf(fd).objectRights().Has(rights.Chown) {
+		if !o.objectRights().Has(rights.Chown) {
 			need = chownNeed(fd, uid, gid, vfsops.OpFchown, vfsops.OnHandle)
 		}
-		return c.checkObject(fd, op, need)
+		return c.checkObjectOf(o, op, need)
 	}
 	return c.withTaskFdChecked("chown", rights.Chown, check, func(fd int) error { return vfsops.NativeFchown(fd, uid, gid) })
 }

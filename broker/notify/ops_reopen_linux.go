@@ -35,7 +35,10 @@ import (
 // The supervisor re-opens its duplicate through its own procfs
 // (vfsops.Reopen) with the program's credentials and installs the result.
 
-// descriptorName parses a name of one of the task's own descriptors.
+// descriptorName parses a name of one of the task's own descriptors. In
+// /proc only self and thread-self are taken: the task's /proc is the
+// host's, where a /proc/PID name would be read with the host's numbering,
+// not the program's.
 func descriptorName(p string) (int32, bool) {
 	switch p {
 	case "/dev/stdin":
@@ -45,14 +48,16 @@ func descriptorName(p string) (int32, bool) {
 	case "/dev/stderr":
 		return 2, true
 	}
-	if rest, ok := strings.CutPrefix(p, "/dev/fd/"); ok {
-		n, err := strconv.ParseInt(rest, 10, 32)
-		if err == nil && n >= 0 && strconv.FormatInt(n, 10) == rest {
+	for _, dir := range []string{"/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"} {
+		if rest, ok := strings.CutPrefix(p, dir); ok {
+			n, err := strconv.ParseInt(rest, 10, 32)
+			if err != nil || n < 0 || strconv.FormatInt(n, 10) != rest {
+				return -1, false
+			}
 			return int32(n), true
 		}
-		return -1, false
 	}
-	return selfFdName(p)
+	return -1, false
 }
 
 // reopenDescriptor answers an open of the name of descriptor n.

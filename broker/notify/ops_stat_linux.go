@@ -2,7 +2,6 @@ package notify
 
 import (
 	"path"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -219,22 +218,4 @@ func (c *call) openLocated(dirfd int32, p string, flags int, n need) (fd int, l 
 		return -1, l, fail(c.errnoOf(n.op, l, err)), true
 	}
 	return fd, l, result{}, false
-}
-
-// selfFdName parses the task's name for one of its own descriptors,
-// /proc/self/fd/N or /proc/thread-self/fd/N (in the task's /proc, which
-// is the host's: a /proc/PID name would be read there with the host's
-// numbering, not the program's, so it is not taken).
-func selfFdName(p string) (int32, bool) {
-	rest, ok := strings.CutPrefix(p, "/proc/self/fd/")
-	if !ok {
-		if rest, ok = strings.CutPrefix(p, "/proc/thread-self/fd/"); !ok {
-			return -1, false
-		}
-	}
-	n, err := strconv.ParseInt(rest, 10, 32)
-	if err != nil || n < 0 || strconv.FormatInt(n, 10) != rest {
-		return -1, false
-	}
-	return int32(n), true
 }
