@@ -295,6 +295,10 @@ func (c *call) dirPath(dirfd int32) (string, unix.Errno) {
 	if err != nil {
 		return "", unreadable
 	}
+	if abs, ok := c.s.standins.realName(p); ok {
+		// An O_PATH stand-in: the name of what it stands for.
+		return abs, 0
+	}
 	switch {
 	case strings.HasSuffix(p, " (deleted)"):
 		return "", unix.ENOENT

@@ -27,12 +27,19 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 		return fail(errno)
 	}
 	var target string
+	fd := -1
 	if p == "" {
 		// readlinkat(fd, "") reads the symlink an O_PATH fd names.
-		fd, errno := c.taskFd(dirfd)
-		if errno != 0 {
+		if fd, errno = c.taskFd(dirfd); errno != 0 {
 			return resultFor(errno)
 		}
+		if abs, ok := c.s.standins.of(fd); ok {
+			// An O_PATH stand-in: the symlink it stands for, by name.
+			unix.Close(fd)
+			dirfd, p = unix.AT_FDCWD, abs
+		}
+	}
+	if p == "" {
 		var err error
 		target, err = vfsops.ReadlinkFd(fd)
 		unix.Close(fd)

@@ -42,6 +42,9 @@ type Supervisor struct {
 	logMu   sync.Mutex
 	verbose bool
 	ambient capmode.Policy
+	// standins is the store of O_PATH stand-ins (standin_linux.go); nil
+	// where none could be made.
+	standins *standins
 
 	// fifoWaits counts the FIFO opens waiting for their other end
 	// (fifo_linux.go), bounded by maxFifoWaits.
@@ -67,12 +70,13 @@ func New(cfg Config) (*Supervisor, error) {
 	// under a task's, the best kinds (which need CAP_SYS_ADMIN) would be
 	// refused and a lesser one kept for good.
 	_, _ = vfsops.ProcfsMode()
-	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose, ambient: cfg.Ambient}, nil
+	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose, ambient: cfg.Ambient, standins: openStandins(t)}, nil
 }
 
 // Close releases the grant descriptors.
 func (s *Supervisor) Close() error {
 	s.grants.close()
+	s.standins.close()
 	return nil
 }
 
