@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"
@@ -229,7 +230,7 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 	if flags != 0 {
 		// AT_SYMLINK_FOLLOW and AT_EMPTY_PATH name the source through a
 		// symlink or a descriptor: not supported, refused plainly.
-		c.s.logf("capfd: not supported: link with flags %#x [pid %d]", flags, c.pid())
+		c.report(Refusal{Kind: KindNotSupported, Op: op, Why: fmt.Sprintf("flags %#x", flags)})
 		return fail(unix.EPERM)
 	}
 	from, to, r, done := c.locatePair(olddirfd, oldAddr, newdirfd, newAddr)

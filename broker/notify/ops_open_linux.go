@@ -3,6 +3,7 @@ package notify
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 
@@ -455,8 +456,7 @@ func (c *call) standIn(op string, pathFd int, abs string, isDir, cloexec bool) r
 	}
 	fd, err := c.s.standins.make(abs, isDir)
 	if err != nil {
-		c.s.refused.Add(1)
-		c.s.logf("capfd: not supported: %s %s with O_PATH: %v [pid %d]", op, abs, err, c.pid())
+		c.report(Refusal{Kind: KindNotSupported, Op: op, Path: abs, Why: fmt.Sprintf("with O_PATH: %v", err)})
 		return fail(unix.EACCES)
 	}
 	return installFd(fd, cloexec)
