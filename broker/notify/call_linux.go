@@ -233,7 +233,7 @@ func (c *call) realDir(p string) (string, unix.Errno) {
 	if g, _ := c.s.grants.match(p); g == nil && !c.s.grants.above(p) {
 		// Not in the view (skeleton_linux.go): absent, whether or not
 		// it exists.
-		c.refuse("lookup", p+"/..", rights.Lookup, "outside every grant")
+		c.report(Refusal{Op: "lookup", Path: p, Missing: rights.Lookup, Why: "outside every grant (its \"..\")", Outside: true, Probe: true})
 		return "", unix.ENOENT
 	}
 	var real string
@@ -459,6 +459,15 @@ func asEntry(n need) need { n.entry = true; return n }
 // inherit), l is first pinned to the object it reaches (pin), and the
 // caller then acts on the pinned location.
 func (c *call) check(lp *location, n need) unix.Errno {
+	if named := lp.abs; c.s.learner != nil && lp.g != nil && lp.g.Learn {
+		// Learning: a symlink followed on the way is needed by its own
+		// name too (a grant of the name is what a rerun matches).
+		defer func() {
+			if lp.abs != named {
+				c.s.learn(Need{Path: named, Object: n.object, Parent: n.parent})
+			}
+		}()
+	}
 	if lp.g != nil && !n.anchored {
 		pinned, errno := c.pin(*lp, n.follow)
 		if errno != 0 {
@@ -472,6 +481,7 @@ func (c *call) check(lp *location, n need) unix.Errno {
 		if grant == "" {
 			why += "; procfs cannot be granted"
 		}
+		c.s.learn(Need{Path: l.abs, Object: n.object, Parent: n.parent, Refused: true})
 		c.report(Refusal{Op: n.op, Path: l.abs, Missing: headline(n.object | n.parent | rights.Lookup),
 			Why: why, Grant: grant, Outside: true, Probe: n.probe || runtimePlumbing(l.abs, n), creates: n.parent&creatingRights != 0})
 		return c.outsideErrno(l, n)
@@ -499,8 +509,12 @@ func (c *call) check(lp *location, n need) unix.Errno {
 	}
 	missing := objectMissing | parent.Missing(parentNeed)
 	if missing != 0 {
+		c.s.learn(Need{Path: l.abs, Object: n.object, Parent: n.parent, Refused: true})
 		c.refuse(n.op, l.abs, missing, l.g.describe())
 		return unix.EACCES
+	}
+	if l.g.Learn {
+		c.s.learn(Need{Path: l.abs, Object: n.object, Parent: n.parent})
 	}
 	return 0
 }

@@ -20,6 +20,9 @@ type FilterShape struct {
 	// Ambient is what capability mode gives back beyond files
 	// (capmode.Rules); the zero Policy gives back nothing.
 	Ambient capmode.Policy `json:"ambient"`
+	// Learn notifies execve and execveat too, only to record what runs
+	// (learn.go).
+	Learn bool `json:"learn"`
 }
 
 // Shape is the FilterShape of the supervisor's grants.
@@ -50,6 +53,8 @@ var servedIf = []struct {
 	{"ioctl", unix.SYS_IOCTL, sysIoctl},
 	{"fcntl", unix.SYS_FCNTL, sysFcntl},
 	{"fallocate", unix.SYS_FALLOCATE, sysFallocate},
+	{"execve", unix.SYS_EXECVE, sysExecve},
+	{"execveat", unix.SYS_EXECVEAT, sysExecveat},
 }
 
 // rwfNoappend is RWF_NOAPPEND (Linux 6.9): a pwritev2 that writes at its
@@ -91,6 +96,9 @@ func fdRules(sh FilterShape) []seccomp.Rule {
 			Args:     []seccomp.ArgMatch{{Index: 1, Value: req}},
 			Action:   setAttr,
 		})
+	}
+	if sh.Learn {
+		rules = append(rules, seccomp.Rule{Syscalls: []string{"execve", "execveat"}, Action: seccomp.Notify})
 	}
 	if !sh.AppendOnly {
 		return rules

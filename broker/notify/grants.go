@@ -23,6 +23,9 @@ type Grant struct {
 	// exact path instead of refusing it, so programs probing for the file
 	// behave as they would outside the sandbox.
 	Optional bool
+	// Learn marks a learning grant (learn.go): what it allows is handed
+	// to Config.Learn. It never hides the stand-in store.
+	Learn bool
 }
 
 // grant is an opened Grant. fd is an O_PATH descriptor taken when the

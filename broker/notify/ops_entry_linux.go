@@ -56,7 +56,7 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 			// A directory of the skeleton: not a symlink.
 			return fail(unix.EINVAL)
 		}
-		if pp, inView := c.procOf(l.abs); inView && l.g == nil {
+		if pp, inView := c.procOf(l.abs); inView && l.inProcView() {
 			if t, found := c.procReadlink(pp, l.abs); found {
 				n := min(uint64(len(t)), uint64(int32(size)))
 				if errno := c.writeMemory(buf, []byte(t[:n])); errno != 0 {

@@ -144,7 +144,7 @@ func (c *call) openPath(dirfd int32, p string, flags int, mode uint32, resolve u
 	if errno != 0 {
 		return resultFor(errno)
 	}
-	if pp, inView := c.procOf(l.abs); inView && l.g == nil {
+	if pp, inView := c.procOf(l.abs); inView && l.inProcView() {
 		// The /proc view (procview_linux.go).
 		if fd, ok, errno := c.procOpen(pp, flags); errno != 0 {
 			return resultFor(errno)

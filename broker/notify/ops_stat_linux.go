@@ -174,13 +174,13 @@ func (c *call) openLocated(dirfd int32, p string, flags int, n need) (fd int, l 
 			}
 			return fd, l, result{}, false
 		}
+	}
+	if pp, ok := c.procOf(l.abs); ok && l.inProcView() && skeletonAnswers(n) {
 		// An entry of the /proc view.
-		if pp, ok := c.procOf(l.abs); ok {
-			if fd, ok, errno := c.procOpenMeta(pp); errno != 0 {
-				return -1, l, resultFor(errno), true
-			} else if ok {
-				return fd, l, result{}, false
-			}
+		if fd, ok, errno := c.procOpenMeta(pp); errno != 0 {
+			return -1, l, resultFor(errno), true
+		} else if ok {
+			return fd, l, result{}, false
 		}
 	}
 	n.follow = flags&unix.AT_SYMLINK_NOFOLLOW == 0

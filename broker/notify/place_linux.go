@@ -169,7 +169,7 @@ func (c *call) pin(l location, follow bool) (location, unix.Errno) {
 		pinned := location{
 			entry:  l.entry,
 			abs:    l.abs,
-			g:      &grant{Grant: Grant{Path: g.Path, Rights: place}, names: g.names, fd: parent, isDir: true},
+			g:      &grant{Grant: Grant{Path: g.Path, Rights: place, Learn: g.Learn}, names: g.names, fd: parent, isDir: true},
 			rest:   name,
 			pinned: true,
 		}

@@ -199,3 +199,8 @@ func (c *call) callerTgid() (int, bool) {
 	tgid, err := strconv.Atoi(string(line))
 	return tgid, err == nil
 }
+
+// inProcView reports whether the /proc view answers for l when its path
+// is in it: outside every grant, or in a learning grant (learn.go), which
+// must not turn /proc into the raw procfs the view keeps out.
+func (l location) inProcView() bool { return l.g == nil || l.g.Learn }

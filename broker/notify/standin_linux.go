@@ -80,12 +80,11 @@ func openStandins(t *grantTable) *standins {
 		if root == "" || !path.IsAbs(root) {
 			continue
 		}
+		if g, _ := t.match(path.Join(path.Clean(root), ".capfd-standins")); g != nil && !g.Learn {
+			continue // not even made there: the program would see it come and go
+		}
 		dir, err := os.MkdirTemp(root, ".capfd-standins-")
 		if err != nil {
-			continue
-		}
-		if g, _ := t.match(dir); g != nil {
-			os.Remove(dir)
 			continue
 		}
 		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

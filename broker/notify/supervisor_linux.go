@@ -37,6 +37,9 @@ type Config struct {
 	// log: capfd run's diagnostics. It is called from the serving
 	// threads, concurrently, and must not block.
 	Report func(Refusal)
+	// Learn, if set, receives what every request decided on a path
+	// needed (learn.go); like Report, it is called concurrently.
+	Learn func(Need)
 }
 
 // Supervisor answers the path syscalls of a program confined by a seccomp
@@ -52,6 +55,7 @@ type Supervisor struct {
 	// where none could be made.
 	standins *standins
 	reporter func(Refusal)
+	learner  func(Need)
 
 	// fifoWaits counts the FIFO opens waiting for their other end
 	// (fifo_linux.go), bounded by maxFifoWaits.
@@ -77,7 +81,7 @@ func New(cfg Config) (*Supervisor, error) {
 	// under a task's, the best kinds (which need CAP_SYS_ADMIN) would be
 	// refused and a lesser one kept for good.
 	_, _ = vfsops.ProcfsMode()
-	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose, ambient: cfg.Ambient, standins: openStandins(t), reporter: cfg.Report}, nil
+	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose, ambient: cfg.Ambient, standins: openStandins(t), reporter: cfg.Report, learner: cfg.Learn}, nil
 }
 
 // Close releases the grant descriptors.

@@ -244,3 +244,19 @@ func mustPair(s string) rights.Pair {
 	}
 	return p
 }
+
+// Sensitive are paths no profile may grant, nor a directory above them
+// (TestNoSecrets), and that learned grants never widen into (capfd run
+// --learn): secrets, the users' homes, and places every process shares
+// writable. Exempt names the one profile that may grant a path, with its
+// caveat.
+var Sensitive = []struct{ Path, Exempt string }{
+	{"/etc/shadow", ""}, {"/etc/shadow-", ""}, {"/etc/gshadow", ""}, {"/etc/gshadow-", ""},
+	{"/etc/security/opasswd", ""}, {"/etc/sudoers", ""}, {"/etc/sudoers.d", ""},
+	{"/etc/ssh/ssh_host_ed25519_key", ""}, {"/etc/ssl/private", ""}, {"/etc/krb5.keytab", ""},
+	{"/etc/machine-id", ""}, {"/etc/credstore", ""}, {"/var/lib/sss", ""},
+	{"/root", ""}, {"/home", ""}, {"/run", ""}, {"/var/run", ""}, {"/var/lib", ""},
+	{"/proc", ""}, {"/sys", ""}, {"/dev/mem", ""}, {"/dev/kmsg", ""}, {"/dev/tty", ""},
+	{"/tmp", ""}, {"/var/tmp", ""}, {"/dev/shm", "posix-shm"},
+	{"/usr/local/etc", ""}, // local daemons' configuration, perhaps with credentials
+}

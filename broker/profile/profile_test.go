@@ -137,32 +137,18 @@ func TestNamedProfiles(t *testing.T) {
 	}
 }
 
-// sensitive are paths no profile may grant, nor a directory above them:
-// secrets, the users' homes, and places every process shares writable.
-// exempt names the one profile that may grant a path, with its caveat.
-var sensitive = []struct{ path, exempt string }{
-	{"/etc/shadow", ""}, {"/etc/shadow-", ""}, {"/etc/gshadow", ""}, {"/etc/gshadow-", ""},
-	{"/etc/security/opasswd", ""}, {"/etc/sudoers", ""}, {"/etc/sudoers.d", ""},
-	{"/etc/ssh/ssh_host_ed25519_key", ""}, {"/etc/ssl/private", ""}, {"/etc/krb5.keytab", ""},
-	{"/etc/machine-id", ""}, {"/etc/credstore", ""}, {"/var/lib/sss", ""},
-	{"/root", ""}, {"/home", ""}, {"/run", ""}, {"/var/run", ""}, {"/var/lib", ""},
-	{"/proc", ""}, {"/sys", ""}, {"/dev/mem", ""}, {"/dev/kmsg", ""}, {"/dev/tty", ""},
-	{"/tmp", ""}, {"/var/tmp", ""}, {"/dev/shm", "posix-shm"},
-	{"/usr/local/etc", ""}, // local daemons' configuration, perhaps with credentials
-}
-
 func TestNoSecrets(t *testing.T) {
 	for _, p := range allProfiles() {
 		for _, e := range p.Entries {
-			for _, s := range sensitive {
-				if s.exempt == p.Name {
+			for _, s := range Sensitive {
+				if s.Exempt == p.Name {
 					continue
 				}
 				// The entry (or, for a pattern, a match of it) is the
 				// sensitive path or one of its ancestors.
-				for q := s.path; ; q = path.Dir(q) {
+				for q := s.Path; ; q = path.Dir(q) {
 					if ok, _ := path.Match(e.Path, q); ok || e.Path == q {
-						t.Errorf("profile %s: %s grants %s", p.Name, e.Path, s.path)
+						t.Errorf("profile %s: %s grants %s", p.Name, e.Path, s.Path)
 					}
 					if q == "/" {
 						break

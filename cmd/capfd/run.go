@@ -67,6 +67,8 @@ type runOptions struct {
 	verbose, quiet   bool
 	logFormat        string
 	audit            string // --audit FILE
+	learn            string // --learn FILE
+	learnAllow       bool
 	keepCaps         bool
 	env              []string // the program's environment
 	ambient          capmode.Policy
@@ -127,7 +129,20 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		lo.Audit = f
 	}
+	if opts.learn != "" {
+		lo.Learn, lo.LearnAllow = launch.NewLearner(), opts.learnAllow
+	}
 	status, err := launch.Run(lo)
+	if lo.Learn != nil && (err == nil || errors.Is(err, launch.ErrStage2)) {
+		if werr := writeLearned(opts, lo.Learn); werr != nil {
+			fmt.Fprintf(stderr, "capfd run: --learn: %v\n", werr)
+			if status == 0 {
+				status = 1
+			}
+		} else {
+			fmt.Fprintf(stderr, "capfd run: learned grants written to %s\n", opts.learn)
+		}
+	}
 	if err != nil && !errors.Is(err, launch.ErrStage2) {
 		fmt.Fprintf(stderr, "capfd run: %v\n", err)
 	}
@@ -146,6 +161,8 @@ func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
 	verbose := fs.Bool("v", false, "log every refusal as it happens (probes and paths that do not exist included), the kernel layers in force and the counters")
 	quiet := fs.Bool("q", false, "do not log refusals")
 	logFormat := fs.String("log-format", launch.LogText, "`FORMAT` of the refusals on stderr: text (a failure's last refusals, at the end) or json (every refusal as it happens, one object per line, then an exit object)")
+	learn := fs.String("learn", "", "record what PROG needs and write, when it ends, the smallest grant `FILE` (for --config) that lets the same run succeed; the grants still refuse as given, so a second run learns more")
+	learnAllow := fs.Bool("learn-allow", false, "with --learn: allow and record what no grant decides, so one run learns everything (PROG can then reach every file its user can)")
 	audit := fs.String("audit", "", "also write every refusal as JSON lines, and an exit object, to `FILE` (created or truncated, mode 0600)")
 	keepCaps := fs.Bool("keep-caps", false, "let the program keep its capabilities(7) (by default it runs with none: a privileged program could otherwise work around the path rules)")
 	var env listFlag
@@ -197,6 +214,8 @@ the user's grant alone. Every profile entry is optional (missing: skipped).
 		quiet:            *quiet,
 		logFormat:        *logFormat,
 		audit:            *audit,
+		learn:            *learn,
+		learnAllow:       *learnAllow,
 		keepCaps:         *keepCaps,
 		ambient: capmode.Policy{
 			ConnectTCP:  connect,
@@ -207,6 +226,10 @@ the user's grant alone. Every profile entry is optional (missing: skipped).
 			SameSession: *sameSession,
 		},
 		argv: fs.Args(),
+	}
+	if opts.learnAllow && opts.learn == "" {
+		fmt.Fprintln(stderr, "capfd run: --learn-allow needs --learn FILE")
+		return nil, 2
 	}
 	if opts.logFormat != launch.LogText && opts.logFormat != launch.LogJSON {
 		fmt.Fprintf(stderr, "capfd run: --log-format %q: want text or json\n", opts.logFormat)
@@ -269,4 +292,17 @@ func readGrantFile(name string) ([]notify.Grant, error) {
 		return nil, errors.New("config " + name + ": no grants")
 	}
 	return out, nil
+}
+
+// writeLearned writes the grants learner learned to the --learn file.
+func writeLearned(opts *runOptions, learner *launch.Learner) error {
+	f, err := os.Create(opts.learn)
+	if err != nil {
+		return err
+	}
+	if err := launch.WriteGrantFile(f, opts.argv, learner.Grants(opts.grants, opts.profileGrants)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -58,6 +58,34 @@ var epoch = time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
 // when confined is false: the control that the row itself is reproducible)
 // and reports the differences, none when the two did the same.
 func runWorkload(t *testing.T, w workload, confined bool) []string {
+	return compareRuns(t, w, func(work string) []string {
+		rights := w.rights
+		if rights == "" {
+			rights = "rw"
+		}
+		if !confined {
+			return []string{"sh", "-c", w.script}
+		}
+		return capfdArgv(w, "--grant", work+"="+rights)
+	})[0]
+}
+
+// capfdArgv is the command line running w's script under capfd run with
+// flags and w's own.
+func capfdArgv(w workload, flags ...string) []string {
+	quiet := "-q"
+	if *verbose {
+		quiet = "-v"
+	}
+	argv := append([]string{bin.capfd, "run", quiet}, flags...)
+	argv = append(argv, w.flags...)
+	return append(argv, "--", "sh", "-c", w.script)
+}
+
+// compareRuns runs w directly, then each of the command lines argvs gives
+// for the work directory, in turn and each in a fresh one at the same
+// path, and reports each one's differences from the direct run.
+func compareRuns(t *testing.T, w workload, argvs ...func(work string) []string) [][]string {
 	root := t.TempDir()
 	var cred = nobody
 	if !w.asUser {
@@ -104,25 +132,20 @@ func runWorkload(t *testing.T, w workload, confined bool) []string {
 		t.Fatalf("the direct run failed (exit %d), so the row shows nothing:\nstdout:\n%s\nstderr:\n%s", direct.code, direct.stdout, direct.stderr)
 	}
 
-	build()
-	quiet := "-q"
-	if *verbose {
-		quiet = "-v"
+	var all [][]string
+	for _, argvFor := range argvs {
+		build()
+		argv := argvFor(work)
+		start = time.Now()
+		second := run(t, work, cred, argv...)
+		describe(&second, start)
+		all = append(all, diffOutcomes(direct, second))
 	}
-	rights := w.rights
-	if rights == "" {
-		rights = "rw"
-	}
-	argv := []string{bin.capfd, "run", quiet, "--grant", work + "=" + rights}
-	argv = append(argv, w.flags...)
-	argv = append(argv, "--", "sh", "-c", w.script)
-	if !confined {
-		argv = []string{"sh", "-c", w.script}
-	}
-	start = time.Now()
-	second := run(t, work, cred, argv...)
-	describe(&second, start)
+	return all
+}
 
+// diffOutcomes are the differences of second from the direct run.
+func diffOutcomes(direct, second outcome) []string {
 	var diffs []string
 	if direct.code != second.code {
 		diffs = append(diffs, fmt.Sprintf("exit status %d, directly %d", second.code, direct.code))

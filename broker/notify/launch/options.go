@@ -7,6 +7,7 @@ import (
 
 	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/rights"
 )
 
 // Options says what to run and with which grants.
@@ -57,6 +58,11 @@ type Options struct {
 	LogFormat string
 	// Audit, if set, receives that JSON stream whatever Log shows.
 	Audit io.Writer
+	// Learn, if set, records what the program needed (learn.go);
+	// LearnAllow adds a learning grant on "/", which allows what no other
+	// grant decides.
+	Learn      *Learner
+	LearnAllow bool
 }
 
 // ErrStage2 is wrapped by the error Run returns when stage 2 failed before
@@ -73,6 +79,9 @@ func (o *Options) allGrants() []notify.Grant {
 	all := append(append([]notify.Grant(nil), o.Profile...), o.Grants...)
 	for i := range all {
 		all[i].Optional = true
+	}
+	if o.Learn != nil && o.LearnAllow {
+		all = append(all, notify.Grant{Path: "/", Rights: rights.Uniform(rights.All), Learn: true})
 	}
 	return all
 }

@@ -59,7 +59,14 @@ func Run(opts Options) (int, error) {
 		fmt.Fprintf(log, "capfd run: capability mode gives back: %v\n", opts.Ambient)
 	}
 	rep := newReport(&opts, log)
-	sup, err := notify.New(notify.Config{Grants: opts.allGrants(), Log: log, Verbose: opts.Verbose, Ambient: opts.Ambient, Report: rep.add})
+	var learn func(notify.Need)
+	if opts.Learn != nil {
+		learn = opts.Learn.add
+		if opts.LearnAllow {
+			fmt.Fprintf(log, "capfd run: learning: what no grant decides is allowed and recorded; the program can reach every file its user can\n")
+		}
+	}
+	sup, err := notify.New(notify.Config{Grants: opts.allGrants(), Log: log, Verbose: opts.Verbose, Ambient: opts.Ambient, Report: rep.add, Learn: learn})
 	if err != nil {
 		return 126, err
 	}
@@ -72,7 +79,7 @@ func Run(opts Options) (int, error) {
 	for _, g := range sup.Grants() {
 		ll = append(ll, landlock.Grant{Path: g.Path, Rights: g.Rights})
 	}
-	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.Argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Ambient: opts.Ambient, Verbose: opts.Verbose, KeepCaps: opts.KeepCaps})
+	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.Argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Ambient: opts.Ambient, Learn: opts.Learn != nil, Verbose: opts.Verbose, KeepCaps: opts.KeepCaps})
 	if err != nil {
 		return 126, err
 	}

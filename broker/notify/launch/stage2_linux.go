@@ -39,6 +39,7 @@ type stage2Config struct {
 	// Ambient is what capability mode gives back beyond files.
 	Ambient  capmode.Policy `json:"ambient"`
 	Verbose  bool           `json:"verbose"`
+	Learn    bool           `json:"learn"`
 	KeepCaps bool           `json:"keep_caps"`
 }
 
@@ -116,7 +117,7 @@ func stage2() int {
 		fmt.Fprintf(os.Stderr, "capfd run: warning: signals to processes outside the sandbox are not refused: no PID namespace, and Landlock's signal scope (ABI 6) is not in force\n")
 	}
 
-	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly, Ambient: cfg.Ambient}).Install()
+	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly, Ambient: cfg.Ambient, Learn: cfg.Learn}).Install()
 	if err != nil {
 		return fail(126, "seccomp: %v", err)
 	}
