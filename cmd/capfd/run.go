@@ -51,16 +51,31 @@ func (g *grantFlags) Set(v string) error {
 
 // parseGrant reads PATH=RIGHTS[:INHERIT]. The path is made absolute
 // against the current directory; the last "=" separates it from the
-// rights, so a path may itself contain "=".
-func parseGrant(v string) (notify.Grant, error) {
+// rights, so a path may itself contain "=". Whitespace around the path
+// and the rights is dropped ("data = ro" is data=ro). Empty rights are an
+// error: a grant of nothing is written PATH=none.
+func parseGrant(v string) (notify.Grant, error) { return parseGrantIn(v, "") }
+
+// parseGrantIn is parseGrant with a relative path taken in dir (the
+// current directory if dir is "").
+func parseGrantIn(v, dir string) (notify.Grant, error) {
 	i := strings.LastIndexByte(v, '=')
-	if i <= 0 {
+	p, r := "", ""
+	if i >= 0 {
+		p, r = strings.TrimSpace(v[:i]), strings.TrimSpace(v[i+1:])
+	}
+	if p == "" {
 		return notify.Grant{}, fmt.Errorf("grant %q: want PATH=RIGHTS[:INHERIT], e.g. data=ro or out=rw", v)
 	}
-	p, r := v[:i], v[i+1:]
+	if r == "" {
+		return notify.Grant{}, fmt.Errorf("grant %q: no rights after '=': want PATH=RIGHTS[:INHERIT], e.g. %s=ro (%s=none grants it on purpose with no rights)", v, p, p)
+	}
 	pair, err := rights.ParsePair(r)
 	if err != nil {
 		return notify.Grant{}, fmt.Errorf("grant %q: %w", v, err)
+	}
+	if dir != "" && !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {
@@ -243,12 +258,7 @@ func readGrantFile(name string) ([]notify.Grant, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if i := strings.LastIndexByte(line, '='); i >= 0 {
-			if p := strings.TrimSpace(line[:i]); p != "" && !filepath.IsAbs(p) {
-				line = filepath.Join(base, p) + line[i:]
-			}
-		}
-		g, err := parseGrant(line)
+		g, err := parseGrantIn(line, base)
 		if err != nil {
 			return nil, fmt.Errorf("config %s:%d: %w", name, n, err)
 		}
