@@ -5,46 +5,18 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/broker/wire"
 )
-
-// silentBroker listens on a fresh socket, accepts every connection and
-// never answers; it returns the socket's path.
-func silentBroker(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "silent.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		var held []*net.UnixConn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	return path
-}
 
 // TestDialContextGivesUpOnASilentBroker: a broker that accepts and never
 // answers the hello makes DialContext fail when its context is done, with
 // the context's error, instead of hanging.
 func TestDialContextGivesUpOnASilentBroker(t *testing.T) {
-	path := silentBroker(t)
+	path := brokertest.Silent(t, nil)
 	for _, tc := range []struct {
 		name string
 		ctx  func() (context.Context, context.CancelFunc)
@@ -130,38 +102,11 @@ func TestSetDeadlineEndsAWaitForASilentBroker(t *testing.T) {
 	}
 }
 
-// helloThenSilent is a broker that answers the hello and nothing after.
+// helloThenSilent is a connection to a broker that answers the hello and
+// nothing after.
 func helloThenSilent(t *testing.T) *net.UnixConn {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "mute.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		srv := wire.NewConn(c)
-		buf := make([]byte, wire.MaxMessage)
-		req, err := srv.RecvRequest(buf)
-		if err != nil {
-			return
-		}
-		msg, err := wire.AppendReply(nil, &wire.Reply{ID: req.ID, Op: wire.OpHello, Version: wire.MaxVersion,
-			Limits: wire.Limits{MaxInflight: 4, MaxMessage: wire.MaxMessage}}, false)
-		if err == nil {
-			srv.Send(msg, -1)
-		}
-		for {
-			if _, err := srv.RecvRequest(buf); err != nil {
-				return
-			}
-		}
-	}()
+	path := brokertest.Silent(t, brokertest.HelloOnly)
 	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)

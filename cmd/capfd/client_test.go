@@ -2,18 +2,14 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/capfd/capfd/broker"
 	"github.com/capfd/capfd/broker/brokertest"
-	"github.com/capfd/capfd/broker/wire"
-	"github.com/capfd/capfd/rights"
 )
 
 // startBroker serves the policy of a broker.yaml's clients section from
@@ -128,64 +124,12 @@ func TestClientVerbsFindTheBroker(t *testing.T) {
 	}
 }
 
-// silentListener accepts connections on a fresh socket and calls serve on
-// each; serve returning leaves the connection open, silent, until the
-// test ends.
-func silentListener(t *testing.T, serve func(c *net.UnixConn)) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "silent.sock")
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []*net.UnixConn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-		conns = nil
-	})
-	go func() {
-		for {
-			c, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			serve(c)
-		}
-	}()
-	return path
-}
-
-// helloOnly answers the hello with one root, "data", and nothing after.
-func helloOnly(c *net.UnixConn) {
-	conn := wire.NewConn(c)
-	buf := make([]byte, wire.MaxMessage)
-	req, err := conn.RecvRequest(buf)
-	if err != nil {
-		return
-	}
-	msg, err := wire.AppendReply(nil, &wire.Reply{ID: req.ID, Op: wire.OpHello, Version: wire.MaxVersion,
-		Limits: wire.Limits{MaxInflight: 4, MaxMessage: wire.MaxMessage},
-		Roots:  []wire.Root{{Name: "data", Handle: 1, Rights: rights.Uniform(rights.ReadOnly)}}}, false)
-	if err == nil {
-		conn.Send(msg, -1)
-	}
-}
-
 // TestClientVerbsTimeOut: a broker that accepts and never answers, or
 // answers the handshake and then nothing, makes the verb fail with a
 // clear error within its --timeout instead of hanging.
 func TestClientVerbsTimeOut(t *testing.T) {
-	silent := silentListener(t, func(*net.UnixConn) {})
-	mute := silentListener(t, helloOnly)
+	silent := brokertest.Silent(t, nil)
+	mute := brokertest.Silent(t, brokertest.HelloOnly)
 	for _, tc := range []struct {
 		name string
 		args []string

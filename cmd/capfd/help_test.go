@@ -20,6 +20,20 @@ func completionScript(t *testing.T, shell string) string {
 	return out
 }
 
+// completionFile writes `capfd completion SHELL` to a file for shell to
+// read, and returns its path; the test is skipped without the shell.
+func completionFile(t *testing.T, shell string) string {
+	t.Helper()
+	if _, err := exec.LookPath(shell); err != nil {
+		t.Skipf("%s is not installed", shell)
+	}
+	file := filepath.Join(t.TempDir(), "capfd."+shell)
+	if err := os.WriteFile(file, []byte(completionScript(t, shell)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
 // TestCompletionsListEveryVerbAndFlag: each shell's script offers every
 // verb, and every flag of every verb (run's above all) in that shell's
 // syntax; a shell that is installed accepts the script's syntax.
@@ -59,13 +73,7 @@ func TestCompletionsListEveryVerbAndFlag(t *testing.T) {
 					}
 				})
 			}
-			if _, err := exec.LookPath(shell); err != nil {
-				t.Skipf("%s is not installed: its syntax check is skipped", shell)
-			}
-			file := filepath.Join(t.TempDir(), "capfd."+shell)
-			if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			file := completionFile(t, shell)
 			if out, err := exec.Command(shell, "-n", file).CombinedOutput(); err != nil {
 				t.Errorf("%s -n: %v\n%s", shell, err, out)
 			}
@@ -76,13 +84,7 @@ func TestCompletionsListEveryVerbAndFlag(t *testing.T) {
 // TestBashCompletionCompletes runs the bash completion function the way
 // bash does on <TAB> and checks what it offers.
 func TestBashCompletionCompletes(t *testing.T) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
-	}
-	file := filepath.Join(t.TempDir(), "capfd.bash")
-	if err := os.WriteFile(file, []byte(completionScript(t, "bash")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := completionFile(t, "bash")
 	complete := func(words ...string) []string {
 		t.Helper()
 		// compgen -f and -c need a directory to look in: an empty one.
@@ -158,13 +160,7 @@ func TestManPageIsUpToDate(t *testing.T) {
 // TestFishCompletionCompletes asks fish what it would complete, where fish
 // is installed.
 func TestFishCompletionCompletes(t *testing.T) {
-	if _, err := exec.LookPath("fish"); err != nil {
-		t.Skip("fish is not installed")
-	}
-	file := filepath.Join(t.TempDir(), "capfd.fish")
-	if err := os.WriteFile(file, []byte(completionScript(t, "fish")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := completionFile(t, "fish")
 	for line, want := range map[string]string{
 		"capfd run --gr": "--grant",
 		"capfd ls --ti":  "--timeout",
