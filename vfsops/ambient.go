@@ -72,3 +72,21 @@ func SetStatusFlags(fd int, flags int) error {
 	_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
 	return fdError("fcntl F_SETFL", fd, err)
 }
+
+// ExistsAmbient reports whether path names an entry (a final symlink
+// counts, dangling or not), resolved the ordinary way. It is for reports
+// only: a supervisor tells in its log whether a refused path exists on the
+// host at all (a refusal of a missing path changed nothing), and nothing
+// is opened or answered from it.
+func ExistsAmbient(path string) bool {
+	if checkPath(path) != nil {
+		return false
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(unix.AT_FDCWD, path, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINTR {
+			return err == nil
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -295,6 +296,10 @@ func (c *call) dirPath(dirfd int32) (string, unix.Errno) {
 	if err != nil {
 		return "", unreadable
 	}
+	if abs, ok := c.s.standins.realName(p); ok {
+		// An O_PATH stand-in: the name of what it stands for.
+		return abs, 0
+	}
 	switch {
 	case strings.HasSuffix(p, " (deleted)"):
 		return "", unix.ENOENT
@@ -463,11 +468,12 @@ func (c *call) check(lp *location, n need) unix.Errno {
 	}
 	l := *lp
 	if l.g == nil {
-		if (!n.probe && !runtimePlumbing(l.abs, n)) || c.s.verbose {
-			c.refuse(n.op, l.abs, headline(n.object|n.parent|rights.Lookup), "outside every grant"+grantHint(l.abs, n))
-		} else {
-			c.s.refused.Add(1)
+		why, grant := "outside every grant", grantSpec(l.abs, n)
+		if grant == "" {
+			why += "; procfs cannot be granted"
 		}
+		c.report(Refusal{Op: n.op, Path: l.abs, Missing: headline(n.object | n.parent | rights.Lookup),
+			Why: why, Grant: grant, Outside: true, Probe: n.probe || runtimePlumbing(l.abs, n), creates: n.parent&creatingRights != 0})
 		return c.outsideErrno(l, n)
 	}
 	object, parent := l.rightsAt()
@@ -499,14 +505,13 @@ func (c *call) check(lp *location, n need) unix.Errno {
 	return 0
 }
 
-// grantHint says which grant would allow a refusal outside every grant:
+// grantSpec says which grant would allow a refusal outside every grant:
 // the object (its directory for a new entry) with the smallest named group
-// of rights that holds what the operation needs, e.g. "; --grant
-// /etc/alternatives=ro would allow it". procfs cannot be granted, and is
-// said so.
-func grantHint(abs string, n need) string {
+// of rights that holds what the operation needs, e.g. "/etc/alternatives=ro".
+// procfs cannot be granted: "".
+func grantSpec(abs string, n need) string {
 	if abs == "/proc" || strings.HasPrefix(abs, "/proc/") {
-		return "; procfs cannot be granted"
+		return ""
 	}
 	target := strings.TrimSuffix(abs, "/")
 	if n.parent&creatingRights != 0 {
@@ -523,7 +528,7 @@ func grantHint(abs string, n need) string {
 			break
 		}
 	}
-	return "; --grant " + target + "=" + spec + " would allow it"
+	return target + "=" + spec
 }
 
 // runtimePlumbing reports whether a refusal outside every grant is a
@@ -556,24 +561,29 @@ func headline(r rights.Rights) rights.Rights {
 	return r
 }
 
-// refuse logs a refused request. A deferred validity check is made first,
-// so text read from a recycled pid never reaches the log.
+// refuse reports a request refused for want of rights.
 func (c *call) refuse(op, abs string, missing rights.Rights, why string) {
-	if c.deferValid && !c.valid() {
-		return
-	}
-	c.s.refused.Add(1)
-	c.s.logf("capfd: not capable: %s %s (needs %v, %s) [pid %d]", op, abs, missing, why, c.pid())
+	c.report(Refusal{Op: op, Path: abs, Missing: missing, Why: why})
 }
 
-// escaped logs a refusal by the resolver: a symlink (or mount crossing)
-// beneath the grant leads outside it.
+// escaped reports a refusal by the resolver: a symlink (or mount
+// crossing) beneath the grant leads outside it.
 func (c *call) escaped(op string, l location) {
+	c.report(Refusal{Op: op, Path: l.abs, Why: "a symlink or mount leads outside grant " + l.g.Path})
+}
+
+// report completes r (pid, time, kind) and hands it to the supervisor. A
+// deferred validity check is made first, so text read from a recycled pid
+// never reaches the log.
+func (c *call) report(r Refusal) {
 	if c.deferValid && !c.valid() {
 		return
 	}
-	c.s.refused.Add(1)
-	c.s.logf("capfd: not capable: %s %s (a symlink or mount leads outside grant %s) [pid %d]", op, l.abs, l.g.Path, c.pid())
+	r.Pid, r.Time = c.pid(), time.Now()
+	if r.Kind == "" {
+		r.Kind = KindNotCapable
+	}
+	c.s.report(r)
 }
 
 // errnoOf maps an error from vfsops to the errno the task sees. An escape

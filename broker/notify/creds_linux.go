@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"slices"
 	"unsafe"
@@ -92,8 +93,7 @@ func (c *call) asCaller(op func() error) error {
 	}
 	if err := c.become(want); err != nil {
 		c.restore()
-		c.s.refused.Add(1)
-		c.s.logf("capfd: refused: cannot act with the credentials of pid %d (fsuid %d, fsgid %d): %v", c.pid(), want.fsuid, want.fsgid, err)
+		c.report(Refusal{Kind: KindRefused, Op: "act", Why: fmt.Sprintf("cannot act with the credentials of pid %d (fsuid %d, fsgid %d): %v", c.pid(), want.fsuid, want.fsgid, err)})
 		return unix.EACCES
 	}
 	err := op()

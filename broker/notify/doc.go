@@ -37,7 +37,7 @@
 // A refusal in a grant answers EACCES (what DAC and Landlock answer for a
 // path one may not use); a path outside every grant is absent, ENOENT
 // whether or not it exists, except the directories above the grants,
-// which exist for stat, access and chdir (the view of skeleton_linux.go).
+// which exist for stat, access, chdir and O_PATH (the view of skeleton_linux.go).
 // Either way the supervisor logs "capfd: not capable: open /etc/shadow
 // (needs read, outside every grant; --grant /etc/shadow=ro would allow
 // it)": a refusal outside every grant says which grant would allow it.
@@ -79,8 +79,9 @@
 //     no state and gives the same answers for fds the supervisor issued.
 //   - O_PATH opens: the kernel cannot install an O_PATH file in another
 //     process (ADDFD uses fget(), which refuses FMODE_PATH files), so a
-//     directory is given O_RDONLY|O_DIRECTORY and a regular file O_RDONLY,
-//     if the rights allow reading it; others are refused.
+//     directory the rights let the program list is given O_RDONLY|
+//     O_DIRECTORY and a file it may read O_RDONLY; anything else gets a
+//     stand-in bound to the object only by its name (standin_linux.go).
 //   - Blocking opens (FIFOs): every open is probed with O_NONBLOCK, and a
 //     FIFO open that would wait is finished by a goroutine that polls
 //     without blocking and holds no thread (openIn, fifo_linux.go), so no

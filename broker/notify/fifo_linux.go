@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"runtime"
 	"time"
 
@@ -104,8 +105,7 @@ func (c *call) waitFifo(l location, op string, step func() (result, bool), aband
 	if s.fifoWaits.Add(1) > maxFifoWaits {
 		s.fifoWaits.Add(-1)
 		abandon()
-		s.refused.Add(1)
-		s.logf("capfd: limit: %s %s: %d FIFO opens already wait for their other end; this one fails with ENFILE [pid %d]", op, l.abs, maxFifoWaits, c.pid())
+		c.report(Refusal{Kind: KindLimit, Op: op, Path: l.abs, Why: fmt.Sprintf("%d FIFO opens already wait for their other end; this one fails with ENFILE", maxFifoWaits)})
 		return fail(unix.ENFILE)
 	}
 	listener, id := c.listener, c.req.ID

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,6 +156,35 @@ func runStep(step string) string {
 		}
 		unix.Close(wfd)
 		return "ok"
+	case "opath": // open arg(0) O_PATH (arg(1): "nofollow", "dir"), then opathStep arg(2) with arg(3)
+		flags := unix.O_PATH | unix.O_CLOEXEC
+		if strings.Contains(arg(1), "nofollow") {
+			flags |= unix.O_NOFOLLOW
+		}
+		if strings.Contains(arg(1), "dir") {
+			flags |= unix.O_DIRECTORY
+		}
+		fd, err := unix.Open(arg(0), flags, 0)
+		if err != nil {
+			return errText(err)
+		}
+		defer unix.Close(fd)
+		return opathStep(fd, arg(0), flags, arg(2), arg(3))
+	case "walk": // rsync's walk: "/" O_PATH, then each component of arg(0) O_PATH|O_NOFOLLOW, then read arg(1)
+		fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "/ " + errText(err)
+		}
+		for _, name := range strings.Split(strings.Trim(arg(0), "/"), "/") {
+			next, err := unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			unix.Close(fd)
+			if err != nil {
+				return name + " " + errText(err)
+			}
+			fd = next
+		}
+		defer unix.Close(fd)
+		return opathStep(fd, arg(0), 0, "at", arg(1))
 	case "cloexec": // is O_CLOEXEC honoured on the installed fd?
 		res := ""
 		for _, flags := range []int{unix.O_RDONLY, unix.O_RDONLY | unix.O_CLOEXEC} {
@@ -436,3 +466,92 @@ func raceStep(a, b string) string {
 }
 
 func asPointerTo[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
+
+// opathStep does one thing with an O_PATH descriptor fd of name (opened
+// with flags): what programs do with one.
+func opathStep(fd int, name string, flags int, op, arg string) string {
+	readAll := func(fd int) string {
+		var b [256]byte
+		n, err := unix.Read(fd, b[:])
+		if err != nil {
+			return "read " + errText(err)
+		}
+		return strings.TrimSpace("ok " + string(b[:n]))
+	}
+	switch op {
+	case "":
+		return "ok"
+	case "fstat": // glibc's fstat: fstatat(fd, "", AT_EMPTY_PATH)
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, "", &st, unix.AT_EMPTY_PATH); err != nil {
+			return errText(err)
+		}
+		return fmt.Sprintf("ok mode=%o size=%d", st.Mode&unix.S_IFMT, st.Size)
+	case "same": // is it the object the name names? (dev and inode)
+		var st, want unix.Stat_t
+		if err := unix.Fstatat(fd, "", &st, unix.AT_EMPTY_PATH); err != nil {
+			return errText(err)
+		}
+		statFlags := 0
+		if flags&unix.O_NOFOLLOW != 0 {
+			statFlags = unix.AT_SYMLINK_NOFOLLOW
+		}
+		if err := unix.Fstatat(unix.AT_FDCWD, name, &want, statFlags); err != nil {
+			return "name " + errText(err)
+		}
+		return fmt.Sprintf("ok same=%v", st.Dev == want.Dev && st.Ino == want.Ino)
+	case "readlink": // readlinkat(fd, "")
+		var b [256]byte
+		n, err := unix.Readlinkat(fd, "", b[:])
+		if err != nil {
+			return errText(err)
+		}
+		return "ok " + string(b[:n])
+	case "at": // openat(fd, arg) and read it
+		f, err := unix.Openat(fd, arg, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return errText(err)
+		}
+		defer unix.Close(f)
+		return readAll(f)
+	case "list": // getdents64 on it: the names, sorted
+		var names []string
+		buf := make([]byte, 4096)
+		for {
+			n, err := unix.Getdents(fd, buf)
+			if err != nil {
+				return errText(err)
+			}
+			if n == 0 {
+				break
+			}
+			_, _, names = unix.ParseDirent(buf[:n], -1, names)
+		}
+		sort.Strings(names)
+		return strings.TrimSpace("ok " + strings.Join(names, ","))
+	case "read":
+		return readAll(fd)
+	case "reopen": // open /proc/self/fd/N for reading: the upgrade
+		f, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return errText(err)
+		}
+		defer unix.Close(f)
+		return readAll(f)
+	case "chmodproc": // gnulib's lchmod: chmod through /proc/self/fd/N
+		return okOr(unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), 0o600))
+	case "fchmod":
+		return okOr(unix.Fchmod(fd, 0o600))
+	case "fchdir": // fchdir to it, then read arg relative to the cwd
+		if err := unix.Fchdir(fd); err != nil {
+			return "fchdir " + errText(err)
+		}
+		f, err := unix.Open(arg, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return errText(err)
+		}
+		defer unix.Close(f)
+		return readAll(f)
+	}
+	return "unknown opath step " + op
+}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"
@@ -27,12 +28,19 @@ func (c *call) readlinkat(dirfd int32, addr, buf, size uint64) result {
 		return fail(errno)
 	}
 	var target string
+	fd := -1
 	if p == "" {
 		// readlinkat(fd, "") reads the symlink an O_PATH fd names.
-		fd, errno := c.taskFd(dirfd)
-		if errno != 0 {
+		if fd, errno = c.taskFd(dirfd); errno != 0 {
 			return resultFor(errno)
 		}
+		if abs, ok := c.s.standins.of(fd); ok {
+			// An O_PATH stand-in: the symlink it stands for, by name.
+			unix.Close(fd)
+			dirfd, p = unix.AT_FDCWD, abs
+		}
+	}
+	if p == "" {
 		var err error
 		target, err = vfsops.ReadlinkFd(fd)
 		unix.Close(fd)
@@ -222,7 +230,7 @@ func (c *call) linkat(olddirfd int32, oldAddr uint64, newdirfd int32, newAddr ui
 	if flags != 0 {
 		// AT_SYMLINK_FOLLOW and AT_EMPTY_PATH name the source through a
 		// symlink or a descriptor: not supported, refused plainly.
-		c.s.logf("capfd: not supported: link with flags %#x [pid %d]", flags, c.pid())
+		c.report(Refusal{Kind: KindNotSupported, Op: op, Why: fmt.Sprintf("flags %#x", flags)})
 		return fail(unix.EPERM)
 	}
 	from, to, r, done := c.locatePair(olddirfd, oldAddr, newdirfd, newAddr)

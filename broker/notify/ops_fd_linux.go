@@ -165,6 +165,9 @@ func (c *call) withTaskFdChecked(op string, need rights.Rights, check func(int, 
 		return resultFor(errno)
 	}
 	defer unix.Close(fd)
+	if _, ok := c.s.standins.of(fd); ok {
+		return fail(unix.EBADF) // an O_PATH descriptor's answer
+	}
 	if errno := check(fd, op, need); errno != 0 {
 		return fail(errno)
 	}

@@ -3,6 +3,7 @@ package notify
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 
@@ -108,6 +109,17 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 	if errno != 0 {
 		return fail(errno)
 	}
+	return c.openPath(dirfd, p, flags, mode, resolve, op)
+}
+
+// openByName opens the existing object at the absolute path abs, as an
+// open(2) of that name would.
+func (c *call) openByName(abs string, flags int, op string) result {
+	return c.openPath(unix.AT_FDCWD, abs, flags&^(unix.O_CREAT|unix.O_EXCL), 0, 0, op)
+}
+
+// openPath is open for a path already read.
+func (c *call) openPath(dirfd int32, p string, flags int, mode uint32, resolve uint64, op string) result {
 	if n, ok := descriptorName(p); ok && resolve == 0 {
 		return c.reopenDescriptor(n, p, flags, op)
 	}
@@ -138,6 +150,13 @@ func (c *call) open(dirfd int32, addr uint64, flags int, mode uint32, resolve ui
 			return resultFor(errno)
 		} else if ok {
 			return installFd(fd, flags&unix.O_CLOEXEC != 0)
+		}
+	}
+	if flags&unix.O_PATH != 0 {
+		if dir, ok := c.skeletonDir(l); ok {
+			// A directory of the skeleton, which O_PATH may reach as
+			// stat does: a stand-in, for it may not be listed.
+			return c.standIn(op, -1, dir, true, flags&unix.O_CLOEXEC != 0)
 		}
 	}
 	file, dir, alt := openNeeds(flags)
@@ -383,12 +402,11 @@ func (c *call) openIn(l location, dirfd int, rest string, flags int, mode uint32
 // substitutePath answers an O_PATH open. The kernel cannot install an
 // O_PATH file in another process (SECCOMP_IOCTL_NOTIF_ADDFD takes the file
 // with fget(), which refuses FMODE_PATH files: EBADF), so the program gets
-// the nearest descriptor its rights allow: a directory opened O_RDONLY
-// when it may read the entries, a regular file opened O_RDONLY when it may
-// read the file. Both do everything an O_PATH fd does (fstat, *at
-// lookups, fchdir, execveat), and the rights check keeps this from giving
-// more than the grant does. Anything else (a symlink under O_NOFOLLOW, a
-// device, missing read rights) is refused.
+// the object opened O_RDONLY where that gives no more than its rights (a
+// directory it may list, a regular file it may read, and the kernel lets
+// it), which does everything an O_PATH descriptor does (fstat, *at
+// lookups, fchdir, execveat); anything else gets a stand-in that holds
+// nothing of the object (standin_linux.go).
 func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) result {
 	defer unix.Close(pathFd)
 	var st unix.Stat_t
@@ -396,33 +414,50 @@ func (c *call) substitutePath(l location, pathFd int, op string, cloexec bool) r
 		return fail(unix.EIO)
 	}
 	object, _ := l.rightsAt()
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	var flags int
-	var needed rights.Rights
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		flags, needed = unix.O_RDONLY|unix.O_DIRECTORY, rights.Readdir
-	case unix.S_IFREG:
-		flags, needed = unix.O_RDONLY, rights.Read
+	switch {
+	case isDir && object.Has(rights.Readdir):
+		flags = unix.O_RDONLY | unix.O_DIRECTORY
+	case st.Mode&unix.S_IFMT == unix.S_IFREG && object.Has(rights.Read):
+		flags = unix.O_RDONLY
 	default:
-		c.s.refused.Add(1)
-		c.s.logf("capfd: not supported: %s %s with O_PATH (seccomp cannot install O_PATH descriptors; only directories and regular files are substituted) [pid %d]", op, l.abs, c.pid())
-		return fail(unix.EACCES)
-	}
-	if !object.Has(needed) {
-		c.refuse(op, l.abs, needed, l.g.describe()+"; O_PATH is served as a read-only open, seccomp cannot install O_PATH descriptors")
-		return fail(unix.EACCES)
+		return c.standIn(op, pathFd, "", isDir, cloexec)
 	}
 	fd := -1
 	err := c.asCaller(func() (err error) {
 		fd, err = vfsops.Reopen(pathFd, flags|unix.O_NONBLOCK)
 		return err
 	})
+	if errnoIs(err, unix.EACCES) || errnoIs(err, unix.EPERM) {
+		// The grant allows reading, the file's own permissions do not:
+		// O_PATH needs neither.
+		return c.standIn(op, pathFd, "", isDir, cloexec)
+	}
 	if err != nil {
 		return fail(c.errnoOf(op, l, err))
 	}
 	if err := vfsops.SetStatusFlags(fd, 0); err != nil {
 		unix.Close(fd)
 		return fail(unix.EIO)
+	}
+	return installFd(fd, cloexec)
+}
+
+// standIn installs a stand-in (standin_linux.go) for the object open on
+// pathFd, or, with pathFd -1, for the skeleton's directory abs.
+func (c *call) standIn(op string, pathFd int, abs string, isDir, cloexec bool) result {
+	if pathFd >= 0 {
+		real, err := vfsops.FdPath(pathFd)
+		if err != nil || !strings.HasPrefix(real, "/") || strings.HasSuffix(real, " (deleted)") {
+			return fail(unix.ENOENT)
+		}
+		abs = real
+	}
+	fd, err := c.s.standins.make(abs, isDir)
+	if err != nil {
+		c.report(Refusal{Kind: KindNotSupported, Op: op, Path: abs, Why: fmt.Sprintf("with O_PATH: %v", err)})
+		return fail(unix.EACCES)
 	}
 	return installFd(fd, cloexec)
 }

@@ -81,6 +81,12 @@ func (c *call) reopenDescriptor(n int32, p string, flags int, op string) result 
 		return resultFor(errno)
 	}
 	defer unix.Close(dup)
+	if abs, ok := c.s.standins.of(dup); ok {
+		// An O_PATH stand-in: what the name of an O_PATH descriptor
+		// opens, the object itself, by name (a final symlink is not
+		// followed: ELOOP, as through the magic link).
+		return c.openByName(abs, flags|unix.O_NOFOLLOW, op)
+	}
 	had, err := vfsops.StatusFlags(dup)
 	if err != nil {
 		return fail(unix.EIO)

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"path"
 	"slices"
 	"unsafe"
@@ -89,8 +90,7 @@ func (c *call) unixAddressed(op string) result {
 	if sunPath[0] == 0 {
 		name := "@" + string(bytes.TrimRight(sunPath[1:], "\x00"))
 		if !c.s.ambient.Abstract {
-			c.s.refused.Add(1)
-			c.s.logf("capfd: not capable: %s abstract socket %q (capability mode: abstract sockets are outside every grant; --allow-abstract gives them back) [pid %d]", op, name, c.pid())
+			c.report(Refusal{Op: op, Path: name, Why: "capability mode: abstract sockets are outside every grant; --allow-abstract gives them back"})
 			return fail(unix.EPERM)
 		}
 		if errno := c.samePeerIdentity(op); errno != 0 {
@@ -184,8 +184,7 @@ func (c *call) samePeerIdentity(op string) unix.Errno {
 	if cr.euid == euid && cr.egid == egid && slices.Equal(cr.groups, groups) {
 		return 0
 	}
-	c.s.refused.Add(1)
-	c.s.logf("capfd: refused: %s of a Unix socket for uid %d gid %d: the supervisor, uid %d gid %d, would be the peer the server sees [pid %d]", op, cr.euid, cr.egid, euid, egid, c.pid())
+	c.report(Refusal{Kind: KindRefused, Op: op, Why: fmt.Sprintf("a Unix socket for uid %d gid %d: the supervisor, uid %d gid %d, would be the peer the server sees", cr.euid, cr.egid, euid, egid)})
 	return unix.EACCES
 }
 

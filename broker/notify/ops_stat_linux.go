@@ -132,6 +132,12 @@ func (c *call) openForMeta(dirfd int32, addr uint64, flags int, n need) (fd int,
 			if errno != 0 {
 				return -1, l, resultFor(errno), true
 			}
+			if abs, ok := c.s.standins.of(fd); ok {
+				// An O_PATH stand-in: the object it stands for, by
+				// name, its final symlink not followed.
+				unix.Close(fd)
+				return c.openLocated(unix.AT_FDCWD, abs, flags|unix.AT_SYMLINK_NOFOLLOW, n)
+			}
 			if !n.probe {
 				if errno := c.checkObject(fd, n.op, n.object); errno != 0 {
 					unix.Close(fd)

@@ -20,8 +20,9 @@ import (
 //     exist: stat, lstat, statx, statfs and access answer for them, from
 //     a descriptor the supervisor opened when it started (so the answer is
 //     about the directory the grant was found beneath, and no name
-//     resolved later can redirect it), and chdir works (sysChdir). Nothing
-//     else does: they cannot be listed (readdir would show the siblings of
+//     resolved later can redirect it), chdir works (sysChdir), and an
+//     O_PATH open gets a stand-in for it (standin_linux.go: rsync walks
+//     down from "/" with O_PATH). Nothing else does: they cannot be listed (readdir would show the siblings of
 //     the grants), opened, or changed; that answers EACCES, as a
 //     directory one may not read or write does. rm's --preserve-root, git,
 //     sqlite, node's realpath and rsync stat every component of their work
@@ -82,6 +83,25 @@ func (t *grantTable) closeAncestors() {
 		unix.Close(fd)
 	}
 	t.ancestors = nil
+}
+
+// skeletonDir returns the skeleton directory l names, if it names one: an
+// ancestor of a grant, or a grant's ".." (ls -la, rsync's walk from "/"),
+// whichever holds the directory above.
+func (c *call) skeletonDir(l location) (string, bool) {
+	abs := path.Clean(l.abs)
+	if l.g != nil {
+		if l.rest != ".." {
+			return "", false
+		}
+		if g, _ := c.s.grants.match(abs); g != nil {
+			return "", false // a grant holds it: its own rules decide
+		}
+	}
+	if _, ok := c.s.grants.ancestor(abs); ok {
+		return abs, true
+	}
+	return "", false
 }
 
 // skeletonAnswers reports whether n can be answered by an ancestor of a

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -32,6 +33,11 @@ type Config struct {
 	// Ambient is what capability mode gives back beyond files; the
 	// supervisor decides Unix-socket addresses by it (ops_socket_linux.go).
 	Ambient capmode.Policy
+	// Report, if set, receives every refusal (probes included, and
+	// whether a path outside every grant exists at all) instead of the
+	// log: capfd run's diagnostics. It is called from the serving
+	// threads, concurrently, and must not block.
+	Report func(Refusal)
 }
 
 // Supervisor answers the path syscalls of a program confined by a seccomp
@@ -43,6 +49,10 @@ type Supervisor struct {
 	logMu   sync.Mutex
 	verbose bool
 	ambient capmode.Policy
+	// standins is the store of O_PATH stand-ins (standin_linux.go); nil
+	// where none could be made.
+	standins *standins
+	reporter func(Refusal)
 
 	// fifoWaits counts the FIFO opens waiting for their other end
 	// (fifo_linux.go), bounded by maxFifoWaits.
@@ -68,12 +78,13 @@ func New(cfg Config) (*Supervisor, error) {
 	// under a task's, the best kinds (which need CAP_SYS_ADMIN) would be
 	// refused and a lesser one kept for good.
 	_, _ = vfsops.ProcfsMode()
-	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose, ambient: cfg.Ambient}, nil
+	return &Supervisor{grants: t, log: log, verbose: cfg.Verbose, ambient: cfg.Ambient, standins: openStandins(t), reporter: cfg.Report}, nil
 }
 
 // Close releases the grant descriptors.
 func (s *Supervisor) Close() error {
 	s.grants.close()
+	s.standins.close()
 	return nil
 }
 
@@ -167,6 +178,22 @@ func filterOrphaned(listener int) (bool, error) {
 // forceLegacyServe makes Serve use the poll loop of kernels before 6.6, so
 // tests cover it on newer ones.
 var forceLegacyServe bool
+
+// report counts a refusal and hands it to Config.Report, or logs it
+// (probes only when verbose).
+func (s *Supervisor) report(r Refusal) {
+	s.refused.Add(1)
+	if s.reporter != nil {
+		if r.Outside && !r.creates && !strings.HasPrefix(r.Path, "/proc/") {
+			r.Absent = !vfsops.ExistsAmbient(r.Path)
+		}
+		s.reporter(r)
+		return
+	}
+	if !r.Probe || s.verbose {
+		s.logf("%s", r)
+	}
+}
 
 // logf writes one line to the log.
 func (s *Supervisor) logf(format string, args ...any) {

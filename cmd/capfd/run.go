@@ -92,6 +92,8 @@ type runOptions struct {
 	profileGrants    []notify.Grant
 	brokerSocket     string
 	verbose, quiet   bool
+	logFormat        string
+	audit            string // --audit FILE
 	keepCaps         bool
 	env              []string // the program's environment
 	ambient          capmode.Policy
@@ -132,12 +134,22 @@ func (o *runOptions) launchOptions(stderr io.Writer) launch.Options {
 		Log:          stderr,
 		Quiet:        o.quiet,
 		Verbose:      o.verbose,
+		LogFormat:    o.logFormat,
 	}
 	return l
 }
 
 func runRun(opts *runOptions, stderr io.Writer) int {
-	status, err := launch.Run(opts.launchOptions(stderr))
+	lo := opts.launchOptions(stderr)
+	if opts.audit != "" {
+		f, err := os.OpenFile(opts.audit, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return usageError(stderr, "run", "--audit: %v", err)
+		}
+		defer f.Close()
+		lo.Audit = f
+	}
+	status, err := launch.Run(lo)
 	if err != nil && !errors.Is(err, launch.ErrStage2) {
 		fmt.Fprintf(stderr, "capfd run: %v\n", err)
 	}
@@ -150,8 +162,10 @@ func runHelp(w io.Writer) {
 directories only and with the granted rights. Landlock restricts exec to
 granted programs. A refusal in a grant fails with EACCES; a path outside
 every grant is absent (ENOENT), the directories above the grants visible
-for stat only. Each refusal is logged as "capfd: not capable: ...", with
-the --grant that would allow it. Beyond files PROG has no network, no
+for stat only. Refusals ("capfd: not capable: ...", each with the --grant
+that would allow it) are reported when PROG ends: after a failure, the last
+ones before it (-v: every one as it happens; --log-format json, --audit:
+as JSON). Beyond files PROG has no network, no
 signals or IPC beyond the sandbox, a session of its own and an
 allow-listed environment (docs/capability-mode.md; the flags below give
 them back). The exit status is PROG's.
@@ -185,8 +199,10 @@ func runFlags(fs *flag.FlagSet) func(args []string, stderr io.Writer) (*runOptio
 	var profiles listFlag
 	fs.Var(&profiles, "profile", "also grant the named profile `NAME` (repeatable): "+strings.Join(profile.Names(), ", "))
 	brokerSocket := fs.String("broker", "", "give capability-aware programs a connection to the broker at `SOCKET` instead of the embedded one")
-	verbose := fs.Bool("v", false, "also log refused probes (stat, access) and the kernel layers in force")
+	verbose := fs.Bool("v", false, "log every refusal as it happens (probes and paths that do not exist included), the kernel layers in force and the counters")
 	quiet := fs.Bool("q", false, "do not log refusals")
+	logFormat := fs.String("log-format", launch.LogText, "`FORMAT` of the refusals on stderr: text (a failure's last refusals, at the end) or json (every refusal as it happens, one object per line, then an exit object)")
+	audit := fs.String("audit", "", "also write every refusal as JSON lines, and an exit object, to `FILE` (created or truncated, mode 0600)")
 	keepCaps := fs.Bool("keep-caps", false, "let the program keep its capabilities(7) (by default it runs with none: a privileged program could otherwise work around the path rules)")
 	var env listFlag
 	fs.Var(&env, "env", "give the program `NAME[=VALUE]` (repeatable): set it, or copy it from capfd's environment")
@@ -208,6 +224,8 @@ func runFlags(fs *flag.FlagSet) func(args []string, stderr io.Writer) (*runOptio
 			brokerSocket:     *brokerSocket,
 			verbose:          *verbose,
 			quiet:            *quiet,
+			logFormat:        *logFormat,
+			audit:            *audit,
 			keepCaps:         *keepCaps,
 			ambient: capmode.Policy{
 				ConnectTCP:  connect,
@@ -218,6 +236,9 @@ func runFlags(fs *flag.FlagSet) func(args []string, stderr io.Writer) (*runOptio
 				SameSession: *sameSession,
 			},
 			argv: args,
+		}
+		if opts.logFormat != launch.LogText && opts.logFormat != launch.LogJSON {
+			return nil, usageError(stderr, "run", "--log-format %q: want text or json", opts.logFormat)
 		}
 		var err error
 		if opts.env, err = capmode.CallerEnviron(*keepEnv, env); err != nil {

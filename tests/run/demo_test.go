@@ -24,8 +24,10 @@ func TestDemoScript(t *testing.T) {
 	for _, want := range []string{
 		"hello from a capability-confined cat\n(exit status 0)",
 		"notes:\ntodo.txt",
-		"capfd: not capable: open /etc/shadow (needs read, outside every grant; --grant /etc/shadow=ro would allow it)",
-		"cat: /etc/shadow: No such file or directory\n(exit status 1)",
+		// The failure first, then the refusals it followed.
+		"cat: /etc/shadow: No such file or directory\n" +
+			"capfd run: cat exited with status 1; the last refusals before it:\n" +
+			"capfd: not capable: open /etc/shadow (needs read, outside every grant; --grant /etc/shadow=ro would allow it)",
 		"examples/demo/data/hello.txt (needs write,truncate,create",
 	} {
 		if !strings.Contains(string(out), want) {

@@ -47,10 +47,16 @@ type Options struct {
 	// Log receives the launcher's messages ("capfd run: ...") and the
 	// supervisor's refusals; nil means os.Stderr.
 	Log io.Writer
-	// Quiet drops the refusals from Log; Verbose adds the refused probes
-	// (stat, access), the kernel layers in force and, at the end, the
+	// Quiet drops the refusals from Log; Verbose prints every refusal as
+	// it happens (by default only a failure's last ones are, at the end:
+	// report.go), the kernel layers in force and, at the end, the
 	// supervisor's counters.
 	Quiet, Verbose bool
+	// LogFormat is LogText (or "") or LogJSON: every refusal as it
+	// happens, one JSON object per line on Log, and a last "exit" one.
+	LogFormat string
+	// Audit, if set, receives that JSON stream whatever Log shows.
+	Audit io.Writer
 }
 
 // ErrStage2 is wrapped by the error Run returns when stage 2 failed before

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -59,11 +58,8 @@ func Run(opts Options) (int, error) {
 	if opts.Verbose {
 		fmt.Fprintf(log, "capfd run: capability mode gives back: %v\n", opts.Ambient)
 	}
-	supLog := log
-	if opts.Quiet {
-		supLog = io.Discard
-	}
-	sup, err := notify.New(notify.Config{Grants: opts.allGrants(), Log: supLog, Verbose: opts.Verbose, Ambient: opts.Ambient})
+	rep := newReport(&opts, log)
+	sup, err := notify.New(notify.Config{Grants: opts.allGrants(), Log: log, Verbose: opts.Verbose, Ambient: opts.Ambient, Report: rep.add})
 	if err != nil {
 		return 126, err
 	}
@@ -189,9 +185,9 @@ func Run(opts Options) (int, error) {
 	if brokerDone != nil {
 		<-brokerDone
 	}
+	handled, _ := sup.Stats()
+	rep.finish(prog, status, handled)
 	if opts.Verbose {
-		handled, refused := sup.Stats()
-		fmt.Fprintf(log, "capfd run: %d requests served, %d refused\n", handled, refused)
 		if enf != nil {
 			fmt.Fprintf(log, "capfd run: BPF LSM denials: %s\n", denialCounts(enf.Counts()))
 		}
