@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/capfd/capfd/rights"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // FileConfig is the broker's configuration file (YAML), as read by

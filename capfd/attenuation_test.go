@@ -13,7 +13,8 @@ import (
 // randomRights returns a random set of known rights, biased towards sets
 // of every size.
 func randomRights(rng *rand.Rand) rights.Rights {
-	return rights.Rights(rng.Uint64()&rng.Uint64()|rng.Uint64()&rng.Uint64()) & rights.All
+	a, b, c, d := rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64()
+	return rights.Rights(a&b|c&d) & rights.All
 }
 
 func randomPair(rng *rand.Rand) rights.Pair {

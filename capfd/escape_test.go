@@ -2,6 +2,7 @@ package capfd
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,11 @@ func TestEscapesRefused(t *testing.T) {
 						err := m.run(d, p)
 						if !errors.Is(err, ErrEscape) {
 							t.Errorf("%s(%q) = %v, want ErrEscape", m.name, p, err)
+						}
+						// To generic io/fs code a refusal; the errno stays.
+						var errno unix.Errno
+						if !errors.Is(err, fs.ErrPermission) || !errors.As(err, &errno) || (errno != unix.EXDEV && errno != unix.ELOOP) {
+							t.Errorf("%s(%q) = %v: want it to match fs.ErrPermission too, and keep its errno (EXDEV or ELOOP)", m.name, p, err)
 						}
 					}
 				})

@@ -118,13 +118,6 @@ type dirCase struct {
 
 func none(err error) (string, error) { return "", err }
 
-func infoResult(fi fs.FileInfo, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s %v", fi.Name(), fi.Mode().Type()), nil
-}
-
 func dirCases() []dirCase {
 	var cases []dirCase
 	add := func(c dirCase) { cases = append(cases, c) }

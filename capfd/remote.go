@@ -1,6 +1,7 @@
 package capfd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/rights"
@@ -62,20 +64,33 @@ var recvBufs = sync.Pool{New: func() any { b := make([]byte, wire.MaxMessage); r
 var ErrBrokerClosed = errors.New("capfd: broker connection closed")
 
 // Dial connects to the broker listening on the SOCK_SEQPACKET Unix socket
-// at path and performs the handshake.
-func Dial(path string) (*Remote, error) {
-	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+// at path and performs the handshake. It waits as long as the broker
+// takes to answer; DialContext bounds the wait.
+func Dial(path string) (*Remote, error) { return DialContext(context.Background(), path) }
+
+// DialContext is Dial bounded by ctx: connecting and the handshake give up
+// when ctx is done, with an error matching ctx's error
+// (context.DeadlineExceeded for a broker that accepts and never answers).
+// ctx does not govern the Remote once DialContext has returned; see
+// SetDeadline for that.
+func DialContext(ctx context.Context, path string) (*Remote, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unixpacket", path)
 	if err != nil {
 		return nil, fmt.Errorf("capfd: dial broker: %w", err)
 	}
-	return newRemote(uc)
+	return newRemote(ctx, c.(*net.UnixConn))
 }
 
 // FromEnv connects through the socket a launcher left open for this
 // process, named by the CAPFD_BROKER_FD environment variable. The variable
 // is removed and the inherited descriptor replaced by the Remote's own, so
 // that programs this one starts do not inherit the connection by accident.
-func FromEnv() (*Remote, error) {
+func FromEnv() (*Remote, error) { return FromEnvContext(context.Background()) }
+
+// FromEnvContext is FromEnv with the handshake bounded by ctx, as in
+// DialContext.
+func FromEnvContext(ctx context.Context) (*Remote, error) {
 	v, ok := os.LookupEnv(EnvBrokerFD)
 	if !ok {
 		return nil, fmt.Errorf("capfd: %s is not set: not started under a broker", EnvBrokerFD)
@@ -99,14 +114,14 @@ func FromEnv() (*Remote, error) {
 		c.Close()
 		return nil, fmt.Errorf("capfd: %s=%d is not a Unix socket", EnvBrokerFD, fd)
 	}
-	return newRemote(uc)
+	return newRemote(ctx, uc)
 }
 
 // NewRemote performs the handshake on an already-connected SOCK_SEQPACKET
 // socket (one end of a socketpair, say) and takes ownership of it.
-func NewRemote(uc *net.UnixConn) (*Remote, error) { return newRemote(uc) }
+func NewRemote(uc *net.UnixConn) (*Remote, error) { return newRemote(context.Background(), uc) }
 
-func newRemote(uc *net.UnixConn) (*Remote, error) {
+func newRemote(ctx context.Context, uc *net.UnixConn) (*Remote, error) {
 	r := &Remote{
 		conn:    wire.NewConn(uc),
 		pending: make(map[uint32]chan callResult),
@@ -114,11 +129,47 @@ func newRemote(uc *net.UnixConn) (*Remote, error) {
 		reader:  make(chan struct{}, 1),
 	}
 	r.t = &remoteTransport{r: r}
-	if err := r.handshake(); err != nil {
+	if err := r.handshakeContext(ctx, uc); err != nil {
 		uc.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// handshakeContext is the handshake on uc, given up when ctx is done: its
+// deadline is the socket's, and a cancellation moves the socket's deadline
+// to the past. The socket has no deadline afterwards.
+func (r *Remote) handshakeContext(ctx context.Context, uc *net.UnixConn) error {
+	if ctx.Done() == nil {
+		return r.handshake()
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("capfd: handshake: %w", err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := uc.SetDeadline(deadline); err != nil {
+			return fmt.Errorf("capfd: handshake: %w", err)
+		}
+	}
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		uc.SetDeadline(time.Unix(1, 0))
+		close(cancelled)
+	})
+	err := r.handshake()
+	if !stop() {
+		<-cancelled // its past deadline is set: clear it after, not before
+	}
+	if err != nil {
+		if cause := ctx.Err(); cause != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			if cause == nil { // the socket's deadline came a moment before ctx's
+				cause = context.DeadlineExceeded
+			}
+			return fmt.Errorf("capfd: handshake: no answer from the broker: %w", cause)
+		}
+		return err
+	}
+	return uc.SetDeadline(time.Time{})
 }
 
 func (r *Remote) handshake() error {
@@ -129,26 +180,26 @@ func (r *Remote) handshake() error {
 		return err
 	}
 	if err := r.conn.Send(msg, -1); err != nil {
-		return fmt.Errorf("capfd: broker handshake: %w", err)
+		return fmt.Errorf("capfd: handshake: %w", err)
 	}
 	bufp := recvBufs.Get().(*[]byte)
 	defer recvBufs.Put(bufp)
 	rep, fd, err := r.conn.RecvReply(*bufp)
 	if err != nil {
-		return fmt.Errorf("capfd: broker handshake: %w", err)
+		return fmt.Errorf("capfd: handshake: %w", err)
 	}
 	closeIfValid(fd)
 	if rep.Err != nil {
-		return fmt.Errorf("capfd: broker handshake refused: %w", remoteError(rep.Op, rep.Err))
+		return fmt.Errorf("capfd: handshake: %w", remoteError(rep.Op, rep.Err))
 	}
 	if rep.Op != wire.OpHello || rep.ID != 1 {
-		return fmt.Errorf("capfd: broker handshake: unexpected %v reply %d", rep.Op, rep.ID)
+		return fmt.Errorf("capfd: handshake: unexpected %v reply %d", rep.Op, rep.ID)
 	}
 	if rep.Version < wire.MinVersion || rep.Version > wire.MaxVersion {
-		return fmt.Errorf("capfd: broker handshake: broker chose protocol version %d, this client speaks %d..%d", rep.Version, wire.MinVersion, wire.MaxVersion)
+		return fmt.Errorf("capfd: handshake: broker chose protocol version %d, this client speaks %d..%d", rep.Version, wire.MinVersion, wire.MaxVersion)
 	}
 	if rep.Limits.MaxInflight == 0 || rep.Limits.MaxMessage < wire.HeaderSize+64 {
-		return fmt.Errorf("capfd: broker handshake: unusable limits %+v", rep.Limits)
+		return fmt.Errorf("capfd: handshake: unusable limits %+v", rep.Limits)
 	}
 	r.limits, r.answer, r.roots = rep.Limits, rep.Answer, rep.Roots
 	r.inflight = make(chan struct{}, rep.Limits.MaxInflight)
@@ -201,6 +252,15 @@ func (r *Remote) Dir(name string) (*Dir, error) {
 // no longer sees those calls. Metadata changes (truncate, chmod, chown,
 // chtimes, sync, locks, xattrs) always go through the broker.
 func (r *Remote) SetDirectIO(on bool) { r.directIO.Store(on) }
+
+// SetDeadline bounds the wait for the broker, as net.Conn's SetDeadline
+// does: once t has passed, the call waiting then and every later one fail
+// with an error matching os.ErrDeadlineExceeded and ErrBrokerClosed, and
+// the connection is over (a reply that came later could not be told from
+// one to a newer request). It is for giving up on a broker that stopped
+// answering: set it before a call (time.Now().Add(timeout)), and move it
+// on, or clear it with the zero time, while the broker keeps answering.
+func (r *Remote) SetDeadline(t time.Time) error { return r.conn.UnixConn().SetDeadline(t) }
 
 // Close closes the connection. The broker then releases every handle of
 // this client; Dirs and Files from r fail afterwards.

@@ -15,7 +15,7 @@ type BrokerError struct {
 	Message string
 }
 
-func (e *BrokerError) Error() string { return "capfd broker: " + e.Code.String() + ": " + e.Message }
+func (e *BrokerError) Error() string { return "broker " + e.Code.String() + ": " + e.Message }
 func (e *BrokerError) Unwrap() error { return e.Errno }
 
 // remoteSentinelError rebuilds vfsops' escape and bad-name errors on the

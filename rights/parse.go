@@ -64,6 +64,9 @@ func parseItem(item string) (Rights, error) {
 		}
 		return Rights(v), nil
 	}
+	if s := Suggest(item); s != "" {
+		return 0, fmt.Errorf("%w %q (did you mean %q?)", ErrUnknownRight, item, s)
+	}
 	return 0, fmt.Errorf("%w %q", ErrUnknownRight, item)
 }
 

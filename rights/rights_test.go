@@ -212,3 +212,45 @@ func FuzzParse(f *testing.F) {
 		_, _ = ParsePair(s)
 	})
 }
+
+// TestSuggest: an unknown name is answered with capfd's spelling of what
+// it most likely means, and that spelling parses.
+func TestSuggest(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"rwx", "rw,rx"},
+		{"rox", "rx"},
+		{"r-x", "rx"},
+		{"rw-", "rw"},
+		{"r--", "ro"},
+		{"RWX", "rw,rx"},
+		{"x", "exec"},
+		{"execute", "exec"},
+		{"read-only", "ro"},
+		{"rename", "rename-from,rename-to"},
+		{"raed", "read"},
+		{"mkdri", "mkdir"},
+		{"xattr-gett", "xattr-get"},
+		{"symlnk", "symlink"},
+		{"fly", ""},
+		{"zzzzzz", ""},
+	} {
+		got := Suggest(tc.in)
+		if got != tc.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got == "" {
+			if _, err := Parse(tc.in); err == nil || strings.Contains(err.Error(), "did you mean") {
+				t.Errorf("Parse(%q): %v, want an unknown right with no suggestion", tc.in, err)
+			}
+			continue
+		}
+		if _, err := Parse(got); err != nil {
+			t.Errorf("Suggest(%q) = %q, which does not parse: %v", tc.in, got, err)
+		}
+		_, err := Parse("lookup," + tc.in)
+		want := `(did you mean "` + got + `"?)`
+		if !errors.Is(err, ErrUnknownRight) || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("Parse(lookup,%s): %v, want ErrUnknownRight ending %s", tc.in, err, want)
+		}
+	}
+}

@@ -123,10 +123,8 @@ func Load(opts Options) (*Enforcer, error) {
 		denials:  make(chan Denial, queue),
 		readDone: make(chan struct{}),
 	}
-	for _, name := range attach {
-		// Program names are hook names (a test holds them to it).
-		e.attached = append(e.attached, name)
-	}
+	// Program names are hook names (a test holds them to it).
+	e.attached = append(e.attached, attach...)
 	if err := e.attach(); err != nil {
 		coll.Close()
 		return nil, err

@@ -16,6 +16,7 @@ import (
 // which run this package's tests too.
 //
 //go:embed bpf/capfd.bpf.c
+//lint:ignore U1000 read by nothing on purpose: embedding is what carries the file into the guests
 var bpfSource string
 
 // TestRightsEnumMatchesPackage keeps the BPF program's copy of the rights

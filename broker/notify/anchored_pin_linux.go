@@ -41,7 +41,7 @@ func (c *call) openAnchoredPinned(l location, anchorFd int, p string, flags int,
 		})
 		switch {
 		case err == nil:
-			r, done := c.reopenPlaced(l, obj, flags, file, op)
+			r, done := c.reopenPlaced(l, obj, flags, op)
 			unix.Close(obj)
 			if done {
 				return r
@@ -63,7 +63,7 @@ func (c *call) openAnchoredPinned(l location, anchorFd int, p string, flags int,
 // reopenPlaced checks the object on obj with the rights of its place and
 // reopens it with flags. done is false when its place could not be
 // established (it was moved meanwhile).
-func (c *call) reopenPlaced(l location, obj, flags int, need rights.Rights, op string) (result, bool) {
+func (c *call) reopenPlaced(l location, obj, flags int, op string) (result, bool) {
 	var st unix.Stat_t
 	if err := fstat(obj, &st); err != nil {
 		return fail(unix.EIO), true
@@ -77,7 +77,7 @@ func (c *call) reopenPlaced(l location, obj, flags int, need rights.Rights, op s
 	}
 	// The object is open: its type decides a read-mode open (read of a
 	// file, readdir of a directory).
-	need, _ = vfsops.OpenRightsOn(flags, st.Mode&unix.S_IFMT == unix.S_IFDIR || flags&unix.O_DIRECTORY != 0)
+	need, _ := vfsops.OpenRightsOn(flags, st.Mode&unix.S_IFMT == unix.S_IFDIR || flags&unix.O_DIRECTORY != 0)
 	if missing := have.Missing(need); missing != 0 {
 		c.refuse(op, l.abs, missing, "the object reached is placed by identity; its grant does not carry them")
 		return fail(unix.EACCES), true

@@ -81,13 +81,6 @@ type credState struct {
 	tainted bool
 }
 
-// fsCaps are the capabilities the kernel drops from the effective set
-// when the fsuid leaves 0 and raises from the permitted set when it
-// returns (cap_task_fix_setuid, LSM_SETID_FS).
-const fsCaps = 1<<unix.CAP_CHOWN | 1<<unix.CAP_DAC_OVERRIDE | 1<<unix.CAP_DAC_READ_SEARCH |
-	1<<unix.CAP_FOWNER | 1<<unix.CAP_FSETID | 1<<unix.CAP_LINUX_IMMUTABLE |
-	1<<unix.CAP_MKNOD | 1<<unix.CAP_MAC_OVERRIDE
-
 // asCaller runs op with the notifying thread's credentials. If they cannot
 // be taken on (the supervisor lacks CAP_SETUID or CAP_SETGID to become
 // them), op is not run and the answer is EACCES: the supervisor refuses

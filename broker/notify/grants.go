@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -190,14 +189,4 @@ func (t *grantTable) union() rights.Rights {
 		all = all.Union(g.Rights.Base).Union(g.Rights.Inherit)
 	}
 	return all
-}
-
-// paths lists the configured grant paths, for reports.
-func (t *grantTable) paths() []string {
-	var out []string
-	for _, g := range t.grants {
-		out = append(out, g.Path)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/capfd/capfd/broker/capmode"
 	"io"
 	"os"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -208,6 +209,18 @@ func (s *Supervisor) logf(format string, args ...any) {
 // Union is every right any grant carries, for the filter's by-number
 // refusals (Filter).
 func (s *Supervisor) Union() rights.Rights { return s.grants.union() }
+
+// RightsAt returns the rights the grants give the object at the absolute
+// path abs, matched by name as requests are: the base rights of a grant of
+// abs itself, else the inherit rights of the nearest granted ancestor;
+// false when no grant that exists covers abs.
+func (s *Supervisor) RightsAt(abs string) (rights.Rights, bool) {
+	g, rest := s.grants.match(path.Clean(abs))
+	if g == nil || g.fd < 0 {
+		return 0, false
+	}
+	return g.Rights.Object(rest == "."), true
+}
 
 // Grants returns the grants that exist on this system (missing optional
 // ones left out), for the other kernel layers (Landlock, BPF LSM).

@@ -294,3 +294,44 @@ func TestLegacyServeLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestRightsAt: the rights the grants give an object by its path: a
+// grant's base rights for the granted object, the inherit rights of the
+// nearest granted ancestor beneath it, nothing outside every grant or for
+// a missing optional grant.
+func TestRightsAt(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"a/b", "a/nested"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sup, err := New(Config{Grants: []Grant{
+		{Path: filepath.Join(root, "a"), Rights: rights.Pair{Base: rights.ReadOnly, Inherit: rights.ReadExec}},
+		{Path: filepath.Join(root, "a/nested"), Rights: rights.Uniform(rights.ReadWrite)},
+		{Path: filepath.Join(root, "gone"), Rights: rights.Uniform(rights.All), Optional: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	for _, tc := range []struct {
+		path string
+		want rights.Rights
+		ok   bool
+	}{
+		{"a", rights.ReadOnly, true},
+		{"a/", rights.ReadOnly, true},
+		{"a/b/x", rights.ReadExec, true},
+		{"a/nested", rights.ReadWrite, true},
+		{"a/nested/deep", rights.ReadWrite, true},
+		{"ab", 0, false},
+		{"gone", 0, false},
+		{".", 0, false},
+	} {
+		got, ok := sup.RightsAt(filepath.Join(root, tc.path))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("RightsAt(%s) = %v, %v; want %v, %v", tc.path, got, ok, tc.want, tc.ok)
+		}
+	}
+}

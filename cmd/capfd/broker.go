@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,42 +19,47 @@ import (
 func init() {
 	register("broker", command{
 		summary: "run the capability broker: serve clients over a Unix socket per a policy file",
-		run:     runBroker,
+		usage:   "--config broker.yaml [--socket PATH] [--kernel auto|off|require] [--idle-timeout DURATION]",
+		help: func(w io.Writer) {
+			fmt.Fprint(w, "Serves until SIGTERM or SIGINT, then drains: requests already read are\nanswered, then every connection is closed. Exits 2 for a configuration\nit cannot serve (a grant that does not open, a bad mode), 1 when serving fails.\n")
+		},
+		setup: brokerFlags,
 	})
 }
 
-// runBroker serves until SIGTERM or SIGINT, then drains: requests already
-// read are answered, then every connection is closed.
-func runBroker(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("broker", stderr)
-	configPath := fs.String("config", "", "the broker's configuration file (YAML; see examples/broker.yaml)")
-	socketOverride := fs.String("socket", "", "listen on this socket instead of the configured one")
-	kernelOverride := fs.String("kernel", "", "kernel enforcement: auto (BPF LSM if this kernel loads it), off, or require (default: the config's kernel, else auto)")
-	idleOverride := fs.String("idle-timeout", "", "close a client's connection after this long without a request, e.g. 5m; 0 for never (default: the config's idle_timeout, else 5m)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: capfd broker --config broker.yaml [--socket PATH] [--kernel auto|off|require] [--idle-timeout DURATION]")
-		fs.PrintDefaults()
+// brokerFlags defines the broker's flags; the verb serves until SIGTERM or
+// SIGINT, then drains: requests already read are answered, then every
+// connection is closed.
+func brokerFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
+	configPath := fs.String("config", "", "the broker's configuration `FILE` (YAML; see examples/broker.yaml)")
+	socketOverride := fs.String("socket", "", "listen on the socket `PATH` instead of the configured one")
+	kernelOverride := fs.String("kernel", "", "kernel enforcement `MODE`: auto (BPF LSM if this kernel loads it), off, or require (default: the config's kernel, else auto)")
+	idleOverride := fs.String("idle-timeout", "", "close a client's connection after this `DURATION` without a request, e.g. 5m; 0 for never (default: the config's idle_timeout, else 5m)")
+	return func(args []string, stdout, stderr io.Writer) int {
+		if *configPath == "" {
+			return usageError(stderr, "broker", "--config is required")
+		}
+		if len(args) != 0 {
+			return usageError(stderr, "broker", "unexpected argument %q", args[0])
+		}
+		return runBroker(*configPath, *socketOverride, *kernelOverride, *idleOverride, stderr)
 	}
-	if code := parseFlags(fs, args); code >= 0 {
-		return code
-	}
-	if *configPath == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
-	fc, err := broker.LoadFile(*configPath)
+}
+
+func runBroker(configPath, socketOverride, kernelOverride, idleOverride string, stderr io.Writer) int {
+	fc, err := broker.LoadFile(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "capfd broker: %v\n", err)
 		return 2
 	}
-	if *socketOverride != "" {
-		fc.Socket = *socketOverride
+	if socketOverride != "" {
+		fc.Socket = socketOverride
 	}
-	if *kernelOverride != "" {
-		fc.Kernel = *kernelOverride
+	if kernelOverride != "" {
+		fc.Kernel = kernelOverride
 	}
-	if *idleOverride != "" {
-		fc.IdleTimeout = *idleOverride
+	if idleOverride != "" {
+		fc.IdleTimeout = idleOverride
 	}
 	if _, err := enforce.ParseMode(fc.Kernel); err != nil {
 		fmt.Fprintf(stderr, "capfd broker: %v\n", err)
@@ -67,7 +73,7 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 	// started anyway would refuse each of its clients.
 	policy, _ := fc.Policy() // validated by LoadFile
 	if err := policy.CheckGrants(); err != nil {
-		fmt.Fprintf(stderr, "capfd broker: %s: %v\n", *configPath, err)
+		fmt.Fprintf(stderr, "capfd broker: %s: %v\n", configPath, err)
 		return 2
 	}
 	if err := serveBroker(fc, stderr); err != nil {

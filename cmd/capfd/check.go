@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 
@@ -14,7 +15,19 @@ import (
 func init() {
 	register("check", command{
 		summary: "report which enforcement layers this kernel supports, and why not",
-		run:     runCheck,
+		usage:   "[flags]",
+		help: func(w io.Writer) {
+			fmt.Fprint(w, "Probes each kernel layer capfd uses and says what it is for; exits 1 when\nno kernel backend (Landlock, seccomp, BPF LSM) works.\n")
+		},
+		setup: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) int {
+			asJSON := fs.Bool("json", false, "print JSON")
+			return func(args []string, stdout, stderr io.Writer) int {
+				if len(args) != 0 {
+					return usageError(stderr, "check", "takes no arguments")
+				}
+				return runCheck(*asJSON, stdout, stderr)
+			}
+		},
 	})
 }
 
@@ -76,15 +89,10 @@ func kernelOf(features []feature) capmode.Kernel {
 // runCheck reports kernel support. It exits 0 when the library and at least
 // one kernel backend work, since the broker runs with whatever is available;
 // 1 when no kernel backstop is available at all.
-func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if code := parseFlags(fs, args); code >= 0 {
-		return code
-	}
+func runCheck(asJSON bool, stdout, stderr io.Writer) int {
 	features := probeFeatures()
 	ambient := capmode.Enforcement(kernelOf(features))
-	if *asJSON {
+	if asJSON {
 		report := struct {
 			Features       []feature        `json:"features"`
 			CapabilityMode []capmode.Status `json:"capability_mode"`

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,22 +21,96 @@ func runForTest(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// TestCLIUsage: help goes to stdout with exit 0 when asked for; misuse is
+// a one-line error on stderr, with where to read more, and exit 2.
 func TestCLIUsage(t *testing.T) {
 	for _, tc := range []struct {
-		args []string
-		code int
-		in   string // expected in stderr
+		args   []string
+		code   int
+		stdout string // expected in stdout ("" : stdout empty)
+		stderr string // stderr exactly ("*" : anything non-empty)
 	}{
-		{nil, 2, "usage: capfd"},
-		{[]string{"help"}, 0, "commands:"},
-		{[]string{"no-such-verb"}, 2, `unknown command "no-such-verb"`},
-		{[]string{"rights", "-bogus-flag"}, 2, "flag provided but not defined"},
-		{[]string{"rights", "fly"}, 2, `unknown right "fly"`},
+		{nil, 2, "", "*"},
+		{[]string{"--help"}, 0, "commands:", ""},
+		{[]string{"-h"}, 0, "commands:", ""},
+		{[]string{"help"}, 0, "exit status:", ""},
+		{[]string{"help", "run"}, 0, "usage: capfd run [flags] -- PROG [ARGS...]", ""},
+		{[]string{"run", "--help"}, 0, "  --grant PATH=RIGHTS[:INHERIT]\n", ""},
+		{[]string{"run", "-h"}, 0, "  --no-default-profile\n", ""},
+		{[]string{"help", "nope"}, 2, "", "capfd help: unknown command \"nope\"\nsee 'capfd help --help'\n"},
+		{[]string{"no-such-verb"}, 2, "", "capfd: unknown command \"no-such-verb\"\nsee 'capfd --help'\n"},
+		{[]string{"rights", "-bogus-flag"}, 2, "", "capfd rights: flag provided but not defined: -bogus-flag\nsee 'capfd rights --help'\n"},
+		{[]string{"rights", "--bogus-flag"}, 2, "", "capfd rights: flag provided but not defined: -bogus-flag\nsee 'capfd rights --help'\n"},
+		{[]string{"run", "--grant"}, 2, "", "capfd run: flag needs an argument: -grant\nsee 'capfd run --help'\n"},
+		{[]string{"run", "--grant", "/x=ro"}, 2, "", "capfd run: no program given (capfd run [flags] -- PROG [ARGS...])\nsee 'capfd run --help'\n"},
+		{[]string{"rights", "fly"}, 2, "", "capfd rights: parse rights \"fly\": unknown right \"fly\"\nsee 'capfd rights --help'\n"},
+		{[]string{"rights", "a", "b"}, 2, "", "*"},
+		{[]string{"broker"}, 2, "", "capfd broker: --config is required\nsee 'capfd broker --help'\n"},
+		{[]string{"check", "extra"}, 2, "", "capfd check: takes no arguments\nsee 'capfd check --help'\n"},
+		{[]string{"completion", "tcsh"}, 2, "", "capfd completion: unknown shell \"tcsh\": want bash, zsh or fish\nsee 'capfd completion --help'\n"},
 	} {
-		code, _, stderr := runForTest(tc.args...)
-		if code != tc.code || !strings.Contains(stderr, tc.in) {
-			t.Errorf("capfd %q: exit %d, stderr %q; want exit %d containing %q", tc.args, code, stderr, tc.code, tc.in)
+		code, stdout, stderr := runForTest(tc.args...)
+		okOut := tc.stdout == "" && stdout == "" || tc.stdout != "" && strings.Contains(stdout, tc.stdout)
+		okErr := tc.stderr == "*" && stderr != "" || tc.stderr != "*" && stderr == tc.stderr
+		if code != tc.code || !okOut || !okErr {
+			t.Errorf("capfd %q: exit %d\nstdout %q\nstderr %q\nwant exit %d, stdout containing %q, stderr %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
 		}
+	}
+}
+
+// TestEveryVerbsHelp: for every verb, `capfd help VERB`, `capfd VERB
+// --help` and `capfd VERB -h` print the same help on stdout, which spells
+// every flag as the docs do (--name; -x for a one-letter one), and every
+// flag is accepted with one dash or two.
+func TestEveryVerbsHelp(t *testing.T) {
+	for _, verb := range verbNames() {
+		code, help, stderr := runForTest("help", verb)
+		if code != 0 || stderr != "" || !strings.HasPrefix(help, "usage: capfd "+verb) {
+			t.Errorf("capfd help %s: exit %d, stderr %q\n%s", verb, code, stderr, help)
+			continue
+		}
+		for _, ask := range []string{"--help", "-h", "-help"} {
+			if code, out, _ := runForTest(verb, ask); code != 0 || out != help {
+				t.Errorf("capfd %s %s: exit %d, and not what capfd help %s prints:\n%s", verb, ask, code, verb, out)
+			}
+		}
+		verbFlags(verb).VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(help, "\n  "+flagName(f)+" ") && !strings.Contains(help, "\n  "+flagName(f)+"\n") {
+				t.Errorf("capfd help %s does not show %s", verb, flagName(f))
+			}
+			if len(f.Name) > 1 && (strings.Contains(help, "\n  -"+f.Name+" ") || strings.Contains(help, "\n  -"+f.Name+"\n")) {
+				t.Errorf("capfd help %s shows -%s with one dash", verb, f.Name)
+			}
+			for _, dashes := range []string{"-", "--"} {
+				fs := verbFlags(verb)
+				args := []string{dashes + f.Name}
+				if takesArg(f) {
+					args = append(args, f.DefValue)
+				}
+				if err := fs.Parse(args); err != nil && !strings.Contains(err.Error(), "invalid value") {
+					t.Errorf("capfd %s %s: %v", verb, strings.Join(args, " "), err)
+				}
+			}
+		})
+	}
+}
+
+// TestTopLevelHelpDocumentsExitCodes: the exit codes the verbs share are
+// in capfd --help, with the values the code uses.
+func TestTopLevelHelpDocumentsExitCodes(t *testing.T) {
+	_, out, _ := runForTest("--help")
+	for _, want := range []string{
+		"  1  an I/O or other error",
+		"  2  usage",
+		"  3  refused by policy: not capable",
+		"  4  refused: the path escapes",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("capfd --help does not say %q", want)
+		}
+	}
+	if exitFailure != 1 || exitUsage != 2 || exitNotCapable != 3 || exitEscape != 4 {
+		t.Error("the exit codes changed: update exitCodesHelp and the docs")
 	}
 }
 
@@ -58,6 +133,35 @@ func TestRightsVerb(t *testing.T) {
 	}
 	if code, out, _ := runForTest("rights", "read,0x40000000"); code != 1 || !strings.Contains(out, "unknown:   0x40000000") {
 		t.Errorf("text answer: exit %d\n%s", code, out)
+	}
+}
+
+// TestRightsVerbPairsAndSuggestions: capfd rights takes the BASE:INHERIT
+// form a grant takes, and answers a misspelled right with its spelling.
+func TestRightsVerbPairsAndSuggestions(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout []string
+		stderr string
+	}{
+		{[]string{"rights", "rw:ro"}, 0, []string{"base (the directory itself):\n  requested: lookup,read,write", "inherit (the ceiling for everything opened beneath it):\n  requested: lookup,read,seek,stat,readlink,readdir,xattr-get,lock\n"}, ""},
+		{[]string{"rights", "--json", "lookup:ro"}, 0, []string{`"base": {`, `"requested": "lookup"`, `"inherit": {`}, ""},
+		{[]string{"rights", "ro:0x40000000"}, 1, []string{"  unknown:   0x40000000"}, ""},
+		{[]string{"rights", "ro:"}, 2, nil, "inherit: empty after ':'"},
+		{[]string{"rights", "rwx"}, 2, nil, `unknown right "rwx" (did you mean "rw,rx"?)`},
+		{[]string{"rights", "rox"}, 2, nil, `unknown right "rox" (did you mean "rx"?)`},
+		{[]string{"rights", "rw:rox"}, 2, nil, `inherit: parse rights "rox": unknown right "rox" (did you mean "rx"?)`},
+	} {
+		code, stdout, stderr := runForTest(tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("capfd %q: exit %d, stderr %q; want exit %d, stderr containing %q", tc.args, code, stderr, tc.code, tc.stderr)
+		}
+		for _, want := range tc.stdout {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("capfd %q: stdout lacks %q:\n%s", tc.args, want, stdout)
+			}
+		}
 	}
 }
 

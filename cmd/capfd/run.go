@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +20,18 @@ import (
 func init() {
 	register("run", command{
 		summary: "run an unmodified program in capability mode: run --grant PATH=RIGHTS ... -- PROG ARGS",
-		run:     runRun,
+		usage:   "[flags] -- PROG [ARGS...]",
+		help:    runHelp,
+		setup: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) int {
+			finish := runFlags(fs)
+			return func(args []string, stdout, stderr io.Writer) int {
+				opts, code := finish(args, stderr)
+				if code >= 0 {
+					return code
+				}
+				return runRun(opts, stderr)
+			}
+		},
 	})
 }
 
@@ -39,16 +51,31 @@ func (g *grantFlags) Set(v string) error {
 
 // parseGrant reads PATH=RIGHTS[:INHERIT]. The path is made absolute
 // against the current directory; the last "=" separates it from the
-// rights, so a path may itself contain "=".
-func parseGrant(v string) (notify.Grant, error) {
+// rights, so a path may itself contain "=". Whitespace around the path
+// and the rights is dropped ("data = ro" is data=ro). Empty rights are an
+// error: a grant of nothing is written PATH=none.
+func parseGrant(v string) (notify.Grant, error) { return parseGrantIn(v, "") }
+
+// parseGrantIn is parseGrant with a relative path taken in dir (the
+// current directory if dir is "").
+func parseGrantIn(v, dir string) (notify.Grant, error) {
 	i := strings.LastIndexByte(v, '=')
-	if i <= 0 {
+	p, r := "", ""
+	if i >= 0 {
+		p, r = strings.TrimSpace(v[:i]), strings.TrimSpace(v[i+1:])
+	}
+	if p == "" {
 		return notify.Grant{}, fmt.Errorf("grant %q: want PATH=RIGHTS[:INHERIT], e.g. data=ro or out=rw", v)
 	}
-	p, r := v[:i], v[i+1:]
+	if r == "" {
+		return notify.Grant{}, fmt.Errorf("grant %q: no rights after '=': want PATH=RIGHTS[:INHERIT], e.g. %s=ro (%s=none grants it on purpose with no rights)", v, p, p)
+	}
 	pair, err := rights.ParsePair(r)
 	if err != nil {
 		return notify.Grant{}, fmt.Errorf("grant %q: %w", v, err)
+	}
+	if dir != "" && !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {
@@ -114,17 +141,12 @@ func (o *runOptions) launchOptions(stderr io.Writer) launch.Options {
 	return l
 }
 
-func runRun(args []string, stdout, stderr io.Writer) int {
-	opts, code := parseRunArgs(args, stderr)
-	if code >= 0 {
-		return code
-	}
+func runRun(opts *runOptions, stderr io.Writer) int {
 	lo := opts.launchOptions(stderr)
 	if opts.audit != "" {
 		f, err := os.OpenFile(opts.audit, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
-			fmt.Fprintf(stderr, "capfd run: --audit: %v\n", err)
-			return 2
+			return usageError(stderr, "run", "--audit: %v", err)
 		}
 		defer f.Close()
 		lo.Audit = f
@@ -149,8 +171,42 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
+func runHelp(w io.Writer) {
+	fmt.Fprint(w, `Runs PROG in capability mode: its path system calls are answered by capfd
+(seccomp user notification), which resolves them beneath the granted
+directories only and with the granted rights. Landlock restricts exec to
+granted programs. A refusal in a grant fails with EACCES; a path outside
+every grant is absent (ENOENT), the directories above the grants visible
+for stat only. Refusals ("capfd: not capable: ...", each with the --grant
+that would allow it) are reported when PROG ends: after a failure, the last
+ones before it (-v: every one as it happens; --log-format json, --audit:
+as JSON). Beyond files PROG has no network, no
+signals or IPC beyond the sandbox, a session of its own and an
+allow-listed environment (docs/capability-mode.md; the flags below give
+them back). The exit status is PROG's.
+
+Profiles are granted before the user's grants; a path the user grants is
+the user's grant alone. Every profile entry is optional (missing: skipped).
+
+`)
+	profile.WriteHelp(w)
+}
+
+// parseRunArgs parses a `capfd run` command line as runCLI does, help
+// and errors going to stderr.
 func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
-	fs := newFlagSet("run", stderr)
+	fs := newFlagSet("run")
+	finish := runFlags(fs)
+	if code := parseFlags(fs, args, stderr, stderr); code >= 0 {
+		return nil, code
+	}
+	return finish(fs.Args(), stderr)
+}
+
+// runFlags defines run's flags on fs and returns what makes the options
+// of them and of the arguments left after them, or an exit code (>= 0)
+// once it has reported a misuse.
+func runFlags(fs *flag.FlagSet) func(args []string, stderr io.Writer) (*runOptions, int) {
 	var grants grantFlags
 	fs.Var(&grants, "grant", "grant `PATH=RIGHTS[:INHERIT]` (repeatable): RIGHTS as in `capfd rights`, e.g. ro, rw, rx, read,write")
 	config := fs.String("config", "", "read grants from `FILE`: one PATH=RIGHTS[:INHERIT] per line, # comments")
@@ -175,85 +231,54 @@ func parseRunArgs(args []string, stderr io.Writer) (*runOptions, int) {
 	allowAbstract := fs.Bool("allow-abstract", false, "allow abstract Unix sockets beyond the sandbox")
 	allowSignal := fs.Bool("allow-signal", false, "allow signals to processes beyond the sandbox")
 	sameSession := fs.Bool("same-session", false, "keep the program in capfd's session, the terminal its controlling terminal (job control; TIOCSTI stays refused)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: capfd run [flags] -- PROG [ARGS...]
-
-Runs PROG in capability mode: its path system calls are answered by capfd
-(seccomp user notification), which resolves them beneath the granted
-directories only and with the granted rights. Landlock restricts exec to
-granted programs. A refusal in a grant fails with EACCES; a path outside
-every grant is absent (ENOENT), the directories above the grants visible
-for stat only. Refusals ("capfd: not capable: ...", each with the --grant
-that would allow it) are reported when PROG ends: after a failure, the last
-ones before it (-v: every one as it happens; --log-format json, --audit:
-as JSON). Beyond files PROG has no network, no
-signals or IPC beyond the sandbox, a session of its own and an
-allow-listed environment (docs/capability-mode.md; the flags below give
-them back). The exit status is PROG's.
-
-Profiles are granted before the user's grants; a path the user grants is
-the user's grant alone. Every profile entry is optional (missing: skipped).
-
-`)
-		profile.WriteHelp(stderr)
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
-	if code := parseFlags(fs, args); code >= 0 {
-		return nil, code
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "capfd run: no program given (capfd run [flags] -- PROG [ARGS...])")
-		return nil, 2
-	}
-	opts := &runOptions{
-		noDefaultProfile: *noDefault,
-		profiles:         profiles,
-		brokerSocket:     *brokerSocket,
-		verbose:          *verbose,
-		quiet:            *quiet,
-		logFormat:        *logFormat,
-		audit:            *audit,
-		learn:            *learn,
-		learnAllow:       *learnAllow,
-		keepCaps:         *keepCaps,
-		ambient: capmode.Policy{
-			ConnectTCP:  connect,
-			BindTCP:     bind,
-			Net:         *allowNet,
-			Abstract:    *allowAbstract,
-			Signal:      *allowSignal,
-			SameSession: *sameSession,
-		},
-		argv: fs.Args(),
-	}
-	if opts.learnAllow && opts.learn == "" {
-		fmt.Fprintln(stderr, "capfd run: --learn-allow needs --learn FILE")
-		return nil, 2
-	}
-	if opts.logFormat != launch.LogText && opts.logFormat != launch.LogJSON {
-		fmt.Fprintf(stderr, "capfd run: --log-format %q: want text or json\n", opts.logFormat)
-		return nil, 2
-	}
-	var err error
-	if opts.env, err = capmode.CallerEnviron(*keepEnv, env); err != nil {
-		fmt.Fprintf(stderr, "capfd run: %v\n", err)
-		return nil, 2
-	}
-	if *config != "" {
-		fromFile, err := readGrantFile(*config)
-		if err != nil {
-			fmt.Fprintf(stderr, "capfd run: %v\n", err)
-			return nil, 2
+	return func(args []string, stderr io.Writer) (*runOptions, int) {
+		if len(args) == 0 {
+			return nil, usageError(stderr, "run", "no program given (capfd run [flags] -- PROG [ARGS...])")
 		}
-		opts.grants = append(opts.grants, fromFile...)
+		opts := &runOptions{
+			noDefaultProfile: *noDefault,
+			profiles:         profiles,
+			brokerSocket:     *brokerSocket,
+			verbose:          *verbose,
+			quiet:            *quiet,
+			logFormat:        *logFormat,
+			audit:            *audit,
+			learn:            *learn,
+			learnAllow:       *learnAllow,
+			keepCaps:         *keepCaps,
+			ambient: capmode.Policy{
+				ConnectTCP:  connect,
+				BindTCP:     bind,
+				Net:         *allowNet,
+				Abstract:    *allowAbstract,
+				Signal:      *allowSignal,
+				SameSession: *sameSession,
+			},
+			argv: args,
+		}
+		if opts.learnAllow && opts.learn == "" {
+			return nil, usageError(stderr, "run", "--learn-allow needs --learn FILE")
+		}
+		if opts.logFormat != launch.LogText && opts.logFormat != launch.LogJSON {
+			return nil, usageError(stderr, "run", "--log-format %q: want text or json", opts.logFormat)
+		}
+		var err error
+		if opts.env, err = capmode.CallerEnviron(*keepEnv, env); err != nil {
+			return nil, usageError(stderr, "run", "%v", err)
+		}
+		if *config != "" {
+			fromFile, err := readGrantFile(*config)
+			if err != nil {
+				return nil, usageError(stderr, "run", "%v", err)
+			}
+			opts.grants = append(opts.grants, fromFile...)
+		}
+		opts.grants = append(opts.grants, grants...)
+		if opts.profileGrants, err = profile.Grants(opts.noDefaultProfile, opts.profiles, opts.grants); err != nil {
+			return nil, usageError(stderr, "run", "--profile: %v", err)
+		}
+		return opts, -1
 	}
-	opts.grants = append(opts.grants, grants...)
-	if opts.profileGrants, err = profile.Grants(opts.noDefaultProfile, opts.profiles, opts.grants); err != nil {
-		fmt.Fprintf(stderr, "capfd run: --profile: %v\n", err)
-		return nil, 2
-	}
-	return opts, -1
 }
 
 // readGrantFile reads a grant list: one PATH=RIGHTS[:INHERIT] per line;
@@ -276,10 +301,7 @@ func readGrantFile(name string) ([]notify.Grant, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if i := strings.LastIndexByte(line, '='); i > 0 && !filepath.IsAbs(line[:i]) {
-			line = filepath.Join(base, line[:i]) + line[i:]
-		}
-		g, err := parseGrant(line)
+		g, err := parseGrantIn(line, base)
 		if err != nil {
 			return nil, fmt.Errorf("config %s:%d: %w", name, n, err)
 		}

@@ -29,6 +29,12 @@ func TestParseGrant(t *testing.T) {
 		{in: "=ro", wantErr: "PATH=RIGHTS"},
 		{in: "/data=bogus", wantErr: "bogus"},
 		{in: "/data=ro:", wantErr: "inherit"},
+		{in: "  /data  =  ro:rw ", path: "/data", rights: rights.Pair{Base: rights.ReadOnly, Inherit: rights.ReadWrite}},
+		{in: "/data=none", path: "/data", rights: rights.Pair{}},
+		{in: "/data=", wantErr: "no rights after '=': want PATH=RIGHTS[:INHERIT], e.g. /data=ro (/data=none grants it on purpose with no rights)"},
+		{in: "/data =  ", wantErr: "no rights after '='"},
+		{in: " =ro", wantErr: "PATH=RIGHTS"},
+		{in: "/data=rwx", wantErr: `(did you mean "rw,rx"?)`},
 	}
 	for _, c := range cases {
 		g, err := parseGrant(c.in)
@@ -144,5 +150,57 @@ func TestParseRunArgsProfiles(t *testing.T) {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
+	}
+}
+
+// TestReadGrantFile: a grant file's "PATH = RIGHTS" lines lose the
+// whitespace around the path and the rights, relative paths are the
+// file's directory's, and a line with no rights is an error naming it.
+func TestReadGrantFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, text string
+		want       []string // path rights, of each grant
+		wantErr    string
+	}{
+		{"spaced", "# comment\n  data = ro\n/abs\t=\trw:ro  \nsub dir/x = lookup\n", []string{
+			filepath.Join(dir, "data") + " " + rights.ReadOnly.String(),
+			"/abs " + rights.Pair{Base: rights.ReadWrite, Inherit: rights.ReadOnly}.String(),
+			filepath.Join(dir, "sub dir/x") + " lookup",
+		}, ""},
+		{"empty rights", "data = ro\nout =\n", nil, "grants.conf:2: grant \"out =\": no rights after '='"},
+		{"no path", " = ro\n", nil, "grants.conf:1: grant \"= ro\": want PATH=RIGHTS"},
+		{"nothing", "# only a comment\n", nil, "no grants"},
+	} {
+		name := filepath.Join(dir, "grants.conf")
+		if err := os.WriteFile(name, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		grants, err := readGrantFile(name)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err %v, want one containing %q", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		var got []string
+		for _, g := range grants {
+			got = append(got, g.Path+" "+g.Rights.String())
+		}
+		if err != nil || strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	// Through the command line: the same error, on one line, exit 2.
+	name := filepath.Join(dir, "bad.conf")
+	if err := os.WriteFile(name, []byte("/x =\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runForTest("run", "--config", name, "--", "true")
+	if code != 2 || !strings.HasPrefix(stderr, "capfd run: config "+name+":1: grant \"/x =\": no rights after '='") || strings.Count(stderr, "\n") != 2 {
+		t.Errorf("capfd run --config with an empty grant: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runForTest("run", "--grant", "/x=", "--", "true"); code != 2 || !strings.Contains(stderr, `invalid value "/x=" for flag -grant: grant "/x=": no rights after '='`) {
+		t.Errorf("capfd run --grant /x=: exit %d, %q", code, stderr)
 	}
 }

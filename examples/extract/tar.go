@@ -39,7 +39,7 @@ func extractTar(dst *capfd.Dir, r io.Reader, limits Limits) (Result, error) {
 func tarEntry(hdr *tar.Header, data io.Reader) entry {
 	e := entry{name: hdr.Name, mode: hdr.FileInfo().Mode().Perm(), size: hdr.Size, linkname: hdr.Linkname}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // tar.Reader reports the legacy TypeRegA as TypeReg
 		e.kind, e.data = kindFile, data
 	case tar.TypeDir:
 		e.kind = kindDir

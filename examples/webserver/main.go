@@ -72,7 +72,7 @@ func main() {
 	fmt.Printf("serving %s on http://%s/\n", *root, ln.Addr())
 
 	srv := &http.Server{
-		Handler:           http.FileServerFS(refusalsForbidden{dir.FS()}),
+		Handler:           http.FileServerFS(logRefusals{dir.FS()}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.Default(),
 	}
@@ -81,17 +81,16 @@ func main() {
 	}
 }
 
-// refusalsForbidden turns the capability's refusals into fs.ErrPermission,
-// which http.FileServerFS answers with 403 Forbidden, and logs them. Left
-// alone they would still serve nothing, but as 500 Internal Server Error,
-// which reads like a bug in the server rather than a request it refused.
-type refusalsForbidden struct{ fsys fs.FS }
+// logRefusals logs the requests the capability refused. They need no
+// translation: a capfd refusal (not capable, or a path that would escape)
+// matches fs.ErrPermission, which http.FileServerFS answers with 403
+// Forbidden.
+type logRefusals struct{ fsys fs.FS }
 
-func (r refusalsForbidden) Open(name string) (fs.File, error) {
+func (r logRefusals) Open(name string) (fs.File, error) {
 	f, err := r.fsys.Open(name)
 	if err != nil && (errors.Is(err, capfd.ErrEscape) || errors.Is(err, capfd.ErrNotCapable)) {
 		fmt.Fprintf(os.Stderr, "webserver: refused %q: %v\n", name, err)
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
 	}
 	return f, err
 }

@@ -27,7 +27,7 @@ import (
 // newSession says the program has a session of its own, where the
 // terminal's ^C and ^\ reach only the launcher, which forwards them here
 // too; in the caller's session they reach the program directly.
-func runAsInit(path string, argv []string, brokerFd int, newSession bool) int {
+func runAsInit(path string, argv []string, brokerFd int, newSession bool, execHint string) int {
 	files := []uintptr{0, 1, 2}
 	if brokerFd >= 0 {
 		for len(files) < brokerFd {
@@ -44,7 +44,7 @@ func runAsInit(path string, argv []string, brokerFd int, newSession bool) int {
 		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "capfd run: exec %s: %v\n", path, err)
+		fmt.Fprintf(os.Stderr, "capfd run: %s\n", execError(path, err, execHint))
 		return 127
 	}
 	go func() {

@@ -79,7 +79,8 @@ func Run(opts Options) (int, error) {
 	for _, g := range sup.Grants() {
 		ll = append(ll, landlock.Grant{Path: g.Path, Rights: g.Rights})
 	}
-	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.Argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Ambient: opts.Ambient, Learn: opts.Learn != nil, Verbose: opts.Verbose, KeepCaps: opts.KeepCaps})
+	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.Argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Ambient: opts.Ambient, Learn: opts.Learn != nil, Verbose: opts.Verbose, KeepCaps: opts.KeepCaps,
+		ExecHint: interpreterHint(prog, sup.RightsAt)})
 	if err != nil {
 		return 126, err
 	}

@@ -41,6 +41,9 @@ type stage2Config struct {
 	Verbose  bool           `json:"verbose"`
 	Learn    bool           `json:"learn"`
 	KeepCaps bool           `json:"keep_caps"`
+	// ExecHint is added to the error of an exec the kernel refuses
+	// (interpreterHint); "" for none.
+	ExecHint string `json:"exec_hint,omitempty"`
 }
 
 // hooked records that the binary called MaybeStage2, so Run can refuse to
@@ -142,8 +145,8 @@ func stage2() int {
 		if v, err := strconv.Atoi(os.Getenv(capfd.EnvBrokerFD)); err == nil {
 			brokerFd = v
 		}
-		return runAsInit(cfg.Path, cfg.Argv, brokerFd, !cfg.Ambient.SameSession)
+		return runAsInit(cfg.Path, cfg.Argv, brokerFd, !cfg.Ambient.SameSession, cfg.ExecHint)
 	}
 	err = unix.Exec(cfg.Path, cfg.Argv, os.Environ())
-	return fail(127, "exec %s: %v", cfg.Path, err)
+	return fail(127, "%s", execError(cfg.Path, err, cfg.ExecHint))
 }
