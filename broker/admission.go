@@ -28,7 +28,7 @@ func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
 		return
 	}
 	defer id.close()
-	rule, ok := s.cfg.Policy.Lookup(id)
+	rule, ok := s.policy.Load().Lookup(id)
 	if !ok {
 		s.m.refused.Inc()
 		s.cfg.Audit.Warn("refused", "client", id, "reason", "no policy rule matches")

@@ -58,6 +58,7 @@ type brokerProc struct {
 	metrics string // http://.../metrics
 	audit   string // audit log path
 	dir     string
+	config  string // the configuration file
 
 	logMu sync.Mutex
 	log   strings.Builder // the broker's standard error
@@ -101,19 +102,9 @@ func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerP
 	t.Helper()
 	dir := t.TempDir()
 	b := &brokerProc{socket: filepath.Join(dir, "broker.sock"), audit: filepath.Join(dir, "audit.json"), dir: dir}
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "socket: %s\nsocket_mode: \"0600\"\nmetrics: {address: \"127.0.0.1:0\"}\naudit: {path: %s}\n", b.socket, b.audit)
-	if o.limits != "" {
-		fmt.Fprintf(&cfg, "limits: {%s}\n", o.limits)
-	}
-	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
-	for _, g := range grants {
-		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q, optional: %v}\n", g.name, g.path, g.rights, o.optional)
-	}
 	cfgPath := filepath.Join(dir, "broker.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	b.config = cfgPath
+	b.writeConfig(t, grants, o)
 	if o.uid != 0 {
 		for _, p := range []string{dir, cfgPath} {
 			if err := os.Chown(p, o.uid, o.uid); err != nil {
@@ -192,6 +183,24 @@ func (b *brokerProc) stop(t testing.TB) {
 	case <-time.After(15 * time.Second):
 		b.cmd.Process.Kill()
 		t.Error("broker did not exit after SIGTERM")
+	}
+}
+
+// writeConfig writes the broker's configuration file: grants to every
+// client of this uid (the same file SIGHUP rereads).
+func (b *brokerProc) writeConfig(t testing.TB, grants []grantSpec, o brokerOptions) {
+	t.Helper()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "socket: %s\nsocket_mode: \"0600\"\nmetrics: {address: \"127.0.0.1:0\"}\naudit: {path: %s}\n", b.socket, b.audit)
+	if o.limits != "" {
+		fmt.Fprintf(&cfg, "limits: {%s}\n", o.limits)
+	}
+	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
+	for _, g := range grants {
+		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q, optional: %v}\n", g.name, g.path, g.rights, o.optional)
+	}
+	if err := os.WriteFile(b.config, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,0 +1,338 @@
+package broker_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/capfd/capfd/capfd"
+	"github.com/capfd/capfd/internal/testwait"
+)
+
+// waitLog waits until the broker's standard error holds want at least n
+// times.
+func (b *brokerProc) waitLog(t testing.TB, want string, n int) {
+	t.Helper()
+	testwait.Until(t, fmt.Sprintf("%d× %q in the broker's log", n, want), asyncTimeout, func() bool {
+		return strings.Count(b.logText(), want) >= n
+	})
+}
+
+// signalAndWait sends sig and waits for the broker to exit, returning its
+// exit error.
+func (b *brokerProc) signalAndWait(t testing.TB, sig os.Signal) error {
+	t.Helper()
+	if err := b.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.cmd.Wait() }()
+	return testwait.Recv(t, "the broker exits after "+sig.String(), asyncTimeout, done)
+}
+
+// TestReloadOnSIGHUP: SIGHUP rereads the policy without dropping the
+// connected client, which keeps the grants it was admitted with; a new
+// client gets the new grants; a configuration that does not load is
+// logged and the policy in force kept.
+func TestReloadOnSIGHUP(t *testing.T) {
+	old, added := tree(t), tree(t)
+	b := startBroker(t, []grantSpec{{"old", old, "ro"}}, "")
+	r := dial(t, b)
+	d := rootDir(t, r, "old")
+	f, err := d.Open("hello.txt") // a handle open across the reload
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	b.writeConfig(t, []grantSpec{{"old", old, "ro"}, {"added", added, "ro"}}, brokerOptions{})
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	b.waitLog(t, "policy reloaded", 1)
+
+	// The connected client: still served, same handles, same grants.
+	if data, err := io.ReadAll(f); err != nil || string(data) != "hello, broker\n" {
+		t.Errorf("reading a file opened before the reload: %q, %v", data, err)
+	}
+	if _, err := d.Stat("sub/inner.txt"); err != nil {
+		t.Errorf("the connected client after the reload: %v", err)
+	}
+	if _, err := r.Dir("added"); err == nil {
+		t.Error("the connected client got the reloaded grant: connected clients keep the grants they were admitted with")
+	}
+	// A new client: the new policy.
+	r2 := dial(t, b)
+	if _, err := rootDir(t, r2, "added").Stat("hello.txt"); err != nil {
+		t.Errorf("a new client's reloaded grant: %v", err)
+	}
+
+	// A bad configuration (a grant that does not open, then YAML that
+	// does not parse): logged, the policy in force kept.
+	b.writeConfig(t, []grantSpec{{"old", old, "ro"}, {"gone", filepath.Join(old, "missing"), "ro"}}, brokerOptions{})
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	b.waitLog(t, "reload failed: keeping the policy in force", 1)
+	if !strings.Contains(b.logText(), `grant \"gone\"`) {
+		t.Errorf("the failed reload does not name the grant that failed:\n%s", b.logText())
+	}
+	if err := os.WriteFile(b.config, []byte("clients: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	b.waitLog(t, "reload failed: keeping the policy in force", 2)
+	r3 := dial(t, b)
+	if _, err := rootDir(t, r3, "added").Stat("hello.txt"); err != nil {
+		t.Errorf("after failed reloads, a new client gets the last good policy: %v", err)
+	}
+	if _, err := d.Stat("hello.txt"); err != nil {
+		t.Errorf("the first client after the failed reloads: %v", err)
+	}
+	if strings.Contains(b.logText(), "level=ERROR") && strings.Count(b.logText(), "level=ERROR") != 2 {
+		t.Errorf("errors besides the two failed reloads:\n%s", b.logText())
+	}
+}
+
+// TestShutdownRemovesSocket: SIGTERM and SIGINT stop the broker cleanly
+// (exit 0) and remove its socket file; SIGHUP does neither.
+func TestShutdownRemovesSocket(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			b := startBroker(t, []grantSpec{{"data", tree(t), "ro"}}, "")
+			b.cmd.Process.Signal(syscall.SIGHUP)
+			b.waitLog(t, "policy reloaded", 1)
+			dial(t, b) // SIGHUP left it serving
+			if err := b.signalAndWait(t, sig); err != nil {
+				t.Errorf("exit after %v: %v\n%s", sig, err, b.logText())
+			}
+			if _, err := os.Lstat(b.socket); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("socket file after %v: %v, want it removed", sig, err)
+			}
+		})
+	}
+}
+
+// TestSocketDirectoryCreated: a socket whose directory is missing (as
+// /run/capfd is on a fresh machine) gets it, mode 0755.
+func TestSocketDirectoryCreated(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "run", "capfd", "broker.sock")
+	cfg := fmt.Sprintf("socket: %s\nkernel: off\nclients:\n  - match: {uid: %d}\n    grants: [{name: data, path: %q, rights: ro}]\n", sock, os.Getuid(), tree(t))
+	cfgPath := filepath.Join(dir, "broker.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	cmd := exec.Command(capfdBin, "broker", "--config", cfgPath)
+	out := startLogged(t, cmd)
+	testwait.Until(t, "the broker listens", asyncTimeout, func() bool { return strings.Contains(out.String(), "msg=listening") })
+	fi, err := os.Stat(filepath.Dir(sock))
+	if err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("socket directory: %v, %v; want mode 0755", fi, err)
+	}
+	r, err := capfd.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+}
+
+// lockedBuffer is a standard error collected while a process runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startLogged starts cmd with its standard error (and output) collected,
+// and at the end of the test stops it with SIGTERM and checks it exits
+// cleanly.
+func startLogged(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
+	t.Helper()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: exit after SIGTERM: %v\n%s", cmd.Path, err, out)
+			}
+		case <-time.After(asyncTimeout):
+			cmd.Process.Kill()
+			t.Errorf("%s did not exit after SIGTERM\n%s", cmd.Path, out)
+		}
+	})
+	return out
+}
+
+// TestSocketActivation runs the broker as systemd would start it from
+// examples/systemd/capfd-broker.socket: systemd-socket-activate (from
+// Debian's systemd package) listens on a SOCK_SEQPACKET socket and, at the
+// first connection, starts the broker with it (LISTEN_FDS). The client
+// that triggered the start is served over it, and so are later ones; the
+// configured socket is not created; on SIGTERM the passed socket file is
+// left to its owner.
+func TestSocketActivation(t *testing.T) {
+	activate, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate is not installed (Debian's systemd package; scripts/setup.sh installs it)")
+	}
+	data := tree(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "activated.sock")
+	configured := filepath.Join(dir, "configured.sock")
+	cfg := fmt.Sprintf("socket: %s\nkernel: off\nclients:\n  - match: {uid: %d}\n    grants: [{name: data, path: %q, rights: ro}]\n", configured, os.Getuid(), data)
+	cfgPath := filepath.Join(dir, "broker.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	cmd := exec.Command(activate, "--seqpacket", "--listen="+sock, capfdBin, "broker", "--config", cfgPath)
+	out := startLogged(t, cmd)
+	testwait.Until(t, "systemd-socket-activate listens", asyncTimeout, func() bool {
+		_, err := os.Stat(sock)
+		return err == nil && strings.Contains(out.String(), "Listening on")
+	})
+	if strings.Contains(out.String(), "msg=listening") {
+		t.Fatal("the broker started before any client connected")
+	}
+	r, err := capfd.Dial(sock) // starts the broker, waits in the backlog
+	if err != nil {
+		t.Fatalf("first client: %v\n%s", err, out)
+	}
+	defer r.Close()
+	d, err := r.Dir("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := d.ReadFile("hello.txt"); err != nil || string(data) != "hello, broker\n" {
+		t.Errorf("read through the activated broker: %q, %v", data, err)
+	}
+	r2, err := capfd.Dial(sock)
+	if err != nil {
+		t.Fatalf("second client: %v", err)
+	}
+	r2.Close()
+	if !strings.Contains(out.String(), "socket activation: serving the socket systemd passed") {
+		t.Errorf("the broker does not say it serves the passed socket:\n%s", out)
+	}
+	if _, err := os.Lstat(configured); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the configured socket was created under socket activation: %v", err)
+	}
+}
+
+// notifySocket is a fake systemd notification socket (NOTIFY_SOCKET): it
+// collects the datagrams sd_notify sends.
+type notifySocket struct {
+	path string
+	msgs chan string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	n := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock"), msgs: make(chan string, 16)}
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: n.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				close(n.msgs)
+				return
+			}
+			n.msgs <- string(buf[:k])
+		}
+	}()
+	return n
+}
+
+// next returns the next notification.
+func (n *notifySocket) next(t *testing.T, what string) string {
+	t.Helper()
+	return testwait.Recv(t, what, asyncTimeout, n.msgs)
+}
+
+// TestSdNotify: under a Type=notify service (NOTIFY_SOCKET set) the
+// broker says READY=1 once its socket listens, RELOADING=1 then READY=1
+// around a SIGHUP reload, and STOPPING=1 on SIGTERM.
+func TestSdNotify(t *testing.T) {
+	n := newNotifySocket(t)
+	os.Setenv("NOTIFY_SOCKET", n.path) // inherited by the broker only: the test never notifies
+	b := startBroker(t, []grantSpec{{"data", tree(t), "ro"}}, "")
+	os.Unsetenv("NOTIFY_SOCKET")
+	if msg := n.next(t, "READY=1 at start"); msg != "READY=1" {
+		t.Fatalf("first notification %q, want READY=1", msg)
+	}
+	dial(t, b) // ready meant ready
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	if msg := n.next(t, "RELOADING=1"); !strings.HasPrefix(msg, "RELOADING=1\nMONOTONIC_USEC=") {
+		t.Errorf("on SIGHUP %q, want RELOADING=1 with MONOTONIC_USEC", msg)
+	}
+	if msg := n.next(t, "READY=1 after the reload"); msg != "READY=1" {
+		t.Errorf("after the reload %q, want READY=1", msg)
+	}
+	if err := b.signalAndWait(t, syscall.SIGTERM); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	if msg := n.next(t, "STOPPING=1"); msg != "STOPPING=1" {
+		t.Errorf("on SIGTERM %q, want STOPPING=1", msg)
+	}
+}
+
+// TestHealthEndpoints: /healthz and /readyz answer beside /metrics, on
+// the same listener; /readyz says ready while the broker accepts clients.
+func TestHealthEndpoints(t *testing.T) {
+	b := startBroker(t, []grantSpec{{"data", tree(t), "ro"}}, "")
+	base := strings.TrimSuffix(b.metrics, "/metrics")
+	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Errorf("GET %s: %d %q, want 200 %q", path, resp.StatusCode, body, want)
+		}
+	}
+}
+
+// TestKernelOffSaysSoOnce: kernel: off is the operator's choice, said in
+// one INFO line, not warned about backend by backend.
+func TestKernelOffSaysSoOnce(t *testing.T) {
+	b := startBrokerWith(t, []grantSpec{{"data", tree(t), "ro"}}, brokerOptions{extraArgs: []string{"--kernel", "off"}})
+	log := b.logText()
+	var kernelLines []string
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, "kernel") {
+			kernelLines = append(kernelLines, line)
+		}
+	}
+	if strings.Contains(log, "level=WARN") || len(kernelLines) != 1 || !strings.Contains(kernelLines[0], "level=INFO") || !strings.Contains(kernelLines[0], "mode=off") {
+		t.Errorf("kernel: off logged %q; want one INFO line and no WARN\nwhole log:\n%s", kernelLines, log)
+	}
+}
+
