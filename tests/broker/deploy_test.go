@@ -335,4 +335,3 @@ func TestKernelOffSaysSoOnce(t *testing.T) {
 		t.Errorf("kernel: off logged %q; want one INFO line and no WARN\nwhole log:\n%s", kernelLines, log)
 	}
 }
-
