@@ -335,3 +335,79 @@ func TestKernelOffSaysSoOnce(t *testing.T) {
 		t.Errorf("kernel: off logged %q; want one INFO line and no WARN\nwhole log:\n%s", kernelLines, log)
 	}
 }
+
+// readmeCommand returns the README's command line that contains want,
+// from "./capfd" to the comment, failing the test if there is none.
+func readmeCommand(t *testing.T, want string) []string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if cmd, _, _ := strings.Cut(line, "#"); strings.HasPrefix(cmd, "./capfd ") && strings.Contains(cmd, want) {
+			return strings.Fields(cmd)
+		}
+	}
+	t.Fatalf("README.md has no command line with %q", want)
+	return nil
+}
+
+// TestReadmeBrokerExample runs the README's broker commands as written,
+// from the repository's root, on this machine: `capfd broker --config
+// examples/broker.yaml` (its socket directory, /run/capfd, created if
+// missing; its grants in examples/broker-tree), then, as root, `capfd ls`
+// through it, and `capfd broker --check-config`.
+func TestReadmeBrokerExample(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the example serves root's programs (its operator rule) on /run/capfd: needs root")
+	}
+	const sock = "/run/capfd/broker.sock"
+	if c, err := net.Dial("unixpacket", sock); err == nil {
+		c.Close()
+		t.Skipf("a broker already serves %s on this machine", sock)
+	}
+	if _, err := os.Stat("/run/capfd"); errors.Is(err, fs.ErrNotExist) {
+		t.Cleanup(func() { os.Remove("/run/capfd") }) // fresh again for the next run
+	}
+	run := func(argv []string) *exec.Cmd {
+		cmd := exec.Command(capfdBin, argv[1:]...)
+		cmd.Dir = "../.."
+		return cmd
+	}
+
+	check := readmeCommand(t, "--check-config examples/broker.yaml")
+	if out, err := run(check).CombinedOutput(); err != nil || !strings.Contains(string(out), "valid") {
+		t.Errorf("%s: %v\n%s", strings.Join(check, " "), err, out)
+	}
+
+	argv := readmeCommand(t, "broker --config examples/broker.yaml")
+	out := startLogged(t, run(argv))
+	testwait.Until(t, "the example broker listens", asyncTimeout, func() bool {
+		return strings.Contains(out.String(), "msg=listening")
+	})
+	if fi, err := os.Stat("/run/capfd"); err != nil || fi.Mode().Perm()&0o755 != 0o755 {
+		t.Errorf("/run/capfd: %v, %v; want a directory others can reach", fi, err)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o666 {
+		t.Errorf("%s: %v, %v; want the example's socket_mode 0666", sock, fi, err)
+	}
+
+	ls := readmeCommand(t, "ls --socket "+sock)
+	got, err := run(ls).Output()
+	if err != nil || string(got) != "index.html\n" {
+		t.Errorf("%s: %q, %v; want the example tree's index.html", strings.Join(ls, " "), got, err)
+	}
+	r, err := capfd.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if roots := r.Roots(); len(roots) != 1 || roots[0] != "www" {
+		t.Errorf("root's roots %v, want the operator rule's [www]", roots)
+	}
+	d := rootDir(t, r, "www")
+	if _, err := d.Create("new.html"); !errors.Is(err, capfd.ErrNotCapable) {
+		t.Errorf("create in the read-only example grant: %v, want ErrNotCapable", err)
+	}
+}
