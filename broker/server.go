@@ -34,6 +34,11 @@ type Server struct {
 
 	serving atomic.Bool // Serve is accepting clients (Ready)
 
+	// conns numbers the connections, from 1: the audit log's "conn",
+	// unique for the life of the process, ties a connection's records
+	// together (connect, each operation, refusals, disconnect).
+	conns atomic.Uint64
+
 	idleDeferred atomic.Int64 // idle checks that found a request in flight (tests)
 }
 
@@ -172,5 +177,5 @@ func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn, grants []Gra
 	defer id.close()
 	s.wg.Add(1)
 	defer s.wg.Done()
-	return s.serve(ctx, conn, id, "", grants, nil)
+	return s.serve(ctx, conn, s.conns.Add(1), id, "", grants, nil)
 }
