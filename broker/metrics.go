@@ -135,6 +135,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range RefusalReasons {
 		m.refused.WithLabelValues(r)
 	}
+	for _, name := range rights.All.Names() {
+		m.denials.WithLabelValues(name)
+	}
 	// Create every op's series up front: a dashboard sees zeros rather
 	// than gaps, and serving a request looks nothing up by label.
 	for _, op := range wire.Ops() {

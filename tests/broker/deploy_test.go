@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
+	"gopkg.in/yaml.v3"
 )
 
 // waitLog waits until the broker's standard error holds want at least n
@@ -409,5 +412,143 @@ func TestReadmeBrokerExample(t *testing.T) {
 	d := rootDir(t, r, "www")
 	if _, err := d.Create("new.html"); !errors.Is(err, capfd.ErrNotCapable) {
 		t.Errorf("create in the read-only example grant: %v, want ErrNotCapable", err)
+	}
+}
+
+// promqlNames returns the metric names a PromQL expression uses: what is
+// left of it once strings, label matchers, ranges, grouping clauses,
+// function calls, keywords, numbers and dashboard variables are taken out.
+func promqlNames(expr string) []string {
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`"(\\.|[^"\\])*"`),                                               // strings
+		regexp.MustCompile(`\{[^}]*\}`),                                                     // label matchers
+		regexp.MustCompile(`\[[^\]]*\]`),                                                    // ranges
+		regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`), // grouping
+		regexp.MustCompile(`\$\{?\w+\}?`),                                                   // dashboard variables
+		regexp.MustCompile(`\b[a-zA-Z_]\w*\s*\(`),                                           // function calls
+		regexp.MustCompile(`\b(and|or|unless|bool|offset)\b`),                               // keywords
+		regexp.MustCompile(`\b\d+(\.\d+)?([eE][-+]?\d+)?\b`),                                // numbers
+	} {
+		expr = re.ReplaceAllString(expr, " ")
+	}
+	return regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`).FindAllString(expr, -1)
+}
+
+// scrapedNames returns the names of every sample the broker's /metrics
+// shows (a histogram's _bucket, _sum and _count included).
+func (b *brokerProc) scrapedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	resp, err := http.Get(b.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	names := map[string]bool{}
+	for line := range strings.Lines(string(body)) {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		names[regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*`).FindString(line)] = true
+	}
+	return names
+}
+
+// TestMonitoringExamples: every metric that examples/monitoring's Grafana
+// dashboard and alert rules name is one a running broker exports (its
+// /metrics scraped), besides Prometheus's own up and the two kernel
+// counters that exist only while the BPF LSM is loaded (checked against
+// their definition instead).
+func TestMonitoringExamples(t *testing.T) {
+	b := startBroker(t, []grantSpec{{"data", tree(t), "ro"}}, "")
+	dial(t, b)
+	exported := b.scrapedNames(t)
+	if !exported["capfd_broker_operations_total"] || !exported["process_open_fds"] || !exported["capfd_build_info"] {
+		t.Fatalf("the scrape lacks the broker's own metrics: %v", exported)
+	}
+	enforceSrc, err := os.ReadFile("../../broker/enforce/metrics.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyWithBPFLSM := map[string]bool{"capfd_kernel_denials_total": true, "capfd_kernel_denials_unreported_total": true}
+	for name := range onlyWithBPFLSM {
+		if !strings.Contains(string(enforceSrc), `prometheus.NewDesc("`+name+`"`) {
+			t.Errorf("broker/enforce no longer defines %s", name)
+		}
+	}
+
+	var exprs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && (k == "expr" || k == "query" && strings.HasPrefix(s, "label_values(")) {
+					if arg, ok := strings.CutPrefix(s, "label_values("); ok {
+						s = arg[:strings.LastIndex(arg, ",")] // the metric, not the label
+					}
+					exprs = append(exprs, s)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	dash, err := os.ReadFile("../../examples/monitoring/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dashboard any
+	if err := json.Unmarshal(dash, &dashboard); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	walk(dashboard)
+	nDashboard := len(exprs)
+	rulesText, err := os.ReadFile("../../examples/monitoring/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Name  string
+			Rules []struct {
+				Alert, Expr string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(rulesText, &rules); err != nil {
+		t.Fatalf("alerts.yaml: %v", err)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" || r.Expr == "" {
+				t.Errorf("alerts.yaml: a rule without alert or expr: %+v", r)
+			}
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	if nDashboard < 10 || len(exprs)-nDashboard < 5 {
+		t.Fatalf("%d dashboard and %d alert expressions: the files were not read as meant", nDashboard, len(exprs)-nDashboard)
+	}
+	used := map[string]bool{}
+	for _, e := range exprs {
+		names := promqlNames(e)
+		if len(names) == 0 {
+			t.Errorf("no metric found in %q", e)
+		}
+		for _, n := range names {
+			used[n] = true
+			if !exported[n] && n != "up" && !onlyWithBPFLSM[n] {
+				t.Errorf("%q uses %s, which the broker does not export", e, n)
+			}
+		}
+	}
+	for _, n := range []string{"capfd_broker_operations_total", "capfd_broker_clients_refused_total", "capfd_broker_operation_duration_seconds_bucket", "process_open_fds"} {
+		if !used[n] {
+			t.Errorf("the examples do not use %s (the parser missed it?)", n)
+		}
 	}
 }
