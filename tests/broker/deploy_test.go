@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -551,4 +552,98 @@ func TestMonitoringExamples(t *testing.T) {
 			t.Errorf("the examples do not use %s (the parser missed it?)", n)
 		}
 	}
+}
+
+// connectIdentities returns the client identity of every connect record
+// in the broker's audit log.
+func (b *brokerProc) connectIdentities(t *testing.T) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(b.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for line := range strings.Lines(string(data)) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if rec["msg"] == "connect" {
+			out = append(out, rec["client"].(map[string]any))
+		}
+	}
+	return out
+}
+
+// ownCgroup is this process's cgroup v2 path.
+func ownCgroup(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if cg, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			return cg
+		}
+	}
+	t.Skip("needs cgroup v2")
+	return ""
+}
+
+// TestIdentityAcrossPIDNamespaces: the broker identifies a client (pid,
+// executable, cgroup: what exe and cgroup rules match) when the two are
+// in different pid namespaces. A client in a child namespace of the
+// broker's has a pid there (SO_PEERCRED); a client the broker's own
+// namespace cannot see (the broker in a child namespace, as in a
+// container) has pid 0 in SO_PEERCRED, and is found through its pidfd
+// (SO_PEERPIDFD) in the /proc of the broker's mount namespace, which sees
+// it. Each rule here matches by executable, so being served at all shows
+// the identity was read.
+func TestIdentityAcrossPIDNamespaces(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("new pid namespaces need root (CAP_SYS_ADMIN)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgroup := ownCgroup(t)
+	grants := []grantSpec{{"data", tree(t), "ro"}}
+	match := fmt.Sprintf("{uid: %d, exe: %q}", os.Getuid(), exe)
+	check := func(t *testing.T, b *brokerProc, pid int) {
+		t.Helper()
+		ids := b.connectIdentities(t)
+		if len(ids) != 1 {
+			t.Fatalf("connect records: %v, want one", ids)
+		}
+		id := ids[0]
+		if id["pid"] != float64(pid) || id["exe"] != exe || id["cgroup"] != cgroup {
+			t.Errorf("client identity %v, want pid %d, exe %s, cgroup %s", id, pid, exe, cgroup)
+		}
+	}
+
+	t.Run("client in a child namespace", func(t *testing.T) {
+		b := startBrokerWith(t, grants, brokerOptions{match: match})
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "CAPFD_E2E_ROLE=client-roots", "CAPFD_E2E_SOCKET="+b.socket)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+		out, err := cmd.Output()
+		if err != nil || string(out) != "data\n" {
+			t.Fatalf("client in a new pid namespace: %q, %v", out, err)
+		}
+		check(t, b, cmd.Process.Pid)
+	})
+
+	t.Run("broker in a child namespace", func(t *testing.T) {
+		b := startBrokerWith(t, grants, brokerOptions{match: match, attr: &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}})
+		if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.pid())); err != nil || !strings.Contains(string(data), "NSpid:\t"+strconv.Itoa(b.pid())+"\t1\n") {
+			t.Fatalf("the broker is not pid 1 of a namespace of its own: %s %v", data, err)
+		}
+		r := dial(t, b)
+		if roots := r.Roots(); len(roots) != 1 || roots[0] != "data" {
+			t.Fatalf("roots %v", roots)
+		}
+		check(t, b, os.Getpid())
+	})
 }

@@ -96,6 +96,9 @@ type brokerOptions struct {
 	uid int
 	// optional marks every grant optional (it may be missing at start).
 	optional bool
+	// match, if set, is the rule's match (YAML flow map) instead of
+	// this uid.
+	match string
 }
 
 func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerProc {
@@ -195,7 +198,11 @@ func (b *brokerProc) writeConfig(t testing.TB, grants []grantSpec, o brokerOptio
 	if o.limits != "" {
 		fmt.Fprintf(&cfg, "limits: {%s}\n", o.limits)
 	}
-	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
+	match := o.match
+	if match == "" {
+		match = fmt.Sprintf("{uid: %d}", os.Getuid())
+	}
+	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: %s\n    grants:\n", match)
 	for _, g := range grants {
 		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q, optional: %v}\n", g.name, g.path, g.rights, o.optional)
 	}
