@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capfd/capfd/broker"
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
 	"gopkg.in/yaml.v3"
@@ -646,4 +648,145 @@ func TestIdentityAcrossPIDNamespaces(t *testing.T) {
 		}
 		check(t, b, os.Getpid())
 	})
+}
+
+// TestKubernetesExample checks examples/kubernetes/capfd-sidecar.yaml,
+// which cannot be run here, for the names that must agree: the broker's
+// configuration (the ConfigMap) is valid and is where the broker's
+// --config reads it; its socket is in the emptyDir both containers mount;
+// the app's CAPFD_BROKER_SOCKET names it; only the broker mounts the
+// granted directory; the probe's client (root) has a rule.
+func TestKubernetesExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/kubernetes/capfd-sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type mount struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	}
+	type container struct {
+		Name         string   `yaml:"name"`
+		Args         []string `yaml:"args"`
+		VolumeMounts []mount  `yaml:"volumeMounts"`
+		Env          []struct{ Name, Value string }
+		Readiness    *struct {
+			Exec struct{ Command []string }
+		} `yaml:"readinessProbe"`
+		Security struct {
+			RunAsUser *int `yaml:"runAsUser"`
+		} `yaml:"securityContext"`
+	}
+	var config string
+	var pod struct {
+		ShareProcessNamespace bool `yaml:"shareProcessNamespace"`
+		Volumes               []struct {
+			Name      string    `yaml:"name"`
+			EmptyDir  *struct{} `yaml:"emptyDir"`
+			ConfigMap *struct{ Name string }
+		}
+		Containers []container
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var doc struct {
+			Kind     string
+			Metadata struct{ Name string }
+			Data     map[string]string
+			Spec     yaml.Node
+		}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch doc.Kind {
+		case "ConfigMap":
+			config = doc.Data["broker.yaml"]
+		case "Pod":
+			if err := doc.Spec.Decode(&pod); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fc, err := broker.ParseFile([]byte(config))
+	if err != nil {
+		t.Fatalf("the ConfigMap's broker.yaml: %v", err)
+	}
+	policy, _ := fc.Policy()
+	mountOf := func(c container, path string) string {
+		for _, m := range c.VolumeMounts {
+			if path == m.MountPath || strings.HasPrefix(path, m.MountPath+"/") {
+				return m.Name
+			}
+		}
+		return ""
+	}
+	emptyDirs := map[string]bool{}
+	for _, v := range pod.Volumes {
+		if v.EmptyDir != nil {
+			emptyDirs[v.Name] = true
+		}
+	}
+	var brokerC, appC container
+	for _, c := range pod.Containers {
+		if len(c.Args) > 0 && c.Args[0] == "broker" {
+			brokerC = c
+		} else {
+			appC = c
+		}
+	}
+	if brokerC.Name == "" || appC.Name == "" {
+		t.Fatalf("want a broker container and an app container: %+v", pod.Containers)
+	}
+	if i := slices.Index(brokerC.Args, "--config"); i < 0 || i+1 == len(brokerC.Args) || filepath.Base(brokerC.Args[i+1]) != "broker.yaml" || mountOf(brokerC, brokerC.Args[i+1]) != "capfd-config" {
+		t.Errorf("the broker's --config (%v) is not the ConfigMap's broker.yaml as mounted", brokerC.Args)
+	}
+	vol := mountOf(brokerC, fc.Socket)
+	if !emptyDirs[vol] || mountOf(appC, fc.Socket) != vol {
+		t.Errorf("socket %s: in volume %q (broker) and %q (app); want one emptyDir both mount", fc.Socket, vol, mountOf(appC, fc.Socket))
+	}
+	for _, m := range appC.VolumeMounts {
+		for _, m2 := range brokerC.VolumeMounts {
+			if m.MountPath == m2.MountPath && m.Name != m2.Name {
+				t.Errorf("%s is volume %s in the app and %s in the broker", m.MountPath, m.Name, m2.Name)
+			}
+		}
+	}
+	env := ""
+	for _, e := range appC.Env {
+		if e.Name == "CAPFD_BROKER_SOCKET" {
+			env = e.Value
+		}
+	}
+	if env != fc.Socket {
+		t.Errorf("the app's CAPFD_BROKER_SOCKET %q, want the broker's socket %s", env, fc.Socket)
+	}
+	var appUID *int = appC.Security.RunAsUser
+	served := false
+	for _, r := range policy.Rules {
+		if r.Match.UID != nil && appUID != nil && int(*r.Match.UID) == *appUID {
+			served = true
+		}
+		for _, g := range r.Grants {
+			if mountOf(brokerC, g.Path) == "" || mountOf(appC, g.Path) != "" {
+				t.Errorf("grant %s (%s): want it mounted in the broker only", g.Name, g.Path)
+			}
+		}
+	}
+	if !served {
+		t.Errorf("no rule matches the app's runAsUser %v", appUID)
+	}
+	if p := brokerC.Readiness; p != nil {
+		probe := p.Exec.Command
+		if !slices.Contains(probe, fc.Socket) {
+			t.Errorf("the readiness probe %v does not name the socket", probe)
+		}
+		if _, ok := policy.Lookup(broker.Identity{UID: 0}); !ok {
+			t.Error("the readiness probe runs as root, which no rule serves")
+		}
+	}
+	if !pod.ShareProcessNamespace {
+		t.Error("shareProcessNamespace is off: the README says exe and cgroup rules rely on it")
+	}
 }
