@@ -45,11 +45,13 @@ func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
 
 // refusedConn counts and audits connection conn refused for reason (one
 // of RefusalReasons), with attrs (key-value pairs) saying more. It is
-// called before the refusal is sent: by the time the client knows, the
-// audit log does.
+// called before the refusal is sent (but for a failed handshake, which
+// readHello answers itself): by the time the client knows, the audit log
+// does. The record is written before the count, so whoever sees the count
+// finds the record.
 func (s *Server) refusedConn(conn uint64, reason string, attrs ...any) {
-	s.m.refused.WithLabelValues(reason).Inc()
 	s.cfg.Audit.Warn("refused", append([]any{"conn", conn, "reason", reason}, attrs...)...)
+	s.m.refused.WithLabelValues(reason).Inc()
 }
 
 // takeClientSlot takes one of MaxClients, or returns the limit error.

@@ -124,10 +124,13 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	// Said only now, with the spare descriptor held: whoever waits for
 	// this line (an operator, the tests' descriptor baselines) sees the
 	// broker as it will be while serving.
-	s.cfg.Log.Info("listening", "socket", ln.Addr().String(), "clients", len(s.policy.Load().Rules))
-	s.serving.Store(true)
+	// Ready before the line is said, so that whoever waits for it finds
+	// /readyz ready.
+	s.serving.Store(ctx.Err() == nil)
 	defer s.serving.Store(false)
-	context.AfterFunc(ctx, func() { s.serving.Store(false) })
+	stopReady := context.AfterFunc(ctx, func() { s.serving.Store(false) })
+	defer stopReady()
+	s.cfg.Log.Info("listening", "socket", ln.Addr().String(), "clients", len(s.policy.Load().Rules))
 	var delay time.Duration
 	for {
 		uc, err := ln.AcceptUnix()

@@ -15,12 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/capfd/capfd/broker"
+	"github.com/capfd/capfd/broker/brokertest"
 	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/internal/testwait"
 	"gopkg.in/yaml.v3"
@@ -148,30 +148,12 @@ func TestSocketDirectoryCreated(t *testing.T) {
 	r.Close()
 }
 
-// lockedBuffer is a standard error collected while a process runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startLogged starts cmd with its standard error (and output) collected,
 // and at the end of the test stops it with SIGTERM and checks it exits
 // cleanly.
-func startLogged(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
+func startLogged(t *testing.T, cmd *exec.Cmd) *brokertest.AuditLog {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &brokertest.AuditLog{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -441,14 +423,8 @@ func promqlNames(expr string) []string {
 // shows (a histogram's _bucket, _sum and _count included).
 func (b *brokerProc) scrapedNames(t *testing.T) map[string]bool {
 	t.Helper()
-	resp, err := http.Get(b.metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	names := map[string]bool{}
-	for line := range strings.Lines(string(body)) {
+	for line := range strings.Lines(b.scrape(t)) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -615,7 +591,12 @@ func TestIdentityAcrossPIDNamespaces(t *testing.T) {
 	match := fmt.Sprintf("{uid: %d, exe: %q}", os.Getuid(), exe)
 	check := func(t *testing.T, b *brokerProc, pid int) {
 		t.Helper()
-		ids := b.connectIdentities(t)
+		// Written just after the hello reply the client has read.
+		var ids []map[string]any
+		testwait.Until(t, "the connect record", asyncTimeout, func() bool {
+			ids = b.connectIdentities(t)
+			return len(ids) > 0
+		})
 		if len(ids) != 1 {
 			t.Fatalf("connect records: %v, want one", ids)
 		}

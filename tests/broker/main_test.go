@@ -227,13 +227,7 @@ func (b *brokerProc) fds(t testing.TB) int {
 // (name plus labels, exactly as exposed).
 func (b *brokerProc) metric(t testing.TB, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(b.metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(b.scrape(t), "\n") {
 		if rest, ok := strings.CutPrefix(line, series+" "); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
 			if err != nil {
@@ -243,6 +237,21 @@ func (b *brokerProc) metric(t testing.TB, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// scrape returns the broker's /metrics text.
+func (b *brokerProc) scrape(t testing.TB) string {
+	t.Helper()
+	resp, err := http.Get(b.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
 
 // tree makes a directory with a few files for a grant.
