@@ -20,18 +20,17 @@ import (
 
 // serveAccepted admits and serves one connection accepted by Serve.
 func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
+	conn := s.conns.Add(1)
 	id, err := peerIdentity(uc)
 	if err != nil {
-		s.m.refused.Inc()
-		s.cfg.Audit.Warn("refused", "reason", "no peer identity", "err", err.Error())
+		s.refusedConn(conn, refusedNoIdentity, "err", err.Error())
 		refuse(uc, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: "the broker could not identify this client: " + err.Error()})
 		return
 	}
 	defer id.close()
-	rule, ok := s.cfg.Policy.Lookup(id)
+	rule, ok := s.policy.Load().Lookup(id)
 	if !ok {
-		s.m.refused.Inc()
-		s.cfg.Audit.Warn("refused", "client", id, "reason", "no policy rule matches")
+		s.refusedConn(conn, refusedNoRule, "client", id, "err", "no policy rule matches")
 		why := "no policy rule matches this client"
 		if id.pidfdErr != nil {
 			why += fmt.Sprintf(" (its executable and cgroup are unknown: %v)", id.pidfdErr)
@@ -39,9 +38,20 @@ func (s *Server) serveAccepted(ctx context.Context, uc *net.UnixConn) {
 		refuse(uc, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: why})
 		return
 	}
-	if err := s.serve(ctx, uc, id, rule.Name, rule.Grants, s.takeClientSlot); err != nil {
-		s.cfg.Log.Info("client connection ended", "client", id, "err", err)
+	if err := s.serve(ctx, uc, conn, id, rule.Name, rule.Grants, s.takeClientSlot); err != nil {
+		s.cfg.Log.Info("client connection ended", "conn", conn, "client", id, "err", err)
 	}
+}
+
+// refusedConn counts and audits connection conn refused for reason (one
+// of RefusalReasons), with attrs (key-value pairs) saying more. It is
+// called before the refusal is sent (but for a failed handshake, which
+// readHello answers itself): by the time the client knows, the audit log
+// does. The record is written before the count, so whoever sees the count
+// finds the record.
+func (s *Server) refusedConn(conn uint64, reason string, attrs ...any) {
+	s.cfg.Audit.Warn("refused", append([]any{"conn", conn, "reason", reason}, attrs...)...)
+	s.m.refused.WithLabelValues(reason).Inc()
 }
 
 // takeClientSlot takes one of MaxClients, or returns the limit error.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -56,10 +58,12 @@ type FileConfig struct {
 	} `yaml:"limits"`
 
 	Clients []struct {
-		Name   string `yaml:"name"`
-		Match  Match  `yaml:"match"`
+		Name   string    `yaml:"name"`
+		Match  FileMatch `yaml:"match"`
 		Grants []struct {
-			Name   string `yaml:"name"`
+			Name string `yaml:"name"`
+			// Path is the granted directory: absolute, or relative to
+			// the configuration file's directory (LoadFile).
 			Path   string `yaml:"path"`
 			Rights string `yaml:"rights"` // rights.Pair text: "ro", "rw:ro", ...
 			// Optional: the directory may appear after the broker
@@ -67,6 +71,85 @@ type FileConfig struct {
 			Optional bool `yaml:"optional"`
 		} `yaml:"grants"`
 	} `yaml:"clients"`
+
+	dir string // the file's directory, for relative grant paths; "" from ParseFile
+}
+
+// FileMatch is a client rule's match as the configuration file writes it:
+// Match, with the uid and gid given by number or by name (looked up in the
+// user and group databases when the file is loaded, and again on every
+// reload).
+type FileMatch struct {
+	UID    *UserOrID  `yaml:"uid"`
+	GID    *GroupOrID `yaml:"gid"`
+	Exe    string     `yaml:"exe"`
+	Cgroup string     `yaml:"cgroup"`
+}
+
+// UserOrID is a uid, or a user name ("www-data").
+type UserOrID string
+
+// GroupOrID is a gid, or a group name ("adm").
+type GroupOrID string
+
+// ErrUnknownID is a uid or gid name that the user or group database does
+// not know.
+var ErrUnknownID = errors.New("unknown")
+
+// resolveID reads a numeric id, or looks a name up with lookup.
+func resolveID(text, kind string, lookup func(string) (string, error)) (uint32, error) {
+	if n, err := strconv.ParseUint(text, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	if text == "" {
+		return 0, fmt.Errorf("%s: empty", kind)
+	}
+	id, err := lookup(text)
+	var unknownUser user.UnknownUserError
+	var unknownGroup user.UnknownGroupError
+	switch {
+	case errors.As(err, &unknownUser) || errors.As(err, &unknownGroup):
+		return 0, fmt.Errorf("%s %q: %w %s", kind, text, ErrUnknownID, kind)
+	case err != nil:
+		return 0, fmt.Errorf("%s %q: %w", kind, text, err)
+	}
+	n, err := strconv.ParseUint(id, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: id %q: %w", kind, text, id, err)
+	}
+	return uint32(n), nil
+}
+
+// match resolves the names in m.
+func (m FileMatch) match() (Match, error) {
+	out := Match{Exe: m.Exe, Cgroup: m.Cgroup}
+	if m.UID != nil {
+		uid, err := resolveID(string(*m.UID), "user", func(name string) (string, error) {
+			u, err := user.Lookup(name)
+			if err != nil {
+				return "", err
+			}
+			return u.Uid, nil
+		})
+		if err != nil {
+			return Match{}, fmt.Errorf("uid: %w", err)
+		}
+		out.UID = &uid
+	}
+	if m.GID != nil {
+		gid, err := resolveID(string(*m.GID), "group", func(name string) (string, error) {
+			g, err := user.LookupGroup(name)
+			if err != nil {
+				return "", err
+			}
+			return g.Gid, nil
+		})
+		if err != nil {
+			return Match{}, fmt.Errorf("gid: %w", err)
+		}
+		out.GID = &gid
+	}
+	return out, nil
 }
 
 // maxConfigSize bounds the configuration file: a policy is a few KiB, and a
@@ -87,7 +170,11 @@ func LoadFile(path string) (*FileConfig, error) {
 	if len(data) > maxConfigSize {
 		return nil, fmt.Errorf("broker config %s: larger than %d bytes", path, maxConfigSize)
 	}
-	fc, err := ParseFile(data)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("broker config %s: %w", path, err)
+	}
+	fc, err := parseFile(data, filepath.Dir(abs))
 	if err != nil {
 		return nil, fmt.Errorf("broker config %s: %w", path, err)
 	}
@@ -96,10 +183,14 @@ func LoadFile(path string) (*FileConfig, error) {
 
 // ParseFile parses configuration text. Unknown keys are errors, so a typo
 // ("grant:" for "grants:") cannot silently grant nothing, or everything.
-func ParseFile(data []byte) (*FileConfig, error) {
+// Grant paths must be absolute (LoadFile also takes them relative to the
+// file).
+func ParseFile(data []byte) (*FileConfig, error) { return parseFile(data, "") }
+
+func parseFile(data []byte, dir string) (*FileConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var fc FileConfig
+	fc := FileConfig{dir: dir}
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
@@ -162,13 +253,21 @@ func (fc *FileConfig) Policy() (Policy, error) {
 		if name == "" {
 			name = "#" + strconv.Itoa(i+1)
 		}
-		rule := Rule{Name: name, Match: c.Match}
+		match, err := c.Match.match()
+		if err != nil {
+			return Policy{}, fmt.Errorf("client %q: %w", name, err)
+		}
+		rule := Rule{Name: name, Match: match}
 		for _, g := range c.Grants {
+			path := g.Path
+			if fc.dir != "" && path != "" && !filepath.IsAbs(path) {
+				path = filepath.Join(fc.dir, path)
+			}
 			pair, err := rights.ParsePair(g.Rights)
 			if err != nil {
 				return Policy{}, fmt.Errorf("client %q: grant %q: rights: %w", name, g.Name, err)
 			}
-			rule.Grants = append(rule.Grants, Grant{Name: g.Name, Path: g.Path, Rights: pair, Optional: g.Optional})
+			rule.Grants = append(rule.Grants, Grant{Name: g.Name, Path: path, Rights: pair, Optional: g.Optional})
 		}
 		if err := rule.validate(); err != nil {
 			return Policy{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -28,12 +29,14 @@ var errTooManyMalformed = errors.New("broker: too many malformed messages")
 
 // clientConn is one client's connection and everything it holds.
 type clientConn struct {
-	srv   *Server
-	conn  *wire.Conn
-	id    Identity
-	rule  string // the policy rule that matched, "" over ServeConn
-	table *handleTable
-	roots []wire.Root
+	srv    *Server
+	conn   *wire.Conn
+	connID uint64       // Server.conns
+	alog   *slog.Logger // the audit log, with this connection's "conn"
+	id     Identity
+	rule   string // the policy rule that matched, "" over ServeConn
+	table  *handleTable
+	roots  []wire.Root
 
 	inflight chan struct{} // one slot per request being served
 	blocking gate          // one slot per blocked request (blocking.go)
@@ -55,11 +58,13 @@ type clientConn struct {
 // and says nothing holds no slot) and returns its release. Whatever ends
 // the connection, the client is told why in an error reply first, except
 // when it left by itself.
-func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule string, grants []Grant, slot func() (func(), error)) error {
+func (s *Server) serve(ctx context.Context, uc *net.UnixConn, connID uint64, id Identity, rule string, grants []Grant, slot func() (func(), error)) error {
 	defer uc.Close()
 	c := &clientConn{
 		srv:        s,
 		conn:       wire.NewConn(uc),
+		connID:     connID,
+		alog:       s.cfg.Audit.With("conn", connID),
 		id:         id,
 		rule:       rule,
 		table:      newHandleTable(s.cfg.Limits.MaxHandles, func(d int) { s.m.handles.Add(float64(d)) }),
@@ -70,13 +75,13 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	defer c.table.closeAll()
 	hello, err := c.readHello()
 	if err != nil {
-		c.refused("handshake failed", err)
+		c.refused(refusedHandshake, err)
 		return err
 	}
 	if slot != nil {
 		release, err := slot()
 		if err != nil {
-			c.refused("client limit", err)
+			c.refused(refusedClientLimit, err)
 			c.refuseHello(&hello, err)
 			return err
 		}
@@ -86,7 +91,7 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	}
 	dirs, err := c.openRoots(grants)
 	if err != nil {
-		c.refused(err.Error(), err)
+		c.refused(refusedGrant, err)
 		var ge *GrantError
 		if errors.As(err, &ge) {
 			c.refuseHello(&hello, ge.refusal())
@@ -110,23 +115,23 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 		if err != nil {
 			closeDirs(dirs)
 			err = fmt.Errorf("broker: kernel layer refused this client: %w", err)
-			c.refused("connect hook failed", err)
+			c.refused(refusedKernel, err)
 			c.refuseHello(&hello, &replyError{code: wire.CodeRefused, errno: unix.EACCES, msg: err.Error()})
 			return err
 		}
 	}
 	if err := c.serveRoots(grants, dirs); err != nil {
-		c.refused(err.Error(), err)
+		c.refused(refusedHandles, err)
 		c.refuseHello(&hello, &replyError{code: wire.CodeLimit, errno: unix.EMFILE, msg: err.Error()})
 		return err
 	}
 	if err := c.hello(&hello); err != nil {
-		c.refused("handshake failed", err)
+		c.refused(refusedHandshake, err)
 		return err
 	}
 	s.m.clients.Inc()
 	defer s.m.clients.Dec()
-	s.cfg.Audit.Info("connect", "client", id, "rule", rule, "roots", len(c.roots))
+	c.alog.Info("connect", "client", id, "rule", rule, "roots", len(c.roots))
 
 	// Cancellation interrupts the blocking read; requests already read
 	// are still answered (drain) before the connection closes, within the
@@ -159,7 +164,7 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 			reason = "malformed messages"
 			c.goodbye(errBadRequest(err.Error() + ": closing the connection"))
 		}
-		s.cfg.Audit.Info("disconnect", "client", id, "handles_released", released, "reason", reason)
+		c.alog.Info("disconnect", "client", id, "handles_released", released, "reason", reason)
 		// Nobody is left to answer; a request stuck in a system call
 		// must not keep ServeConn (and a launcher waiting on it) forever.
 		waitTimeout(&c.workers, s.cfg.DrainTimeout)
@@ -170,16 +175,14 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, id Identity, rule 
 	}
 	drained := waitTimeout(&c.workers, s.cfg.DrainTimeout)
 	c.goodbye(&replyError{code: wire.CodeShutdown, errno: unix.ESHUTDOWN, msg: "broker shutting down: closing the connection"})
-	s.cfg.Audit.Info("disconnect", "client", id, "handles_released", c.table.len(), "reason", "shutdown", "drained", drained)
+	c.alog.Info("disconnect", "client", id, "handles_released", c.table.len(), "reason", "shutdown", "drained", drained)
 	return nil
 }
 
-// refused audits and counts a client turned away before it was served.
-// It is called before the refusal is sent: by the time the client knows,
-// the audit log does.
+// refused audits and counts a client turned away before it was served,
+// for reason (one of RefusalReasons); see Server.refusedConn.
 func (c *clientConn) refused(reason string, err error) {
-	c.srv.m.refused.Inc()
-	c.srv.cfg.Audit.Warn("refused", "client", c.id, "rule", c.rule, "reason", reason, "err", err.Error())
+	c.srv.refusedConn(c.connID, reason, "client", c.id, "rule", c.rule, "err", err.Error())
 }
 
 // waitTimeout waits for wg for at most d and reports whether it finished.
@@ -460,7 +463,7 @@ func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time, watched 
 	if result == resultDenied {
 		c.srv.m.denied(er.Held.Missing(er.Needed))
 	}
-	c.audit(auditRecord{op: req.Op, handle: req.Handle, name: res.name, path: req.Path, result: result, er: er, duration: elapsed})
+	c.audit(auditRecord{op: req.Op, handle: req.Handle, name: res.name, path: req.Path, path2: req.Path2, result: result, er: er, duration: elapsed})
 	switch {
 	case req.Flags&wire.FlagNoReply != 0:
 	case er != nil:
@@ -482,6 +485,8 @@ func resultFor(code wire.Code) string {
 		return resultBad
 	case wire.CodeShutdown:
 		return resultShutdown
+	case wire.CodeEscape:
+		return resultEscape
 	}
 	return resultError
 }

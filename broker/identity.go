@@ -91,6 +91,17 @@ func peerIdentity(uc *net.UnixConn) (Identity, error) {
 	}
 	id.PidFD = pidfd
 	if cred.Pid <= 0 {
+		// Not in the broker's pid namespace (an ancestor's): found
+		// through the pidfd where a procfs the broker can verify sees
+		// it (vfsops.OpenProcPidfd), else only uid and gid are known.
+		if pidfd >= 0 {
+			if dir, pid, err := vfsops.OpenProcPidfd(pidfd); err == nil {
+				id.Exe, id.Cgroup = readIdentity(dir, true)
+				if id.Exe != "" || id.Cgroup != "" {
+					id.PID = int32(pid)
+				}
+			}
+		}
 		return id, nil
 	}
 	id.Exe, id.Cgroup = procIdentity(int(cred.Pid), pidfd)
@@ -113,8 +124,15 @@ func procIdentity(pid, pidfd int) (exe, cgroup string) {
 	if err != nil {
 		return "", ""
 	}
+	return readIdentity(dir, pidfd >= 0 && unix.PidfdSendSignal(pidfd, 0, nil, 0) == nil)
+}
+
+// readIdentity reads the executable and cgroup in dir, a process's task
+// directory, if the pidfd's process was alive after dir was opened (so
+// dir is that process's); it closes dir.
+func readIdentity(dir vfsops.ProcPid, alive bool) (exe, cgroup string) {
 	defer dir.Close()
-	if pidfd < 0 || unix.PidfdSendSignal(pidfd, 0, nil, 0) != nil {
+	if !alive {
 		// Without a live pidfd the directory may be another process's.
 		return "", ""
 	}

@@ -49,10 +49,14 @@ func CheckMetricsAddr(addr string, allowNonLoopback bool) error {
 }
 
 // ServeMetrics serves reg's metrics at /metrics on addr until ctx is
-// cancelled. It checks the address first (see CheckMetricsAddr), and
-// returns once the listener is up, reporting its address (useful with
-// port 0); serving errors go to errc.
-func ServeMetrics(ctx context.Context, addr string, allowNonLoopback bool, reg *prometheus.Registry) (net.Addr, <-chan error, error) {
+// cancelled, and beside them the health checks: /healthz answers 200 "ok"
+// for as long as the process serves HTTP at all (liveness), /readyz 200
+// "ready" while ready returns nil and 503 with its error otherwise
+// (readiness; Server.Ready, so a broker that is starting or draining is
+// not ready). A nil ready is always ready. It checks the address first
+// (see CheckMetricsAddr), and returns once the listener is up, reporting
+// its address (useful with port 0); serving errors go to errc.
+func ServeMetrics(ctx context.Context, addr string, allowNonLoopback bool, reg *prometheus.Registry, ready func() error) (net.Addr, <-chan error, error) {
 	if err := CheckMetricsAddr(addr, allowNonLoopback); err != nil {
 		return nil, nil, err
 	}
@@ -62,6 +66,18 @@ func ServeMetrics(ctx context.Context, addr string, allowNonLoopback bool, reg *
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if ready != nil {
+			if err := ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() {

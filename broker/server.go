@@ -28,6 +28,17 @@ type Server struct {
 
 	accepted atomic.Int64 // clients Serve is serving now
 
+	// policy is the policy new clients are admitted by: Config.Policy
+	// until SetPolicy replaces it.
+	policy atomic.Pointer[Policy]
+
+	serving atomic.Bool // Serve is accepting clients (Ready)
+
+	// conns numbers the connections, from 1: the audit log's "conn",
+	// unique for the life of the process, ties a connection's records
+	// together (connect, each operation, refusals, disconnect).
+	conns atomic.Uint64
+
 	idleDeferred atomic.Int64 // idle checks that found a request in flight (tests)
 }
 
@@ -54,12 +65,46 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log.Warn("broker: no verified procfs handle: clients' exe and cgroup cannot be read", "err", err)
 	}
 	s := &Server{cfg: cfg, m: m, blocking: newGate(cfg.Limits.MaxBlockingTotal)}
+	s.policy.Store(&cfg.Policy)
 	s.readBufs.New = func() any { b := make([]byte, cfg.Limits.MaxMessage); return &b }
 	return s, nil
 }
 
 // Registry returns the registry holding the broker's metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.cfg.Registry }
+
+// SetPolicy replaces the policy clients are admitted by, as
+// `capfd broker` does on SIGHUP. It checks p as New does (patterns, grant
+// names, every grant that is not Optional opens) and keeps the policy in
+// force if p fails. The new policy decides for clients that connect from
+// now on; a connected client keeps the grants it was admitted with, since
+// its handles are descriptors the broker has already opened for it, until
+// it disconnects.
+func (s *Server) SetPolicy(p Policy) error {
+	for i := range p.Rules {
+		if err := p.Rules[i].validate(); err != nil {
+			return fmt.Errorf("broker: policy: %w", err)
+		}
+	}
+	if err := p.CheckGrants(); err != nil {
+		return fmt.Errorf("broker: policy: %w", err)
+	}
+	s.policy.Store(&p)
+	return nil
+}
+
+// ErrNotServing is Ready's answer while no Serve accepts clients: before
+// it starts, and from the moment its context is cancelled (the drain).
+var ErrNotServing = errors.New("broker: not accepting clients")
+
+// Ready returns nil while Serve is accepting clients, else ErrNotServing:
+// the broker's /readyz (ServeMetrics).
+func (s *Server) Ready() error {
+	if !s.serving.Load() {
+		return ErrNotServing
+	}
+	return nil
+}
 
 // Limits returns the limits in force.
 func (s *Server) Limits() Limits { return s.cfg.Limits }
@@ -79,7 +124,13 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	// Said only now, with the spare descriptor held: whoever waits for
 	// this line (an operator, the tests' descriptor baselines) sees the
 	// broker as it will be while serving.
-	s.cfg.Log.Info("listening", "socket", ln.Addr().String(), "clients", len(s.cfg.Policy.Rules))
+	// Ready before the line is said, so that whoever waits for it finds
+	// /readyz ready.
+	s.serving.Store(ctx.Err() == nil)
+	defer s.serving.Store(false)
+	stopReady := context.AfterFunc(ctx, func() { s.serving.Store(false) })
+	defer stopReady()
+	s.cfg.Log.Info("listening", "socket", ln.Addr().String(), "clients", len(s.policy.Load().Rules))
 	var delay time.Duration
 	for {
 		uc, err := ln.AcceptUnix()
@@ -129,5 +180,5 @@ func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn, grants []Gra
 	defer id.close()
 	s.wg.Add(1)
 	defer s.wg.Done()
-	return s.serve(ctx, conn, id, "", grants, nil)
+	return s.serve(ctx, conn, s.conns.Add(1), id, "", grants, nil)
 }

@@ -71,8 +71,7 @@ func (s *Server) refuseOutOfDescriptors(ln *net.UnixListener, spare *spareFD) bo
 		spare.restore()
 		return false
 	}
-	s.m.refused.Inc()
-	s.cfg.Audit.Warn("refused", "reason", "out of file descriptors")
+	s.refusedConn(s.conns.Add(1), refusedDescriptors, "err", "the broker is out of file descriptors")
 	go func() {
 		refuse(uc, &replyError{code: wire.CodeLimit, errno: unix.EMFILE, msg: "the broker is out of file descriptors: try again later"})
 		spare.restore()

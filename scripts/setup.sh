@@ -32,6 +32,10 @@ apt_install gcc libc6-dev
 # (coreutils, tar, gzip, bash, sed, grep, findutils, diffutils). Node.js is
 # optional there (its row is skipped without it): too large to install here.
 apt_install git sqlite3 rsync curl xz-utils make perl python3
+# systemd-socket-activate (Debian's systemd package) runs the broker as
+# examples/systemd/capfd-broker.socket would start it, for tests/broker's
+# socket-activation test. Installing the package starts nothing here.
+apt_install systemd
 if [ -x scripts/fetch-kernels.sh ]; then
 	scripts/fetch-kernels.sh
 fi

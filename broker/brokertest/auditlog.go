@@ -21,6 +21,14 @@ func (l *AuditLog) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// String returns the text written so far: the raw stream, also for a
+// writer that is no JSON log (a process's standard error).
+func (l *AuditLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // Logger is a JSON slog.Logger that writes to l.
 func (l *AuditLog) Logger() *slog.Logger { return slog.New(slog.NewJSONHandler(l, nil)) }
 

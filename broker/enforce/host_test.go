@@ -61,6 +61,9 @@ func TestSetup(t *testing.T) {
 				if b.Active != wantActive {
 					t.Errorf("%s: active %v, want %v (probe: %v)", b.Name, b.Active, wantActive, probeErr)
 				}
+				if mode == Off {
+					continue // one line for all, below
+				}
 				// The log names every backend, and why an inactive
 				// one is not active.
 				msg := "kernel backend active"
@@ -80,7 +83,13 @@ func TestSetup(t *testing.T) {
 					t.Errorf("%s: no %q log record", b.Name, msg)
 				}
 			}
-			if !wantEnforcing && len(logBuf.RecordsOf(t, "kernel enforcement of broker clients is off: clients are confined by the broker alone")) != 1 {
+			if mode == Off {
+				// The operator's choice: one INFO line, no warnings.
+				recs := logBuf.Records(t)
+				if len(recs) != 1 || recs[0]["level"] != "INFO" || recs[0]["msg"] != "kernel enforcement of broker clients is off, as configured: clients are confined by the broker alone" {
+					t.Errorf("kernel mode off logged %v, want one INFO line", recs)
+				}
+			} else if !wantEnforcing && len(logBuf.RecordsOf(t, "kernel enforcement of broker clients is off: clients are confined by the broker alone")) != 1 {
 				t.Error("no log record saying clients are not confined by the kernel")
 			}
 		})

@@ -155,6 +155,12 @@ func start(mode Mode, e enforcer, backends []Backend, log, audit *slog.Logger) *
 		lsm:       e,
 		sandboxes: make(map[uint32]*sandbox),
 	}
+	if mode == Off {
+		// The operator's choice: said once, not warned about backend by
+		// backend.
+		log.Info("kernel enforcement of broker clients is off, as configured: clients are confined by the broker alone", "mode", mode.String())
+		return k
+	}
 	for _, b := range backends {
 		if b.Active {
 			log.Info("kernel backend active", "backend", b.Name, "detail", b.Detail)

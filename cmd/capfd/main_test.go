@@ -45,7 +45,7 @@ func TestCLIUsage(t *testing.T) {
 		{[]string{"run", "--grant", "/x=ro"}, 2, "", "capfd run: no program given (capfd run [flags] -- PROG [ARGS...])\nsee 'capfd run --help'\n"},
 		{[]string{"rights", "fly"}, 2, "", "capfd rights: parse rights \"fly\": unknown right \"fly\"\nsee 'capfd rights --help'\n"},
 		{[]string{"rights", "a", "b"}, 2, "", "*"},
-		{[]string{"broker"}, 2, "", "capfd broker: --config is required\nsee 'capfd broker --help'\n"},
+		{[]string{"broker"}, 2, "", "capfd broker: --config (or --check-config) is required\nsee 'capfd broker --help'\n"},
 		{[]string{"check", "extra"}, 2, "", "capfd check: takes no arguments\nsee 'capfd check --help'\n"},
 		{[]string{"completion", "tcsh"}, 2, "", "capfd completion: unknown shell \"tcsh\": want bash, zsh or fish\nsee 'capfd completion --help'\n"},
 	} {

@@ -58,6 +58,7 @@ type brokerProc struct {
 	metrics string // http://.../metrics
 	audit   string // audit log path
 	dir     string
+	config  string // the configuration file
 
 	logMu sync.Mutex
 	log   strings.Builder // the broker's standard error
@@ -95,25 +96,18 @@ type brokerOptions struct {
 	uid int
 	// optional marks every grant optional (it may be missing at start).
 	optional bool
+	// match, if set, is the rule's match (YAML flow map) instead of
+	// this uid.
+	match string
 }
 
 func startBrokerWith(t testing.TB, grants []grantSpec, o brokerOptions) *brokerProc {
 	t.Helper()
 	dir := t.TempDir()
 	b := &brokerProc{socket: filepath.Join(dir, "broker.sock"), audit: filepath.Join(dir, "audit.json"), dir: dir}
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "socket: %s\nsocket_mode: \"0600\"\nmetrics: {address: \"127.0.0.1:0\"}\naudit: {path: %s}\n", b.socket, b.audit)
-	if o.limits != "" {
-		fmt.Fprintf(&cfg, "limits: {%s}\n", o.limits)
-	}
-	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: {uid: %d}\n    grants:\n", os.Getuid())
-	for _, g := range grants {
-		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q, optional: %v}\n", g.name, g.path, g.rights, o.optional)
-	}
 	cfgPath := filepath.Join(dir, "broker.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	b.config = cfgPath
+	b.writeConfig(t, grants, o)
 	if o.uid != 0 {
 		for _, p := range []string{dir, cfgPath} {
 			if err := os.Chown(p, o.uid, o.uid); err != nil {
@@ -195,6 +189,28 @@ func (b *brokerProc) stop(t testing.TB) {
 	}
 }
 
+// writeConfig writes the broker's configuration file: grants to every
+// client of this uid (the same file SIGHUP rereads).
+func (b *brokerProc) writeConfig(t testing.TB, grants []grantSpec, o brokerOptions) {
+	t.Helper()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "socket: %s\nsocket_mode: \"0600\"\nmetrics: {address: \"127.0.0.1:0\"}\naudit: {path: %s}\n", b.socket, b.audit)
+	if o.limits != "" {
+		fmt.Fprintf(&cfg, "limits: {%s}\n", o.limits)
+	}
+	match := o.match
+	if match == "" {
+		match = fmt.Sprintf("{uid: %d}", os.Getuid())
+	}
+	fmt.Fprintf(&cfg, "clients:\n  - name: tests\n    match: %s\n    grants:\n", match)
+	for _, g := range grants {
+		fmt.Fprintf(&cfg, "      - {name: %s, path: %q, rights: %q, optional: %v}\n", g.name, g.path, g.rights, o.optional)
+	}
+	if err := os.WriteFile(b.config, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (b *brokerProc) pid() int { return b.cmd.Process.Pid }
 
 // fds counts the broker's open descriptors.
@@ -211,13 +227,7 @@ func (b *brokerProc) fds(t testing.TB) int {
 // (name plus labels, exactly as exposed).
 func (b *brokerProc) metric(t testing.TB, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(b.metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(b.scrape(t), "\n") {
 		if rest, ok := strings.CutPrefix(line, series+" "); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
 			if err != nil {
@@ -227,6 +237,21 @@ func (b *brokerProc) metric(t testing.TB, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// scrape returns the broker's /metrics text.
+func (b *brokerProc) scrape(t testing.TB) string {
+	t.Helper()
+	resp, err := http.Get(b.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
 
 // tree makes a directory with a few files for a grant.

@@ -20,6 +20,8 @@ func runRole(role string) int {
 		return clientHold(socket)
 	case "client-exec":
 		return clientExec(socket)
+	case "client-roots":
+		return clientRoots(socket)
 	case "echo":
 		return echoServer(socket, os.Getenv("CAPFD_E2E_FD") == "1")
 	}
@@ -125,4 +127,18 @@ func echoServer(socket string, withFD bool) int {
 			}
 		}()
 	}
+}
+
+// clientRoots connects and prints the roots it is granted, one a line.
+func clientRoots(socket string) int {
+	r, err := capfd.Dial(socket)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer r.Close()
+	for _, root := range r.Roots() {
+		fmt.Println(root)
+	}
+	return 0
 }
