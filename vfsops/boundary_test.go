@@ -87,7 +87,7 @@ var allowlist = []allowed{
 	// trusted input the program names itself, before or beside any
 	// capability (a confined program never chooses these paths).
 	{Dir: "broker", File: "configfile.go", Call: "os.Open", Why: "the broker's config file, named by its operator"},
-	{Dir: "cmd/capfd", File: "run.go", Call: "os.Open", Why: "capfd run's grant file, named on its command line"},
+	{Dir: "cmd/capfd", File: "run.go", Call: "os.*", Why: "capfd run's grant file (--config), audit stream (--audit) and learned grants (--learn), named on its command line"},
 	{Dir: "cmd/capfd", File: "broker.go", Call: "os.*", Why: "the broker's audit log and listening socket, created at paths from its own config (Lstat/Remove of a stale socket, Chmod of the new one)"},
 	{Dir: "broker", File: "grantcheck.go", Call: "os.*", Why: "explains a grant that failed to open (dangling symlink, not a directory) for the error message; decides nothing"},
 	{Dir: "broker/landlock", File: "restrict.go", Call: "os.Stat", Why: "Landlock rules are by path by design: whether a granted path is a directory picks the access bits, before the ruleset is enforced"},

@@ -83,38 +83,26 @@ func openStandins(t *grantTable) *standins {
 		if g, _ := t.match(path.Join(path.Clean(root), ".capfd-standins")); g != nil && !g.Learn {
 			continue // not even made there: the program would see it come and go
 		}
-		dir, err := os.MkdirTemp(root, ".capfd-standins-")
+		dir, fd, dev, err := vfsops.MakePrivateDir(root, ".capfd-standins-")
 		if err != nil {
 			continue
 		}
-		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			os.Remove(dir)
-			continue
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
-			os.Remove(dir)
-			continue
-		}
-		return &standins{dir: dir, fd: fd, dev: st.Dev}
+		return &standins{dir: dir, fd: fd, dev: dev}
 	}
 	return nil
 }
 
 func (s *standins) close() {
-	if s == nil {
-		return
+	if s != nil {
+		vfsops.RemovePrivateDir(s.dir, s.fd)
 	}
-	unix.Close(s.fd)
-	os.RemoveAll(s.dir)
 }
 
 // make returns a stand-in for the object at the real path abs: an empty
 // directory if isDir, else an empty regular file, opened O_RDONLY (and
 // O_CLOEXEC: installFd decides the program's flag), with every name of it
-// removed again.
+// removed again: in the store, a fresh numbered directory, then abs's
+// components.
 func (s *standins) make(abs string, isDir bool) (int, error) {
 	if s == nil {
 		return -1, fmt.Errorf("no stand-in store: %w", unix.EOPNOTSUPP)
@@ -122,53 +110,14 @@ func (s *standins) make(abs string, isDir bool) (int, error) {
 	if !path.IsAbs(abs) || path.Clean(abs) != abs {
 		return -1, fmt.Errorf("stand-in for %q: not a clean absolute path: %w", abs, unix.EINVAL)
 	}
-	// The chain of directories: the numbered one, then abs's
-	// components but the last. Each is made and opened relative to the
-	// one before it, so no string longer than a name is ever resolved.
 	names := []string{strconv.FormatUint(s.seq.Add(1), 10)}
 	if abs != "/" {
 		names = append(names, strings.Split(abs[1:], "/")...)
 	}
-	dirs := []int{s.fd}
-	made := []string{}
-	defer func() {
-		// Remove what was made, deepest first, then close the chain.
-		for i := len(made) - 1; i >= 0; i-- {
-			unix.Unlinkat(dirs[i], made[i], unix.AT_REMOVEDIR)
-		}
-		for _, fd := range dirs[1:] {
-			unix.Close(fd)
-		}
-	}()
-	leaf := len(names) - 1
-	for i, name := range names[:leaf] {
-		if err := unix.Mkdirat(dirs[i], name, 0o700); err != nil {
-			return -1, fmt.Errorf("stand-in for %q: %w", abs, err)
-		}
-		made = append(made, name)
-		fd, err := unix.Openat(dirs[i], name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return -1, fmt.Errorf("stand-in for %q: %w", abs, err)
-		}
-		dirs = append(dirs, fd)
-	}
-	at, name := dirs[leaf], names[leaf]
-	if isDir {
-		if err := unix.Mkdirat(at, name, 0o500); err != nil {
-			return -1, fmt.Errorf("stand-in for %q: %w", abs, err)
-		}
-		fd, err := unix.Openat(at, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		unix.Unlinkat(at, name, unix.AT_REMOVEDIR)
-		if err != nil {
-			return -1, fmt.Errorf("stand-in for %q: %w", abs, err)
-		}
-		return fd, nil
-	}
-	fd, err := unix.Openat(at, name, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o400)
+	fd, err := vfsops.OpenEmptyAt(s.fd, names, isDir)
 	if err != nil {
 		return -1, fmt.Errorf("stand-in for %q: %w", abs, err)
 	}
-	unix.Unlinkat(at, name, 0)
 	return fd, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/capfd/capfd/broker/notify"
 	"github.com/capfd/capfd/broker/profile"
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // Learning mode (capfd run --learn FILE).
@@ -149,7 +150,7 @@ func (l *Learner) Grants(user, profiles []notify.Grant) []LearnedGrant {
 		default:
 			r |= g.rights(rest) // a grant of it replaces the profile's there
 		}
-		if _, err := os.Lstat(p); err != nil {
+		if !vfsops.ExistsAmbient(p) {
 			missing[p] |= r
 			continue
 		}
@@ -233,7 +234,7 @@ func (l *Learner) Grants(user, profiles []notify.Grant) []LearnedGrant {
 	// Outside the learned grants it is absent anyway.
 	for p, r := range missing {
 		dir := path.Dir(p)
-		for _, err := os.Lstat(dir); err != nil && dir != "/"; _, err = os.Lstat(dir) {
+		for !vfsops.ExistsAmbient(dir) && dir != "/" {
 			dir = path.Dir(dir)
 		}
 		if _, ok := candidates[dir]; ok && slices.Contains(paths, dir) {
@@ -337,10 +338,7 @@ func isAncestor(dir string, paths []string) bool {
 	return false
 }
 
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
+func isDir(p string) bool { return vfsops.IsDirAmbient(p) }
 
 // WriteGrantFile writes gs as a grant file (capfd run --config) for the
 // run of argv.
