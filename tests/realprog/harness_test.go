@@ -54,6 +54,19 @@ type workload struct {
 // "setup", and any mtime from the run as "run".
 var epoch = time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
 
+// skipReason says why w cannot run here, "" if it can.
+func (w workload) skipReason() string {
+	switch {
+	case missing(w.needs) != "":
+		return missing(w.needs) + " is not on this machine (scripts/setup.sh installs it)"
+	case w.asUser && os.Geteuid() != 0:
+		return "needs root to run as uid 65534"
+	case w.heavy && testing.Short():
+		return "heavy row: skipped in -short"
+	}
+	return ""
+}
+
 // runWorkload runs w directly and then under capfd run (directly again
 // when confined is false: the control that the row itself is reproducible)
 // and reports the differences, none when the two did the same.

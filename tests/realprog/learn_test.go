@@ -19,14 +19,8 @@ func TestLearnRoundTrip(t *testing.T) {
 	requireRun(t)
 	for _, w := range matrix {
 		t.Run(strings.ReplaceAll(w.name, " ", "_"), func(t *testing.T) {
-			if m := missing(w.needs); m != "" {
-				t.Skipf("%s is not on this machine (scripts/setup.sh installs it)", m)
-			}
-			if w.asUser && os.Geteuid() != 0 {
-				t.Skip("needs root to run as uid 65534")
-			}
-			if w.heavy && testing.Short() {
-				t.Skip("heavy row: skipped in -short")
+			if why := w.skipReason(); why != "" {
+				t.Skip(why)
 			}
 			// Somewhere capfd, perhaps as uid 65534, can write.
 			out := t.TempDir()

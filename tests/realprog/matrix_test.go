@@ -1,7 +1,6 @@
 package realprog
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
@@ -172,14 +171,8 @@ func TestMatrix(t *testing.T) {
 				skipped++
 				t.Skipf(format, args...)
 			}
-			if m := missing(w.needs); m != "" {
-				skip("%s is not on this machine (scripts/setup.sh installs it)", m)
-			}
-			if w.asUser && os.Geteuid() != 0 {
-				skip("needs root to run as uid 65534")
-			}
-			if w.heavy && testing.Short() {
-				skip("heavy row: skipped in -short")
+			if why := w.skipReason(); why != "" {
+				skip("%s", why)
 			}
 			ran++
 			diffs := runWorkload(t, w, true)
@@ -206,14 +199,8 @@ func TestMatrix(t *testing.T) {
 func TestDirectRunsAgree(t *testing.T) {
 	for _, w := range matrix {
 		t.Run(strings.ReplaceAll(w.name, " ", "_"), func(t *testing.T) {
-			if m := missing(w.needs); m != "" {
-				t.Skipf("%s is not on this machine (scripts/setup.sh installs it)", m)
-			}
-			if w.asUser && os.Geteuid() != 0 {
-				t.Skip("needs root to run as uid 65534")
-			}
-			if w.heavy && testing.Short() {
-				t.Skip("heavy row: skipped in -short")
+			if why := w.skipReason(); why != "" {
+				t.Skip(why)
 			}
 			if diffs := runWorkload(t, w, false); len(diffs) > 0 {
 				t.Errorf("two direct runs differ (make the row reproducible, or mark what legitimately changes volatile):\n%s",
