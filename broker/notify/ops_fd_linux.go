@@ -111,12 +111,11 @@ func (c *call) checkObject(fd int, op string, need rights.Rights) unix.Errno {
 
 // checkObjectOf is checkObject for an object already found.
 func (c *call) checkObjectOf(o fdObject, op string, need rights.Rights) unix.Errno {
-	if !o.noPath && !o.gone {
-		if missing := o.objectRights().Missing(need); missing != 0 || o.l.g != nil && o.l.g.Learn {
-			c.s.learn(Need{Path: o.l.abs, Object: need, Refused: missing != 0})
-		}
+	missing := o.objectRights().Missing(need)
+	if !o.noPath && !o.gone && (missing != 0 || o.l.g != nil && o.l.g.Learn) {
+		c.s.learn(Need{Path: o.l.abs, Object: need, Refused: missing != 0})
 	}
-	if missing := o.objectRights().Missing(need); missing != 0 {
+	if missing != 0 {
 		switch {
 		case o.noPath:
 			c.refuse(op, "fd "+strconv.Itoa(int(c.argFd(0))), missing, "a descriptor of no file in any grant")

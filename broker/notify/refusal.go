@@ -9,7 +9,7 @@ import (
 
 // A Refusal is one request the supervisor refused, or could not serve: one
 // line of its log, and one event for Config.Report, which capfd run turns
-// into its diagnostics, audit stream and learned grants.
+// into its diagnostics and audit stream.
 type Refusal struct {
 	Time time.Time
 	Pid  int

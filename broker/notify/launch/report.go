@@ -52,7 +52,6 @@ type report struct {
 	quiet   bool
 	json    *slog.Logger // --log-format json, or nil
 	audit   *slog.Logger // --audit, or nil
-	learn   func(notify.Refusal)
 
 	mu sync.Mutex
 	// total counts every refusal, absent those of paths that do not
@@ -78,9 +77,6 @@ func newReport(opts *Options, log io.Writer) *report {
 func (r *report) add(x notify.Refusal) {
 	if r.audit != nil {
 		r.audit.LogAttrs(context.Background(), slog.LevelWarn, "denied", refusalAttrs(x)...)
-	}
-	if r.learn != nil {
-		r.learn(x)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
