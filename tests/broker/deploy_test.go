@@ -325,7 +325,7 @@ func TestKernelOffSaysSoOnce(t *testing.T) {
 }
 
 // readmeCommand returns the README's command line that contains want,
-// from "./capfd" to the comment, failing the test if there is none.
+// from "bin/capfd" to the comment, failing the test if there is none.
 func readmeCommand(t *testing.T, want string) []string {
 	t.Helper()
 	data, err := os.ReadFile("../../README.md")
@@ -333,7 +333,7 @@ func readmeCommand(t *testing.T, want string) []string {
 		t.Fatal(err)
 	}
 	for line := range strings.Lines(string(data)) {
-		if cmd, _, _ := strings.Cut(line, "#"); strings.HasPrefix(cmd, "./capfd ") && strings.Contains(cmd, want) {
+		if cmd, _, _ := strings.Cut(line, "#"); strings.HasPrefix(cmd, "bin/capfd ") && strings.Contains(cmd, want) {
 			return strings.Fields(cmd)
 		}
 	}
