@@ -483,7 +483,7 @@ func (c *call) check(lp *location, n need) unix.Errno {
 		}
 		c.s.learn(Need{Path: l.abs, Object: n.object, Parent: n.parent, Refused: true})
 		c.report(Refusal{Op: n.op, Path: l.abs, Missing: headline(n.object | n.parent | rights.Lookup),
-			Why: why, Grant: grant, Outside: true, Probe: n.probe || runtimePlumbing(l.abs, n), creates: n.parent&creatingRights != 0})
+			Why: why, Grant: grant, Outside: true, Probe: n.probe || runtimePlumbing(l.abs, n), creates: n.parent&CreatingRights != 0})
 		return c.outsideErrno(l, n)
 	}
 	object, parent := l.rightsAt()
@@ -528,7 +528,7 @@ func grantSpec(abs string, n need) string {
 		return ""
 	}
 	target := strings.TrimSuffix(abs, "/")
-	if n.parent&creatingRights != 0 {
+	if n.parent&CreatingRights != 0 {
 		target = path.Dir(target)
 	}
 	need := n.object | n.parent | rights.Lookup
@@ -552,7 +552,7 @@ func grantSpec(abs string, n need) string {
 // optional system information, logged only with -v like stat probes, so
 // that every Go program does not start with two lines of noise.
 func runtimePlumbing(abs string, n need) bool {
-	readOnly := n.parent&creatingRights == 0 && n.object.Without(rights.Lookup|rights.Read|rights.Readdir|rights.Stat) == 0
+	readOnly := n.parent&CreatingRights == 0 && n.object.Without(rights.Lookup|rights.Read|rights.Readdir|rights.Stat) == 0
 	if !readOnly {
 		return false
 	}

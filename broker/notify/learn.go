@@ -15,6 +15,11 @@ import "github.com/capfd/capfd/rights"
 // the kernel still decides them (Landlock), so the supervisor resumes them
 // unchanged.
 
+// CreatingRights are the directory rights of operations that make a new
+// entry: what the skeleton refuses in an ancestor, and what tells the
+// learner an entry was created by the run.
+const CreatingRights = rights.Create | rights.Mkdir | rights.Symlink | rights.LinkTo | rights.RenameTo
+
 // A Need is what one request needed of the files.
 type Need struct {
 	// Path is the absolute, clean path of the object.

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/rights"

@@ -22,8 +22,9 @@ import (
 //     about the directory the grant was found beneath, and no name
 //     resolved later can redirect it), chdir works (sysChdir), and an
 //     O_PATH open gets a stand-in for it (standin_linux.go: rsync walks
-//     down from "/" with O_PATH). Nothing else does: they cannot be listed (readdir would show the siblings of
-//     the grants), opened, or changed; that answers EACCES, as a
+//     down from "/" with O_PATH). Nothing else does: they cannot be
+//     listed (readdir would show the siblings of the grants), opened, or
+//     changed; that answers EACCES, as a
 //     directory one may not read or write does. rm's --preserve-root, git,
 //     sqlite, node's realpath and rsync stat every component of their work
 //     directory's path.
@@ -41,10 +42,6 @@ import (
 // skeletonNeeds are the rights an operation may need to be answered by
 // an ancestor of a grant: lookup and stat of the directory itself.
 const skeletonNeeds = rights.Lookup | rights.Stat
-
-// creatingRights are the directory rights of operations that make a new
-// entry.
-const creatingRights = rights.Create | rights.Mkdir | rights.Symlink | rights.LinkTo | rights.RenameTo
 
 // openAncestors opens every proper ancestor of every grant that exists,
 // once: the skeleton's descriptors.
@@ -116,7 +113,7 @@ func (c *call) outsideErrno(l location, n need) unix.Errno {
 	if _, isAncestor := c.s.grants.ancestor(strings.TrimSuffix(l.abs, "/")); isAncestor || l.abs == "/" {
 		return unix.EACCES
 	}
-	if n.parent&creatingRights != 0 {
+	if n.parent&CreatingRights != 0 {
 		if _, visible := c.s.grants.ancestor(path.Dir(l.abs)); visible {
 			return unix.EACCES
 		}

@@ -143,23 +143,21 @@ func (s *standins) realName(p string) (string, bool) {
 }
 
 // of returns the path the descriptor fd (the supervisor's duplicate of a
-// task's) stands for, if it is a stand-in: its name says so and it lies
-// on the store's filesystem.
+// task's) stands for, if it is a stand-in: it lies on the store's
+// filesystem and its name says so. glibc's every fstat comes here
+// (fstatat(fd, "", AT_EMPTY_PATH)), so the fstat, which rules out almost
+// every descriptor, comes before the readlink of its name.
 func (s *standins) of(fd int) (string, bool) {
 	if s == nil {
-		return "", false
-	}
-	p, err := vfsops.FdPath(fd)
-	if err != nil {
-		return "", false
-	}
-	abs, ok := s.realName(p)
-	if !ok {
 		return "", false
 	}
 	var st unix.Stat_t
 	if err := fstat(fd, &st); err != nil || st.Dev != s.dev {
 		return "", false
 	}
-	return abs, true
+	p, err := vfsops.FdPath(fd)
+	if err != nil {
+		return "", false
+	}
+	return s.realName(p)
 }

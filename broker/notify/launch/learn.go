@@ -54,9 +54,6 @@ import (
 // collapseAt is how many entries of one directory make a grant of it.
 const collapseAt = 3
 
-// creatingRights are the directory rights that make a new entry.
-const creatingRights = rights.Create | rights.Mkdir | rights.Symlink | rights.LinkTo | rights.RenameTo
-
 // A Learner collects a run's needs.
 type Learner struct {
 	mu    sync.Mutex
@@ -97,7 +94,7 @@ func (l *Learner) Grants(user, profiles []notify.Grant) []LearnedGrant {
 	// in, or that one's, if that was created too.
 	created := map[string]bool{}
 	for _, n := range l.needs {
-		if n.Parent&creatingRights != 0 {
+		if n.Parent&notify.CreatingRights != 0 {
 			created[path.Clean(n.Path)] = true
 		}
 	}

@@ -47,7 +47,6 @@ const (
 // report collects the supervisor's refusals for one run.
 type report struct {
 	log     io.Writer
-	format  string
 	verbose bool
 	quiet   bool
 	json    *slog.Logger // --log-format json, or nil
@@ -63,8 +62,8 @@ type report struct {
 }
 
 func newReport(opts *Options, log io.Writer) *report {
-	r := &report{log: log, format: opts.LogFormat, verbose: opts.Verbose, quiet: opts.Quiet}
-	if r.format == LogJSON {
+	r := &report{log: log, verbose: opts.Verbose, quiet: opts.Quiet}
+	if opts.LogFormat == LogJSON {
 		r.json = slog.New(slog.NewJSONHandler(log, nil))
 	}
 	if opts.Audit != nil {
@@ -75,15 +74,19 @@ func newReport(opts *Options, log io.Writer) *report {
 
 // add is the supervisor's Config.Report.
 func (r *report) add(x notify.Refusal) {
+	var attrs []slog.Attr
+	if r.audit != nil || r.json != nil {
+		attrs = refusalAttrs(x)
+	}
 	if r.audit != nil {
-		r.audit.LogAttrs(context.Background(), slog.LevelWarn, "denied", refusalAttrs(x)...)
+		r.audit.LogAttrs(context.Background(), slog.LevelWarn, "denied", attrs...)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.total++
 	switch {
 	case r.json != nil:
-		r.json.LogAttrs(context.Background(), slog.LevelWarn, "denied", refusalAttrs(x)...)
+		r.json.LogAttrs(context.Background(), slog.LevelWarn, "denied", attrs...)
 	case r.verbose && !r.quiet:
 		fmt.Fprintln(r.log, x)
 	}
