@@ -36,7 +36,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capfd/capfd/broker/seccomp"
+	"github.com/capfd/capfd/tests/internal/runsuite"
 )
 
 var verbose = flag.Bool("realprog.v", false, "run capfd with -v and log its refusals for rows that differ")
@@ -61,11 +61,7 @@ func TestMain(m *testing.M) {
 	}
 	bin.dir = dir
 	bin.capfd = filepath.Join(dir, "capfd")
-	cmd := exec.Command("go", "build", "-o", bin.capfd, "github.com/capfd/capfd/cmd/capfd")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		bin.err = fmt.Errorf("go build ./cmd/capfd: %v\n%s", err, b)
-	}
+	bin.err = runsuite.Build(map[string]string{bin.capfd: "github.com/capfd/capfd/cmd/capfd"})
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -73,12 +69,7 @@ func TestMain(m *testing.M) {
 
 func requireRun(t testing.TB) {
 	t.Helper()
-	if bin.err != nil {
-		t.Fatal(bin.err)
-	}
-	if err := seccomp.Probe(); err != nil {
-		t.Skipf("seccomp user notification unavailable: %v", err)
-	}
+	runsuite.Require(t, bin.err)
 }
 
 // outcome is what one run did.

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/capfd/capfd/broker/seccomp"
+	"github.com/capfd/capfd/tests/internal/runsuite"
 )
 
 // bin holds the binaries built once for the whole package.
@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 	bin.pathsem = filepath.Join(dir, "pathsem")
 	bin.listdir = filepath.Join(dir, "listdir")
 	bin.ambient = filepath.Join(dir, "ambient")
-	for out, pkg := range map[string]string{
+	bin.err = runsuite.Build(map[string]string{
 		bin.capfd:      "github.com/capfd/capfd/cmd/capfd",
 		bin.openloop:   "./testdata/openloop",
 		bin.capaware:   "./testdata/capaware",
@@ -70,13 +70,7 @@ func TestMain(m *testing.M) {
 		bin.pathsem:    "./testdata/pathsem",
 		bin.listdir:    "./testdata/listdir",
 		bin.ambient:    "./testdata/ambient",
-	} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			bin.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-		}
-	}
+	})
 	// The C programs need a C compiler (scripts/setup.sh installs one).
 	if cc, err := exec.LookPath("cc"); err == nil {
 		for out, src := range map[*string]string{
@@ -99,12 +93,7 @@ func TestMain(m *testing.M) {
 
 func requireRun(t testing.TB) {
 	t.Helper()
-	if bin.err != nil {
-		t.Fatal(bin.err)
-	}
-	if err := seccomp.Probe(); err != nil {
-		t.Skipf("seccomp user notification unavailable: %v", err)
-	}
+	runsuite.Require(t, bin.err)
 }
 
 // outcome is what a command did.
