@@ -87,7 +87,7 @@ cmds=(
 )
 profiles=("" "--profile git" "" "--profile python" "--profile dev" "")
 
-runners=(direct capfd)
+runners=(direct capfd-kernel capfd-brokered)
 if command -v bwrap >/dev/null; then runners+=(bwrap); fi
 
 now() { date +%s%N; }
@@ -97,7 +97,8 @@ run() {
 	start=$(now)
 	case $1 in
 	direct) sh -c "${cmds[$2]}" >/dev/null 2>&1 ;;
-	capfd) "$capfd" run -q ${profiles[$2]} --grant "$w=rw" -- sh -c "${cmds[$2]}" >/dev/null 2>&1 ;;
+	capfd-kernel) "$capfd" run -q --mode kernel ${profiles[$2]} --grant "$w=rw" -- sh -c "${cmds[$2]}" >/dev/null 2>&1 ;;
+	capfd-brokered) "$capfd" run -q --mode brokered ${profiles[$2]} --grant "$w=rw" -- sh -c "${cmds[$2]}" >/dev/null 2>&1 ;;
 	bwrap) bwrap --ro-bind / / --bind "$w" "$w" --dev /dev --proc /proc -- sh -c "${cmds[$2]}" >/dev/null 2>&1 ;;
 	esac
 	end=$(now)
@@ -127,4 +128,15 @@ for i in "${!names[@]}"; do
 	done
 	printf '\n'
 done
+printf '| geometric mean | |'
+for r in "${runners[@]:1}"; do
+	g=0
+	for i in "${!names[@]}"; do
+		d=$(tr ' ' '\n' <<<"${samples[direct,$i]}" | grep . | median)
+		m=$(tr ' ' '\n' <<<"${samples[$r,$i]}" | grep . | median)
+		g=$(echo "$g + l($m / $d)" | bc -l)
+	done
+	printf ' %.2fx |' "$(echo "e($g / ${#names[@]})" | bc -l)"
+done
+printf '\n'
 echo "($rounds rounds each, medians; $(nproc) CPUs)"

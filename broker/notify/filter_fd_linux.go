@@ -23,6 +23,10 @@ type FilterShape struct {
 	// Learn notifies execve and execveat too, only to record what runs
 	// (learn.go).
 	Learn bool `json:"learn"`
+	// Kernel, in kernel mode, are the path syscall families the kernel
+	// answers in the program's view (kernelmode.go); nil in the brokered
+	// mode.
+	Kernel *KernelForms `json:"kernel,omitempty"`
 }
 
 // Shape is the FilterShape of the supervisor's grants.

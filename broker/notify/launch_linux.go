@@ -23,6 +23,8 @@ import (
 //   - the fd operations whose answer depends on the object are notified or
 //     refused by argument value (fdRules: attribute ioctls and, with an
 //     append-only grant, what would defeat O_APPEND);
+//   - in kernel mode, the path syscalls the kernel answers as the rights
+//     model does in the program's view run (kernelRules);
 //   - the path syscalls in Syscalls, and the descriptor forms decided per
 //     object (fchmod, fchown, ftruncate, fsetxattr, fremovexattr), are
 //     notified to the supervisor;
@@ -59,6 +61,7 @@ func FilterFor(sh FilterShape) seccomp.Filter {
 	rules = append(rules, capmode.Rules(sh.Ambient)...)
 	rules = append(rules, unserved(seccomp.RulesFor(union))...)
 	rules = append(rules, fdRules(sh)...)
+	rules = append(rules, kernelRules(sh.Kernel)...)
 	rules = append(rules,
 		seccomp.Rule{Syscalls: known(Syscalls()), Action: seccomp.Notify},
 		seccomp.Rule{Syscalls: known(groupNames(nativeSyscalls)), Action: seccomp.Allow},

@@ -58,7 +58,7 @@ var DefaultEntries = []Entry{
 	{"/etc/alternatives", "ro", "the symlink farm behind /usr/bin/cc, java, editor, ...: each link is followed to its target, which is then matched against the grants (targets under /usr are granted above)"},
 	{"/etc/ssl/certs", "ro", "the public CA certificates TLS clients verify against (symlinks into /usr/share/ca-certificates); not /etc/ssl whole, whose private/ holds keys"},
 	{"/etc/ssl/openssl.cnf", "ro", "OpenSSL's configuration, read when a TLS client starts"},
-	{"/dev/null", "read,write,append,truncate,stat,seek", "the universal sink: \"> /dev/null\" opens it O_WRONLY|O_CREAT|O_TRUNC; writable, and nothing written is kept"},
+	{"/dev/null", "lookup,read,write,append,truncate,stat,readlink,seek", "the universal sink: \"> /dev/null\" opens it O_WRONLY|O_CREAT|O_TRUNC; writable, and nothing written is kept"},
 	{"/dev/zero", "ro", "zero bytes"},
 	{"/dev/urandom", "ro", "randomness for libc and language runtimes"},
 	{"/dev/random", "ro", "randomness (blocking variant, same data on modern kernels)"},

@@ -99,6 +99,7 @@ type runOptions struct {
 	keepCaps         bool
 	env              []string // the program's environment
 	ambient          capmode.Policy
+	mode             launch.Mode
 	argv             []string
 }
 
@@ -131,6 +132,7 @@ func (o *runOptions) launchOptions(stderr io.Writer) launch.Options {
 		Grants:       o.grants,
 		BrokerSocket: o.brokerSocket,
 		KeepCaps:     o.keepCaps,
+		Mode:         o.mode,
 		Env:          o.env,
 		Ambient:      o.ambient,
 		Log:          stderr,
@@ -220,6 +222,7 @@ func runFlags(fs *flag.FlagSet) func(args []string, stderr io.Writer) (*runOptio
 	learn := fs.String("learn", "", "record what PROG needs and write, when it ends, the smallest grant `FILE` (for --config) that lets the same run succeed; the grants still refuse as given, so a second run learns more")
 	learnAllow := fs.Bool("learn-allow", false, "with --learn: allow and record what no grant decides, so one run learns everything (PROG can then reach every file its user can)")
 	audit := fs.String("audit", "", "also write every refusal as JSON lines, and an exit object, to `FILE` (created or truncated, mode 0600)")
+	mode := fs.String("mode", string(launch.ModeAuto), "how path syscalls are answered: `MODE` auto (kernel where it can be had), kernel (the kernel answers what it decides as capfd would, in the program's own view of the filesystem; fails where that cannot be had) or brokered (the supervisor answers every one, and reports every refusal)")
 	keepCaps := fs.Bool("keep-caps", false, "let the program keep its capabilities(7) (by default it runs with none: a privileged program could otherwise work around the path rules)")
 	var env listFlag
 	fs.Var(&env, "env", "give the program `NAME[=VALUE]` (repeatable): set it, or copy it from capfd's environment")
@@ -256,13 +259,16 @@ func runFlags(fs *flag.FlagSet) func(args []string, stderr io.Writer) (*runOptio
 			},
 			argv: args,
 		}
+		var err error
+		if opts.mode, err = launch.ParseMode(*mode); err != nil {
+			return nil, usageError(stderr, "run", "--mode: %v", err)
+		}
 		if opts.learnAllow && opts.learn == "" {
 			return nil, usageError(stderr, "run", "--learn-allow needs --learn FILE")
 		}
 		if opts.logFormat != launch.LogText && opts.logFormat != launch.LogJSON {
 			return nil, usageError(stderr, "run", "--log-format %q: want text or json", opts.logFormat)
 		}
-		var err error
 		if opts.env, err = capmode.CallerEnviron(*keepEnv, env); err != nil {
 			return nil, usageError(stderr, "run", "%v", err)
 		}

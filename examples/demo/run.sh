@@ -16,8 +16,12 @@ step "$CAPFD" run --grant examples/demo/data=ro -- cat examples/demo/data/hello.
 step "$CAPFD" run --grant examples/demo/data=ro -- ls -R examples/demo/data
 
 echo
-echo "# outside every grant: absent (ENOENT, whether or not it exists), the refusal logged on stderr"
+echo "# outside every grant: absent (ENOENT, whether or not it exists); in kernel mode the kernel says so"
 step "$CAPFD" run --grant examples/demo/data=ro -- cat /etc/shadow
+
+echo
+echo "# the brokered mode: the supervisor answers every path request, and reports each refusal"
+step "$CAPFD" run --mode brokered --grant examples/demo/data=ro -- cat /etc/shadow
 
 echo
 echo "# write through a read-only grant: refused"

@@ -13,8 +13,9 @@ import (
 	"github.com/capfd/capfd/rights"
 )
 
-// runBackend is the `capfd run` supervisor (broker/notify, with the
-// Landlock exec restriction it adds): the real capfd binary runs op.c,
+// runBackend is the `capfd run` supervisor in the brokered mode
+// (broker/notify, with the Landlock exec restriction it adds; the kernel
+// mode is kernelRunBackend): the real capfd binary runs op.c,
 // unmodified, with --grant per case (and on n/ for the nested shape).
 // Many cases share one run, each in its own granted fixture, since the
 // supervisor decides per path; the batch keeps the suite fast.
@@ -40,7 +41,7 @@ func (runBackend) Run(t *testing.T, cases []*Case, roots []string) []string {
 	out := make([]string, 0, len(cases))
 	for start := 0; start < len(cases); start += runBatch {
 		end := min(start+runBatch, len(cases))
-		out = append(out, runCapfdBatch(t, cases[start:end], roots[start:end])...)
+		out = append(out, runCapfdBatch(t, "brokered", cases[start:end], roots[start:end])...)
 	}
 	return out
 }
@@ -48,7 +49,8 @@ func (runBackend) Run(t *testing.T, cases []*Case, roots []string) []string {
 // grantLine is a `capfd run` grant: PATH=BASE[:INHERIT].
 func grantLine(path string, p rights.Pair) string { return path + "=" + p.String() }
 
-func runCapfdBatch(t *testing.T, cases []*Case, roots []string) []string {
+// runCapfdBatch runs cases in one `capfd run --mode mode`.
+func runCapfdBatch(t *testing.T, mode string, cases []*Case, roots []string) []string {
 	var grants, argv []string
 	grants = append(grants, grantLine(filepath.Dir(bins.op), rights.Uniform(rights.ReadExec)))
 	for i, c := range cases {
@@ -68,7 +70,7 @@ func runCapfdBatch(t *testing.T, cases []*Case, roots []string) []string {
 	// --keep-caps: the chown cases give the file another owner
 	// (chownUID), which takes CAP_CHOWN; what is tested is the rights,
 	// and the capabilities only let the kernel do what they allow.
-	cmd := exec.Command(bins.capfd, append([]string{"run", "--keep-caps", "--config", config, "--", bins.op}, argv...)...)
+	cmd := exec.Command(bins.capfd, append([]string{"run", "--keep-caps", "--mode", mode, "--config", config, "--", bins.op}, argv...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

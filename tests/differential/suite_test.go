@@ -16,7 +16,7 @@ import (
 // host, which refuses its programs; TestDifferentialBPFInVM runs it in the
 // VM guests (bpf_vm_test.go).
 func backends() []Backend {
-	return []Backend{local{}, brokerBackend{}, runBackend{}, landlockBackend{}, bpfBackend{}}
+	return []Backend{local{}, brokerBackend{}, runBackend{}, kernelRunBackend{}, landlockBackend{}, bpfBackend{}}
 }
 
 // TestDifferential runs the whole matrix through each layer and compares

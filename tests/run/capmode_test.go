@@ -177,7 +177,13 @@ func TestCapmodeUnixDatagram(t *testing.T) {
 	}
 	defer pc.Close()
 	attack(t, nil, "unix-dgram-send", target)
-	granted(t, []string{"--allow-net"}, "unix-dgram-send", target)
+	// --allow-net leaves sendto's address to the kernel, which in the
+	// brokered mode resolves it on the host's filesystem; in kernel mode
+	// it resolves it in the view, where a socket outside the grants does
+	// not exist.
+	granted(t, []string{"--allow-net", "--mode", "brokered"}, "unix-dgram-send", target)
+	attack(t, []string{"--allow-net", "--mode", "kernel"}, "unix-dgram-send", target)
+	granted(t, []string{"--allow-net", "--mode", "kernel", "--grant", filepath.Dir(target) + "=lookup,connect"}, "unix-dgram-send", target)
 }
 
 // victim is a process outside the sandbox; killed reports whether it died

@@ -25,6 +25,10 @@ func TestDemoScript(t *testing.T) {
 		"hello from a capability-confined cat\n(exit status 0)",
 		"notes:\ntodo.txt",
 		// The failure first, then the refusals it followed.
+		// In kernel mode the kernel's ENOENT, and where to see more.
+		"cat: /etc/shadow: No such file or directory\n" +
+			"capfd run: cat exited with status 1\n" +
+			"capfd run: in kernel mode the kernel answers lookups, stats and read-only opens itself, and what it refuses is not listed; --mode brokered lists every refusal",
 		"cat: /etc/shadow: No such file or directory\n" +
 			"capfd run: cat exited with status 1; the last refusals before it:\n" +
 			"capfd: not capable: open /etc/shadow (needs read, outside every grant; --grant /etc/shadow=ro would allow it)",

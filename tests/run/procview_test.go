@@ -20,39 +20,85 @@ func TestProcView(t *testing.T) {
 	}
 	flags := []string{"--grant", bin.dir + "=rx"}
 
-	// What a runtime reads works as directly.
-	for _, argv := range [][]string{
-		{bin.ambient, "executable"},
-		{"readlink", "/proc/self/exe"},
-		{"sh", "-c", "head -c 9 /proc/meminfo; echo; grep -c ^Name /proc/self/status; test -r /proc/filesystems && echo readable"},
-	} {
-		direct := run(t, dir, argv...)
-		confined := capfdRun(t, dir, flags, argv...)
-		if direct.code != 0 || confined.code != 0 || confined.stdout != direct.stdout {
-			t.Errorf("%v: confined %+v, direct %+v", argv, confined, direct)
+	// What a runtime reads works as directly, in both modes.
+	for _, mode := range []string{"brokered", "kernel"} {
+		for _, argv := range [][]string{
+			{bin.ambient, "executable"},
+			{"readlink", "/proc/self/exe"},
+			{"sh", "-c", "head -c 9 /proc/meminfo; echo; grep -c ^Name /proc/self/status; test -r /proc/filesystems && echo readable"},
+		} {
+			direct := run(t, dir, argv...)
+			confined := capfdRun(t, dir, append([]string{"--mode", mode}, flags...), argv...)
+			if direct.code != 0 || confined.code != 0 || confined.stdout != direct.stdout {
+				t.Errorf("%s mode: %v: confined %+v, direct %+v", mode, argv, confined, direct)
+			}
 		}
 	}
 
 	// Attacks through /proc work directly and fail confined: re-opening
 	// a read-only descriptor for writing (the upgrade) and the executable
-	// through their links, the host's mount table, another process.
-	for _, script := range []string{
-		`exec 3<` + file + `; echo more >> /proc/self/fd/3`,
-		`exec 3<` + file + `; echo more >> /dev/fd/3`,
-		`cat /proc/self/exe > /dev/null`,
-		`cat /proc/self/mountinfo`,
-		`cat /proc/1/status`,
-		`echo x > /proc/self/comm`,
+	// through their links, the host's mount table, another process. In
+	// kernel mode /proc is the PID namespace's own (vfsops.BuildView), so
+	// what is the program's own there reads (kernelReads) and the rest is
+	// still refused.
+	for _, a := range []struct {
+		script string
+		// kernelReads: in kernel mode the script works, and its output
+		// must not contain the host's own (notHost).
+		kernelReads bool
+		notHost     string
+	}{
+		{script: `exec 3<` + file + `; echo more >> /proc/self/fd/3`},
+		{script: `exec 3<` + file + `; echo more >> /dev/fd/3`},
+		{script: `cat /proc/self/exe > /dev/null`, kernelReads: true},
+		{script: `cat /proc/self/mountinfo`, kernelReads: true, notHost: hostMount(t)},
+		{script: `cat /proc/1/status`, kernelReads: true, notHost: hostInit(t)},
+		{script: `echo x > /proc/self/comm`},
+		{script: `cat /proc/kallsyms | grep -q .`}, // masked by an empty file in kernel mode
+		{script: `cat /proc/sys/kernel/hostname`},
 	} {
-		if o := run(t, dir, "sh", "-c", script); o.code != 0 {
-			t.Fatalf("%s: fails directly, so the test shows nothing: %+v", script, o)
+		if o := run(t, dir, "sh", "-c", a.script); o.code != 0 {
+			t.Fatalf("%s: fails directly, so the test shows nothing: %+v", a.script, o)
 		}
-		if o := capfdRun(t, dir, flags, "sh", "-c", script); o.code == 0 {
-			t.Errorf("%s under capfd run: worked (%q)", script, o.stdout)
-		} else if !strings.Contains(o.stderr, "not capable") && !strings.Contains(o.stderr, "No such file") {
-			t.Errorf("%s under capfd run: %+v", script, o)
+		for _, mode := range []string{"brokered", "kernel"} {
+			o := capfdRun(t, dir, append([]string{"--mode", mode}, flags...), "sh", "-c", a.script)
+			switch {
+			case mode == "kernel" && a.kernelReads:
+				if o.code != 0 || a.notHost != "" && strings.Contains(o.stdout, a.notHost) {
+					t.Errorf("%s in kernel mode: want the namespace's own, got %+v (host's: %q)", a.script, o, a.notHost)
+				}
+			case o.code == 0:
+				t.Errorf("%s under capfd run --mode %s: worked (%q)", a.script, mode, o.stdout)
+			case mode == "brokered" && !strings.Contains(o.stderr, "not capable") && !strings.Contains(o.stderr, "No such file"):
+				t.Errorf("%s under capfd run --mode %s: %+v", a.script, mode, o)
+			}
 		}
 	}
+}
+
+// hostMount is a mount point of the host's mount table that no view has.
+func hostMount(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == "/sys" || f[4] == "/dev" || f[4] == "/run") {
+			return " " + f[4] + " "
+		}
+	}
+	t.Skip("the host's mount table has none of /sys, /dev, /run to look for")
+	return ""
+}
+
+// hostInit is the host's process 1's status "Name:" line.
+func hostInit(t *testing.T) string {
+	b, err := os.ReadFile("/proc/1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _, _ := strings.Cut(string(b), "\n")
+	return name + "\n"
 }
 
 // TestDescriptorNames: /dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N and

@@ -23,7 +23,9 @@ func reportRun(t *testing.T, f fixture, status string, flags ...string) outcome 
 	t.Helper()
 	env := []string{"--env", "SECRET=" + f.secret + "/s.txt", "--env", "MISSING=" + f.root + "/nowhere",
 		"--env", "MISSING2=" + f.root + "/nowhere2", "--env", "DATA=" + f.data}
-	return capfdRun(t, f.data, append(append(f.grants(), env...), flags...), "sh", "-c", reportScript, "sh", status)
+	// The report of every refusal is the brokered mode's: in kernel mode
+	// the kernel answers the probes (TestKernelModeReport).
+	return capfdRun(t, f.data, append(append(append([]string{"--mode", "brokered"}, f.grants()...), env...), flags...), "sh", "-c", reportScript, "sh", status)
 }
 
 // By default a failure is followed by the refusals before it (the probe of
@@ -127,4 +129,22 @@ func decodeEvents(t *testing.T, what, stream string) []map[string]any {
 		t.Fatalf("%s: %d events:\n%s", what, len(events), stream)
 	}
 	return events
+}
+
+// In kernel mode the kernel answers the probes, so a failure's report has
+// only what the supervisor refused (the write) and says where the rest is.
+func TestKernelModeReport(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	env := []string{"--env", "SECRET=" + f.secret + "/s.txt", "--env", "MISSING=" + f.root + "/nowhere",
+		"--env", "MISSING2=" + f.root + "/nowhere2", "--env", "DATA=" + f.data}
+	o := capfdRun(t, f.data, append(append([]string{"--mode", "kernel"}, f.grants()...), env...), "sh", "-c", reportScript, "sh", "3")
+	if want := "secret-absent\nmissing-absent\nwrite-refused\n"; o.code != 3 || o.stdout != want {
+		t.Fatalf("status %d, stdout %q, want 3 and %q; stderr:\n%s", o.code, o.stdout, want, o.stderr)
+	}
+	wantContains(t, "kernel-mode report", o.stderr, "not capable: open "+f.data+"/new.txt (needs write")
+	wantContains(t, "kernel-mode report", o.stderr, "--mode brokered lists every refusal")
+	if strings.Contains(o.stderr, f.secret) {
+		t.Errorf("kernel-mode report names the secret, which the kernel answered: %s", o.stderr)
+	}
 }

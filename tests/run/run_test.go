@@ -53,82 +53,100 @@ func TestUnmodifiedPrograms(t *testing.T) {
 }
 
 // TestEscapes runs each attack twice: plainly, where it must work (the
-// attack is real), and under capfd run, where it must fail and be logged.
+// attack is real), and under capfd run in each mode, where it must fail
+// and be logged (or, where the kernel refuses it in kernel mode, be
+// refused as the kernel says).
 func TestEscapes(t *testing.T) {
 	requireRun(t)
-	cases := []struct {
-		name string
-		// prog is the attack; {D}, {R}, {S} stand for the data, rw and
-		// secret directories.
-		prog []string
-		// leaked is what a successful attack prints (or writes, see
-		// changed); log must appear in capfd's stderr when it fails.
-		leaked  string
-		changed string // a file the attack modifies, "" if none
-		log     string
-	}{
-		{"absolute path", []string{"cat", "{S}/s.txt"}, "secret", "", "not capable: open {S}/s.txt (needs read, outside every grant; --grant {S}/s.txt=ro would allow it)"},
-		{"dot-dot out of a grant", []string{"cat", "{D}/../secret/s.txt"}, "secret", "", "outside every grant"},
-		{"relative dot-dot from the cwd", []string{"cat", "../secret/s.txt"}, "secret", "", "outside every grant"},
-		{"absolute symlink planted in a grant", []string{"cat", "{D}/out-abs"}, "secret", "", "outside every grant"},
-		{"relative symlink planted in a grant", []string{"cat", "{D}/out-rel"}, "secret", "", "outside every grant"},
-		{"symlink planted by the program", []string{"sh", "-c", "ln -s {S}/s.txt {R}/l && cat {R}/l"}, "secret", "", "outside every grant"},
-		{"/proc/self/root", []string{"cat", "/proc/self/root{S}/s.txt"}, "secret", "", "outside every grant"},
-		{"/proc/self/fd reopen for write", []string{"sh", "-c", "exec 3<{D}/hello.txt; echo pwned >/proc/self/fd/3"}, "", "{D}/hello.txt", "/proc/self/fd/3"},
-		{"write through a read-only grant", []string{"sh", "-c", "echo pwned > {D}/hello.txt"}, "", "{D}/hello.txt", "needs write"},
-		{"append through a read-only grant", []string{"sh", "-c", "echo pwned >> {D}/hello.txt"}, "", "{D}/hello.txt", "needs append"},
-		{"remove in a read-only grant", []string{"rm", "{D}/sub/inner.txt"}, "", "{D}/sub/inner.txt", "needs unlink"},
-		{"forked child", []string{"sh", "-c", "cat {S}/s.txt & wait"}, "secret", "", "outside every grant"},
-		{"grandchild of a subshell", []string{"sh", "-c", "(sh -c 'cat {S}/s.txt') | cat"}, "secret", "", "outside every grant"},
-		{"cd out, then relative", []string{"sh", "-c", "cd {S} && cat s.txt"}, "secret", "", "outside every grant"},
-		{"write /proc/self/exe", []string{"sh", "-c", "echo x >> /proc/self/exe"}, "", "", "/proc/self/exe"},
+	cases := []escapeCase{
+		{"absolute path", []string{"cat", "{S}/s.txt"}, "secret", "", "not capable: open {S}/s.txt (needs read, outside every grant; --grant {S}/s.txt=ro would allow it)", "No such file or directory"},
+		{"dot-dot out of a grant", []string{"cat", "{D}/../secret/s.txt"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"relative dot-dot from the cwd", []string{"cat", "../secret/s.txt"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"absolute symlink planted in a grant", []string{"cat", "{D}/out-abs"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"relative symlink planted in a grant", []string{"cat", "{D}/out-rel"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"symlink planted by the program", []string{"sh", "-c", "ln -s {S}/s.txt {R}/l && cat {R}/l"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"/proc/self/root", []string{"cat", "/proc/self/root{S}/s.txt"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"/proc/self/fd reopen for write", []string{"sh", "-c", "exec 3<{D}/hello.txt; echo pwned >/proc/self/fd/3"}, "", "{D}/hello.txt", "/proc/self/fd/3", ""},
+		{"write through a read-only grant", []string{"sh", "-c", "echo pwned > {D}/hello.txt"}, "", "{D}/hello.txt", "needs write", ""},
+		{"append through a read-only grant", []string{"sh", "-c", "echo pwned >> {D}/hello.txt"}, "", "{D}/hello.txt", "needs append", ""},
+		{"remove in a read-only grant", []string{"rm", "{D}/sub/inner.txt"}, "", "{D}/sub/inner.txt", "needs unlink", ""},
+		{"forked child", []string{"sh", "-c", "cat {S}/s.txt & wait"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"grandchild of a subshell", []string{"sh", "-c", "(sh -c 'cat {S}/s.txt') | cat"}, "secret", "", "outside every grant", "No such file or directory"},
+		{"cd out, then relative", []string{"sh", "-c", "cd {S} && cat s.txt"}, "secret", "", "outside every grant", "can't cd"},
+		{"write /proc/self/exe", []string{"sh", "-c", "echo x >> /proc/self/exe"}, "", "", "/proc/self/exe", ""},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			expand := func(s string) string {
-				return strings.NewReplacer("{D}", f.data, "{R}", f.rw, "{S}", f.secret).Replace(s)
-			}
-			prog := make([]string, len(c.prog))
-			for i, a := range c.prog {
-				prog[i] = expand(a)
-			}
-			changed := expand(c.changed)
-
-			if c.name != "write /proc/self/exe" { // it would corrupt /bin/sh (ETXTBSY protects it, still: no)
-				plainFixture := newFixture(t)
-				plainProg := make([]string, len(prog))
-				for i, a := range prog {
-					plainProg[i] = strings.ReplaceAll(a, f.root, plainFixture.root)
-				}
-				plain := run(t, plainFixture.data, plainProg...)
-				if c.leaked != "" && !strings.Contains(plain.stdout, c.leaked) {
-					t.Fatalf("the attack does not work even without capfd: %+v", plain)
-				}
-				if c.changed != "" {
-					name := strings.ReplaceAll(changed, f.root, plainFixture.root)
-					if b, err := os.ReadFile(name); err == nil && b != nil && string(b) == f.read(t, changed) {
-						t.Fatalf("the attack did not change %s even without capfd: %+v", name, plain)
-					}
-				}
-			}
-
-			before := ""
-			if changed != "" {
-				before = f.read(t, changed)
-			}
-			o := capfdRun(t, f.data, f.grants(), prog...)
-			if c.leaked != "" && strings.Contains(o.stdout, c.leaked) {
-				t.Errorf("leaked under capfd run: %q", o.stdout)
-			}
-			if changed != "" {
-				if after, err := os.ReadFile(changed); err != nil || string(after) != before {
-					t.Errorf("%s changed under capfd run: %q, %v", changed, after, err)
-				}
-			}
-			wantContains(t, "capfd log", o.stderr, expand(c.log))
-		})
+		for _, mode := range []string{"brokered", "kernel"} {
+			t.Run(mode+"/"+c.name, func(t *testing.T) { escape(t, mode, c) })
+		}
 	}
+}
+
+// escapeCase is one TestEscapes attack; {D}, {R}, {S} in its strings
+// stand for the data, rw and secret directories.
+type escapeCase struct {
+	name string
+	prog []string
+	// leaked is what a successful attack prints (or writes, see
+	// changed); log must appear in capfd's stderr when it fails.
+	leaked  string
+	changed string // a file the attack modifies, "" if none
+	log     string
+	// kernel is what the program says when the kernel refuses the
+	// attack in kernel mode, where there is no report of it ("" when the
+	// supervisor refuses it there too, and log applies).
+	kernel string
+}
+
+// escape runs c unconfined, where it must work, and confined in mode,
+// where it must fail saying log (kernel, when set, in kernel mode).
+func escape(t *testing.T, mode string, c escapeCase) {
+	f := newFixture(t)
+	expand := func(s string) string {
+		return strings.NewReplacer("{D}", f.data, "{R}", f.rw, "{S}", f.secret).Replace(s)
+	}
+	prog := make([]string, len(c.prog))
+	for i, a := range c.prog {
+		prog[i] = expand(a)
+	}
+	changed := expand(c.changed)
+
+	if c.name != "write /proc/self/exe" { // it would corrupt /bin/sh (ETXTBSY protects it, still: no)
+		plainFixture := newFixture(t)
+		plainProg := make([]string, len(prog))
+		for i, a := range prog {
+			plainProg[i] = strings.ReplaceAll(a, f.root, plainFixture.root)
+		}
+		plain := run(t, plainFixture.data, plainProg...)
+		if c.leaked != "" && !strings.Contains(plain.stdout, c.leaked) {
+			t.Fatalf("the attack does not work even without capfd: %+v", plain)
+		}
+		if c.changed != "" {
+			name := strings.ReplaceAll(changed, f.root, plainFixture.root)
+			if b, err := os.ReadFile(name); err == nil && b != nil && string(b) == f.read(t, changed) {
+				t.Fatalf("the attack did not change %s even without capfd: %+v", name, plain)
+			}
+		}
+	}
+
+	before := ""
+	if changed != "" {
+		before = f.read(t, changed)
+	}
+	o := capfdRun(t, f.data, append([]string{"--mode", mode}, f.grants()...), prog...)
+	if c.leaked != "" && strings.Contains(o.stdout, c.leaked) {
+		t.Errorf("leaked under capfd run: %q", o.stdout)
+	}
+	if changed != "" {
+		if after, err := os.ReadFile(changed); err != nil || string(after) != before {
+			t.Errorf("%s changed under capfd run: %q, %v", changed, after, err)
+		}
+	}
+	want := c.log
+	if mode == "kernel" && c.kernel != "" {
+		want = c.kernel
+	}
+	wantContains(t, "capfd log", o.stderr, expand(want))
 }
 
 // Exec is authorized by Landlock in the kernel: a program outside every
@@ -241,8 +259,18 @@ func TestUnprivileged(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "hello") || strings.Contains(string(out), "secret\n") ||
-		!strings.Contains(string(out), "not capable: open "+f.secret+"/s.txt") {
+		!strings.Contains(string(out), f.secret+"/s.txt: No such file or directory") {
 		t.Fatalf("as uid 65534: %s", out)
+	}
+	// The brokered mode reports the refusal.
+	argv = append([]string{bin.capfd, "run", "--mode", "brokered"}, argv[2:]...)
+	cmd = exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = f.root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(out), "hello") || strings.Contains(string(out), "secret\n") ||
+		!strings.Contains(string(out), "not capable: open "+f.secret+"/s.txt") {
+		t.Fatalf("as uid 65534, brokered: %s", out)
 	}
 }
 

@@ -6,12 +6,17 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // startContained starts stage 2 with the best tree containment this
 // process can have (treeContainment), falling back to the next when the
 // kernel refuses a namespace, and warns when there is none.
-func startContained(cmd *exec.Cmd, opts *Options, rl *relay) error {
+//
+// With view (kernel mode) each namespace comes with a mount namespace of
+// its own, in which stage 2 builds the program's view.
+func startContained(cmd *exec.Cmd, opts *Options, rl *relay, view bool) error {
 	log := opts.log()
 	var refused []string
 	switch {
@@ -23,6 +28,17 @@ func startContained(cmd *exec.Cmd, opts *Options, rl *relay) error {
 	for _, c := range containments(len(refused) > 0) {
 		try := *cmd
 		try.SysProcAttr = containmentAttrs(c)
+		if view && c != containNone {
+			try.SysProcAttr.Cloneflags |= unix.CLONE_NEWNS
+			if c == containUserNS {
+				// The capabilities the child has in its user
+				// namespace end at exec (its uid is not 0
+				// there); stage 2 needs CAP_SYS_ADMIN to build
+				// the view and CAP_SETPCAP to drop them all
+				// again (dropCapabilities).
+				try.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}
+			}
+		}
 		// A session of its own, so the program has no controlling
 		// terminal: no ioctl on an inherited terminal descriptor can
 		// reach the caller's session (TIOCSTI would need it as the

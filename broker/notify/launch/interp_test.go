@@ -104,7 +104,9 @@ func TestRunNamesTheUngrantedInterpreter(t *testing.T) {
 	if status != 127 {
 		t.Fatalf("status %d, %v; want 127\nstderr: %s", status, err, stderr)
 	}
-	want := "capfd run: exec " + prog + ": permission denied: " + filepath.Base(prog) + " needs its ELF interpreter " + interp
+	// Landlock's EACCES in the brokered mode; in kernel mode the
+	// interpreter's name does not exist in the view.
+	want := ": " + filepath.Base(prog) + " needs its ELF interpreter " + interp
 	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "--grant "+filepath.Dir(real)+"=rx") {
 		t.Errorf("stderr %q\nwant it to contain %q and the grant", stderr, want)
 	}

@@ -42,6 +42,10 @@ type Options struct {
 	// in the launcher's environment.
 	NoNamespace bool
 
+	// Mode is how path syscalls are answered: ModeAuto ("" too),
+	// ModeKernel or ModeBrokered (kernelmode_linux.go).
+	Mode Mode
+
 	// Stdin, Stdout and Stderr are the program's; nil means the
 	// launcher's own. Stage 2 reports its failures on Stderr.
 	Stdin, Stdout, Stderr *os.File

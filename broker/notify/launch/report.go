@@ -51,6 +51,9 @@ type report struct {
 	quiet   bool
 	json    *slog.Logger // --log-format json, or nil
 	audit   *slog.Logger // --audit, or nil
+	// kernel: the run is in kernel mode, whose kernel-answered refusals
+	// the supervisor never sees.
+	kernel bool
 
 	mu sync.Mutex
 	// total counts every refusal, absent those of paths that do not
@@ -140,6 +143,12 @@ func (r *report) finish(prog string, status int, served uint64) {
 	if status == 0 {
 		// Success: probes were answered as the program expected.
 		shown = r.changes
+	}
+	if status != 0 && r.kernel {
+		defer fmt.Fprintf(r.log, "capfd run: in kernel mode the kernel answers lookups, stats and read-only opens itself, and what it refuses is not listed; --mode brokered lists every refusal\n")
+		if len(shown) == 0 {
+			fmt.Fprintf(r.log, "capfd run: %s exited with status %d\n", filepath.Base(prog), status)
+		}
 	}
 	if len(shown) == 0 {
 		return

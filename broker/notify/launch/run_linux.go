@@ -17,6 +17,7 @@ import (
 	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/landlock"
 	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // Run runs opts.Argv confined (see the package documentation for the
@@ -75,12 +76,21 @@ func Run(opts Options) (int, error) {
 		fmt.Fprintf(log, "capfd run: note: grant %s: no such file or directory; the program sees it absent (grant its directory to let the program create it)\n", p)
 	}
 
+	kernel, err := kernelForms(&opts, sup)
+	if err != nil {
+		return 126, err
+	}
+	rep.kernel = kernel != nil
+	hostNS, err := vfsops.MountNamespace()
+	if err != nil && kernel != nil {
+		return 126, err
+	}
 	var ll []landlock.Grant
 	for _, g := range sup.Grants() {
 		ll = append(ll, landlock.Grant{Path: g.Path, Rights: g.Rights})
 	}
 	cfg, err := json.Marshal(stage2Config{Path: prog, Argv: opts.Argv, Landlock: ll, Union: sup.Union(), AppendOnly: sup.Shape().AppendOnly, Ambient: opts.Ambient, Learn: opts.Learn != nil, Verbose: opts.Verbose, KeepCaps: opts.KeepCaps,
-		ExecHint: interpreterHint(prog, sup.RightsAt)})
+		ExecHint: interpreterHint(prog, sup.RightsAt), Kernel: kernel, HostMountNS: hostNS, ModeRequired: opts.Mode == ModeKernel})
 	if err != nil {
 		return 126, err
 	}
@@ -134,7 +144,7 @@ func Run(opts Options) (int, error) {
 		return 126, err
 	}
 
-	if err := startContained(cmd, &opts, rl); err != nil {
+	if err := startContained(cmd, &opts, rl, kernel != nil); err != nil {
 		childControl.Close()
 		return 126, fmt.Errorf("start: %w", err)
 	}

@@ -41,6 +41,14 @@ type stage2Config struct {
 	Verbose  bool           `json:"verbose"`
 	Learn    bool           `json:"learn"`
 	KeepCaps bool           `json:"keep_caps"`
+	// Kernel, set in kernel mode, is what the kernel answers in the view
+	// (kernelmode_linux.go); HostMountNS is the launcher's mount
+	// namespace, which stage 2 must not be in to build the view, and
+	// ModeRequired makes a missing view an error rather than the brokered
+	// mode.
+	Kernel       *notify.KernelForms `json:"kernel,omitempty"`
+	HostMountNS  uint64              `json:"host_mount_ns,omitempty"`
+	ModeRequired bool                `json:"mode_required,omitempty"`
 	// ExecHint is added to the error of an exec the kernel refuses
 	// (interpreterHint); "" for none.
 	ExecHint string `json:"exec_hint,omitempty"`
@@ -102,7 +110,33 @@ func stage2() int {
 			fmt.Fprintf(os.Stderr, "capfd run: memfds stay executable: %v\n", err)
 		}
 	}
-	report, err := landlock.RestrictThread(cfg.Landlock, cfg.Ambient.Landlock())
+	rules := cfg.Landlock
+	if cfg.Kernel != nil {
+		inView, err := enterView(&cfg)
+		switch {
+		case err != nil:
+			return fail(126, "%v", err)
+		case inView:
+			rules = append(rules[:len(rules):len(rules)], procGrant)
+			if os.Getuid() != 0 {
+				// A launcher that is not root made a user
+				// namespace that maps its own ids only: the
+				// kernel would show every other owner as the
+				// overflow id, the supervisor shows the real one.
+				cfg.Kernel.Stat = false
+			}
+		default:
+			cfg.Kernel = nil
+			if cfg.Verbose {
+				fmt.Fprintf(os.Stderr, "capfd run: brokered mode: no mount and PID namespace of its own\n")
+			}
+		}
+	}
+	report, err := landlock.RestrictThread(rules, cfg.Ambient.Landlock())
+	if err != nil && cfg.Kernel != nil {
+		// Only Landlock decides a native read-only open.
+		cfg.Kernel.ReadOpen = false
+	}
 	switch {
 	case err != nil && len(cfg.Ambient.ConnectTCP)+len(cfg.Ambient.BindTCP) > 0 && !cfg.Ambient.Net:
 		// Only Landlock can hold TCP to the granted ports.
@@ -120,7 +154,7 @@ func stage2() int {
 		fmt.Fprintf(os.Stderr, "capfd run: warning: signals to processes outside the sandbox are not refused: no PID namespace, and Landlock's signal scope (ABI 6) is not in force\n")
 	}
 
-	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly, Ambient: cfg.Ambient, Learn: cfg.Learn}).Install()
+	listener, err := notify.FilterFor(notify.FilterShape{Union: cfg.Union, AppendOnly: cfg.AppendOnly, Ambient: cfg.Ambient, Learn: cfg.Learn, Kernel: cfg.Kernel}).Install()
 	if err != nil {
 		return fail(126, "seccomp: %v", err)
 	}
@@ -134,7 +168,10 @@ func stage2() int {
 	}
 	unix.Close(stage2ControlFd)
 
-	if !cfg.KeepCaps {
+	// A launcher that is not root had no capabilities to keep: what
+	// stage 2 holds then is only what it was given to build the view, in
+	// its user namespace.
+	if !cfg.KeepCaps || os.Getuid() != 0 {
 		if err := dropCapabilities(); err != nil {
 			return fail(126, "%v", err)
 		}

@@ -1,0 +1,242 @@
+package notify
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/capfd/capfd/broker/seccomp"
+	"github.com/capfd/capfd/rights"
+)
+
+// Kernel mode.
+//
+// In the brokered mode every path syscall is a round trip to the
+// supervisor, because seccomp cannot read the path: a stat left to the
+// kernel would resolve the program's string against the whole filesystem.
+// Kernel mode takes that reason away instead of the check. The program
+// runs in a mount namespace whose root is the view (vfsops.BuildView): the
+// grants bind-mounted at their own paths, the directories above them, a
+// procfs of its PID namespace, nothing else. A name outside the grants does
+// not exist for the kernel either, so the kernel resolves it to a granted
+// object or to ENOENT, as the supervisor would; there is no string to race,
+// since the lookup and the use are one kernel operation.
+//
+// What remains is the decision on the object reached, and the filter
+// leaves a syscall to the kernel only where the kernel's decision is the
+// rights model's for every grant (KernelForms):
+//
+//   - O_PATH opens, chdir, and access(F_OK) need lookup only (the rights
+//     model: vfsops.OpenRightsOn, the chdir and access handlers), which
+//     every grant must carry for kernel mode at all: the kernel has no
+//     lookup right, so a grant without it cannot be enforced there;
+//   - stat, lstat, newfstatat and statx need lookup and stat, so they are
+//     native only when every grant carries stat (Landlock cannot refuse a
+//     stat);
+//   - readlink and readlinkat likewise with readlink;
+//   - opens in read mode without O_CREAT, O_TRUNC, O_APPEND or O_TMPFILE
+//     need read (a file) or readdir (a directory), which Landlock decides
+//     (READ_FILE, READ_DIR). They are native only when Landlock's decision
+//     is exactly the model's: a directory grant's READ_DIR covers the
+//     directory and its subdirectories alike, so Base and Inherit must
+//     agree on readdir, and Landlock rules add up down the tree, so a
+//     nested grant must not be narrower in read or readdir than the grant
+//     around it. Stage 2 also drops them when Landlock is not in force.
+//
+// Everything else (writes, creation, truncation, removal, renames, links,
+// attributes, sockets, opens in write mode, openat2, whose flags seccomp
+// cannot read) is notified and answered as in the brokered mode, on the
+// host's names, which are the view's: the supervisor's lookups and the
+// kernel's reach the same objects.
+//
+// No O_PATH stand-in (standin_linux.go) is made in kernel mode, since
+// every O_PATH open is the kernel's, so the native fstat of a descriptor
+// always describes its object.
+//
+// The price: the kernel's refusals are not the supervisor's, so they are
+// not reported (only counted ones the supervisor sees), and the /proc of
+// the view is the PID namespace's own procfs (subset=pid), which is wider
+// than the brokered /proc view (procview_linux.go): the program may read
+// every file of its own processes, mountinfo included (the view's mounts),
+// and re-open a descriptor read-only through /proc/self/fd/N when Landlock
+// allows reading its object. Writing through those names is still
+// notified and refused. docs/run.md lists the differences.
+
+// KernelForms are the path syscall families the kernel answers itself in
+// kernel mode. O_PATH opens, chdir and access(F_OK) are always among them.
+type KernelForms struct {
+	Stat     bool `json:"stat"`      // stat, lstat, newfstatat, statx
+	Readlink bool `json:"readlink"`  // readlink, readlinkat
+	ReadOpen bool `json:"read_open"` // open and openat in read mode (Landlock)
+}
+
+// String lists the families the kernel answers.
+func (k KernelForms) String() string {
+	var on []string
+	on = append(on, "O_PATH opens", "chdir", "access(F_OK)")
+	if k.Stat {
+		on = append(on, "stat")
+	}
+	if k.Readlink {
+		on = append(on, "readlink")
+	}
+	if k.ReadOpen {
+		on = append(on, "read-only opens")
+	}
+	return strings.Join(on, ", ")
+}
+
+// KernelForms says which path syscall families the kernel can answer
+// exactly as the rights model does for these grants (see the comment
+// above), and why the others cannot be (notes, one per family left to
+// the supervisor). err is set when kernel mode is impossible for them.
+func (s *Supervisor) KernelForms() (forms KernelForms, notes []string, err error) {
+	return s.grants.kernelForms()
+}
+
+func (t *grantTable) kernelForms() (KernelForms, []string, error) {
+	var existing []*grant
+	for _, g := range t.grants {
+		if g.Learn {
+			return KernelForms{}, nil, fmt.Errorf("learning needs every path request brokered")
+		}
+		if g.fd >= 0 {
+			existing = append(existing, g)
+		}
+	}
+	for _, g := range t.grants {
+		if g.fd >= 0 {
+			continue
+		}
+		for _, a := range existing {
+			if a.isDir && a.covers(path.Clean(g.Path)) {
+				// Created later through a, it would show in the view
+				// with a's rights, which the model gives it not.
+				return KernelForms{}, nil, fmt.Errorf("grant %s is missing and lies inside grant %s", g.Path, a.Path)
+			}
+		}
+	}
+	// hasAll reports whether every grant carries r on itself and, for a
+	// directory, on what lies beneath.
+	hasAll := func(r rights.Rights) (string, bool) {
+		for _, g := range existing {
+			if !g.Rights.Base.Has(r) || g.isDir && !g.Rights.Inherit.Has(r) {
+				return g.Path, false
+			}
+		}
+		return "", true
+	}
+	if p, ok := hasAll(rights.Lookup); !ok {
+		return KernelForms{}, nil, fmt.Errorf("grant %s lacks lookup, which the kernel cannot refuse", p)
+	}
+	var k KernelForms
+	var notes []string
+	if p, ok := hasAll(rights.Stat); ok {
+		k.Stat = true
+	} else {
+		notes = append(notes, fmt.Sprintf("stat is brokered: grant %s lacks stat", p))
+	}
+	if p, ok := hasAll(rights.Readlink); ok {
+		k.Readlink = true
+	} else {
+		notes = append(notes, fmt.Sprintf("readlink is brokered: grant %s lacks readlink", p))
+	}
+	if why := readDecidedByLandlock(existing); why == "" {
+		k.ReadOpen = true
+	} else {
+		notes = append(notes, "read-only opens are brokered: "+why)
+	}
+	return k, notes, nil
+}
+
+// readDecidedByLandlock returns "" when Landlock's READ_FILE and READ_DIR
+// decisions (broker/landlock: accessForGrant) are the rights model's for
+// every object under these grants, else why not.
+func readDecidedByLandlock(grants []*grant) string {
+	for _, g := range grants {
+		if g.isDir && g.Rights.Base.Has(rights.Readdir) != g.Rights.Inherit.Has(rights.Readdir) {
+			return fmt.Sprintf("grant %s gives readdir to the directory or to what is beneath it but not both, and a Landlock rule covers both alike", g.Path)
+		}
+		// What the model gives g's files and directories.
+		innerRead, innerDir := g.Rights.Inherit.Has(rights.Read), g.Rights.Base.Has(rights.Readdir)
+		if !g.isDir {
+			innerRead = g.Rights.Base.Has(rights.Read)
+		}
+		for _, a := range grants {
+			if a == g || !a.isDir || !a.coversGrant(g) {
+				continue
+			}
+			// What a's rule adds there: READ_FILE from its Inherit,
+			// READ_DIR from Base and Inherit.
+			outerRead, outerDir := a.Rights.Inherit.Has(rights.Read), (a.Rights.Base | a.Rights.Inherit).Has(rights.Readdir)
+			if outerRead && !innerRead || g.isDir && outerDir && !innerDir {
+				return fmt.Sprintf("grant %s is narrower than grant %s around it, and Landlock rules add up down the tree", g.Path, a.Path)
+			}
+		}
+	}
+	return ""
+}
+
+// covers reports whether the clean absolute path p is g or beneath it by
+// one of g's names.
+func (g *grant) covers(p string) bool {
+	for _, name := range g.names {
+		if p == name || name == "/" || strings.HasPrefix(p, name+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// coversGrant reports whether grant h lies inside g (by any of their names).
+func (g *grant) coversGrant(h *grant) bool {
+	for _, n := range h.names {
+		if g.covers(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// notReadOnlyOpen are the open flags that need more than read (or readdir):
+// the write access modes (and 3, ioctl only, which has both bits), creation,
+// truncation, append and O_TMPFILE.
+const notReadOnlyOpen = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND |
+	(unix.O_TMPFILE &^ unix.O_DIRECTORY)
+
+// kernelRules are the filter's rules for kernel mode, placed before its
+// Notify rule: the calls they match run natively, in the view.
+func kernelRules(k *KernelForms) []seccomp.Rule {
+	if k == nil {
+		return nil
+	}
+	allow := func(name string, args ...seccomp.ArgMatch) seccomp.Rule {
+		return seccomp.Rule{Syscalls: []string{name}, Args: args, Action: seccomp.Allow}
+	}
+	// open(path, flags) and openat(dirfd, path, flags): flags are
+	// argument 1 and 2. With O_PATH the kernel ignores every other flag
+	// but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
+	rules := []seccomp.Rule{
+		allow("open", seccomp.ArgMatch{Index: 1, Op: seccomp.ArgAnyBit, Value: unix.O_PATH}),
+		allow("openat", seccomp.ArgMatch{Index: 2, Op: seccomp.ArgAnyBit, Value: unix.O_PATH}),
+		allow("chdir"),
+		allow("access", seccomp.ArgMatch{Index: 1, Value: unix.F_OK}),
+		allow("faccessat", seccomp.ArgMatch{Index: 2, Value: unix.F_OK}),
+		allow("faccessat2", seccomp.ArgMatch{Index: 2, Value: unix.F_OK}),
+	}
+	if k.ReadOpen {
+		rules = append(rules,
+			allow("open", seccomp.ArgMatch{Index: 1, Op: seccomp.ArgNoBit, Value: notReadOnlyOpen}),
+			allow("openat", seccomp.ArgMatch{Index: 2, Op: seccomp.ArgNoBit, Value: notReadOnlyOpen}),
+		)
+	}
+	if k.Stat {
+		rules = append(rules, seccomp.Rule{Syscalls: []string{"stat", "lstat", "newfstatat", "statx"}, Action: seccomp.Allow})
+	}
+	if k.Readlink {
+		rules = append(rules, seccomp.Rule{Syscalls: []string{"readlink", "readlinkat"}, Action: seccomp.Allow})
+	}
+	return rules
+}

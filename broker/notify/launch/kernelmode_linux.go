@@ -1,0 +1,89 @@
+package launch
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/capfd/capfd/broker/landlock"
+	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
+)
+
+// kernelForms decides the mode before the program starts: nil for the
+// brokered mode, else what the kernel answers. In ModeKernel a reason
+// against kernel mode is an error; in ModeAuto it is said with Verbose.
+func kernelForms(opts *Options, sup *notify.Supervisor) (*notify.KernelForms, error) {
+	mode := opts.Mode
+	if mode == "" {
+		mode = ModeAuto
+	}
+	if mode == ModeBrokered {
+		return nil, nil
+	}
+	brokered := func(why string) (*notify.KernelForms, error) {
+		if mode == ModeKernel {
+			return nil, fmt.Errorf("kernel mode: %s", why)
+		}
+		if opts.Verbose {
+			fmt.Fprintf(opts.log(), "capfd run: brokered mode: %s\n", why)
+		}
+		return nil, nil
+	}
+	switch {
+	case opts.Learn != nil:
+		return brokered("learning sees every path request only when each is brokered")
+	case opts.NoNamespace || os.Getenv(NoNamespaceEnv) == "1":
+		return brokered("the view needs a mount and a PID namespace, and namespaces are disabled")
+	}
+	forms, notes, err := sup.KernelForms()
+	if err != nil {
+		return brokered(err.Error())
+	}
+	if _, err := landlock.Probe(); err != nil && forms.ReadOpen {
+		forms.ReadOpen = false
+		notes = append(notes, "read-only opens are brokered: Landlock is unavailable ("+err.Error()+")")
+	}
+	if opts.Verbose {
+		fmt.Fprintf(opts.log(), "capfd run: kernel mode: the kernel answers %v in the program's view\n", forms)
+		for _, n := range notes {
+			fmt.Fprintf(opts.log(), "capfd run: kernel mode: %s\n", n)
+		}
+	}
+	return &forms, nil
+}
+
+// procGrant is the Landlock rule for the view's /proc in kernel mode: read,
+// never write (writes are notified and decided by the /proc view).
+var procGrant = landlock.Grant{Path: "/proc", Rights: rights.Uniform(rights.Lookup | rights.Read | rights.Readdir | rights.Stat | rights.Readlink)}
+
+// enterView is stage 2's part of kernel mode, before Landlock: it checks
+// that it runs in namespaces of its own (the launcher may have fallen back
+// to none) and replaces its filesystem with the view. It returns false
+// (brokered) where the namespaces are missing and the mode was auto.
+func enterView(cfg *stage2Config) (bool, error) {
+	own, err := vfsops.MountNamespace()
+	if err != nil || own == cfg.HostMountNS || os.Getpid() != 1 {
+		if cfg.ModeRequired {
+			return false, fmt.Errorf("kernel mode: no mount and PID namespace of its own")
+		}
+		return false, nil
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		cwd = "/"
+	}
+	paths := make([]string, len(cfg.Landlock))
+	for i, g := range cfg.Landlock {
+		paths[i] = g.Path
+	}
+	// The kernel opens the program's ELF interpreter by its name on exec.
+	var links []string
+	if interp := elfInterpreter(cfg.Path); interp != "" {
+		links = append(links, interp)
+	}
+	if err := vfsops.BuildView(paths, links, cwd); err != nil {
+		return false, fmt.Errorf("kernel mode: %w (--mode brokered runs without the view)", err)
+	}
+	return true, nil
+}
