@@ -1,6 +1,6 @@
 // Package differential runs one matrix of filesystem operations through
 // every enforcement point capfd has (the library's local Dir, the broker's
-// served handles, `capfd run`, Landlock+seccomp alone, and the BPF LSM,
+// served handles, `capfd run` in each mode, Landlock+seccomp alone, and the BPF LSM,
 // which the host refuses and TestDifferentialBPFInVM runs in the VM
 // guests) and
 // checks each answer, and the filesystem effect, against the rights model

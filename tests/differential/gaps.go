@@ -72,7 +72,12 @@ func loadGaps(file string) ([]Gap, error) {
 			if g.Reason == "" {
 				return nil, fmt.Errorf("%s:%d: no reason", file, n+1)
 			}
-			out = append(out, g)
+			// A row may name several layers ("capfd-run, capfd-run-kernel")
+			// that differ alike; each is checked as its own row.
+			for _, layer := range strings.Split(g.Layer, ",") {
+				g.Layer = strings.TrimSpace(layer)
+				out = append(out, g)
+			}
 		}
 	}
 	if !inTable {

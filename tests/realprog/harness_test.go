@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,25 @@ type workload struct {
 	// knownFailure is why the row differs under capfd run today; "" means
 	// it must be identical to the direct run.
 	knownFailure string
+	// viewDiffers declares that in kernel mode the row sees the view's
+	// skeleton where the brokered mode shows the host: ls -l's size of a
+	// directory above the grants (its ".."), which is the view's tmpfs
+	// (vfsops.BuildView copies mode, owner and times, not the size), and
+	// the total of blocks, which counts it. The
+	// run is then compared with that column masked (skeletonSize), and
+	// must still differ unmasked.
+	viewDiffers bool
+}
+
+// skeletonLine is an ls -l line of "..": the size is its fifth column;
+// totalLine is ls -l's block count, which counts ".." too.
+var skeletonLine = regexp.MustCompile(`(?m)^(d\S+\s+\d+\s+\S+\s+\S+)\s+\d+(\s.*\s\.\.)$`)
+
+var totalLine = regexp.MustCompile(`(?m)^total \d+$`)
+
+// skeletonSize masks the size of every ls -l line of "..", and the totals.
+func skeletonSize(s string) string {
+	return totalLine.ReplaceAllString(skeletonLine.ReplaceAllString(s, "${1} SIZE${2}"), "total BLOCKS")
 }
 
 // epoch is the mtime of everything setup makes; a description shows it as
@@ -67,19 +87,20 @@ func (w workload) skipReason() string {
 	return ""
 }
 
-// runWorkload runs w directly and then under capfd run (directly again
-// when confined is false: the control that the row itself is reproducible)
-// and reports the differences, none when the two did the same.
-func runWorkload(t *testing.T, w workload, confined bool) []string {
-	return compareRuns(t, w, func(work string) []string {
+// runWorkload runs w directly and then under capfd run --mode mode
+// (directly again when mode is "": the control that the row itself is
+// reproducible) and reports the differences, none when the two did the
+// same.
+func runWorkload(t *testing.T, w workload, mode string) []string {
+	return compareRuns(t, w, mode == "kernel" && w.viewDiffers, func(work string) []string {
 		rights := w.rights
 		if rights == "" {
 			rights = "rw"
 		}
-		if !confined {
+		if mode == "" {
 			return []string{"sh", "-c", w.script}
 		}
-		return capfdArgv(w, "--grant", work+"="+rights)
+		return capfdArgv(w, "--mode", mode, "--grant", work+"="+rights)
 	})[0]
 }
 
@@ -97,8 +118,10 @@ func capfdArgv(w workload, flags ...string) []string {
 
 // compareRuns runs w directly, then each of the command lines argvs gives
 // for the work directory, in turn and each in a fresh one at the same
-// path, and reports each one's differences from the direct run.
-func compareRuns(t *testing.T, w workload, argvs ...func(work string) []string) [][]string {
+// path, and reports each one's differences from the direct run. With
+// viewDiffers the stdouts are compared with skeletonSize, and must differ
+// without it.
+func compareRuns(t *testing.T, w workload, viewDiffers bool, argvs ...func(work string) []string) [][]string {
 	root := t.TempDir()
 	var cred = nobody
 	if !w.asUser {
@@ -152,6 +175,15 @@ func compareRuns(t *testing.T, w workload, argvs ...func(work string) []string) 
 		start = time.Now()
 		second := run(t, work, cred, argv...)
 		describe(&second, start)
+		if viewDiffers {
+			if second.stdout == direct.stdout {
+				t.Errorf("declares viewDiffers, yet its stdout is the direct run's: remove the declaration")
+			}
+			d, c := direct, second
+			d.stdout, c.stdout = skeletonSize(d.stdout), skeletonSize(c.stdout)
+			all = append(all, diffOutcomes(d, c))
+			continue
+		}
 		all = append(all, diffOutcomes(direct, second))
 	}
 	return all

@@ -28,9 +28,11 @@ func TestLearnRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			learned, audit := filepath.Join(out, "learned.grants"), filepath.Join(out, "audit.json")
-			diffs := compareRuns(t, w,
+			// Both runs brokered: learning sees every request only so, and
+			// the audit of the second run must see every refusal.
+			diffs := compareRuns(t, w, false,
 				func(string) []string { return capfdArgv(w, "--learn", learned, "--learn-allow") },
-				func(string) []string { return capfdArgv(w, "--config", learned, "--audit", audit) },
+				func(string) []string { return capfdArgv(w, "--mode", "brokered", "--config", learned, "--audit", audit) },
 			)
 			grants, err := os.ReadFile(learned)
 			if err != nil {
