@@ -32,7 +32,9 @@ func TestLearnRoundTrip(t *testing.T) {
 			// the audit of the second run must see every refusal.
 			diffs := compareRuns(t, w, false,
 				func(string) []string { return capfdArgv(w, "--learn", learned, "--learn-allow") },
-				func(string) []string { return capfdArgv(w, "--mode", "brokered", "--config", learned, "--audit", audit) },
+				func(string) []string {
+					return capfdArgv(w, "--mode", "brokered", "--config", learned, "--audit", audit)
+				},
 			)
 			grants, err := os.ReadFile(learned)
 			if err != nil {
