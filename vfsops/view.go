@@ -544,3 +544,20 @@ func MountNamespace() (uint64, error) {
 	}
 	return st.Ino, nil
 }
+
+// ReadableFile reports whether fd is open for reading on a regular file or
+// a character device: an object on a filesystem, which a Landlock rule can
+// name by the descriptor (kernel mode's rules for the inherited standard
+// descriptors). Pipes, sockets and the like are not: Landlock does not
+// restrict them.
+func ReadableFile(fd int) bool {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
+		return false
+	}
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_ACCMODE != unix.O_WRONLY && fl&unix.O_PATH == 0
+}

@@ -17,6 +17,10 @@ import (
 type Grant struct {
 	Path   string
 	Rights rights.Pair
+	// Fd, with FromFd, names the object by an open descriptor instead
+	// (a file, not a directory); Path then only describes it.
+	Fd     int  `json:"-"`
+	FromFd bool `json:"-"`
 }
 
 // Report says what Restrict made the kernel enforce.
@@ -75,6 +79,9 @@ func Restrict(grants []Grant) (Report, error) {
 	}
 	ruleset := make([]landlock.Rule, 0, len(rules))
 	for _, r := range rules {
+		if r.fromFd {
+			return report, fmt.Errorf("landlock: grant %s: a descriptor's rule needs RestrictThread", r.path)
+		}
 		if r.access != 0 {
 			ruleset = append(ruleset, landlock.PathAccess(r.access, r.path))
 		}
@@ -128,9 +135,12 @@ func newReport(abi int, grants []Grant) Report {
 // rule is one grant resolved to a real path and the access of its rule.
 type rule struct {
 	path   string // as given; Landlock opens it
-	real   string // symlinks resolved, for the ancestor check
+	real   string // symlinks resolved, for the ancestor check; "" for fromFd
 	isDir  bool
 	access AccessFS
+	// fromFd: the rule is for the object open on fd (Grant.FromFd).
+	fd     int
+	fromFd bool
 }
 
 // resolve stats each grant, because whether it is a directory decides which
@@ -145,6 +155,10 @@ func resolve(grants []Grant, handled AccessFS) ([]rule, error) {
 		}
 		if unknown := (g.Rights.Base | g.Rights.Inherit).Unknown(); unknown != 0 {
 			problems = append(problems, fmt.Errorf("grant %s: unknown rights %#x", g.Path, uint64(unknown)))
+			continue
+		}
+		if g.FromFd {
+			rules = append(rules, rule{path: g.Path, fd: g.Fd, fromFd: true, access: accessForGrant(g.Rights, false) & handled})
 			continue
 		}
 		fi, err := os.Stat(g.Path)
@@ -180,9 +194,12 @@ func resolve(grants []Grant, handled AccessFS) ([]rule, error) {
 func widenings(rules []rule) []Widening {
 	var out []Widening
 	for _, r := range rules {
+		if r.fromFd {
+			continue
+		}
 		var inherited AccessFS
 		for _, anc := range rules {
-			if anc.real != r.real && isBeneath(r.real, anc.real) {
+			if !anc.fromFd && anc.real != r.real && isBeneath(r.real, anc.real) {
 				inherited |= anc.access
 			}
 		}

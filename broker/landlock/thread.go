@@ -65,11 +65,14 @@ func RestrictThread(grants []Grant, ambient Ambient) (Report, error) {
 
 // addPathRule allows r.access beneath r.path.
 func addPathRule(ruleset int, r rule) error {
-	fd, err := vfsops.OpenObjectAmbient(r.path)
-	if err != nil {
-		return fmt.Errorf("landlock: grant %s: %w", r.path, err)
+	fd := r.fd
+	if !r.fromFd {
+		var err error
+		if fd, err = vfsops.OpenObjectAmbient(r.path); err != nil {
+			return fmt.Errorf("landlock: grant %s: %w", r.path, err)
+		}
+		defer unix.Close(fd)
 	}
-	defer unix.Close(fd)
 	beneath := unix.LandlockPathBeneathAttr{Allowed_access: uint64(r.access), Parent_fd: int32(fd)}
 	_, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH,
 		uintptr(unsafe.Pointer(&beneath)), 0, 0, 0)

@@ -1,7 +1,9 @@
 package run
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,4 +124,73 @@ func TestDescriptorNames(t *testing.T) {
 	if direct.code != 0 || confined.code != 0 || confined.stdout != direct.stdout || confined.stderr != direct.stderr {
 		t.Errorf("confined %+v\ndirect %+v", confined, direct)
 	}
+}
+
+// TestStdinFromOutsideTheGrants: `prog /dev/stdin < file` re-opens, read
+// only, a file the program holds but no grant names; in kernel mode that
+// takes a Landlock rule for the descriptor's file (stdioGrants), since the
+// file is outside the view. Re-opening it for writing stays refused, and
+// the file's own name stays absent.
+func TestStdinFromOutsideTheGrants(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	input := filepath.Join(f.secret, "s.txt")
+	withStdinFrom := func(input string, argv ...string) outcome {
+		t.Helper()
+		in, err := os.Open(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = f.data
+		cmd.Stdin = in
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+		o := outcome{stdout: stdout.String(), stderr: stderr.String()}
+		if exit, ok := err.(*exec.ExitError); ok {
+			o.code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	withStdin := func(argv ...string) outcome { t.Helper(); return withStdinFrom(input, argv...) }
+	const attack = `echo pwned > /dev/stdin`
+	// The attack works directly (on a copy).
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if withStdinFrom(victim, "sh", "-c", attack); !strings.Contains(readString(t, victim), "pwned") {
+		t.Fatalf("%s does not work even directly", attack)
+	}
+	if o := withStdin("sh", "-c", "cat /dev/stdin"); o.stdout != "secret\n" {
+		t.Fatalf("directly: %+v", o)
+	}
+	for _, mode := range []string{"brokered", "kernel"} {
+		capfd := append([]string{bin.capfd, "run", "-q", "--mode", mode}, f.grants()...)
+		if o := withStdin(append(capfd, "--", "sh", "-c", "cat /dev/stdin")...); o.code != 0 || o.stdout != "secret\n" {
+			t.Errorf("%s mode: cat /dev/stdin: %+v", mode, o)
+		}
+		if o := withStdin(append(capfd, "--", "sh", "-c", "cat "+input)...); o.code == 0 || strings.Contains(o.stdout, "secret") {
+			t.Errorf("%s mode: the file's own name: %+v", mode, o)
+		}
+		if o := withStdin(append(capfd, "--", "sh", "-c", attack)...); o.code == 0 {
+			t.Errorf("%s mode: %s worked", mode, attack)
+		}
+		if b, err := os.ReadFile(input); err != nil || string(b) != "secret\n" {
+			t.Fatalf("%s mode: %s now holds %q, %v", mode, input, b, err)
+		}
+	}
+}
+
+func readString(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

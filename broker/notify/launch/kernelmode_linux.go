@@ -57,6 +57,20 @@ func kernelForms(opts *Options, sup *notify.Supervisor) (*notify.KernelForms, er
 // never write (writes are notified and decided by the /proc view).
 var procGrant = landlock.Grant{Path: "/proc", Rights: rights.Uniform(rights.Lookup | rights.Read | rights.Readdir | rights.Stat | rights.Readlink)}
 
+// stdioGrants are the Landlock rules that let the program re-open, read
+// only, the files its standard descriptors read (`cat /dev/stdin < file`,
+// a terminal), which lie outside the view and so outside every other rule:
+// no more than the descriptors already give. Pipes and sockets need none.
+func stdioGrants() []landlock.Grant {
+	var out []landlock.Grant
+	for fd := 0; fd <= 2; fd++ {
+		if vfsops.ReadableFile(fd) {
+			out = append(out, landlock.Grant{Path: fmt.Sprintf("standard descriptor %d", fd), Rights: rights.Uniform(rights.Read), Fd: fd, FromFd: true})
+		}
+	}
+	return out
+}
+
 // enterView is stage 2's part of kernel mode, before Landlock: it checks
 // that it runs in namespaces of its own (the launcher may have fallen back
 // to none) and replaces its filesystem with the view. It returns false

@@ -117,7 +117,7 @@ func stage2() int {
 		case err != nil:
 			return fail(126, "%v", err)
 		case inView:
-			rules = append(rules[:len(rules):len(rules)], procGrant)
+			rules = append(append(rules[:len(rules):len(rules)], procGrant), stdioGrants()...)
 			if os.Getuid() != 0 {
 				// A launcher that is not root made a user
 				// namespace that maps its own ids only: the
