@@ -83,12 +83,18 @@ tar -C "$w/tree" -cf "$w/x.tar" d000 d001 d002
 mkdir -p "$w/out"
 
 # --- the workloads -----------------------------------------------------
+# Debian's interpreter: python3 on PATH may be a pyenv shim in the caller's
+# home, which the confined runs cannot see (they would fall back to this
+# one, and the comparison would be of two interpreters).
+python=python3
+[ -x /usr/bin/python3 ] && python=/usr/bin/python3
+
 names=(find git-status grep python-imports make-j2 tar-xf true)
 cmds=(
 	"find $w/big -type f | wc -l"
 	"git -C $w/repo status --short | wc -l"
 	"grep -rc lambda $w/tree | wc -l"
-	"python3 $w/imports.py"
+	"$python $w/imports.py"
 	"make -s -C $w/c clean && make -s -j2 -C $w/c"
 	"rm -rf $w/out/* && tar -C $w/out -xf $w/x.tar"
 	"true"

@@ -41,9 +41,8 @@ import (
 //     directories.
 //  4. /proc is a new procfs of the PID namespace (nosuid, nodev, noexec),
 //     so it shows the program's own processes only, and of its other
-//     entries only those in procGlobals: every other one is covered, a
-//     directory by an empty read-only tmpfs, a file by an empty file
-//     (procMask).
+//     entries only those in procGlobals: every other one is covered by an
+//     empty read-only file or directory (procMask).
 //  5. /dev gets stdin, stdout, stderr and fd, links into /proc/self/fd as
 //     on the host, where no grant provides them.
 //  6. The host's root is detached (MNT_DETACH) and its directory removed:
@@ -372,11 +371,11 @@ func (b *viewBuilder) proc() error {
 	if err != nil {
 		return err
 	}
-	return withEmptyFile(func(empty string) error { return procMaskAll(names, empty) })
+	return withEmpties(func(file, dir string) error { return procMaskAll(names, file, dir) })
 }
 
 // procMaskAll masks the entries names of /proc that the view does not keep.
-func procMaskAll(names []string, empty string) error {
+func procMaskAll(names []string, emptyFile, emptyDir string) error {
 	for _, name := range names {
 		keep, kept := procGlobals[name]
 		switch {
@@ -387,7 +386,7 @@ func procMaskAll(names []string, empty string) error {
 				return err
 			}
 		default:
-			if err := procMask("/proc/"+name, empty); err != nil {
+			if err := procMask("/proc/"+name, emptyFile, emptyDir); err != nil {
 				return err
 			}
 		}
@@ -435,51 +434,53 @@ func procMaskBut(dir string, keep []string) error {
 	return unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555")
 }
 
-// procMask covers the procfs entry p: a directory with an empty read-only
-// tmpfs, a file with the empty read-only file empty. Symlinks (mounts,
-// net) lead into self and stay.
-func procMask(p, empty string) error {
+// procMask covers the procfs entry p with the empty read-only file or
+// directory (a bind mount each: cheaper than a tmpfs of its own). Symlinks
+// (mounts, net) lead into self and stay.
+func procMask(p, emptyFile, emptyDir string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(p, &st); err != nil {
 		return nil // gone meanwhile
 	}
-	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY
+	src := emptyFile
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
 		return nil
 	case unix.S_IFDIR:
-		if err := unix.Mount("tmpfs", p, "tmpfs", flags, "mode=0555,size=0"); err != nil {
-			return fmt.Errorf("mask %s: %w", p, err)
-		}
-		return nil
+		src = emptyDir
 	}
-	if err := unix.Mount(empty, p, "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(src, p, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("mask %s: %w", p, err)
 	}
 	return nil
 }
 
-// withEmptyFile calls f with the path of an empty file on a read-only
-// tmpfs, which is detached when f returns: the mounts f made of it keep it.
-func withEmptyFile(f func(empty string) error) error {
+// withEmpties calls f with the paths of an empty file and an empty
+// directory on a read-only tmpfs, which is detached when f returns: the
+// bind mounts f made of them keep them.
+func withEmpties(f func(file, dir string) error) error {
 	const tmp = "/.capfd-empty"
 	if err := unix.Mkdir(tmp, 0o700); err != nil {
 		return fmt.Errorf("mkdir %s: %w", tmp, err)
 	}
 	defer unix.Rmdir(tmp)
-	if err := unix.Mount("tmpfs", tmp, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("tmpfs", tmp, "tmpfs", flags, "mode=0755"); err != nil {
 		return fmt.Errorf("mount %s: %w", tmp, err)
 	}
 	defer unix.Unmount(tmp, unix.MNT_DETACH)
-	fd, err := unix.Open(tmp+"/empty", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o444)
+	fd, err := unix.Open(tmp+"/file", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o444)
 	if err != nil {
-		return fmt.Errorf("create %s/empty: %w", tmp, err)
+		return fmt.Errorf("create %s/file: %w", tmp, err)
 	}
 	unix.Close(fd)
-	if err := unix.Mount("", tmp, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
+	if err := unix.Mkdir(tmp+"/dir", 0o555); err != nil {
+		return fmt.Errorf("mkdir %s/dir: %w", tmp, err)
+	}
+	if err := unix.Mount("", tmp, "", unix.MS_REMOUNT|unix.MS_RDONLY|flags, "mode=0755"); err != nil {
 		return fmt.Errorf("remount %s: %w", tmp, err)
 	}
-	return f(tmp + "/empty")
+	return f(tmp+"/file", tmp+"/dir")
 }
 
 func isPid(name string) bool {
