@@ -29,7 +29,9 @@ import (
 //  1. Mount propagation from the host is made one-way (MS_SLAVE), so
 //     nothing done here reaches the host and host unmounts still reach us.
 //  2. A tmpfs is mounted on a scratch directory and made the root with
-//     pivot_root; the host's root stays reachable at hostDir until step 6.
+//     pivot_root (on an initial ramfs, with a move and chroot:
+//     enterScratchRoot); the host's root stays reachable at hostDir until
+//     step 6.
 //     Every later host path is read beneath hostDir.
 //  3. Each grant (outer ones first) is placed at its own path: the
 //     directories above it are created in the tmpfs (their metadata is
@@ -89,27 +91,8 @@ func (b *viewBuilder) build(grants, links []string, cwd string) error {
 		return fmt.Errorf("make / a slave mount: %w", err)
 	}
 	// 2.
-	var scratch string
-	for _, d := range scratchDirs {
-		if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err == nil {
-			scratch = d
-			break
-		}
-	}
-	if scratch == "" {
-		return errors.New("no directory to mount the view's tmpfs on")
-	}
-	if err := unix.Chdir(scratch); err != nil {
-		return fmt.Errorf("chdir %s: %w", scratch, err)
-	}
-	if err := unix.Mkdir("."+hostDir, 0o700); err != nil {
-		return fmt.Errorf("mkdir %s: %w", hostDir, err)
-	}
-	if err := unix.PivotRoot(".", "."+hostDir); err != nil {
-		return fmt.Errorf("pivot_root: %w", err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		return fmt.Errorf("chdir /: %w", err)
+	if err := enterScratchRoot(); err != nil {
+		return err
 	}
 	// 3.
 	sorted := slices.Clone(grants)
@@ -180,6 +163,70 @@ func (b *viewBuilder) build(grants, links []string, cwd string) error {
 		return fmt.Errorf("chdir %s: %w", cwd, err)
 	}
 	return nil
+}
+
+// enterScratchRoot makes a fresh tmpfs the root, with the host's root at
+// hostDir (step 2). pivot_root cannot move the initial ramfs (EINVAL: a
+// guest booted from an initramfs runs on it); there, as switch_root does,
+// the tmpfs is moved over / and entered with chroot, and the host's tree is
+// a recursive clone (open_tree) taken before the tmpfs covered anything,
+// attached at hostDir. The ramfs beneath stays, unreachable by any name.
+func enterScratchRoot() error {
+	const flags = unix.MS_NOSUID | unix.MS_NODEV
+	var scratch string
+	for _, d := range scratchDirs {
+		if err := unix.Mount("tmpfs", d, "tmpfs", flags, "mode=0755"); err == nil {
+			scratch = d
+			break
+		}
+	}
+	if scratch == "" {
+		return errors.New("no directory to mount the view's tmpfs on")
+	}
+	if err := unix.Chdir(scratch); err != nil {
+		return fmt.Errorf("chdir %s: %w", scratch, err)
+	}
+	if err := unix.Mkdir("."+hostDir, 0o700); err != nil {
+		return fmt.Errorf("mkdir %s: %w", hostDir, err)
+	}
+	err := unix.PivotRoot(".", "."+hostDir)
+	switch {
+	case err == nil:
+		return unix.Chdir("/")
+	case !errors.Is(err, unix.EINVAL):
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	// The initial ramfs: clone the host's tree from under the tmpfs.
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	if err := unix.Unmount(scratch, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount %s: %w", scratch, err)
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, "/", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("open_tree /: %w", err)
+	}
+	defer unix.Close(tree)
+	if err := unix.Mount("tmpfs", scratch, "tmpfs", flags, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", scratch, err)
+	}
+	if err := unix.Mkdir(scratch+hostDir, 0o700); err != nil {
+		return fmt.Errorf("mkdir %s: %w", hostDir, err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, scratch+hostDir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach the host's tree: %w", err)
+	}
+	if err := unix.Chdir(scratch); err != nil {
+		return fmt.Errorf("chdir %s: %w", scratch, err)
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move the tmpfs over /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
 }
 
 // maxViewLinks bounds the symlinks followed while placing one grant, as
@@ -561,4 +608,10 @@ func ReadableFile(fd int) bool {
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	return err == nil && fl&unix.O_ACCMODE != unix.O_WRONLY && fl&unix.O_PATH == 0
+}
+
+// IsDirFd reports whether fd is open on a directory.
+func IsDirFd(fd int) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }

@@ -36,14 +36,20 @@ import (
 //     native only when every grant carries stat (Landlock cannot refuse a
 //     stat);
 //   - readlink and readlinkat likewise with readlink;
-//   - opens in read mode without O_CREAT, O_TRUNC, O_APPEND or O_TMPFILE
-//     need read (a file) or readdir (a directory), which Landlock decides
-//     (READ_FILE, READ_DIR). They are native only when Landlock's decision
-//     is exactly the model's: a directory grant's READ_DIR covers the
-//     directory and its subdirectories alike, so Base and Inherit must
+//   - opens in read mode without O_CREAT, O_TRUNC or O_TMPFILE need read
+//     (a file) or readdir (a directory), which Landlock decides
+//     (READ_FILE, READ_DIR). Landlock's decision must be exactly the
+//     model's for kernel mode at all: a directory grant's READ_DIR covers
+//     the directory and its subdirectories alike, so Base and Inherit must
 //     agree on readdir, and Landlock rules add up down the tree, so a
 //     nested grant must not be narrower in read or readdir than the grant
-//     around it. Stage 2 also drops them when Landlock is not in force.
+//     around it. They cannot be left to the supervisor instead: a
+//     directory it opens lies on the host's mounts, where ".." leads out
+//     of the view, and the native lookups relative to it would follow.
+//     For the same reason openat2, whose flags seccomp cannot read, fails
+//     with ENOSYS (libcs fall back to openat), and no notified open can
+//     yield a directory (O_CREAT, O_TRUNC and the write modes refuse one
+//     with EISDIR). Stage 2 runs brokered when Landlock is not in force.
 //
 // Everything else (writes, creation, truncation, removal, renames, links,
 // attributes, sockets, opens in write mode, openat2, whose flags seccomp
@@ -65,25 +71,21 @@ import (
 // notified and refused. docs/run.md lists the differences.
 
 // KernelForms are the path syscall families the kernel answers itself in
-// kernel mode. O_PATH opens, chdir and access(F_OK) are always among them.
+// kernel mode. Read-only and O_PATH opens, chdir and access(F_OK) are
+// always among them.
 type KernelForms struct {
-	Stat     bool `json:"stat"`      // stat, lstat, newfstatat, statx
-	Readlink bool `json:"readlink"`  // readlink, readlinkat
-	ReadOpen bool `json:"read_open"` // open and openat in read mode (Landlock)
+	Stat     bool `json:"stat"`     // stat, lstat, newfstatat, statx
+	Readlink bool `json:"readlink"` // readlink, readlinkat
 }
 
 // String lists the families the kernel answers.
 func (k KernelForms) String() string {
-	var on []string
-	on = append(on, "O_PATH opens", "chdir", "access(F_OK)")
+	on := []string{"read-only and O_PATH opens", "chdir", "access(F_OK)"}
 	if k.Stat {
 		on = append(on, "stat")
 	}
 	if k.Readlink {
 		on = append(on, "readlink")
-	}
-	if k.ReadOpen {
-		on = append(on, "read-only opens")
 	}
 	return strings.Join(on, ", ")
 }
@@ -143,10 +145,12 @@ func (t *grantTable) kernelForms() (KernelForms, []string, error) {
 	} else {
 		notes = append(notes, fmt.Sprintf("readlink is brokered: grant %s lacks readlink", p))
 	}
-	if why := readDecidedByLandlock(existing); why == "" {
-		k.ReadOpen = true
-	} else {
-		notes = append(notes, "read-only opens are brokered: "+why)
+	if why := readDecidedByLandlock(existing); why != "" {
+		// A directory the supervisor opens lies on the host's mounts,
+		// where ".." leads out of the view: native lookups relative to
+		// it would too. So every read-only open is the kernel's, in the
+		// view, or none is.
+		return KernelForms{}, nil, fmt.Errorf("read-only opens cannot be the kernel's: %s", why)
 	}
 	return k, notes, nil
 }
@@ -202,8 +206,10 @@ func (g *grant) coversGrant(h *grant) bool {
 
 // notReadOnlyOpen are the open flags that need more than read (or readdir):
 // the write access modes (and 3, ioctl only, which has both bits), creation,
-// truncation, append and O_TMPFILE.
-const notReadOnlyOpen = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND |
+// truncation and O_TMPFILE. O_APPEND is not among them: in read mode it
+// needs read as the mode does (vfsops.OpenRightsOn), and notified it would
+// let the supervisor open a directory for the program.
+const notReadOnlyOpen = unix.O_WRONLY | unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC |
 	(unix.O_TMPFILE &^ unix.O_DIRECTORY)
 
 // kernelRules are the filter's rules for kernel mode, placed before its
@@ -221,16 +227,17 @@ func kernelRules(k *KernelForms) []seccomp.Rule {
 	rules := []seccomp.Rule{
 		allow("open", seccomp.ArgMatch{Index: 1, Op: seccomp.ArgAnyBit, Value: unix.O_PATH}),
 		allow("openat", seccomp.ArgMatch{Index: 2, Op: seccomp.ArgAnyBit, Value: unix.O_PATH}),
+		allow("open", seccomp.ArgMatch{Index: 1, Op: seccomp.ArgNoBit, Value: notReadOnlyOpen}),
+		allow("openat", seccomp.ArgMatch{Index: 2, Op: seccomp.ArgNoBit, Value: notReadOnlyOpen}),
 		allow("chdir"),
 		allow("access", seccomp.ArgMatch{Index: 1, Value: unix.F_OK}),
 		allow("faccessat", seccomp.ArgMatch{Index: 2, Value: unix.F_OK}),
 		allow("faccessat2", seccomp.ArgMatch{Index: 2, Value: unix.F_OK}),
-	}
-	if k.ReadOpen {
-		rules = append(rules,
-			allow("open", seccomp.ArgMatch{Index: 1, Op: seccomp.ArgNoBit, Value: notReadOnlyOpen}),
-			allow("openat", seccomp.ArgMatch{Index: 2, Op: seccomp.ArgNoBit, Value: notReadOnlyOpen}),
-		)
+		// openat2's flags are in memory seccomp cannot read, so it would
+		// be the supervisor's, and a directory it opens lies on the
+		// host's mounts (see kernelForms): ENOSYS, as on a kernel before
+		// 5.6, and libcs and runtimes fall back to openat.
+		{Syscalls: []string{"openat2"}, Action: seccomp.Errno(unix.ENOSYS)},
 	}
 	if k.Stat {
 		rules = append(rules, seccomp.Rule{Syscalls: []string{"stat", "lstat", "newfstatat", "statx"}, Action: seccomp.Allow})

@@ -1,8 +1,10 @@
 package run
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -67,11 +69,13 @@ func TestKernelModeChoice(t *testing.T) {
 		code        int
 		want        string
 	}{
-		{dir + "=ro", "auto", 0, "kernel mode: the kernel answers O_PATH opens, chdir, access(F_OK), stat, readlink, read-only opens"},
+		{dir + "=ro", "auto", 0, "kernel mode: the kernel answers read-only and O_PATH opens, chdir, access(F_OK), stat, readlink in the program's view"},
 		{dir + "=read,lookup,readdir", "auto", 0, "kernel mode: stat is brokered: grant " + dir + " lacks stat"},
 		// Without lookup the supervisor refuses the open, as it must.
 		{dir + "=read,stat,readlink,readdir", "auto", 1, "brokered mode: grant " + dir + " lacks lookup"},
 		{dir + "=read,stat,readlink,readdir", "kernel", 126, "kernel mode: grant " + dir + " lacks lookup, which the kernel cannot refuse"},
+		// Landlock cannot tell a directory's readdir from its entries'.
+		{dir + "=ro:lookup,read,stat", "auto", 0, "brokered mode: read-only opens cannot be the kernel's: grant " + dir + " gives readdir to the directory or to what is beneath it but not both"},
 		{dir + "=ro", "brokered", 0, ""},
 	}
 	for _, c := range cases {
@@ -84,5 +88,47 @@ func TestKernelModeChoice(t *testing.T) {
 		} else if strings.Contains(o.stderr, "kernel mode") {
 			t.Errorf("--mode brokered: %q", o.stderr)
 		}
+	}
+}
+
+// TestKernelModeHostDirectoryDescriptor: a standard descriptor open on a
+// host directory would be a way out of the view for native lookups (cd
+// /proc/self/fd/0, then relative names), so it makes the run brokered, and
+// --mode kernel refuses to start.
+func TestKernelModeHostDirectoryDescriptor(t *testing.T) {
+	requireRun(t)
+	f := newFixture(t)
+	const attack = `cd /proc/self/fd/0 && cat secret/s.txt`
+	withDirStdin := func(argv ...string) outcome {
+		t.Helper()
+		dir, err := os.Open(f.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dir.Close()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir, cmd.Stdin = f.data, dir
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+		o := outcome{stdout: stdout.String(), stderr: stderr.String()}
+		if exit, ok := err.(*exec.ExitError); ok {
+			o.code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if o := withDirStdin("sh", "-c", attack); o.stdout != "secret\n" {
+		t.Fatalf("directly the attack fails, so the test shows nothing: %+v", o)
+	}
+	capfd := append([]string{bin.capfd, "run", "-v"}, f.grants()...)
+	o := withDirStdin(append(capfd, "--", "sh", "-c", attack)...)
+	if strings.Contains(o.stdout, "secret") || !strings.Contains(o.stderr, "brokered mode: standard descriptor 0 is a directory") {
+		t.Errorf("auto mode: %+v", o)
+	}
+	capfd = append([]string{bin.capfd, "run", "--mode", "kernel"}, f.grants()...)
+	if o := withDirStdin(append(capfd, "--", "sh", "-c", attack)...); o.code != 126 || strings.Contains(o.stdout, "secret") {
+		t.Errorf("--mode kernel: %+v, want status 126", o)
 	}
 }

@@ -211,7 +211,9 @@ func TestEmbeddedBrokerNestedGrant(t *testing.T) {
 // are placed by identity too. With H=rw and H/secret=ro, writing the
 // nested grant's key through H's dirfd, directly or through H/l -> secret,
 // and creating in it, works plainly and is refused under capfd run; reads
-// through the symlink, writes and creates elsewhere in H still work.
+// through the symlink, writes and creates elsewhere in H still work. This
+// is the brokered mode's openat2: in kernel mode openat2 fails with ENOSYS
+// (broker/notify: kernelRules), which the last case shows.
 func TestAnchoredOpensFollowTheObject(t *testing.T) {
 	requireRun(t)
 	cases := []struct {
@@ -265,9 +267,13 @@ func TestAnchoredOpensFollowTheObject(t *testing.T) {
 				t.Fatalf("plainly: %+v (nested grant changed: %v, want %v)", o, !nestedSame(plain), c.nestedChanged)
 			}
 			h := setup()
-			o := capfdRun(t, h, []string{"-q", "--grant", h + "=rw", "--grant", h + "/secret=ro", "--grant", bin.dir + "=rx"}, argv(h)...)
+			grants := []string{"-q", "--grant", h + "=rw", "--grant", h + "/secret=ro", "--grant", bin.dir + "=rx"}
+			o := capfdRun(t, h, append([]string{"--mode", "brokered"}, grants...), argv(h)...)
 			if got := strings.TrimSpace(o.stdout); got != c.confined {
 				t.Errorf("under capfd run: %q, want %q\nstderr: %s", got, c.confined, o.stderr)
+			}
+			if o := capfdRun(t, h, append([]string{"--mode", "kernel"}, grants...), argv(h)...); strings.TrimSpace(o.stdout) != "ENOSYS" {
+				t.Errorf("in kernel mode: %q, want ENOSYS\nstderr: %s", o.stdout, o.stderr)
 			}
 			if !nestedSame(h) {
 				t.Errorf("under capfd run the nested grant changed")

@@ -40,9 +40,8 @@ func kernelForms(opts *Options, sup *notify.Supervisor) (*notify.KernelForms, er
 	if err != nil {
 		return brokered(err.Error())
 	}
-	if _, err := landlock.Probe(); err != nil && forms.ReadOpen {
-		forms.ReadOpen = false
-		notes = append(notes, "read-only opens are brokered: Landlock is unavailable ("+err.Error()+")")
+	if _, err := landlock.Probe(); err != nil {
+		return brokered("read-only opens are Landlock's in kernel mode, and Landlock is unavailable: " + err.Error())
 	}
 	if opts.Verbose {
 		fmt.Fprintf(opts.log(), "capfd run: kernel mode: the kernel answers %v in the program's view\n", forms)
@@ -76,12 +75,25 @@ func stdioGrants() []landlock.Grant {
 // to none) and replaces its filesystem with the view. It returns false
 // (brokered) where the namespaces are missing and the mode was auto.
 func enterView(cfg *stage2Config) (bool, error) {
-	own, err := vfsops.MountNamespace()
-	if err != nil || own == cfg.HostMountNS || os.Getpid() != 1 {
+	brokered := func(why string) (bool, error) {
 		if cfg.ModeRequired {
-			return false, fmt.Errorf("kernel mode: no mount and PID namespace of its own")
+			return false, fmt.Errorf("kernel mode: %s", why)
+		}
+		if cfg.Verbose {
+			fmt.Fprintf(os.Stderr, "capfd run: brokered mode: %s\n", why)
 		}
 		return false, nil
+	}
+	own, err := vfsops.MountNamespace()
+	if err != nil || own == cfg.HostMountNS || os.Getpid() != 1 {
+		return brokered("no mount and PID namespace of its own")
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if vfsops.IsDirFd(fd) {
+			// A directory of the host's: lookups relative to it would
+			// leave the view.
+			return brokered(fmt.Sprintf("standard descriptor %d is a directory", fd))
+		}
 	}
 	cwd, err := os.Getwd()
 	if err != nil {

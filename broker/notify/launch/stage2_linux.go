@@ -127,15 +127,16 @@ func stage2() int {
 			}
 		default:
 			cfg.Kernel = nil
-			if cfg.Verbose {
-				fmt.Fprintf(os.Stderr, "capfd run: brokered mode: no mount and PID namespace of its own\n")
-			}
 		}
 	}
 	report, err := landlock.RestrictThread(rules, cfg.Ambient.Landlock())
 	if err != nil && cfg.Kernel != nil {
-		// Only Landlock decides a native read-only open.
-		cfg.Kernel.ReadOpen = false
+		// Only Landlock decides a native read-only open: brokered, in
+		// the view, where the supervisor's names are the same.
+		if cfg.ModeRequired {
+			return fail(126, "kernel mode: Landlock: %v", err)
+		}
+		cfg.Kernel = nil
 	}
 	switch {
 	case err != nil && len(cfg.Ambient.ConnectTCP)+len(cfg.Ambient.BindTCP) > 0 && !cfg.Ambient.Net:
