@@ -442,30 +442,29 @@ func procMaskAll(names []string, emptyFile, emptyDir string) error {
 }
 
 // procMaskBut masks the procfs directory dir but for the files keep
-// (relative to it): a second procfs instance, mounted for the purpose
-// and detached at once, is where they are bound from onto empty files in
-// the tmpfs that covers dir.
+// (relative to it): each is cloned (open_tree) before a tmpfs covers dir,
+// and attached onto an empty file there, so it is still the view's one
+// procfs instance (what the BPF LSM's grant of /proc covers).
 func procMaskBut(dir string, keep []string) error {
-	const src = "/.capfd-procfs"
-	if err := unix.Mkdir(src, 0o700); err != nil {
-		return fmt.Errorf("mkdir %s: %w", src, err)
-	}
-	if err := unix.Mount("proc", src, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mount procfs: %w", err)
-	}
+	trees := map[string]int{}
 	defer func() {
-		_ = unix.Unmount(src, unix.MNT_DETACH)
-		_ = unix.Rmdir(src)
+		for _, fd := range trees {
+			unix.Close(fd)
+		}
 	}()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755"); err != nil {
-		return fmt.Errorf("mask %s: %w", dir, err)
-	}
-	rel := strings.TrimPrefix(dir, "/proc")
 	for _, k := range keep {
-		p := path.Join(dir, k)
-		if err := unix.Access(path.Join(src, rel, k), unix.F_OK); err != nil {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, path.Join(dir, k), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		if err != nil {
 			continue // not on this kernel
 		}
+		trees[k] = fd
+	}
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("tmpfs", dir, "tmpfs", flags, "mode=0755"); err != nil {
+		return fmt.Errorf("mask %s: %w", dir, err)
+	}
+	for k, tree := range trees {
+		p := path.Join(dir, k)
 		if err := mkdirAll(path.Dir(p), dir); err != nil {
 			return err
 		}
@@ -474,11 +473,11 @@ func procMaskBut(dir string, keep []string) error {
 			return fmt.Errorf("create %s: %w", p, err)
 		}
 		unix.Close(fd)
-		if err := unix.Mount(path.Join(src, rel, k), p, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind %s: %w", p, err)
+		if err := unix.MoveMount(tree, "", unix.AT_FDCWD, p, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("attach %s: %w", p, err)
 		}
 	}
-	return unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0555")
+	return unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY|flags, "mode=0555")
 }
 
 // procMask covers the procfs entry p with the empty read-only file or

@@ -3,12 +3,17 @@ package launch
 import (
 	"fmt"
 	"maps"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/notify"
+	"github.com/capfd/capfd/rights"
 )
 
 // markForLSM confines the program with the BPF LSM as well, where the kernel
@@ -19,7 +24,11 @@ import (
 // It runs while stage 2 waits for the go-ahead, so the mark is in place
 // before the program's execve: the mark lives in the task and survives
 // exec, and everything the program forks inherits it.
-func markForLSM(pid int, sup *notify.Supervisor, opts *Options) *lsm.Enforcer {
+//
+// In kernel mode (view) the program also looks up, stats and reads the
+// view's own objects natively, which no grant names: they are granted to
+// the sandbox as Landlock allows them (viewGrants).
+func markForLSM(pid int, sup *notify.Supervisor, opts *Options, view bool) *lsm.Enforcer {
 	log := opts.log()
 	if err := lsm.Probe(); err != nil {
 		if opts.Verbose {
@@ -37,6 +46,13 @@ func markForLSM(pid int, sup *notify.Supervisor, opts *Options) *lsm.Enforcer {
 	for _, g := range grants {
 		if err := enf.GrantPath(sandbox, g.Path, g.Rights); err != nil {
 			fmt.Fprintf(log, "capfd run: warning: BPF LSM grant %s: %v\n", g.Path, err)
+		}
+	}
+	if view {
+		for _, g := range viewGrants(pid) {
+			if err := enf.GrantPath(sandbox, g.Path, g.Rights); err != nil {
+				fmt.Fprintf(log, "capfd run: warning: BPF LSM grant %s: %v\n", g.Path, err)
+			}
 		}
 	}
 	// Capability mode before the mark: the program never runs marked
@@ -91,4 +107,50 @@ func denialCounts(counts map[string]uint64) string {
 		return "none"
 	}
 	return strings.Join(parts, " ")
+}
+
+// viewGrants are the BPF LSM's grants of the view's own objects (the
+// brokered mode answers for them in the supervisor), named through stage
+// 2's root (/proc/PID/root), since they exist in its mount namespace only:
+//   - the view's root tmpfs, whose directories and symlinks (the skeleton,
+//     /dev's links) are looked up, stat'ed and read as links, never opened
+//     for reading (as the brokered mode's skeleton);
+//   - its procfs, read-only (procGrant, Landlock's rule for it);
+//   - the files the standard descriptors read, read-only (stdioGrants).
+func viewGrants(pid int) []notify.Grant {
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	skeleton := rights.Lookup | rights.Stat | rights.Readlink
+	out := []notify.Grant{
+		{Path: root, Rights: rights.Uniform(skeleton)},
+		{Path: root + procGrant.Path, Rights: procGrant.Rights},
+	}
+	for fd := 0; fd <= 2; fd++ {
+		// Stat and fdinfo, not open: the object may be a terminal or a
+		// FIFO.
+		name := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
+		fi, err := os.Stat(name)
+		if err != nil || !fi.Mode().IsRegular() && fi.Mode()&os.ModeCharDevice == 0 {
+			continue
+		}
+		if readableFd(pid, fd) {
+			out = append(out, notify.Grant{Path: name, Rights: rights.Pair{Base: rights.Read}})
+		}
+	}
+	return out
+}
+
+// readableFd reports whether pid's descriptor fd is open for reading, by
+// the flags procfs shows for it.
+func readableFd(pid, fd int) bool {
+	info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+			return err == nil && flags&unix.O_ACCMODE != unix.O_WRONLY && flags&unix.O_PATH == 0
+		}
+	}
+	return false
 }

@@ -166,7 +166,7 @@ func Run(opts Options) (int, error) {
 		// stage 2 explained on stderr; its status says how it failed.
 		return reapAll(pid), fmt.Errorf("%w: %v", ErrStage2, err)
 	}
-	enf := markForLSM(pid, sup, &opts)
+	enf := markForLSM(pid, sup, &opts, kernel != nil)
 	if enf != nil {
 		defer enf.Close()
 	}
