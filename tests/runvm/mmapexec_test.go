@@ -43,7 +43,7 @@ func TestMmapExecOnThisHost(t *testing.T) {
 		t.Skip("host test; the guest runs TestMmapExecNeedsGrantUnderBPFLSM")
 	}
 	dir := t.TempDir()
-	capfd, mmapExec := buildBinaries(t, dir)
+	capfd, mmapExec, _ := buildBinaries(t, dir)
 	probeErr := lsm.Probe()
 	t.Logf("BPF LSM on this host: %v", errOrOK(probeErr))
 	checkMmapExec(t, capfd, mmapExec, probeErr == nil)
@@ -149,34 +149,37 @@ func checkMmapExec(t *testing.T, capfd, mmapExec string, bpf bool) {
 }
 
 // TestInVM boots the kernels of the matrix (vmtest.AvailableKernels) with
-// capfd and the helper in the guest and runs
-// TestMmapExecNeedsGrantUnderBPFLSM there.
+// capfd and the helpers in the guest and runs
+// TestMmapExecNeedsGrantUnderBPFLSM and TestKernelModeUnderBPFLSM there.
 func TestInVM(t *testing.T) {
 	if vmtest.InVM() {
 		t.Skip("already inside the VM")
 	}
 	kernels := vmtest.AvailableKernels(t)
 	dir := t.TempDir()
-	capfd, mmapExec := buildBinaries(t, dir)
+	capfd, mmapExec, walk := buildBinaries(t, dir)
 	testBin, err := vmtest.BuildTestBinary("github.com/capfd/capfd/tests/runvm")
 	if err != nil {
 		t.Fatal(err)
 	}
 	vmtest.RunOnKernels(t, kernels, vmtest.Options{
 		TestBinary: testBin,
-		Args:       []string{"-test.v", "-test.run=^TestMmapExecNeedsGrantUnderBPFLSM$", "-test.timeout=4m"},
-		ExtraFiles: map[string]string{guestCapfd: capfd, guestMmapExec: mmapExec},
+		Args:       []string{"-test.v", "-test.run=^Test(MmapExecNeedsGrant|KernelMode)UnderBPFLSM$", "-test.timeout=4m"},
+		ExtraFiles: map[string]string{guestCapfd: capfd, guestMmapExec: mmapExec, guestWalk: walk},
 	})
 }
 
-// buildBinaries builds capfd and the mmapexec helper static into dir.
-func buildBinaries(t *testing.T, dir string) (capfd, mmapExec string) {
+// buildBinaries builds capfd and the mmapexec and walk helpers static into
+// dir.
+func buildBinaries(t *testing.T, dir string) (capfd, mmapExec, walk string) {
 	t.Helper()
 	capfd = filepath.Join(dir, "capfd")
 	mmapExec = filepath.Join(dir, "mmapexec")
+	walk = filepath.Join(dir, "walk")
 	for out, pkg := range map[string]string{
 		capfd:    "github.com/capfd/capfd/cmd/capfd",
 		mmapExec: "./testdata/mmapexec",
+		walk:     "./testdata/walk",
 	} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -184,7 +187,7 @@ func buildBinaries(t *testing.T, dir string) (capfd, mmapExec string) {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 		}
 	}
-	return capfd, mmapExec
+	return capfd, mmapExec, walk
 }
 
 func errOrOK(err error) string {
