@@ -3,8 +3,10 @@ package vfsops
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -613,4 +615,29 @@ func ReadableFile(fd int) bool {
 func IsDirFd(fd int) bool {
 	var st unix.Stat_t
 	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
+// TaskReadsFile reports whether descriptor fd of process pid is open for
+// reading on a regular file or a character device, as ReadableFile does
+// for one's own: by stat through the /proc link (never an open: the
+// object may be a terminal or a FIFO) and the flags fdinfo shows.
+func TaskReadsFile(pid, fd int) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", pid, fd), &st); err != nil {
+		return false
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
+		return false
+	}
+	info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+			return err == nil && flags&unix.O_ACCMODE != unix.O_WRONLY && flags&unix.O_PATH == 0
+		}
+	}
+	return false
 }

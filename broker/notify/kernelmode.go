@@ -160,27 +160,38 @@ func (t *grantTable) kernelForms() (KernelForms, []string, error) {
 // every object under these grants, else why not.
 func readDecidedByLandlock(grants []*grant) string {
 	for _, g := range grants {
-		if g.isDir && g.Rights.Base.Has(rights.Readdir) != g.Rights.Inherit.Has(rights.Readdir) {
+		if g.isDir && !LandlockReaddirExact(g.Rights) {
 			return fmt.Sprintf("grant %s gives readdir to the directory or to what is beneath it but not both, and a Landlock rule covers both alike", g.Path)
 		}
-		// What the model gives g's files and directories.
-		innerRead, innerDir := g.Rights.Inherit.Has(rights.Read), g.Rights.Base.Has(rights.Readdir)
-		if !g.isDir {
-			innerRead = g.Rights.Base.Has(rights.Read)
-		}
 		for _, a := range grants {
-			if a == g || !a.isDir || !a.coversGrant(g) {
-				continue
-			}
-			// What a's rule adds there: READ_FILE from its Inherit,
-			// READ_DIR from Base and Inherit.
-			outerRead, outerDir := a.Rights.Inherit.Has(rights.Read), (a.Rights.Base | a.Rights.Inherit).Has(rights.Readdir)
-			if outerRead && !innerRead || g.isDir && outerDir && !innerDir {
+			if a != g && a.isDir && a.coversGrant(g) && !LandlockNestedReadExact(a.Rights, g.Rights, g.isDir) {
 				return fmt.Sprintf("grant %s is narrower than grant %s around it, and Landlock rules add up down the tree", g.Path, a.Path)
 			}
 		}
 	}
 	return ""
+}
+
+// LandlockReaddirExact reports whether a Landlock rule for a directory grant
+// p decides readdir as the model does: its READ_DIR covers the directory
+// and its subdirectories alike, so p's Base and Inherit must agree.
+func LandlockReaddirExact(p rights.Pair) bool {
+	return p.Base.Has(rights.Readdir) == p.Inherit.Has(rights.Readdir)
+}
+
+// LandlockNestedReadExact reports whether, for a grant inner (a directory
+// when innerIsDir) inside the directory grant outer, Landlock still decides
+// read and readdir as the model does, which gives inner's objects inner's
+// rights alone: Landlock adds outer's rule (READ_FILE from its Inherit,
+// READ_DIR from Base and Inherit), so outer may give no read or readdir
+// that inner lacks.
+func LandlockNestedReadExact(outer, inner rights.Pair, innerIsDir bool) bool {
+	innerRead, innerDir := inner.Inherit.Has(rights.Read), inner.Base.Has(rights.Readdir)
+	if !innerIsDir {
+		innerRead = inner.Base.Has(rights.Read)
+	}
+	outerRead, outerDir := outer.Inherit.Has(rights.Read), (outer.Base | outer.Inherit).Has(rights.Readdir)
+	return !(outerRead && !innerRead || innerIsDir && outerDir && !innerDir)
 }
 
 // covers reports whether the clean absolute path p is g or beneath it by

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/capfd/capfd/broker/notify"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -16,7 +17,10 @@ import (
 // cases are batched by their grants' rights: a case whose grants carry
 // stat runs with the kernel answering stat, whatever other cases lack.
 // Kernel mode needs lookup in every grant (the kernel cannot refuse a
-// lookup), so the cases without it cannot be spelled here.
+// lookup) and read-only opens Landlock decides as the model does
+// (notify.LandlockReaddirExact, LandlockNestedReadExact): the cases
+// without them cannot be spelled here, and `capfd run --mode kernel`
+// refuses them.
 type kernelRunBackend struct{}
 
 func (kernelRunBackend) Name() string { return "capfd-run-kernel" }
@@ -25,9 +29,15 @@ func (kernelRunBackend) Available() error { return runBackend{}.Available() }
 
 func (kernelRunBackend) Inexpressible(c *Case) string {
 	for _, p := range c.pairs() {
-		if !p.Base.Has(rights.Lookup) || !p.Inherit.Has(rights.Lookup) {
+		switch {
+		case !p.Base.Has(rights.Lookup) || !p.Inherit.Has(rights.Lookup):
 			return "kernel mode needs lookup in every grant"
+		case !notify.LandlockReaddirExact(p):
+			return "kernel mode needs readdir alike on a directory and beneath it"
 		}
+	}
+	if c.Nested && !notify.LandlockNestedReadExact(c.Outer, c.Inner, true) {
+		return "kernel mode needs a nested grant no narrower in read and readdir"
 	}
 	return ""
 }

@@ -3,17 +3,14 @@ package launch
 import (
 	"fmt"
 	"maps"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/capfd/capfd/broker/capmode"
 	"github.com/capfd/capfd/broker/lsm"
 	"github.com/capfd/capfd/broker/notify"
 	"github.com/capfd/capfd/rights"
+	"github.com/capfd/capfd/vfsops"
 )
 
 // markForLSM confines the program with the BPF LSM as well, where the kernel
@@ -125,32 +122,9 @@ func viewGrants(pid int) []notify.Grant {
 		{Path: root + procGrant.Path, Rights: procGrant.Rights},
 	}
 	for fd := 0; fd <= 2; fd++ {
-		// Stat and fdinfo, not open: the object may be a terminal or a
-		// FIFO.
-		name := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
-		fi, err := os.Stat(name)
-		if err != nil || !fi.Mode().IsRegular() && fi.Mode()&os.ModeCharDevice == 0 {
-			continue
-		}
-		if readableFd(pid, fd) {
-			out = append(out, notify.Grant{Path: name, Rights: rights.Pair{Base: rights.Read}})
+		if vfsops.TaskReadsFile(pid, fd) {
+			out = append(out, notify.Grant{Path: fmt.Sprintf("/proc/%d/fd/%d", pid, fd), Rights: rights.Pair{Base: rights.Read}})
 		}
 	}
 	return out
-}
-
-// readableFd reports whether pid's descriptor fd is open for reading, by
-// the flags procfs shows for it.
-func readableFd(pid, fd int) bool {
-	info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(info), "\n") {
-		if v, ok := strings.CutPrefix(line, "flags:"); ok {
-			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
-			return err == nil && flags&unix.O_ACCMODE != unix.O_WRONLY && flags&unix.O_PATH == 0
-		}
-	}
-	return false
 }
