@@ -1,7 +1,9 @@
 // Command walk is the workload of TestKernelModeUnderBPFLSM: it walks the
 // tree beneath its first argument as many times as its second says,
 // lstat'ing every entry and reading every file, and prints how many files
-// and bytes it saw (the same in every round and mode).
+// and bytes it saw (the same in every round and mode) and, on a second
+// line, how long the walks took in nanoseconds (its own timing: the
+// process's start-up is not in it).
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 func main() {
@@ -23,6 +26,7 @@ func main() {
 		os.Exit(2)
 	}
 	var files, bytes int
+	start := time.Now()
 	for range rounds {
 		files, bytes = 0, 0
 		err := filepath.WalkDir(os.Args[1], func(p string, d fs.DirEntry, err error) error {
@@ -47,4 +51,5 @@ func main() {
 		}
 	}
 	fmt.Println(files, bytes)
+	fmt.Println("ns", time.Since(start).Nanoseconds())
 }
