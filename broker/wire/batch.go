@@ -17,7 +17,8 @@ package wire
 //   - the batch header: version 2 (BatchVersion), kind request or reply,
 //     op OpBatch, no descriptors, no flags, handle 0; a reply batch has
 //     id 0, a request batch the id its rejection as a whole is answered
-//     to (the client sets the id of a request inside that expects a reply);
+//     to (the client sets the id of a request inside that expects a reply),
+//     in an error reply of op OpBatch;
 //   - 1 to MaxBatch messages, each a whole message whose header parses
 //     (ParseHeader: its body length is checked against what follows) and
 //     ends within the batch, with no bytes left over;
@@ -71,10 +72,12 @@ func EndBatch(b []byte, start int, kind Kind, id uint32, count int) ([]byte, err
 }
 
 // IsBatch reports whether msg's header says it is a batch (without
-// validating it: SplitBatch does).
+// validating it: SplitBatch does). An error reply with op OpBatch is not
+// one: it is the answer to a batch refused as a whole, a message like any
+// other.
 func IsBatch(msg []byte) bool {
 	h, ok := peekHeader(msg)
-	return ok && h.Op == OpBatch
+	return ok && h.Op == OpBatch && h.Kind != KindError
 }
 
 // SplitBatch checks the framing of the batch msg and appends its messages

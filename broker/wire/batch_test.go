@@ -88,6 +88,15 @@ func TestBatchRoundTrip(t *testing.T) {
 	if IsBatch(reqs[0]) {
 		t.Error("IsBatch: true for a request")
 	}
+	// A batch refused as a whole is answered by an error reply of op
+	// batch: a message like any other.
+	refusal, err := AppendError(nil, 7, OpBatch, 0, ErrorReply{Code: CodeProtocol, Message: "bad batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := ParseReply(refusal); err != nil || IsBatch(refusal) || rep.Op != OpBatch || rep.Err == nil {
+		t.Errorf("error reply to a batch: %+v, %v (IsBatch %v)", rep, err, IsBatch(refusal))
+	}
 }
 
 // TestBatchRejected: every framing rule, broken once, is a protocol

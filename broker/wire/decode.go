@@ -101,7 +101,7 @@ func ParseReply(msg []byte) (Reply, error) {
 // message) and a message header with any version but MessageVersion, so
 // that whatever decodes re-encodes to the same bytes.
 func notBatch(h Header) error {
-	if h.Op == OpBatch {
+	if h.Op == OpBatch && h.Kind != KindError {
 		return protocolErrorf("a batch is split into its messages (SplitBatch), not parsed as one")
 	}
 	if h.Version != MessageVersion {
