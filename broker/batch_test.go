@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/capfd/capfd/broker/wire"
 	"github.com/capfd/capfd/internal/testwait"
 	"github.com/capfd/capfd/rights"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -245,3 +247,75 @@ func TestBatchBlockedRequestHandsOnTheRest(t *testing.T) {
 	}
 }
 
+
+// TestPostedClosesRideAlong: through capfd.Remote (which batches with a
+// version-2 broker), a close goes with the next call, ahead of it, so a
+// client at its handle limit can close one file and open the next at
+// once; and a close with no call after it still reaches the broker
+// (within the client's post delay), freeing the handle.
+func TestPostedClosesRideAlong(t *testing.T) {
+	dir := testTree(t)
+	srv := newServer(t, Config{Limits: Limits{MaxHandles: 3}})
+	r := served(t, srv, []Grant{{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	d, err := r.Dir("d") // the root and d: two handles
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for i := range 100 {
+		f, err := d.Open("hello.txt")
+		if err != nil {
+			t.Fatalf("open %d at the handle limit after a close: %v", i, err)
+		}
+		f.Close()
+	}
+	testwait.Until(t, "the last file's handle released without another call", asyncTimeout, func() bool {
+		return testutil.ToFloat64(srv.m.handles) == 2
+	})
+}
+
+// TestPipelinedCallsBatch: many goroutines on one Remote get every reply
+// right while their requests and replies travel in batches.
+func TestPipelinedCallsBatch(t *testing.T) {
+	dir := testTree(t)
+	srv := newServer(t, Config{})
+	r := served(t, srv, []Grant{{Name: "d", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	d, err := r.Dir("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := make([]byte, 64)
+			for i := range 50 {
+				name, want := "hello.txt", int64(len("hello, broker\n"))
+				if (g+i)%2 == 1 {
+					name, want = "sub/inner.txt", int64(len("inner"))
+				}
+				fi, err := d.Stat(name)
+				if err != nil || fi.Size() != want {
+					t.Errorf("stat %s: %v, size %v", name, err, fi)
+					return
+				}
+				f, err := d.Open(name)
+				if err != nil {
+					t.Errorf("open %s: %v", name, err)
+					return
+				}
+				n, err := f.ReadAt(p, 0)
+				if int64(n) != want {
+					t.Errorf("read %s: %d bytes, %v", name, n, err)
+				}
+				f.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	testwait.Until(t, "every file handle released", asyncTimeout, func() bool {
+		return testutil.ToFloat64(srv.m.handles) == 2
+	})
+}
