@@ -247,7 +247,6 @@ func TestBatchBlockedRequestHandsOnTheRest(t *testing.T) {
 	}
 }
 
-
 // TestPostedClosesRideAlong: through capfd.Remote (which batches with a
 // version-2 broker), a close goes with the next call, ahead of it, so a
 // client at its handle limit can close one file and open the next at
