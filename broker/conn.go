@@ -287,6 +287,7 @@ func (c *clientConn) read(ctx context.Context, backlog [][]byte) {
 	slot.handoff = func() { c.read(ctx, slot.rest) }
 	defer slot.register()()
 	rb := &replyBatch{c: c}
+	req := new(wire.Request) // this reader's, reused for every request it serves
 	stop := func(err error) bool {
 		if err != nil {
 			c.readerDone <- err
@@ -295,7 +296,8 @@ func (c *clientConn) read(ctx context.Context, backlog [][]byte) {
 		return false
 	}
 	if len(backlog) > 0 {
-		handed, err := c.serveBatch(ctx, slot, rb, backlog)
+		handed, err := c.serveBatch(ctx, slot, rb, backlog, req)
+		rb.flush()
 		if handed {
 			runtime.LockOSThread() // see below
 			return
@@ -304,11 +306,36 @@ func (c *clientConn) read(ctx context.Context, backlog [][]byte) {
 			return
 		}
 	}
+	// With a client that speaks batches, replies wait in rb while
+	// requests keep coming (a train: the last read found its message
+	// already queued), and go together once the socket is empty; a
+	// client that waits for each reply gets it at once, since then every
+	// read waits.
+	if c.version < wire.BatchVersion {
+		rb = nil
+	}
 	var subs [][]byte
+	train := false
 	for {
-		m, err := c.conn.Recv(*bufp)
+		var m wire.Message
+		var err error
+		switch {
+		case rb == nil:
+			m, err = c.conn.Recv(*bufp)
+		case train && rb.n > 0:
+			if m, err = c.conn.TryRecv(*bufp); err == wire.ErrWouldBlock {
+				rb.flush()
+				m, train, err = c.conn.RecvWaited(*bufp)
+				train = !train
+			}
+		default:
+			rb.flush()
+			m, train, err = c.conn.RecvWaited(*bufp)
+			train = !train
+		}
 		c.touch(time.Now())
 		if err != nil {
+			rb.flush()
 			if stop(c.rejected(nil, err)) {
 				return
 			}
@@ -323,12 +350,12 @@ func (c *clientConn) read(ctx context.Context, backlog [][]byte) {
 			} else if subs, err = wire.SplitBatch(m.Bytes, subs[:0]); err != nil {
 				err = c.rejected(nil, &wire.RecvError{Header: m.Header, HeaderOK: true, Err: err})
 			} else {
-				handed, err = c.serveBatch(ctx, slot, rb, subs)
+				handed, err = c.serveBatch(ctx, slot, rb, subs, req)
 			}
-		} else if req, perr := wire.ParseRequest(m.Bytes); perr != nil {
-			err = c.rejected(nil, &wire.RecvError{Header: m.Header, HeaderOK: true, Err: perr})
+		} else if *req, err = wire.ParseRequest(m.Bytes); err != nil {
+			err = c.rejected(nil, &wire.RecvError{Header: m.Header, HeaderOK: true, Err: err})
 		} else {
-			handed = c.handle(ctx, slot, nil, &req, nil)
+			handed = c.handle(ctx, slot, rb, req, nil)
 		}
 		if handed {
 			// Handed off: another goroutine reads now, and this one
@@ -339,7 +366,9 @@ func (c *clientConn) read(ctx context.Context, backlog [][]byte) {
 			runtime.LockOSThread()
 			return
 		}
-		if stop(err) {
+		if err != nil {
+			rb.flush() // before the goodbye
+			stop(err)
 			return
 		}
 	}
@@ -350,18 +379,17 @@ func (c *clientConn) read(ctx context.Context, backlog [][]byte) {
 // replies gathered into reply batches (rb). handed reports that the
 // reading was handed off while a request blocked: the requests after it
 // went to the new reader. A non-nil error ends the connection.
-func (c *clientConn) serveBatch(ctx context.Context, slot *readerSlot, rb *replyBatch, subs [][]byte) (handed bool, err error) {
-	defer rb.flush()
+func (c *clientConn) serveBatch(ctx context.Context, slot *readerSlot, rb *replyBatch, subs [][]byte, req *wire.Request) (handed bool, err error) {
 	for i, sub := range subs {
-		req, perr := wire.ParseRequest(sub)
-		if perr != nil {
+		var perr error
+		if *req, perr = wire.ParseRequest(sub); perr != nil {
 			h, _ := wire.ParseHeader(sub) // SplitBatch checked it
 			if err := c.rejected(rb, &wire.RecvError{Header: h, HeaderOK: true, Err: perr}); err != nil {
 				return false, err
 			}
 			continue
 		}
-		if c.handle(ctx, slot, rb, &req, subs[i+1:]) {
+		if c.handle(ctx, slot, rb, req, subs[i+1:]) {
 			return true, nil
 		}
 	}
@@ -620,11 +648,11 @@ func (c *clientConn) sendErrorReply(rb *replyBatch, id uint32, op wire.Op, handl
 	return c.conn.Send(msg, -1)
 }
 
-// replyBatch gathers the replies to the requests of one request batch
-// into reply batches (wire.BeginBatch), each at most the configured
-// message size and wire.MaxBatch replies, so that a batch of requests
-// costs one sendmsg back instead of one per reply. One reply goes alone,
-// as it would have without batching. A nil *replyBatch sends at once.
+// replyBatch gathers replies into reply batches (wire.BeginBatch), each at
+// most the configured message size and replyBatchMax replies, so that a
+// batch of requests, or a train of them (see read), costs one sendmsg
+// back instead of one per reply. One reply goes alone, as it would have
+// without batching. A nil *replyBatch sends at once.
 type replyBatch struct {
 	c   *clientConn
 	buf []byte // wire.BeginBatch's room, then n replies
@@ -633,7 +661,7 @@ type replyBatch struct {
 
 func (rb *replyBatch) add(msg []byte) error {
 	var err error
-	if rb.n > 0 && (len(rb.buf)+len(msg) > rb.c.srv.cfg.Limits.MaxMessage || rb.n == wire.MaxBatch) {
+	if rb.n > 0 && (len(rb.buf)+len(msg) > rb.c.srv.cfg.Limits.MaxMessage || rb.n == replyBatchMax) {
 		err = rb.flush()
 	}
 	if rb.n == 0 {
@@ -664,6 +692,12 @@ func (rb *replyBatch) flush() error {
 	}
 	return err
 }
+
+// replyBatchMax is the most replies one reply batch holds. Below
+// wire.MaxBatch so that a client with many requests in flight gets the
+// first replies while the broker serves the rest, rather than all of them
+// after the last.
+const replyBatchMax = 16
 
 // closeFD closes a descriptor that came with a request (requests carry
 // none).

@@ -18,7 +18,7 @@ func (r *Remote) call(req *wire.Request) callResult {
 	r.inflight <- struct{}{}
 	defer func() { <-r.inflight }()
 
-	ch := make(chan callResult, 1)
+	ch := resultChans.Get().(chan callResult)
 	id, err := r.register(ch)
 	if err != nil {
 		return callResult{fd: -1, err: err}
@@ -26,10 +26,15 @@ func (r *Remote) call(req *wire.Request) callResult {
 	req.ID = id
 	if err := r.send(req); err != nil {
 		r.unregister(id)
-		return callResult{fd: -1, err: err}
+		return callResult{fd: -1, err: err} // ch may still get fail's error: not reused
 	}
-	return r.wait(id, ch)
+	res := r.wait(id, ch)
+	resultChans.Put(ch) // its one result taken: deliver and fail send once per registration
+	return res
 }
+
+// resultChans are calls' reply channels (capacity 1), reused once empty.
+var resultChans = sync.Pool{New: func() any { return make(chan callResult, 1) }}
 
 // post sends req, which asks for no reply (FlagNoReply), without waiting.
 // Close uses it, so that closing a handle costs no round trip; the broker
