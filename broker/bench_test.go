@@ -53,3 +53,46 @@ func BenchmarkInProcessEcho(b *testing.B) {
 	}
 	_ = net.ErrClosed
 }
+
+// BenchmarkInProcessOpenClose is open+close over a socketpair in this
+// process, for profiling.
+func BenchmarkInProcessOpenClose(b *testing.B) {
+	dir := testTree(b)
+	srv := newServer(b, Config{})
+	r := served(b, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	d, err := r.Dir("data")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	b.ResetTimer()
+	for range b.N {
+		f, err := d.Open("hello.txt")
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// BenchmarkInProcessPipelined keeps 64 stats in flight on one connection.
+func BenchmarkInProcessPipelined(b *testing.B) {
+	dir := testTree(b)
+	srv := newServer(b, Config{})
+	r := served(b, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
+	d, err := r.Dir("data")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	b.SetParallelism(32) // 64 goroutines on 2 Ps
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := d.Stat("hello.txt"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,8 @@ type clientConn struct {
 	// The reader's state, handed from reader to reader (see read).
 	readerDone     chan error
 	protocolErrors int
+
+	version uint8 // the protocol version the handshake chose
 }
 
 // serve runs the connection: handshake, then requests until the client
@@ -146,7 +149,7 @@ func (s *Server) serve(ctx context.Context, uc *net.UnixConn, connID uint64, id 
 		defer c.watchIdle(s.cfg.IdleTimeout)()
 	}
 
-	go c.read(ctx)
+	go c.read(ctx, nil)
 	err = <-c.readerDone
 	if ctx.Err() == nil {
 		// The client is gone, or is being sent away: its handles go now,
@@ -272,76 +275,88 @@ func (c *clientConn) mayBlock(req *wire.Request) bool {
 // see handoffAfter for how it serves requests and passes the reading on.
 // The handoff starts the next reader from the watchdog while this one is
 // still serving: a new reader only ever starts when the old one stops
-// reading, so there is never more than one.
+// reading, so there is never more than one. backlog is what the previous
+// reader left of a batch (the requests after the one it was handed off
+// in, copied): served first, in order, as if just read.
 // The reader that meets the end of the connection reports it on
 // c.readerDone.
-func (c *clientConn) read(ctx context.Context) {
+func (c *clientConn) read(ctx context.Context, backlog [][]byte) {
 	bufp := c.srv.readBufs.Get().(*[]byte)
 	defer c.srv.readBufs.Put(bufp)
-	slot := &readerSlot{handoff: func() { c.read(ctx) }, stalled: c.stalled, unstalled: c.unstalled}
+	slot := &readerSlot{stalled: c.stalled, unstalled: c.unstalled}
+	slot.handoff = func() { c.read(ctx, slot.rest) }
 	defer slot.register()()
+	rb := &replyBatch{c: c}
+	req := new(wire.Request) // this reader's, reused for every request it serves
+	stop := func(err error) bool {
+		if err != nil {
+			c.readerDone <- err
+			return true
+		}
+		return false
+	}
+	if len(backlog) > 0 {
+		handed, err := c.serveBatch(ctx, slot, rb, backlog, req)
+		rb.flush()
+		if handed {
+			runtime.LockOSThread() // see below
+			return
+		}
+		if stop(err) {
+			return
+		}
+	}
+	// With a client that speaks batches, replies wait in rb while
+	// requests keep coming (a train: the last read found its message
+	// already queued), and go together once the socket is empty; a
+	// client that waits for each reply gets it at once, since then every
+	// read waits.
+	if c.version < wire.BatchVersion {
+		rb = nil
+	}
+	var subs [][]byte
+	train := false
 	for {
-		req, err := c.conn.RecvRequest(*bufp)
+		var m wire.Message
+		var err error
+		switch {
+		case rb == nil:
+			m, err = c.conn.Recv(*bufp)
+		case train && rb.n > 0:
+			if m, err = c.conn.TryRecv(*bufp); err == wire.ErrWouldBlock {
+				rb.flush()
+				m, train, err = c.conn.RecvWaited(*bufp)
+				train = !train
+			}
+		default:
+			rb.flush()
+			m, train, err = c.conn.RecvWaited(*bufp)
+			train = !train
+		}
 		c.touch(time.Now())
 		if err != nil {
-			if err := c.rejected(err); err != nil {
-				c.readerDone <- err
+			rb.flush()
+			if stop(c.rejected(nil, err)) {
 				return
 			}
 			continue
 		}
-		if req.Op == wire.OpHello {
-			c.sendError(req.ID, req.Op, req.Handle, errBadRequest("hello again after the handshake"))
-			continue
-		}
-		if ctx.Err() != nil {
-			// A posted request (no-reply, request id 0) gets no answer
-			// here either: an error with id 0 would read as the
-			// connection's goodbye, which comes after the drain.
-			if req.Flags&wire.FlagNoReply == 0 {
-				c.sendError(req.ID, req.Op, req.Handle, &replyError{code: wire.CodeShutdown, errno: unix.ESHUTDOWN, msg: "broker shutting down"})
+		closeFD(m.FD) // requests carry none; the decoder refuses one that claims any
+		handed := false
+		if wire.IsBatch(m.Bytes) {
+			if c.version < wire.BatchVersion {
+				err = c.rejected(nil, &wire.RecvError{Header: m.Header, HeaderOK: true,
+					Err: fmt.Errorf("%w: a batch on a connection of protocol version %d (batches need %d)", wire.ErrProtocol, c.version, wire.BatchVersion)})
+			} else if subs, err = wire.SplitBatch(m.Bytes, subs[:0]); err != nil {
+				err = c.rejected(nil, &wire.RecvError{Header: m.Header, HeaderOK: true, Err: err})
+			} else {
+				handed, err = c.serveBatch(ctx, slot, rb, subs, req)
 			}
-			c.srv.m.ops.WithLabelValues(req.Op.String(), resultShutdown).Inc()
-			continue
+		} else if *req, err = wire.ParseRequest(m.Bytes); err != nil {
+			err = c.rejected(nil, &wire.RecvError{Header: m.Header, HeaderOK: true, Err: err})
+		} else {
+			handed = c.handle(ctx, slot, rb, req, nil)
 		}
-		if req.Op == wire.OpClose {
-			// Closes are cheap and must never be refused for want of an
-			// in-flight slot, or a client could not free handles when it
-			// most needs to: served right here.
-			c.serveRequest(&req, time.Now(), nil)
-			continue
-		}
-		select {
-		case c.inflight <- struct{}{}:
-		default:
-			c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
-			c.sendError(req.ID, req.Op, req.Handle, errLimit(fmt.Sprintf("%d requests already in flight (limit %d)", len(c.inflight), cap(c.inflight))))
-			continue
-		}
-		armed := c.mayBlock(&req)
-		if armed {
-			if err := c.admitBlocking(); err != nil {
-				<-c.inflight
-				c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
-				c.sendError(req.ID, req.Op, req.Handle, err)
-				continue
-			}
-		}
-		arrived := time.Now()
-		c.workers.Add(1)
-		c.srv.m.inflight.Inc()
-		watched := (*readerSlot)(nil)
-		if armed {
-			slot.arm()
-			watched = slot
-		}
-		handed := c.serveRequest(&req, arrived, watched)
-		if watched != nil {
-			c.touch(time.Now()) // the end of a long wait restarts the idle period
-		}
-		c.srv.m.inflight.Dec()
-		<-c.inflight
-		c.workers.Done()
 		if handed {
 			// Handed off: another goroutine reads now, and this one
 			// ends. It ends locked to its thread so that the thread
@@ -351,12 +366,111 @@ func (c *clientConn) read(ctx context.Context) {
 			runtime.LockOSThread()
 			return
 		}
+		if err != nil {
+			rb.flush() // before the goodbye
+			stop(err)
+			return
+		}
 	}
+}
+
+// serveBatch serves the requests of a batch in order, each as if it had
+// come alone (parsed with the same checks, counted, answered), their
+// replies gathered into reply batches (rb). handed reports that the
+// reading was handed off while a request blocked: the requests after it
+// went to the new reader. A non-nil error ends the connection.
+func (c *clientConn) serveBatch(ctx context.Context, slot *readerSlot, rb *replyBatch, subs [][]byte, req *wire.Request) (handed bool, err error) {
+	for i, sub := range subs {
+		var perr error
+		if *req, perr = wire.ParseRequest(sub); perr != nil {
+			h, _ := wire.ParseHeader(sub) // SplitBatch checked it
+			if err := c.rejected(rb, &wire.RecvError{Header: h, HeaderOK: true, Err: perr}); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if c.handle(ctx, slot, rb, req, subs[i+1:]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// handle serves one request the reader read (alone, or in a batch with
+// rest after it) and reports whether the reading was handed off meanwhile.
+// Replies go into rb (nil: sent at once).
+func (c *clientConn) handle(ctx context.Context, slot *readerSlot, rb *replyBatch, req *wire.Request, rest [][]byte) (handed bool) {
+	if req.Op == wire.OpHello {
+		c.sendError(rb, req.ID, req.Op, req.Handle, errBadRequest("hello again after the handshake"))
+		return false
+	}
+	if ctx.Err() != nil {
+		// A posted request (no-reply, request id 0) gets no answer
+		// here either: an error with id 0 would read as the
+		// connection's goodbye, which comes after the drain.
+		if req.Flags&wire.FlagNoReply == 0 {
+			c.sendError(rb, req.ID, req.Op, req.Handle, &replyError{code: wire.CodeShutdown, errno: unix.ESHUTDOWN, msg: "broker shutting down"})
+		}
+		c.srv.m.ops.WithLabelValues(req.Op.String(), resultShutdown).Inc()
+		return false
+	}
+	if req.Op == wire.OpClose {
+		// Closes are cheap and must never be refused for want of an
+		// in-flight slot, or a client could not free handles when it
+		// most needs to: served right here.
+		c.serveRequest(req, time.Now(), nil, rb)
+		return false
+	}
+	select {
+	case c.inflight <- struct{}{}:
+	default:
+		c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
+		c.sendError(rb, req.ID, req.Op, req.Handle, errLimit(fmt.Sprintf("%d requests already in flight (limit %d)", len(c.inflight), cap(c.inflight))))
+		return false
+	}
+	armed := c.mayBlock(req)
+	if armed {
+		if err := c.admitBlocking(); err != nil {
+			<-c.inflight
+			c.srv.m.ops.WithLabelValues(req.Op.String(), resultLimit).Inc()
+			c.sendError(rb, req.ID, req.Op, req.Handle, err)
+			return false
+		}
+	}
+	arrived := time.Now()
+	c.workers.Add(1)
+	c.srv.m.inflight.Inc()
+	watched := (*readerSlot)(nil)
+	if armed {
+		// What this request may wait on must not hold up the replies
+		// already gathered, nor the requests after it in its batch: those
+		// go, copied, to the reader the watchdog may start. Its own reply
+		// is sent alone.
+		rb.flush()
+		rb = nil
+		slot.rest = nil
+		for _, sub := range rest {
+			slot.rest = append(slot.rest, bytes.Clone(sub))
+		}
+		slot.arm()
+		watched = slot
+	}
+	handed = c.serveRequest(req, arrived, watched, rb)
+	if watched != nil {
+		c.touch(time.Now()) // the end of a long wait restarts the idle period
+		if !handed {
+			slot.rest = nil
+		}
+	}
+	c.srv.m.inflight.Dec()
+	<-c.inflight
+	c.workers.Done()
+	return handed
 }
 
 // rejected answers a message the decoder refused and returns nil to keep
 // reading, or the error that ends the connection.
-func (c *clientConn) rejected(err error) error {
+func (c *clientConn) rejected(rb *replyBatch, err error) error {
 	var re *wire.RecvError
 	if !errors.As(err, &re) {
 		if errors.Is(err, unix.ECONNRESET) {
@@ -373,7 +487,7 @@ func (c *clientConn) rejected(err error) error {
 		h = wire.Header{}
 	}
 	c.srv.m.ops.WithLabelValues(opLabel(h.Op), resultBad).Inc()
-	c.sendError(h.ID, h.Op, h.Handle, errBadRequest(err.Error()))
+	c.sendError(rb, h.ID, h.Op, h.Handle, errBadRequest(err.Error()))
 	if c.protocolErrors >= maxProtocolErrors {
 		return fmt.Errorf("%w (%d)", errTooManyMalformed, c.protocolErrors)
 	}
@@ -396,7 +510,7 @@ func (c *clientConn) readHello() (wire.Request, error) {
 		var re *wire.RecvError
 		switch {
 		case errors.As(err, &re) && re.HeaderOK:
-			c.sendError(re.Header.ID, re.Header.Op, re.Header.Handle, errBadRequest(err.Error()))
+			c.sendError(nil, re.Header.ID, re.Header.Op, re.Header.Handle, errBadRequest(err.Error()))
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			c.goodbye(errBadRequest(fmt.Sprintf("no hello within %v (the handshake timeout): closing the connection", c.srv.cfg.HandshakeTimeout)))
 		default:
@@ -405,7 +519,7 @@ func (c *clientConn) readHello() (wire.Request, error) {
 		return req, fmt.Errorf("broker: handshake: %w", err)
 	}
 	if req.Op != wire.OpHello {
-		c.sendError(req.ID, req.Op, req.Handle, errBadRequest("the first request must be hello"))
+		c.sendError(nil, req.ID, req.Op, req.Handle, errBadRequest("the first request must be hello"))
 		return req, fmt.Errorf("broker: client skipped the handshake")
 	}
 	req.Path, req.Path2, req.Name, req.Data = "", "", "", nil // alias the buffer; hello has none
@@ -414,7 +528,7 @@ func (c *clientConn) readHello() (wire.Request, error) {
 
 // refuseHello answers the client's hello with err instead of the roots.
 func (c *clientConn) refuseHello(hello *wire.Request, err error) {
-	c.sendError(hello.ID, wire.OpHello, 0, err)
+	c.sendError(nil, hello.ID, wire.OpHello, 0, err)
 }
 
 // hello answers the handshake: the version both sides speak, the rights
@@ -423,10 +537,11 @@ func (c *clientConn) refuseHello(hello *wire.Request, err error) {
 func (c *clientConn) hello(req *wire.Request) error {
 	v, ok := wire.Negotiate(req.VersionMin, req.VersionMax)
 	if !ok {
-		c.sendError(req.ID, req.Op, 0, errBadRequest(fmt.Sprintf("no common protocol version: client %d..%d, broker %d..%d",
+		c.sendError(nil, req.ID, req.Op, 0, errBadRequest(fmt.Sprintf("no common protocol version: client %d..%d, broker %d..%d",
 			req.VersionMin, req.VersionMax, wire.MinVersion, wire.MaxVersion)))
 		return fmt.Errorf("broker: no common protocol version")
 	}
+	c.version = v
 	lim := c.srv.cfg.Limits
 	rep := wire.Reply{
 		ID: req.ID, Op: wire.OpHello, Version: v,
@@ -434,7 +549,7 @@ func (c *clientConn) hello(req *wire.Request) error {
 		Limits: wire.Limits{MaxMessage: uint32(lim.MaxMessage), MaxHandles: uint32(lim.MaxHandles), MaxInflight: uint32(lim.MaxInflight)},
 		Roots:  c.roots,
 	}
-	c.sendReply(&rep, -1)
+	c.sendReply(nil, &rep, -1)
 	c.srv.m.ops.WithLabelValues(wire.OpHello.String(), resultOK).Inc()
 	return nil
 }
@@ -445,7 +560,7 @@ func (c *clientConn) hello(req *wire.Request) error {
 // is disarmed before the reply goes, so that a client told its blocked
 // request returned finds the blocking slot free again; handed reports
 // that the watchdog handed the reading on meanwhile.
-func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time, watched *readerSlot) (handed bool) {
+func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time, watched *readerSlot, rb *replyBatch) (handed bool) {
 	res := c.dispatch(req)
 	handed = watched != nil && !watched.disarm()
 	if res.release != nil {
@@ -467,10 +582,10 @@ func (c *clientConn) serveRequest(req *wire.Request, arrived time.Time, watched 
 	switch {
 	case req.Flags&wire.FlagNoReply != 0:
 	case er != nil:
-		c.sendErrorReply(req.ID, req.Op, req.Handle, *er)
+		c.sendErrorReply(rb, req.ID, req.Op, req.Handle, *er)
 	case !res.sent:
 		res.rep.ID, res.rep.Op, res.rep.Handle = req.ID, req.Op, req.Handle
-		c.sendReply(&res.rep, -1)
+		c.sendReply(rb, &res.rep, -1)
 	}
 	return handed
 }
@@ -500,28 +615,94 @@ func opLabel(op wire.Op) string {
 
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// sendReply encodes and sends rep with fd (or -1). A send that fails means
+// sendReply encodes and sends rep with fd (or -1), or adds it to rb (if
+// not nil; only a reply without a descriptor). A send that fails means
 // the client is gone; the read loop finds out and cleans up.
-func (c *clientConn) sendReply(rep *wire.Reply, fd int) error {
+func (c *clientConn) sendReply(rb *replyBatch, rep *wire.Reply, fd int) error {
 	bufp := sendBufs.Get().(*[]byte)
 	defer sendBufs.Put(bufp)
 	msg, err := wire.AppendReply((*bufp)[:0], rep, fd >= 0)
 	if err != nil {
 		c.srv.cfg.Log.Error("encoding a reply failed", "op", rep.Op, "err", err)
-		return c.sendErrorReply(rep.ID, rep.Op, rep.Handle, toWire(fmt.Errorf("broker: reply too large: %w", err)))
+		return c.sendErrorReply(rb, rep.ID, rep.Op, rep.Handle, toWire(fmt.Errorf("broker: reply too large: %w", err)))
 	}
 	*bufp = msg
+	if fd < 0 && rb != nil {
+		return rb.add(msg)
+	}
 	return c.conn.Send(msg, fd)
 }
 
-func (c *clientConn) sendError(id uint32, op wire.Op, handle uint32, err error) {
-	c.sendErrorReply(id, op, handle, toWire(err))
+func (c *clientConn) sendError(rb *replyBatch, id uint32, op wire.Op, handle uint32, err error) {
+	c.sendErrorReply(rb, id, op, handle, toWire(err))
 }
 
-func (c *clientConn) sendErrorReply(id uint32, op wire.Op, handle uint32, er wire.ErrorReply) error {
+func (c *clientConn) sendErrorReply(rb *replyBatch, id uint32, op wire.Op, handle uint32, er wire.ErrorReply) error {
 	msg, err := wire.AppendError(nil, id, op, handle, er)
 	if err != nil {
 		return err
 	}
+	if rb != nil {
+		return rb.add(msg)
+	}
 	return c.conn.Send(msg, -1)
+}
+
+// replyBatch gathers replies into reply batches (wire.BeginBatch), each at
+// most the configured message size and replyBatchMax replies, so that a
+// batch of requests, or a train of them (see read), costs one sendmsg
+// back instead of one per reply. One reply goes alone, as it would have
+// without batching. A nil *replyBatch sends at once.
+type replyBatch struct {
+	c   *clientConn
+	buf []byte // wire.BeginBatch's room, then n replies
+	n   int
+}
+
+func (rb *replyBatch) add(msg []byte) error {
+	var err error
+	if rb.n > 0 && (len(rb.buf)+len(msg) > rb.c.srv.cfg.Limits.MaxMessage || rb.n == replyBatchMax) {
+		err = rb.flush()
+	}
+	if rb.n == 0 {
+		rb.buf, _ = wire.BeginBatch(rb.buf[:0])
+	}
+	rb.buf = append(rb.buf, msg...)
+	rb.n++
+	return err
+}
+
+// flush sends what rb holds.
+func (rb *replyBatch) flush() error {
+	if rb == nil || rb.n == 0 {
+		return nil
+	}
+	msg := rb.buf[wire.HeaderSize:] // one reply: alone
+	if rb.n > 1 {
+		var err error
+		if msg, err = wire.EndBatch(rb.buf, 0, wire.KindReply, 0, rb.n); err != nil {
+			rb.n = 0
+			return err
+		}
+	}
+	rb.n = 0
+	err := rb.c.conn.Send(msg, -1)
+	if cap(rb.buf) > 64<<10 {
+		rb.buf = nil // do not keep a large buffer per reader
+	}
+	return err
+}
+
+// replyBatchMax is the most replies one reply batch holds. Below
+// wire.MaxBatch so that a client with many requests in flight gets the
+// first replies while the broker serves the rest, rather than all of them
+// after the last.
+const replyBatchMax = 16
+
+// closeFD closes a descriptor that came with a request (requests carry
+// none).
+func closeFD(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
 }

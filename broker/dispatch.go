@@ -103,7 +103,7 @@ func (c *clientConn) second(req *wire.Request) (*Served, error) {
 // success the reply is already sent.
 func (c *clientConn) sendFD(req *wire.Request, with func(func(fd int) error) error) (out outcome) {
 	out.err = with(func(fd int) error {
-		return c.sendReply(&wire.Reply{ID: req.ID, Op: req.Op, Handle: req.Handle}, fd)
+		return c.sendReply(nil, &wire.Reply{ID: req.ID, Op: req.Op, Handle: req.Handle}, fd)
 	})
 	out.sent = out.err == nil
 	return out
@@ -197,7 +197,7 @@ func (c *clientConn) newHandle(req *wire.Request, ns *Served, err error) (out ou
 		// Fd request gets the reason.
 		rep := out.rep
 		rep.ID, rep.Op, rep.Handle = req.ID, req.Op, req.Handle
-		if ns.WithFd(func(fd int) error { return c.sendReply(&rep, fd) }) == nil {
+		if ns.WithFd(func(fd int) error { return c.sendReply(nil, &rep, fd) }) == nil {
 			out.sent = true
 		}
 	}

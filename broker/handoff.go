@@ -34,6 +34,10 @@ type readerSlot struct {
 	stalled   func() int32
 	unstalled func(int32)
 	held      atomic.Int32
+	// rest is what follows the request being served in its batch
+	// (copied): the next reader serves it first. Written before arm,
+	// read by the handoff only after the watchdog won the state.
+	rest [][]byte
 }
 
 // watchdog is the one goroutine (per process) that hands the reading on

@@ -428,10 +428,12 @@ func TestHandshakeVersions(t *testing.T) {
 	tests := []struct {
 		min, max uint8
 		ok       bool
+		want     uint8
 	}{
-		{1, 1, true},
-		{1, 7, true},
-		{2, 7, false},
+		{1, 1, true, 1},
+		{1, 7, true, wire.MaxVersion},
+		{2, 7, true, 2},
+		{3, 7, false, 0},
 	}
 	for _, tc := range tests {
 		srv := newServer(t, Config{})
@@ -446,7 +448,7 @@ func TestHandshakeVersions(t *testing.T) {
 			t.Fatal(err)
 		}
 		if tc.ok {
-			if rep.Err != nil || rep.Version != wire.MaxVersion || rep.Answer.Unknown != 1<<63 || rep.Answer.Supported != rights.All {
+			if rep.Err != nil || rep.Version != tc.want || rep.Answer.Unknown != 1<<63 || rep.Answer.Supported != rights.All {
 				t.Errorf("client %d..%d: %+v", tc.min, tc.max, rep)
 			}
 		} else if rep.Err == nil || !strings.Contains(rep.Err.Message, "no common protocol version") {

@@ -46,6 +46,9 @@ type Remote struct {
 	dead    error                      // set once the connection is unusable; matches ErrBrokerClosed
 	reset   error                      // a recv's ECONNRESET, kept while what was queued is read (see readOne)
 	fds     map[handleID]int           // descriptors the broker passed, by handle
+
+	version uint8  // the protocol version the handshake chose
+	out     outbox // requests waiting to be sent (remote_send.go)
 }
 
 type callResult struct {
@@ -201,7 +204,7 @@ func (r *Remote) handshake() error {
 	if rep.Limits.MaxInflight == 0 || rep.Limits.MaxMessage < wire.HeaderSize+64 {
 		return fmt.Errorf("capfd: handshake: unusable limits %+v", rep.Limits)
 	}
-	r.limits, r.answer, r.roots = rep.Limits, rep.Answer, rep.Roots
+	r.limits, r.answer, r.roots, r.version = rep.Limits, rep.Answer, rep.Roots, rep.Version
 	r.inflight = make(chan struct{}, rep.Limits.MaxInflight)
 	r.nextID.Store(1)
 	return nil
@@ -274,5 +277,10 @@ func (r *Remote) Close() error {
 		delete(r.fds, h)
 	}
 	r.mu.Unlock()
+	r.out.mu.Lock()
+	if r.out.timer != nil {
+		r.out.timer.Stop()
+	}
+	r.out.mu.Unlock()
 	return r.conn.Close()
 }

@@ -1,6 +1,7 @@
 package capfd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ func (r *Remote) call(req *wire.Request) callResult {
 	r.inflight <- struct{}{}
 	defer func() { <-r.inflight }()
 
-	ch := make(chan callResult, 1)
+	ch := resultChans.Get().(chan callResult)
 	id, err := r.register(ch)
 	if err != nil {
 		return callResult{fd: -1, err: err}
@@ -25,14 +26,21 @@ func (r *Remote) call(req *wire.Request) callResult {
 	req.ID = id
 	if err := r.send(req); err != nil {
 		r.unregister(id)
-		return callResult{fd: -1, err: err}
+		return callResult{fd: -1, err: err} // ch may still get fail's error: not reused
 	}
-	return r.wait(id, ch)
+	res := r.wait(id, ch)
+	resultChans.Put(ch) // its one result taken: deliver and fail send once per registration
+	return res
 }
+
+// resultChans are calls' reply channels (capacity 1), reused once empty.
+var resultChans = sync.Pool{New: func() any { return make(chan callResult, 1) }}
 
 // post sends req, which asks for no reply (FlagNoReply), without waiting.
 // Close uses it, so that closing a handle costs no round trip; the broker
-// serves closes in order, off the in-flight budget.
+// serves closes in order, off the in-flight budget. With a broker that
+// takes batches, the request goes with the next call, or within
+// postDelay (outbox).
 func (r *Remote) post(req *wire.Request) error {
 	r.mu.Lock()
 	dead := r.dead
@@ -41,6 +49,9 @@ func (r *Remote) post(req *wire.Request) error {
 		return dead
 	}
 	req.ID = 0
+	if r.batching() {
+		return r.enqueue(req, true)
+	}
 	return r.send(req)
 }
 
@@ -66,6 +77,9 @@ func (r *Remote) unregister(id uint32) {
 }
 
 func (r *Remote) send(req *wire.Request) error {
+	if r.batching() {
+		return r.enqueue(req, false)
+	}
 	bufp := sendBufs.Get().(*[]byte)
 	defer sendBufs.Put(bufp)
 	msg, err := wire.AppendRequest((*bufp)[:0], req)
@@ -139,7 +153,10 @@ func (r *Remote) wait(id uint32, ch chan callResult) callResult {
 // token.
 func (r *Remote) readOne() {
 	bufp := recvBufs.Get().(*[]byte)
-	rep, fd, err := r.conn.RecvReply(*bufp)
+	rep, fd, err := r.recvReply(bufp)
+	if err == errBatchDelivered {
+		return
+	}
 	if err != nil {
 		recvBufs.Put(bufp)
 		var re *wire.RecvError
@@ -169,6 +186,51 @@ func (r *Remote) readOne() {
 		return
 	}
 	r.deliver(rep.ID, callResult{rep: rep, fd: fd, buf: bufp})
+}
+
+// errBatchDelivered is recvReply's word that it read a reply batch and
+// delivered every reply in it (and gave the buffer back).
+var errBatchDelivered = errors.New("capfd: reply batch delivered")
+
+// recvReply is wire.Conn.RecvReply, except that a reply batch (from a
+// broker that speaks version 2) is split and each of its replies
+// delivered here. A batch that breaks the framing rules, or a reply in it
+// that does not parse, ends the connection: only a broken broker sends
+// one.
+func (r *Remote) recvReply(bufp *[]byte) (wire.Reply, int, error) {
+	m, err := r.conn.Recv(*bufp)
+	if err != nil {
+		return wire.Reply{}, -1, err
+	}
+	if !wire.IsBatch(m.Bytes) || !r.batching() {
+		rep, err := wire.ParseReply(m.Bytes)
+		if err != nil {
+			closeIfValid(m.FD)
+			return rep, -1, &wire.RecvError{Header: m.Header, HeaderOK: true, Err: err}
+		}
+		return rep, m.FD, nil
+	}
+	closeIfValid(m.FD) // a batch carries none (SplitBatch refuses one that says so)
+	defer recvBufs.Put(bufp)
+	subs, err := wire.SplitBatch(m.Bytes, nil)
+	if err != nil {
+		r.fail(&connError{"capfd: bad reply batch from the broker", err})
+		return wire.Reply{}, -1, errBatchDelivered
+	}
+	reps := make([]wire.Reply, len(subs))
+	for i, sub := range subs {
+		if reps[i], err = wire.ParseReply(sub); err != nil {
+			r.fail(&connError{"capfd: bad reply in a batch from the broker", err})
+			return wire.Reply{}, -1, errBatchDelivered
+		}
+		if len(reps[i].Data) > 0 {
+			reps[i].Data = bytes.Clone(reps[i].Data) // the buffer goes back to the pool
+		}
+	}
+	for i := range reps {
+		r.deliver(reps[i].ID, callResult{rep: reps[i], fd: -1})
+	}
+	return wire.Reply{}, -1, errBatchDelivered
 }
 
 func (r *Remote) deliver(id uint32, res callResult) {

@@ -209,14 +209,35 @@ func openObject(dirfd int, path string, how Resolve, follow bool) (int, error) {
 }
 
 // Stat returns the status of path beneath dirfd; follow=false is lstat.
+//
+// A plain name (one component, not "." or "..") is stat'ed where it is,
+// with one fstatat(AT_SYMLINK_NOFOLLOW): the kernel then walks nothing, so
+// nothing can lead it out of dirfd, and the answer is the one openat2
+// would reach. Only a symlink to follow, or a name with RESOLVE_NO_XDEV
+// (the entry may be a mount point, which that refuses to cross), takes
+// the resolved path of openat2 + fstat + close; the brokered stat of a
+// file in a granted directory thus costs one system call instead of three.
 func Stat(dirfd int, path string, how Resolve, follow bool) (unix.Stat_t, error) {
 	var st unix.Stat_t
+	if how&(NoXDev|forceWalk) == 0 && plainName(path) {
+		err := ignoringEINTR(func() error { return unix.Fstatat(dirfd, path, &st, unix.AT_SYMLINK_NOFOLLOW) })
+		if err != nil || !follow || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			return st, pathError("stat", path, err)
+		}
+		st = unix.Stat_t{} // a symlink to follow: resolve it beneath dirfd
+	}
 	fd, err := openObject(dirfd, path, how, follow)
 	if err != nil {
 		return st, pathError("stat", path, err)
 	}
 	defer unix.Close(fd)
 	return st, pathError("stat", path, unix.Fstat(fd, &st))
+}
+
+// plainName reports whether path is one entry name that resolves to
+// nothing but itself: not empty, no "/", not "." or "..", no NUL.
+func plainName(path string) bool {
+	return path != "" && path != "." && path != ".." && !strings.ContainsAny(path, "/\x00")
 }
 
 // Chmod changes the mode of path beneath dirfd. Linux has no modes on

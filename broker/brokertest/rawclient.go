@@ -19,11 +19,13 @@ type RawClient struct {
 	next  uint32
 }
 
-// NewRawClient handshakes on uc.
+// NewRawClient handshakes on uc, as a client of protocol version 1: it
+// reads one reply per message and so must not be sent reply batches
+// (version 2).
 func NewRawClient(t testing.TB, uc *net.UnixConn) *RawClient {
 	t.Helper()
 	rc := &RawClient{T: t, Conn: wire.NewConn(uc), buf: make([]byte, wire.MaxMessage), Roots: map[string]uint32{}}
-	rep, fd := rc.Call(&wire.Request{Op: wire.OpHello, VersionMin: wire.MinVersion, VersionMax: wire.MaxVersion, Requested: rights.All})
+	rep, fd := rc.Call(&wire.Request{Op: wire.OpHello, VersionMin: wire.MinVersion, VersionMax: 1, Requested: rights.All})
 	if fd >= 0 || rep.Err != nil {
 		t.Fatalf("handshake: %+v", rep.Err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,15 +19,22 @@ const oobFDs = 8
 
 // Conn reads and writes whole messages on a SOCK_SEQPACKET Unix socket. Send
 // is safe for concurrent use (each message is one sendmsg, which the socket
-// keeps whole); Recv must be called by one goroutine at a time.
+// keeps whole); Recv, TryRecv and RecvWaited must be called by one
+// goroutine at a time.
 type Conn struct {
 	uc  *net.UnixConn
 	oob []byte
+	rc  syscall.RawConn // for TryRecv and RecvWaited
+	raw rawRecv
 }
 
 // NewConn wraps a connected SOCK_SEQPACKET socket.
 func NewConn(uc *net.UnixConn) *Conn {
-	return &Conn{uc: uc, oob: make([]byte, unix.CmsgSpace(oobFDs*4))}
+	rc, _ := uc.SyscallConn() // fails only for a closed socket, which recvRaw reports
+	c := &Conn{uc: uc, oob: make([]byte, unix.CmsgSpace(oobFDs*4)), rc: rc}
+	c.raw.oob = c.oob
+	c.raw.fn = c.raw.recv
+	return c
 }
 
 // UnixConn returns the underlying socket.
@@ -78,6 +87,78 @@ func (e *RecvError) Unwrap() error { return e.Err }
 // already closed), and other errors for a broken socket.
 func (c *Conn) Recv(buf []byte) (Message, error) {
 	n, oobn, flags, _, err := c.uc.ReadMsgUnix(buf, c.oob)
+	return c.received(buf, n, oobn, flags, err)
+}
+
+// ErrWouldBlock is TryRecv's error when no message is waiting.
+var ErrWouldBlock = errors.New("capfd wire: no message waiting")
+
+// TryRecv is Recv that never waits: it returns ErrWouldBlock when no
+// message is waiting.
+func (c *Conn) TryRecv(buf []byte) (Message, error) {
+	m, _, err := c.recvRaw(buf, false)
+	return m, err
+}
+
+// RecvWaited is Recv that also reports whether it had to wait for the
+// message (none was queued when it was called). It always tries before it
+// waits, even just after TryRecv found nothing: the runtime's poller
+// forgets a readiness it saw before the wait starts, so a wait without a
+// try first could sleep through a message that came in between.
+func (c *Conn) RecvWaited(buf []byte) (Message, bool, error) {
+	return c.recvRaw(buf, true)
+}
+
+// recvRaw receives one message through the socket's RawConn, which lets
+// it tell a message that was waiting from one it waited for.
+func (c *Conn) recvRaw(buf []byte, wait bool) (Message, bool, error) {
+	if c.rc == nil {
+		return Message{}, false, fmt.Errorf("capfd wire: receive: no raw connection")
+	}
+	r := &c.raw
+	r.buf, r.wait, r.waited = buf, wait, false
+	err := c.rc.Read(r.fn)
+	n, oobn, flags, rerr, waited := r.n, r.oobn, r.flags, r.err, r.waited
+	r.buf = nil
+	if err == nil && rerr == unix.EAGAIN {
+		return Message{}, false, ErrWouldBlock
+	}
+	if err == nil && rerr != nil {
+		err = os.NewSyscallError("recvmsg", rerr)
+	}
+	if err != nil {
+		n, oobn, flags = 0, 0, 0
+		err = &net.OpError{Op: "read", Net: "unixpacket", Source: c.uc.LocalAddr(), Err: err}
+	}
+	m, err := c.received(buf, n, oobn, flags, err)
+	return m, waited, err
+}
+
+// rawRecv is recvRaw's state, in the Conn so that the function RawConn.Read
+// calls is made once (a closure per receive would cost allocations).
+type rawRecv struct {
+	fn     func(fd uintptr) bool
+	oob    []byte
+	buf    []byte
+	wait   bool
+	waited bool
+	n      int
+	oobn   int
+	flags  int
+	err    error
+}
+
+func (r *rawRecv) recv(fd uintptr) bool {
+	r.n, r.oobn, r.flags, _, r.err = unix.Recvmsg(int(fd), r.buf, r.oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+	if r.err == unix.EAGAIN && r.wait {
+		r.waited = true
+		return false
+	}
+	return true
+}
+
+// received checks what one recvmsg got (see Recv).
+func (c *Conn) received(buf []byte, n, oobn, flags int, err error) (Message, error) {
 	fds := receivedFDs(c.oob[:oobn])
 	if err != nil {
 		closeAll(fds)

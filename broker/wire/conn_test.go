@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -210,4 +211,43 @@ func connPair(t *testing.T) (*Conn, *Conn) {
 		t.Cleanup(func() { c.Close() })
 	}
 	return conns[0], conns[1]
+}
+
+// TestTryRecvAndRecvWaited: TryRecv never waits (ErrWouldBlock on an
+// empty socket) and RecvWaited says whether it had to; both apply Recv's
+// checks (a descriptor beyond the header's count is closed and the
+// message refused) and see the peer's close as io.EOF.
+func TestTryRecvAndRecvWaited(t *testing.T) {
+	peer, c := seqpacketPair(t)
+	buf := make([]byte, MaxMessage)
+	if _, err := c.TryRecv(buf); err != ErrWouldBlock {
+		t.Fatalf("TryRecv on an empty socket: %v", err)
+	}
+	msg, _ := AppendRequest(nil, &Request{ID: 3, Op: OpFstat, Handle: 1})
+	unix.Sendmsg(peer, msg, nil, nil, 0)
+	if m, err := c.TryRecv(buf); err != nil || m.Header.ID != 3 {
+		t.Fatalf("TryRecv of a waiting message: %+v, %v", m.Header, err)
+	}
+	unix.Sendmsg(peer, msg, nil, nil, 0)
+	if m, waited, err := c.RecvWaited(buf); err != nil || waited || m.Header.ID != 3 {
+		t.Fatalf("RecvWaited of a waiting message: %+v, waited %v, %v", m.Header, waited, err)
+	}
+	// An empty socket: RecvWaited waits (here until the deadline).
+	c.UnixConn().SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, _, err := c.RecvWaited(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("RecvWaited on an empty socket past the deadline: %v", err)
+	}
+	c.UnixConn().SetReadDeadline(time.Time{})
+	before := countFDs(t)
+	sendRaw(t, peer, msg, 1) // the header says none
+	if _, err := c.TryRecv(buf); !errors.As(err, new(*RecvError)) {
+		t.Errorf("TryRecv of a request with an undeclared descriptor: %v", err)
+	}
+	if after := countFDs(t); after != before {
+		t.Errorf("%d descriptors open after the refusal, %d before", after, before)
+	}
+	unix.Shutdown(peer, unix.SHUT_WR)
+	if _, _, err := c.RecvWaited(buf); err != io.EOF {
+		t.Errorf("RecvWaited after the peer's close: %v", err)
+	}
 }

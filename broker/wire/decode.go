@@ -17,6 +17,9 @@ func ParseRequest(msg []byte) (Request, error) {
 		return Request{}, err
 	}
 	r := Request{ID: h.ID, Op: h.Op, Handle: h.Handle, Flags: h.Flags}
+	if err := notBatch(h); err != nil {
+		return r, err
+	}
 	if h.Kind != KindRequest {
 		return r, protocolErrorf("expected a request, got a %v", h.Kind)
 	}
@@ -50,6 +53,9 @@ func ParseReply(msg []byte) (Reply, error) {
 		return Reply{}, err
 	}
 	r := Reply{ID: h.ID, Op: h.Op, Handle: h.Handle}
+	if err := notBatch(h); err != nil {
+		return r, err
+	}
 	if h.Flags != 0 {
 		return r, protocolErrorf("replies carry no flags")
 	}
@@ -89,6 +95,19 @@ func ParseReply(msg []byte) (Reply, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// notBatch refuses a batch (split by SplitBatch, never parsed as one
+// message) and a message header with any version but MessageVersion, so
+// that whatever decodes re-encodes to the same bytes.
+func notBatch(h Header) error {
+	if h.Op == OpBatch && h.Kind != KindError {
+		return protocolErrorf("a batch is split into its messages (SplitBatch), not parsed as one")
+	}
+	if h.Version != MessageVersion {
+		return protocolErrorf("a message header of version %d: only batches carry %d, every other message %d", h.Version, BatchVersion, MessageVersion)
+	}
+	return nil
 }
 
 func decodeRequestBody(d *decoder, schema field, r *Request) {

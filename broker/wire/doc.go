@@ -7,7 +7,8 @@
 //
 //	offset size field
 //	0      2    magic 0xCAFD (little-endian, like every integer here)
-//	2      1    version (negotiated by the Hello exchange)
+//	2      1    version: 1, or 2 for a batch (the Hello exchange negotiates
+//	            which a peer may send)
 //	3      1    kind: request, reply, error
 //	4      2    op
 //	6      1    fds: how many descriptors travel with the message (0 or 1)
@@ -28,7 +29,10 @@
 // itself bounded by the receive buffer (MaxMessage).
 //
 // Request ids let a client pipeline many requests on one connection; replies
-// may arrive in any order and are matched by id.
+// may arrive in any order and are matched by id. Between peers that
+// negotiated version 2, a batch (batch.go) carries several whole messages
+// in one datagram; the receiver splits it and handles each as if it had
+// come alone.
 //
 // Descriptor hygiene: every descriptor that arrives with a message the
 // receiver rejects (malformed, truncated, unexpected) is closed before the

@@ -12,7 +12,7 @@ func AppendRequest(b []byte, r *Request) ([]byte, error) {
 	start := len(b)
 	e := encoder{b: append(b, make([]byte, HeaderSize)...)}
 	encodeRequestBody(&e, sp.request, r)
-	return finishMessage(e, start, Header{Version: MaxVersion, Kind: KindRequest, Op: r.Op, Flags: r.Flags, ID: r.ID, Handle: r.Handle})
+	return finishMessage(e, start, Header{Version: MessageVersion, Kind: KindRequest, Op: r.Op, Flags: r.Flags, ID: r.ID, Handle: r.Handle})
 }
 
 // AppendReply appends the encoded reply r to b. withFD says whether a
@@ -29,7 +29,7 @@ func AppendReply(b []byte, r *Reply, withFD bool) ([]byte, error) {
 	start := len(b)
 	e := encoder{b: append(b, make([]byte, HeaderSize)...)}
 	encodeReplyBody(&e, sp.reply, r)
-	h := Header{Version: MaxVersion, Kind: KindReply, Op: r.Op, ID: r.ID, Handle: r.Handle}
+	h := Header{Version: MessageVersion, Kind: KindReply, Op: r.Op, ID: r.ID, Handle: r.Handle}
 	if withFD {
 		h.FDs = 1
 	}
@@ -48,7 +48,7 @@ func AppendError(b []byte, id uint32, op Op, handle uint32, er ErrorReply) ([]by
 	e.u64(uint64(er.Needed))
 	e.u64(uint64(er.Held))
 	e.str(er.Message)
-	return finishMessage(e, start, Header{Version: MaxVersion, Kind: KindError, Op: op, ID: id, Handle: handle})
+	return finishMessage(e, start, Header{Version: MessageVersion, Kind: KindError, Op: op, ID: id, Handle: handle})
 }
 
 func finishMessage(e encoder, start int, h Header) ([]byte, error) {

@@ -9,10 +9,11 @@ import (
 const Magic uint16 = 0xCAFD
 
 // Protocol versions this build speaks. The header layout never changes, so
-// these only govern bodies.
+// these only govern what a peer may send: version 2 adds batches
+// (batch.go), and changes no body.
 const (
 	MinVersion uint8 = 1
-	MaxVersion uint8 = 1
+	MaxVersion uint8 = 2
 )
 
 // HeaderSize is the fixed size of the header that starts every message.

@@ -160,6 +160,9 @@ func (op Op) String() string {
 	if s, ok := spec(op); ok {
 		return s.name
 	}
+	if op == OpBatch {
+		return "batch"
+	}
 	return fmt.Sprintf("op(%d)", uint16(op))
 }
 

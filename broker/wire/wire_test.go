@@ -262,7 +262,9 @@ func TestNegotiate(t *testing.T) {
 		{1, 1, 1, true},
 		{1, 9, MaxVersion, true},
 		{0, 1, 1, true},
-		{2, 9, 0, false},
+		{2, 9, 2, true},
+		{1, 2, 2, true},
+		{3, 9, 0, false},
 		{0, 0, 0, false},
 		{3, 1, 0, false},
 	}
