@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -75,6 +76,29 @@ func TestFdRules(t *testing.T) {
 		for _, name := range Syscalls() {
 			if name == s.name {
 				t.Errorf("%s is notified unconditionally", s.name)
+			}
+		}
+	}
+}
+
+// TestKernelRulesComeFirst: kernel mode's rules are the filter's first, so
+// no other rule may name their syscalls before the Notify rule of the
+// brokered filter does: the first rule that names each, brokered, must be
+// that Notify rule (or openat2's, which kernel mode refuses).
+func TestKernelRulesComeFirst(t *testing.T) {
+	for _, sh := range []FilterShape{{}, {Union: rights.All, AppendOnly: true}, {Union: rights.All, Learn: true}} {
+		brokered := FilterFor(sh).Rules
+		for _, kr := range kernelRules(&KernelForms{Stat: true, Readlink: true}) {
+			for _, name := range kr.Syscalls {
+				for i, r := range brokered {
+					if !slices.Contains(r.Syscalls, name) {
+						continue
+					}
+					if r.Action != seccomp.Notify || len(r.Args) != 0 {
+						t.Errorf("shape %+v: %s is first named by rule %d (%v), which kernel mode's rules would now precede", sh, name, i, r.Action)
+					}
+					break
+				}
 			}
 		}
 	}
