@@ -207,16 +207,7 @@ func TestCredsUnprivilegedLauncher(t *testing.T) {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = f.root
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		o := outcome{stdout: stdout.String(), stderr: stderr.String()}
-		if exit, ok := err.(*exec.ExitError); ok {
-			o.code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return o
+		return runCmd(t, cmd)
 	}
 	want := "PUBLIC-OK READ-OK APPEND-OK DELETE-OK CREATE-OK ROOT-PUBLIC-OK"
 	check := func(what string, o outcome) {

@@ -1,7 +1,6 @@
 package run
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -108,16 +107,7 @@ func TestKernelModeHostDirectoryDescriptor(t *testing.T) {
 		defer dir.Close()
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir, cmd.Stdin = f.data, dir
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err = cmd.Run()
-		o := outcome{stdout: stdout.String(), stderr: stderr.String()}
-		if exit, ok := err.(*exec.ExitError); ok {
-			o.code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return o
+		return runCmd(t, cmd)
 	}
 	if o := withDirStdin("sh", "-c", attack); o.stdout != "secret\n" {
 		t.Fatalf("directly the attack fails, so the test shows nothing: %+v", o)

@@ -107,6 +107,12 @@ func run(t testing.TB, dir string, argv ...string) outcome {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd, its output collected, and returns what it did.
+func runCmd(t testing.TB, cmd *exec.Cmd) outcome {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -119,7 +125,7 @@ func run(t testing.TB, dir string, argv ...string) outcome {
 			o.code = 128 + int(ws.Signal())
 		}
 	case err != nil:
-		t.Fatalf("%v: %v", argv, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return o
 }

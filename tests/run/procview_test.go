@@ -1,7 +1,6 @@
 package run
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,18 +142,8 @@ func TestStdinFromOutsideTheGrants(t *testing.T) {
 		}
 		defer in.Close()
 		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = f.data
-		cmd.Stdin = in
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err = cmd.Run()
-		o := outcome{stdout: stdout.String(), stderr: stderr.String()}
-		if exit, ok := err.(*exec.ExitError); ok {
-			o.code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return o
+		cmd.Dir, cmd.Stdin = f.data, in
+		return runCmd(t, cmd)
 	}
 	withStdin := func(argv ...string) outcome { t.Helper(); return withStdinFrom(input, argv...) }
 	const attack = `echo pwned > /dev/stdin`
