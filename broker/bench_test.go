@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/capfd/capfd/broker/brokertest"
+	"github.com/capfd/capfd/capfd"
 	"github.com/capfd/capfd/rights"
 )
 
@@ -12,14 +13,7 @@ import (
 // profile the broker's own cost without a second process's scheduling
 // (tests/broker has the cross-process benchmarks with their ratios).
 func BenchmarkInProcessStat(b *testing.B) {
-	dir := testTree(b)
-	srv := newServer(b, Config{})
-	r := served(b, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
-	d, err := r.Dir("data")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := inProcessData(b)
 	b.ResetTimer()
 	for range b.N {
 		if _, err := d.Stat("hello.txt"); err != nil {
@@ -57,14 +51,7 @@ func BenchmarkInProcessEcho(b *testing.B) {
 // BenchmarkInProcessOpenClose is open+close over a socketpair in this
 // process, for profiling.
 func BenchmarkInProcessOpenClose(b *testing.B) {
-	dir := testTree(b)
-	srv := newServer(b, Config{})
-	r := served(b, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
-	d, err := r.Dir("data")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := inProcessData(b)
 	b.ResetTimer()
 	for range b.N {
 		f, err := d.Open("hello.txt")
@@ -77,14 +64,7 @@ func BenchmarkInProcessOpenClose(b *testing.B) {
 
 // BenchmarkInProcessPipelined keeps 64 stats in flight on one connection.
 func BenchmarkInProcessPipelined(b *testing.B) {
-	dir := testTree(b)
-	srv := newServer(b, Config{})
-	r := served(b, srv, []Grant{{Name: "data", Path: dir, Rights: rights.Uniform(rights.ReadOnly)}})
-	d, err := r.Dir("data")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := inProcessData(b)
 	b.SetParallelism(32) // 64 goroutines on 2 Ps
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -95,4 +75,18 @@ func BenchmarkInProcessPipelined(b *testing.B) {
 			}
 		}
 	})
+}
+
+// inProcessData is the test tree served read-only over a socketpair in
+// this process, as the directory "data", closed when b ends.
+func inProcessData(b *testing.B) *capfd.Dir {
+	b.Helper()
+	srv := newServer(b, Config{})
+	r := served(b, srv, []Grant{{Name: "data", Path: testTree(b), Rights: rights.Uniform(rights.ReadOnly)}})
+	d, err := r.Dir("data")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	return d
 }

@@ -81,13 +81,13 @@ const hostDir = "/.capfd-host"
 var scratchDirs = []string{"/tmp", "/run", "/dev/shm", "/mnt", "/"}
 
 type viewBuilder struct {
-	bound    []string          // view paths that are bind mounts
-	skeleton map[string]string // view directory -> host directory whose metadata it takes
+	bound    []string        // view paths that are bind mounts
+	skeleton map[string]bool // view directories that take their host counterparts' metadata
 	depth    int
 }
 
 func (b *viewBuilder) build(grants, links []string, cwd string) error {
-	b.skeleton = map[string]string{"/": "/"}
+	b.skeleton = map[string]bool{"/": true}
 	// 1.
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
@@ -136,9 +136,9 @@ func (b *viewBuilder) build(grants, links []string, cwd string) error {
 		st   unix.Stat_t
 	}
 	var metas []meta
-	for view, host := range b.skeleton {
+	for view := range b.skeleton {
 		var st unix.Stat_t
-		if err := unix.Lstat(hostDir+host, &st); err == nil {
+		if err := unix.Lstat(hostDir+view, &st); err == nil {
 			metas = append(metas, meta{view, st})
 		}
 	}
@@ -337,9 +337,7 @@ func (b *viewBuilder) dir(p string) error {
 	if err := unix.Mkdir(p, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("mkdir %s: %w", p, err)
 	}
-	if _, ok := b.skeleton[p]; !ok {
-		b.skeleton[p] = p
-	}
+	b.skeleton[p] = true
 	return nil
 }
 
@@ -561,18 +559,15 @@ func dirNames(p string) ([]string, error) {
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
 	defer unix.Close(fd)
-	var names []string
-	buf := make([]byte, 8192)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
-		}
-		if n == 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	entries, err := ReadDir(fd)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
+	}
+	return names, nil
 }
 
 func readlinkHost(p string) (string, error) {
